@@ -1,0 +1,48 @@
+// iqqq's exit-status contract. In wrapper mode the program's own status always
+// wins; these codes are for what happened around it.
+
+import { constants } from "node:os";
+
+export const EXIT = {
+  OK: 0,
+  /** Standalone mode: a sidecar answered the stop with an error, or not in time. */
+  STOP_FAILED: 1,
+  /** sysexits.h EX_USAGE: a bad command line. Nothing was run. */
+  USAGE: 64,
+  /** sysexits.h EX_UNAVAILABLE: standalone mode found no sidecar listening (connection refused). */
+  NO_SIDECAR: 69,
+  /** sysexits.h EX_SOFTWARE: a bug in iqqq itself; the sidecar is still stopped. */
+  INTERNAL: 70,
+  /** sysexits.h EX_CONFIG: a bad environment variable. Nothing was run. */
+  CONFIG: 78,
+  /** The program was found but could not be executed, as sh reports it (POSIX 2.8.2). */
+  NOT_EXECUTABLE: 126,
+  /** The program was not found, as sh reports it (POSIX 2.8.2). */
+  NOT_FOUND: 127,
+  /** Killed by signal N: 128 + N, as sh, bash and tini report it. */
+  SIGNAL_BASE: 128,
+} as const;
+
+/** How the wrapped program ended. */
+export type ProgramResult =
+  | { readonly kind: "exited"; readonly code: number }
+  | { readonly kind: "signaled"; readonly signal: NodeJS.Signals }
+  | { readonly kind: "not-found"; readonly message: string }
+  | { readonly kind: "not-executable"; readonly message: string };
+
+export function signalNumber(signal: NodeJS.Signals): number {
+  return constants.signals[signal] ?? 0;
+}
+
+export function exitStatusOf(result: ProgramResult): number {
+  switch (result.kind) {
+    case "exited":
+      return result.code;
+    case "signaled":
+      return EXIT.SIGNAL_BASE + signalNumber(result.signal);
+    case "not-found":
+      return EXIT.NOT_FOUND;
+    case "not-executable":
+      return EXIT.NOT_EXECUTABLE;
+  }
+}

@@ -1,0 +1,34 @@
+import { VARIABLES } from "./config/variables.js";
+import { EXIT } from "./exit-status.js";
+import { VERSION } from "./version.js";
+
+export function helpText(): string {
+  const width = Math.max(...VARIABLES.map((v) => v.name.length));
+  const vars = VARIABLES.map((v) => `  ${v.name.padEnd(width)}  ${v.meaning} [default: ${v.default}]`).join("\n");
+  return `iqqq ${VERSION} (istio_quitquitquit): stop the service-mesh sidecar when a Job's program ends.
+
+Usage:
+  iqqq                      stop the sidecar now (standalone)
+  iqqq [--] PROGRAM [ARGS…] run PROGRAM with ARGS untouched, forward signals to it,
+                            then stop the sidecar and exit with PROGRAM's status
+  iqqq --help | --version
+
+The sidecar is stopped with POST http://127.0.0.1:15020/quitquitquit (Istio's
+pilot-agent), retried on 5xx, resets and timeouts within IQQQ_QUIT_TIMEOUT;
+redirects are never followed and connection refused means no sidecar. iqqq logs
+to stderr only; stdout is the program's. Empty variables count as unset; a bad
+value is an error that names the variable, and then nothing is run.
+
+Environment:
+${vars}
+
+Exit status:
+  wrapper      the program's own status; ${EXIT.SIGNAL_BASE}+N if a signal N killed it;
+               ${EXIT.NOT_FOUND} command not found; ${EXIT.NOT_EXECUTABLE} found but not executable
+               (the sidecar is stopped in every case)
+  standalone   ${EXIT.OK} stopped, or nothing to do (not in Kubernetes, disabled);
+               ${EXIT.STOP_FAILED} a sidecar refused or did not answer in time;
+               ${EXIT.NO_SIDECAR} no sidecar listening (connection refused)
+  both         ${EXIT.USAGE} bad option, ${EXIT.CONFIG} bad variable (nothing run), ${EXIT.INTERNAL} internal error
+`;
+}

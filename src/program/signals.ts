@@ -1,0 +1,103 @@
+// Signal forwarding. Handlers are installed before the program is spawned, so a
+// signal that arrives first is queued and delivered once the program exists
+// instead of being lost (a known way peers left pods stuck). iqqq never dies of a
+// forwarded signal: it keeps waiting for the program's own exit, whose status wins.
+
+import type { ChildProcess } from "node:child_process";
+import { constants } from "node:os";
+import type { Logger } from "../log.js";
+
+/**
+ * What a container can be sent that means something to the program. Not
+ * forwarded: SIGKILL and SIGSTOP (cannot be caught); SIGCHLD and SIGURG (runtime
+ * noise, a complaint against Go peers); SIGPIPE (about iqqq's own pipes); the
+ * synchronous faults (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS),
+ * which describe iqqq; and the tty job-control stops SIGTSTP, SIGTTIN, SIGTTOU,
+ * which a terminal sends to the program's process group directly.
+ */
+export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = (
+  [
+    "SIGTERM",
+    "SIGINT",
+    "SIGHUP",
+    "SIGQUIT",
+    "SIGUSR1",
+    "SIGUSR2",
+    "SIGWINCH",
+    "SIGALRM",
+    "SIGCONT",
+    "SIGVTALRM",
+    "SIGPROF",
+    "SIGIO",
+    "SIGPWR",
+    "SIGXCPU",
+    "SIGXFSZ",
+  ] as const
+).filter((s) => constants.signals[s] !== undefined);
+
+const MAX_PENDING = 64;
+
+export class SignalRelay {
+  #child: ChildProcess | undefined;
+  #pending: NodeJS.Signals[] = [];
+  #listeners = new Map<NodeJS.Signals, () => void>();
+  #onReceive: ((signal: NodeJS.Signals) => void) | undefined;
+
+  constructor(private readonly log: Logger) {}
+
+  /** Installs the handlers; from now on a forwarded signal never terminates iqqq. */
+  install(): this {
+    for (const signal of FORWARDED_SIGNALS) {
+      const listener = (): void => this.#receive(signal);
+      this.#listeners.set(signal, listener);
+      process.on(signal, listener);
+    }
+    return this;
+  }
+
+  uninstall(): void {
+    for (const [signal, listener] of this.#listeners) process.removeListener(signal, listener);
+    this.#listeners.clear();
+  }
+
+  /** Called for every signal received, before it is forwarded or queued. */
+  onReceive(callback: (signal: NodeJS.Signals) => void): void {
+    this.#onReceive = callback;
+  }
+
+  /** Starts forwarding to a running program, first whatever was queued. */
+  attach(child: ChildProcess): void {
+    this.#child = child;
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const signal of pending) this.#forward(signal);
+  }
+
+  /** The program has exited: later signals are only noted. */
+  detach(): void {
+    this.#child = undefined;
+  }
+
+  #receive(signal: NodeJS.Signals): void {
+    this.#onReceive?.(signal);
+    if (this.#child !== undefined) {
+      this.#forward(signal);
+    } else if (this.#pending.length < MAX_PENDING) {
+      this.log.debug(`received ${signal} before the program started; it will be forwarded once it has`);
+      this.#pending.push(signal);
+    }
+  }
+
+  #forward(signal: NodeJS.Signals): void {
+    const child = this.#child;
+    if (child === undefined) return;
+    this.log.debug(`forwarding ${signal} to the program (pid ${child.pid})`);
+    try {
+      // kill() returns false (ESRCH) when the program has just exited: harmless,
+      // its 'exit' event is on its way.
+      child.kill(signal);
+    } catch (err) {
+      this.log.debug(`could not forward ${signal}: ${(err as Error).message}`);
+    }
+  }
+}
