@@ -109,7 +109,7 @@ function parseArgs(argv: readonly string[]): Args | UsageError {
   if (first === "--help") return { action: "help" };
   if (first === "--version") return { action: "version" };
   if (first === "--") i = 1;
-  else if (first !== undefined && first.startsWith("-") && first !== "-") {
+  else if (first?.startsWith("-") && first !== "-") {
     return new UsageError(
       [`unknown option ${JSON.stringify(first)} (to run a program whose name starts with "-", put -- before it)`],
       EXIT.USAGE,
