@@ -67,6 +67,37 @@ export function collect(child: ChildProcess, options: RunOptions = {}): Promise<
   });
 }
 
+/** Accumulates a stream's output from now on; until() waits for it to contain a text. */
+export function watchOutput(stream: NodeJS.ReadableStream): {
+  text(): string;
+  until(text: string, timeoutMs?: number): Promise<void>;
+} {
+  let seen = "";
+  const waiters = new Set<() => void>();
+  stream.on("data", (chunk: Buffer) => {
+    seen += chunk.toString("utf8");
+    for (const check of waiters) check();
+  });
+  return {
+    text: () => seen,
+    until: (text, timeoutMs = 10_000) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`timed out waiting for ${JSON.stringify(text)}; saw ${JSON.stringify(seen)}`));
+        }, timeoutMs);
+        const check = (): void => {
+          if (!seen.includes(text)) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve();
+        };
+        waiters.add(check);
+        check();
+      }),
+  };
+}
+
 /** Resolves once the stream has printed a line containing `text`. */
 export function waitForOutput(stream: NodeJS.ReadableStream, text: string, timeoutMs = 10_000): Promise<void> {
   return new Promise((resolve, reject) => {
