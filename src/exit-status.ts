@@ -13,6 +13,8 @@ export const EXIT = {
   NO_SIDECAR: 69,
   /** sysexits.h EX_SOFTWARE: a bug in iqqq itself; the sidecar is still stopped. */
   INTERNAL: 70,
+  /** sysexits.h EX_TEMPFAIL: QUIT_WITHOUT_ENVOY_TIMEOUT ran out; the program was not started, the sidecars were stopped. */
+  NOT_READY: 75,
   /** sysexits.h EX_CONFIG: a bad environment variable. Nothing was run. */
   CONFIG: 78,
   /** The program was found but could not be executed, as sh reports it (POSIX 2.8.2). */

@@ -1,19 +1,21 @@
-// The pipeline: config → run the program → stop the sidecars → exit status.
+// The pipeline: config → readiness → run the program → stop the sidecars → exit status.
 // main() returns the status; only the bin (cli.ts) calls process.exit.
 
 import { type Config, type Env, type Program, parseConfig, UsageError } from "./config/config.js";
-import { EXIT, exitStatusOf } from "./exit-status.js";
+import { EXIT, exitStatusOf, signalNumber } from "./exit-status.js";
+import { explain } from "./explain.js";
 import { helpText } from "./help.js";
 import { createLogger, type Logger } from "./log.js";
 import { runProgram } from "./program/run.js";
 import { SignalRelay } from "./program/signals.js";
+import { waitUntilReady } from "./ready/wait.js";
 import { standaloneStatus, stopSidecars } from "./sidecar/stop.js";
 import { VERSION } from "./version.js";
 
 export interface Io {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
-  /** The name iqqq was started under (argv[1]'s basename). */
+  /** The name iqqq was started under (argv[1]'s basename): "scuttle" selects scuttle's rules. */
   readonly invokedAs: string;
 }
 
@@ -38,7 +40,12 @@ export async function main(argv: readonly string[], env: Env, io: Io): Promise<n
     return EXIT.OK;
   }
   const { config } = command;
+  if (command.action === "explain") {
+    io.stdout(explain(config));
+    return EXIT.OK;
+  }
   const log = createLogger(config.logLevel, io.stderr);
+  for (const warning of config.warnings) log.warn(warning);
   if (config.program === undefined) return standaloneStatus(await stopSidecars(config.stop, false, log));
   return wrap(config, config.program, log);
 }
@@ -47,6 +54,27 @@ async function wrap(config: Config, program: Program, log: Logger): Promise<numb
   const relay = new SignalRelay(log).install();
   let status: number = EXIT.INTERNAL;
   try {
+    if (config.ready !== undefined) {
+      // SIGTERM/SIGINT end the wait: the pod is going away, the program must not start.
+      const interrupt = new AbortController();
+      relay.onReceive((signal) => {
+        if (signal === "SIGTERM" || signal === "SIGINT") interrupt.abort(signal);
+      });
+      const waited = await waitUntilReady(config.ready, log, interrupt.signal);
+      relay.onReceive(undefined);
+      if (waited.kind === "interrupted") {
+        status = EXIT.SIGNAL_BASE + signalNumber(waited.signal);
+        log.warn(`${waited.signal} while waiting for the sidecar to be ready: the program was not started`);
+        return status;
+      }
+      if (waited.kind === "timeout" && config.ready.onTimeout === "quit") {
+        status = EXIT.NOT_READY;
+        log.error("the sidecar was not ready within QUIT_WITHOUT_ENVOY_TIMEOUT: the program was not started");
+        return status;
+      }
+      if (waited.kind === "timeout")
+        log.warn("the sidecar was not ready within WAIT_FOR_ENVOY_TIMEOUT: starting the program anyway");
+    }
     const result = await runProgram(program, relay, log);
     status = exitStatusOf(result);
     if (result.kind === "not-found" || result.kind === "not-executable") log.error(result.message);

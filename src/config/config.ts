@@ -3,15 +3,27 @@
 
 import { EXIT } from "../exit-status.js";
 import { LOG_LEVELS, type LogLevel } from "../log.js";
-import { parseBool, parseDuration, parseHttpUrl, parsePort, parseUrlList, ValueError } from "./values.js";
+import { isLoopback, parseBool, parseDuration, parseHttpUrl, parsePort, parseUrlList, ValueError } from "./values.js";
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/** A sidecar endpoint that must acknowledge the stop. */
-export interface QuitTarget {
-  readonly name: string;
-  readonly url: URL;
-}
+/** The sidecar kinds iqqq knows how to stop. */
+export const SIDECAR_KINDS = ["istio", "envoy", "linkerd", "cloudsql", "istio-legacy"] as const;
+export type SidecarKind = (typeof SIDECAR_KINDS)[number];
+/** The sidecar kinds iqqq knows how to wait for. */
+export const READY_KINDS = ["istio", "linkerd", "envoy"] as const;
+export type ReadyKind = (typeof READY_KINDS)[number];
+
+/** A sidecar to stop: an HTTP endpoint to POST, or (Istio ≤ 1.2) a process to SIGINT. */
+export type QuitTarget =
+  | {
+      readonly kind: "http";
+      readonly name: string;
+      readonly url: URL;
+      /** auto detection: connection refused just means "not this kind", said at debug level. */
+      readonly optional: boolean;
+    }
+  | { readonly kind: "signal"; readonly name: string; readonly process: string; readonly signal: NodeJS.Signals };
 
 export interface StopPlan {
   /** Why nothing will be stopped, or undefined when the targets below are used. */
@@ -22,8 +34,27 @@ export interface StopPlan {
   readonly targets: readonly QuitTarget[];
   /** GENERIC_QUIT_ENDPOINTS: also POSTed, answers only logged. */
   readonly generic: readonly URL[];
+  /** scuttle stops the generic endpoints first, then Istio; iqqq does all at once. */
+  readonly genericFirst: boolean;
+  /** ISTIO_FALLBACK_PKILL: SIGINT pilot-agent when an HTTP stop could not be sent. */
+  readonly pkillFallback: boolean;
   /** Total time for all stop requests, retries included. */
   readonly budgetMs: number;
+}
+
+/** A readiness endpoint: GET until 200 (and, for server_info, state LIVE). */
+export interface ReadyCheck {
+  readonly name: string;
+  readonly url: URL;
+  readonly expectLive: boolean;
+}
+
+export interface ReadyPlan {
+  readonly checks: readonly ReadyCheck[];
+  /** undefined: wait until ready (or until SIGTERM/SIGINT). */
+  readonly timeoutMs: number | undefined;
+  /** On timeout: start the program anyway, or stop the sidecars and exit 75. */
+  readonly onTimeout: "start" | "quit";
 }
 
 export interface Program {
@@ -32,16 +63,22 @@ export interface Program {
 }
 
 export interface Config {
+  /** "scuttle" when invoked under that name: scuttle's rules for when to stop. */
+  readonly flavour: "iqqq" | "scuttle";
   /** undefined: standalone mode, stop the sidecar now. */
   readonly program: Program | undefined;
   readonly logLevel: LogLevel;
+  /** undefined: start the program at once. */
+  readonly ready: ReadyPlan | undefined;
   readonly stop: StopPlan;
+  /** Problems that scuttle mode ignores with a warning, as scuttle does. */
+  readonly warnings: readonly string[];
 }
 
 export type Command =
   | { readonly action: "help" }
   | { readonly action: "version" }
-  | { readonly action: "run"; readonly config: Config };
+  | { readonly action: "run" | "explain"; readonly config: Config };
 
 /** Bad command line or configuration: nothing is run. */
 export class UsageError extends Error {
@@ -54,78 +91,172 @@ export class UsageError extends Error {
   }
 }
 
-export const DEFAULT_ISTIO_PORT = 15020;
+export const DEFAULT_PORTS = { istio: 15020, istioReady: 15021, envoy: 15000, linkerd: 4191, cloudsql: 9091 } as const;
 export const DEFAULT_QUIT_BUDGET_MS = 5000;
 
-export function parseConfig(argv: readonly string[], env: Env, _invokedAs = "iqqq"): Command | UsageError {
+export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq"): Command | UsageError {
   const args = parseArgs(argv);
-  if (args instanceof UsageError || args.action !== "run") return args;
+  if (args instanceof UsageError || !("program" in args)) return args;
 
+  const flavour = invokedAs === "scuttle" ? "scuttle" : "iqqq";
   const read = new Reader(env);
   const inKubernetes = read.present("KUBERNETES_SERVICE_HOST");
   const disabled = read.value("DISABLE_IQQQ", parseBool) ?? false;
-  const istioPort = read.value("ISTIO_PORT", parsePort) ?? DEFAULT_ISTIO_PORT;
+  const ports = {
+    istio: read.value("ISTIO_PORT", parsePort) ?? DEFAULT_PORTS.istio,
+    istioReady: read.value("ISTIO_READY_PORT", parsePort) ?? DEFAULT_PORTS.istioReady,
+    envoy: read.value("ENVOY_ADMIN_PORT", parsePort) ?? DEFAULT_PORTS.envoy,
+    linkerd: read.value("LINKERD_ADMIN_PORT", parsePort) ?? DEFAULT_PORTS.linkerd,
+    cloudsql: read.value("CLOUDSQL_ADMIN_PORT", parsePort) ?? DEFAULT_PORTS.cloudsql,
+  };
   const istioQuitApi = read.value("ISTIO_QUIT_API", parseHttpUrl);
+  const envoyAdminApi = read.value("ENVOY_ADMIN_API", parseHttpUrl);
+  const sidecars = read.value("IQQQ_SIDECARS", parseSidecars);
+  const waitFor = read.value("IQQQ_WAIT_FOR", (raw) => parseList(raw, READY_KINDS));
   const generic = read.value("GENERIC_QUIT_ENDPOINTS", parseUrlList) ?? [];
   const neverKill = read.value("NEVER_KILL_ISTIO", parseBool) ?? false;
   const neverKillOnFailure = read.value("NEVER_KILL_ISTIO_ON_FAILURE", parseBool) ?? false;
+  const pkillFallback = read.value("ISTIO_FALLBACK_PKILL", parseBool) ?? false;
+  const startWithoutEnvoy = read.value("START_WITHOUT_ENVOY", parseBool) ?? false;
+  const waitTimeout = read.value("WAIT_FOR_ENVOY_TIMEOUT", parseDuration) || undefined;
+  const quitTimeout = read.value("QUIT_WITHOUT_ENVOY_TIMEOUT", parseDuration) || undefined;
   const budgetMs = read.value("IQQQ_QUIT_TIMEOUT", parsePositiveDuration) ?? DEFAULT_QUIT_BUDGET_MS;
   const scuttleLogging = read.value("SCUTTLE_LOGGING", parseBool) ?? false;
   let logLevel = read.value("IQQQ_LOG_LEVEL", parseLogLevel) ?? "warn";
-  if (read.problems.length > 0) return new UsageError(read.problems, EXIT.CONFIG);
+  // scuttle ignores bad values with a warning; iqqq refuses to run on them.
+  if (read.problems.length > 0 && flavour === "iqqq") return new UsageError(read.problems, EXIT.CONFIG);
+  const warnings = read.problems.map((p) => `${p}; ignored, as scuttle does`);
 
   if (scuttleLogging && LOG_LEVELS.indexOf(logLevel) < LOG_LEVELS.indexOf("info")) logLevel = "info";
 
-  const skipReason = !inKubernetes
-    ? "KUBERNETES_SERVICE_HOST is not set (not in Kubernetes)"
-    : disabled
-      ? "DISABLE_IQQQ is true"
-      : neverKill
-        ? "NEVER_KILL_ISTIO is true"
-        : undefined;
+  const envoyLocal = envoyAdminApi !== undefined && isLoopback(envoyAdminApi);
+  const envoyBase = envoyLocal ? envoyAdminApi : new URL(`http://127.0.0.1:${ports.envoy}`);
+  const endpoint = (base: URL | string, path: string): URL => appendPath(new URL(base), path);
+  const httpTarget = (kind: Exclude<SidecarKind, "istio-legacy">, optional: boolean): QuitTarget => ({
+    kind: "http",
+    name: kind,
+    optional,
+    url:
+      kind === "istio"
+        ? endpoint(istioQuitApi ?? `http://127.0.0.1:${ports.istio}`, "quitquitquit")
+        : kind === "envoy"
+          ? endpoint(envoyBase, "quitquitquit")
+          : kind === "linkerd"
+            ? endpoint(`http://127.0.0.1:${ports.linkerd}`, "shutdown")
+            : endpoint(`http://127.0.0.1:${ports.cloudsql}`, "quitquitquit"),
+  });
+  const pilotAgent: QuitTarget = { kind: "signal", name: "istio-legacy", process: "pilot-agent", signal: "SIGINT" };
+
+  let targets: QuitTarget[];
+  let skipReason: string | undefined;
+  if (flavour === "scuttle") {
+    // scuttle's kill(): nothing unless ENVOY_ADMIN_API is set and local; then
+    // ISTIO_QUIT_API, else its pkill fallback. iqqq adds Envoy's own quit in that
+    // case, since pkill cannot see pilot-agent without shareProcessNamespace.
+    skipReason =
+      envoyAdminApi === undefined
+        ? "ENVOY_ADMIN_API is not set (scuttle)"
+        : !envoyLocal
+          ? "ENVOY_ADMIN_API is not a loopback address (scuttle)"
+          : disabled
+            ? "DISABLE_IQQQ is true"
+            : neverKill
+              ? "NEVER_KILL_ISTIO is true"
+              : undefined;
+    targets = istioQuitApi !== undefined ? [httpTarget("istio", false)] : [httpTarget("envoy", false), pilotAgent];
+  } else {
+    skipReason = !inKubernetes
+      ? "KUBERNETES_SERVICE_HOST is not set (not in Kubernetes)"
+      : disabled
+        ? "DISABLE_IQQQ is true"
+        : neverKill
+          ? "NEVER_KILL_ISTIO is true"
+          : undefined;
+    if (sidecars === "auto") {
+      targets = (["istio", "envoy", "linkerd", "cloudsql"] as const).map((k) => httpTarget(k, true));
+    } else {
+      const kinds = sidecars ?? ["istio"];
+      targets = kinds.map((k) => (k === "istio-legacy" ? pilotAgent : httpTarget(k, false)));
+      // A local ENVOY_ADMIN_API is a sidecar to stop too when no Istio quit API applies.
+      if (envoyLocal && !kinds.includes("istio") && !kinds.includes("envoy")) targets.push(httpTarget("envoy", false));
+    }
+  }
+
+  const checks: ReadyCheck[] = [];
+  if (envoyAdminApi !== undefined)
+    checks.push({ name: "envoy", url: endpoint(envoyAdminApi, "server_info"), expectLive: true });
+  for (const kind of waitFor ?? []) {
+    const url =
+      kind === "istio"
+        ? `http://127.0.0.1:${ports.istioReady}/healthz/ready`
+        : kind === "linkerd"
+          ? `http://127.0.0.1:${ports.linkerd}/ready`
+          : endpoint(envoyBase, "ready").href;
+    if (!checks.some((c) => c.url.href === url)) checks.push({ name: kind, url: new URL(url), expectLive: false });
+  }
+  // Outside Kubernetes iqqq is a pass-through; scuttle waits wherever it runs.
+  const waits = checks.length > 0 && !startWithoutEnvoy && (flavour === "scuttle" || inKubernetes);
 
   return {
-    action: "run",
+    action: args.action,
     config: {
+      flavour,
       program: args.program,
       logLevel,
+      ready: waits
+        ? {
+            checks,
+            timeoutMs: quitTimeout ?? waitTimeout,
+            onTimeout: quitTimeout !== undefined ? "quit" : "start",
+          }
+        : undefined,
       stop: {
         skipReason,
         skipOnFailure: neverKillOnFailure,
-        targets: [{ name: "istio", url: istioQuitUrl(istioQuitApi, istioPort) }],
+        targets,
         generic,
+        genericFirst: flavour === "scuttle",
+        pkillFallback,
         budgetMs,
       },
+      warnings,
     },
   };
 }
 
-type Args = { readonly action: "help" | "version" } | { readonly action: "run"; readonly program: Program | undefined };
+type Args =
+  | { readonly action: "help" | "version" }
+  | { readonly action: "run" | "explain"; readonly program: Program | undefined };
 
-/** iqqq's own options come before PROGRAM: --help, --version, and -- to end them. */
+/** iqqq's own options come before PROGRAM: --help, --version, --explain, and -- to end them. */
 function parseArgs(argv: readonly string[]): Args | UsageError {
   let i = 0;
+  let action: "run" | "explain" = "run";
   const first = argv[0];
   if (first === "--help") return { action: "help" };
   if (first === "--version") return { action: "version" };
-  if (first === "--") i = 1;
-  else if (first?.startsWith("-") && first !== "-") {
+  if (first === "--explain") {
+    action = "explain";
+    i = 1;
+  }
+  const next = argv[i];
+  if (next === "--") i++;
+  else if (next?.startsWith("-") && next !== "-") {
     return new UsageError(
-      [`unknown option ${JSON.stringify(first)} (to run a program whose name starts with "-", put -- before it)`],
+      [`unknown option ${JSON.stringify(next)} (to run a program whose name starts with "-", put -- before it)`],
       EXIT.USAGE,
     );
   }
   const file = argv[i];
-  if (file === undefined) return { action: "run", program: undefined };
+  if (file === undefined) return { action, program: undefined };
   if (file === "") return new UsageError(["the program to run is an empty string"], EXIT.USAGE);
-  return { action: "run", program: { file, args: argv.slice(i + 1) } };
+  return { action, program: { file, args: argv.slice(i + 1) } };
 }
 
-function istioQuitUrl(base: URL | undefined, port: number): URL {
-  if (base === undefined) return new URL(`http://127.0.0.1:${port}/quitquitquit`);
-  // scuttle appends "/quitquitquit" to the base as a string; keep any path prefix.
+/** Appends a path segment to a base URL's path, as scuttle does with "%s/quitquitquit". */
+function appendPath(base: URL, segment: string): URL {
   const url = new URL(base);
-  url.pathname = `${url.pathname.replace(/\/+$/, "")}/quitquitquit`;
+  url.pathname = `${url.pathname.replace(/\/+$/, "")}/${segment}`;
   return url;
 }
 
@@ -139,6 +270,24 @@ function parseLogLevel(raw: string): LogLevel {
   const level = raw.toLowerCase();
   if ((LOG_LEVELS as readonly string[]).includes(level)) return level as LogLevel;
   throw new ValueError(`expected one of ${LOG_LEVELS.join(", ")}`);
+}
+
+function parseSidecars(raw: string): readonly SidecarKind[] | "auto" {
+  if (raw.trim().toLowerCase() === "auto") return "auto";
+  return parseList(raw, SIDECAR_KINDS, "auto, or a comma-separated list of");
+}
+
+/** A comma-separated list of known words, any case, spaces trimmed, repeats dropped. */
+function parseList<T extends string>(raw: string, known: readonly T[], expected = "a comma-separated list of"): T[] {
+  const items = raw
+    .split(",")
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s !== "");
+  const unknown = items.filter((s) => !(known as readonly string[]).includes(s));
+  if (items.length === 0 || unknown.length > 0) {
+    throw new ValueError(`expected ${expected} ${known.join(", ")}`);
+  }
+  return [...new Set(items)] as T[];
 }
 
 /** Reads variables, treating empty as unset and collecting every bad value. */

@@ -2,7 +2,16 @@
 // `--help` prints this table and a test checks that the README documents each row,
 // so the three cannot drift apart.
 
-export type VariableKind = "bool" | "port" | "duration" | "url" | "url-list" | "log-level" | "presence";
+export type VariableKind =
+  | "bool"
+  | "port"
+  | "duration"
+  | "url"
+  | "url-list"
+  | "log-level"
+  | "presence"
+  | "sidecar-list"
+  | "ready-list";
 
 export interface Variable {
   readonly name: string;
@@ -53,6 +62,76 @@ export const VARIABLES: readonly Variable[] = [
     kind: "bool",
     default: "false",
     meaning: "true: stop nothing when the program's exit status is not 0 (scuttle)",
+  },
+  {
+    name: "IQQQ_SIDECARS",
+    kind: "sidecar-list",
+    default: "istio",
+    meaning:
+      "which sidecars to stop, comma-separated: istio, envoy, linkerd, cloudsql, istio-legacy (SIGINT to pilot-agent); or auto: whichever known port answers",
+  },
+  {
+    name: "ENVOY_ADMIN_PORT",
+    kind: "port",
+    default: "15000",
+    meaning: "Envoy admin port for the envoy sidecar kind: POST http://127.0.0.1:PORT/quitquitquit",
+  },
+  {
+    name: "LINKERD_ADMIN_PORT",
+    kind: "port",
+    default: "4191",
+    meaning: "Linkerd proxy admin port: POST /shutdown to stop, GET /ready to wait",
+  },
+  {
+    name: "CLOUDSQL_ADMIN_PORT",
+    kind: "port",
+    default: "9091",
+    meaning: "cloud-sql-proxy admin port (--quitquitquit): POST /quitquitquit",
+  },
+  {
+    name: "ISTIO_FALLBACK_PKILL",
+    kind: "bool",
+    default: "false",
+    meaning: "true: if the Istio quit request fails, send SIGINT to pilot-agent (scuttle; needs shareProcessNamespace)",
+  },
+  {
+    name: "ENVOY_ADMIN_API",
+    kind: "url",
+    default: "(unset)",
+    meaning:
+      "Envoy admin base URL (scuttle): wait for /server_info to be LIVE before the program starts; if loopback, POST its /quitquitquit when no Istio quit API applies",
+  },
+  {
+    name: "IQQQ_WAIT_FOR",
+    kind: "ready-list",
+    default: "(unset)",
+    meaning:
+      "sidecars to wait for before the program starts, comma-separated: istio (GET :15021/healthz/ready), linkerd (GET :4191/ready), envoy (GET admin /ready)",
+  },
+  {
+    name: "ISTIO_READY_PORT",
+    kind: "port",
+    default: "15021",
+    meaning: "pilot-agent's health port for IQQQ_WAIT_FOR=istio",
+  },
+  {
+    name: "START_WITHOUT_ENVOY",
+    kind: "bool",
+    default: "false",
+    meaning: "true: do not wait for readiness at all; the sidecars are still stopped at the end (scuttle)",
+  },
+  {
+    name: "WAIT_FOR_ENVOY_TIMEOUT",
+    kind: "duration",
+    default: "(none: wait until ready)",
+    meaning: "stop waiting after this long and start the program anyway (scuttle; 0 = no limit)",
+  },
+  {
+    name: "QUIT_WITHOUT_ENVOY_TIMEOUT",
+    kind: "duration",
+    default: "(none: wait until ready)",
+    meaning:
+      "after this long not ready: do not start the program, stop the sidecars, exit 75 (scuttle; 0 = no limit; wins over WAIT_FOR_ENVOY_TIMEOUT)",
   },
   {
     name: "IQQQ_QUIT_TIMEOUT",

@@ -61,7 +61,7 @@ export class SignalRelay {
   }
 
   /** Called for every signal received, before it is forwarded or queued. */
-  onReceive(callback: (signal: NodeJS.Signals) => void): void {
+  onReceive(callback: ((signal: NodeJS.Signals) => void) | undefined): void {
     this.#onReceive = callback;
   }
 

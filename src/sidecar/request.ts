@@ -1,4 +1,4 @@
-// One bounded POST. node:http rather than fetch: it never follows redirects,
+// One bounded HTTP request. node:http rather than fetch: it never follows redirects,
 // tells "connection refused" apart from other failures, loads faster than
 // undici, and lets a huge or never-ending body be cut short.
 
@@ -17,16 +17,30 @@ export type Answer =
   /** Anything else (DNS, TLS, garbage instead of HTTP): another try will not help. */
   | { readonly kind: "error"; readonly code: string };
 
-/** How much of a body is kept for the log, and how long it may take once the head is in. */
-const BODY_BYTES = 256;
-const BODY_GRACE_MS = 200;
+export interface RequestOptions {
+  readonly method: "GET" | "POST";
+  /** The whole request, head and body, within this. */
+  readonly timeoutMs: number;
+  /** Ends the request early (SIGTERM during a readiness wait); answers "timeout". */
+  readonly abort?: AbortSignal;
+  /** How much of the body is kept (256 bytes: enough for a log line). */
+  readonly bodyBytes?: number;
+  /** How long the body may take once the head is in (200 ms: the status is what counts). */
+  readonly bodyGraceMs?: number;
+}
 
 const BROKEN = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"]);
 
-export async function post(url: URL, timeoutMs: number): Promise<Answer> {
+export function post(url: URL, timeoutMs: number): Promise<Answer> {
+  return request(url, { method: "POST", timeoutMs });
+}
+
+export async function request(url: URL, options: RequestOptions): Promise<Answer> {
+  const { method, timeoutMs, bodyBytes = 256, bodyGraceMs = 200 } = options;
   // Loaded on first use: the wrapper path pays for HTTP only once the program has ended.
-  const { request } = url.protocol === "https:" ? await import("node:https") : await import("node:http");
-  const signal = AbortSignal.timeout(Math.max(1, timeoutMs));
+  const http = url.protocol === "https:" ? await import("node:https") : await import("node:http");
+  const deadline = AbortSignal.timeout(Math.max(1, timeoutMs));
+  const signal = options.abort ? AbortSignal.any([deadline, options.abort]) : deadline;
   return new Promise((resolve) => {
     let req: ClientRequest | undefined;
     let settled = false;
@@ -39,11 +53,11 @@ export async function post(url: URL, timeoutMs: number): Promise<Answer> {
       resolve(answer);
     };
     try {
-      req = request(url, {
-        method: "POST",
+      req = http.request(url, {
+        method,
         agent: false,
         signal,
-        headers: { "content-length": "0", "user-agent": `iqqq/${VERSION}` },
+        headers: { ...(method === "POST" ? { "content-length": "0" } : {}), "user-agent": `iqqq/${VERSION}` },
       });
     } catch (err) {
       settle({ kind: "error", code: (err as NodeJS.ErrnoException).code ?? (err as Error).message });
@@ -57,15 +71,15 @@ export async function post(url: URL, timeoutMs: number): Promise<Answer> {
         settle({
           kind: "status",
           status: res.statusCode ?? 0,
-          body: Buffer.concat(chunks).toString("utf8").slice(0, BODY_BYTES),
+          body: Buffer.concat(chunks).toString("utf8").slice(0, bodyBytes),
           ...(res.headers.location === undefined ? {} : { location: res.headers.location }),
         });
       // The status is what counts; the body is only read a little, for the log.
-      grace = setTimeout(answer, BODY_GRACE_MS);
+      grace = setTimeout(answer, bodyGraceMs);
       res.on("data", (chunk: Buffer) => {
         chunks.push(chunk);
         size += chunk.length;
-        if (size >= BODY_BYTES) answer();
+        if (size >= bodyBytes) answer();
       });
       res.on("end", answer);
       res.on("error", answer);

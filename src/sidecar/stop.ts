@@ -2,18 +2,24 @@
 // transient failures, all within one total budget. Never throws: the outcome is
 // only logged and, in standalone mode, turned into an exit status.
 
-import type { StopPlan } from "../config/config.js";
+import type { QuitTarget, StopPlan } from "../config/config.js";
 import { formatDuration } from "../config/values.js";
 import { EXIT } from "../exit-status.js";
 import type { Logger } from "../log.js";
+import { signalProcessesNamed } from "./pkill.js";
 import { type Answer, post } from "./request.js";
 
-/** stopped: acknowledged (2xx). absent: nothing listening. failed: anything else. */
+/** stopped: acknowledged (2xx) or signalled. absent: nothing listening. failed: anything else. */
 export type Outcome = "stopped" | "absent" | "failed";
 
+export interface TargetOutcome {
+  readonly name: string;
+  readonly outcome: Outcome;
+}
+
 export type StopResult =
-  | { readonly kind: "skipped" }
-  | { readonly kind: "done"; readonly outcomes: readonly Outcome[] };
+  | { readonly kind: "skipped"; readonly reason: string }
+  | { readonly kind: "done"; readonly outcomes: readonly TargetOutcome[] };
 
 /** One request may take this long before it is tried again (within the budget). */
 export const ATTEMPT_TIMEOUT_MS = 2000;
@@ -22,40 +28,93 @@ export const REFUSED_GRACE_MS = 200;
 const FIRST_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 1000;
 
+/** Answers that deserve a hint rather than a bare status. */
+const HINTS: readonly { name: string; status: number; body: string; hint: string }[] = [
+  {
+    name: "linkerd",
+    status: 404,
+    body: "shutdown endpoint is not enabled",
+    hint: "enable it with the proxy's LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED=true (Helm: proxy.enableShutdownEndpoint)",
+  },
+];
+
 export async function stopSidecars(plan: StopPlan, programFailed: boolean, log: Logger): Promise<StopResult> {
-  if (plan.skipReason !== undefined) {
-    log.info(`not stopping any sidecar: ${plan.skipReason}`);
-    return { kind: "skipped" };
-  }
-  if (plan.skipOnFailure && programFailed) {
-    log.info("not stopping any sidecar: the program failed and NEVER_KILL_ISTIO_ON_FAILURE is true");
-    return { kind: "skipped" };
+  const reason =
+    plan.skipReason ??
+    (plan.skipOnFailure && programFailed ? "the program failed and NEVER_KILL_ISTIO_ON_FAILURE is true" : undefined);
+  if (reason !== undefined) {
+    log.info(`not stopping any sidecar: ${reason}`);
+    return { kind: "skipped", reason };
   }
   const deadline = Date.now() + plan.budgetMs;
-  const [outcomes] = await Promise.all([
-    Promise.all(plan.targets.map((t) => stopOne(t.name, t.url, deadline, log, true))),
-    Promise.all(plan.generic.map((url) => stopOne("generic endpoint", url, deadline, log, false))),
-  ]);
+  const generic = (): Promise<unknown> =>
+    Promise.all(plan.generic.map((url) => stopHttp("generic endpoint", url, deadline, log, GENERIC)));
+  const targets = (): Promise<TargetOutcome[]> =>
+    Promise.all(
+      plan.targets.map(async (target) => {
+        let outcome = await stopTarget(target, deadline, log);
+        if (outcome !== "stopped" && plan.pkillFallback && target.name === "istio") {
+          log.info("ISTIO_FALLBACK_PKILL is true: sending SIGINT to pilot-agent instead");
+          outcome = await stopTarget(
+            { kind: "signal", name: "istio-legacy", process: "pilot-agent", signal: "SIGINT" },
+            deadline,
+            log,
+          );
+        }
+        return { name: target.name, outcome };
+      }),
+    );
+  if (plan.genericFirst) {
+    await generic();
+    return { kind: "done", outcomes: await targets() };
+  }
+  const [outcomes] = await Promise.all([targets(), generic()]);
   return { kind: "done", outcomes };
 }
 
 /** Standalone mode's exit status: did the stop work? */
 export function standaloneStatus(result: StopResult): number {
   if (result.kind === "skipped") return EXIT.OK;
-  if (result.outcomes.includes("failed")) return EXIT.STOP_FAILED;
-  if (result.outcomes.includes("absent")) return EXIT.NO_SIDECAR;
-  return EXIT.OK;
+  const outcomes = result.outcomes.map((o) => o.outcome);
+  if (outcomes.includes("failed")) return EXIT.STOP_FAILED;
+  if (outcomes.includes("stopped")) return EXIT.OK;
+  return outcomes.length > 0 ? EXIT.NO_SIDECAR : EXIT.OK;
 }
 
-async function stopOne(name: string, url: URL, deadline: number, log: Logger, primary: boolean): Promise<Outcome> {
+async function stopTarget(target: QuitTarget, deadline: number, log: Logger): Promise<Outcome> {
+  if (target.kind === "http")
+    return stopHttp(target.name, target.url, deadline, log, target.optional ? PROBE : SIDECAR);
+  const pids = await signalProcessesNamed(target.process, target.signal);
+  if (pids.length > 0) {
+    log.info(`stopped ${target.name}: sent ${target.signal} to ${target.process} (pid ${pids.join(", ")})`);
+    return "stopped";
+  }
+  log.warn(
+    `no process named ${target.process} is visible: nothing to signal (its container must share the pod's process namespace: shareProcessNamespace: true)`,
+  );
+  return "absent";
+}
+
+/** At which level a failure and "connection refused" are logged. */
+interface Levels {
+  readonly failed: "warn" | "info";
+  readonly refused: "warn" | "info" | "debug";
+}
+const SIDECAR: Levels = { failed: "warn", refused: "warn" };
+/** Generic endpoints' answers are only logged (scuttle). */
+const GENERIC: Levels = { failed: "info", refused: "info" };
+/** auto: a known port that nobody listens on just means "not this kind of sidecar". */
+const PROBE: Levels = { failed: "warn", refused: "debug" };
+
+async function stopHttp(name: string, url: URL, deadline: number, log: Logger, levels: Levels): Promise<Outcome> {
   const started = Date.now();
-  const warn = primary ? log.warn : log.info;
+  const report = log[levels.failed];
   let backoff = FIRST_BACKOFF_MS;
   let last: Answer | undefined;
   for (let attempt = 1; ; attempt++) {
     const remaining = deadline - Date.now();
     if (remaining <= 0) {
-      warn(
+      report(
         `could not stop ${name}: POST ${url.href} ${describe(last)} after ${attempt - 1} attempts (IQQQ_QUIT_TIMEOUT ${formatDuration(deadline - started)} used up)`,
       );
       return "failed";
@@ -64,30 +123,33 @@ async function stopOne(name: string, url: URL, deadline: number, log: Logger, pr
     last = await post(url, Math.min(remaining, ATTEMPT_TIMEOUT_MS));
     log.debug(`POST ${url.href}: ${describe(last)}`);
     switch (last.kind) {
-      case "status":
+      case "status": {
         if (last.status >= 200 && last.status < 300) {
           log.info(`stopped ${name}: POST ${url.href} → ${describe(last)}`);
           return "stopped";
         }
         if (last.status >= 300 && last.status < 400) {
-          warn(
+          report(
             `could not stop ${name}: POST ${url.href} → ${last.status} redirect to ${JSON.stringify(last.location ?? "")}, not followed`,
           );
           return "failed";
         }
         if (last.status < 500 && last.status !== 429) {
-          warn(`could not stop ${name}: POST ${url.href} → ${describe(last)}`);
+          const answer = last;
+          const hint = HINTS.find((h) => h.name === name && h.status === answer.status && answer.body.includes(h.body));
+          report(`could not stop ${name}: POST ${url.href} → ${describe(last)}${hint ? `: ${hint.hint}` : ""}`);
           return "failed";
         }
         break;
+      }
       case "refused":
         if (Date.now() - started >= REFUSED_GRACE_MS) {
-          warn(`no sidecar is listening at ${url.href} (connection refused): nothing to stop there`);
+          log[levels.refused](`no sidecar is listening at ${url.href} (connection refused): nothing to stop there`);
           return "absent";
         }
         break;
       case "error":
-        warn(`could not stop ${name}: POST ${url.href} failed: ${last.code}`);
+        report(`could not stop ${name}: POST ${url.href} failed: ${last.code}`);
         return "failed";
       case "timeout":
       case "broken":
@@ -99,7 +161,7 @@ async function stopOne(name: string, url: URL, deadline: number, log: Logger, pr
   }
 }
 
-function describe(answer: Answer | undefined): string {
+export function describe(answer: Answer | undefined): string {
   switch (answer?.kind) {
     case undefined:
       return "got no answer";

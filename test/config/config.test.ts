@@ -10,7 +10,7 @@ function config(argv: string[], env: Record<string, string>): Config {
   const command = parseConfig(argv, env);
   if (command instanceof UsageError) assert.fail(`unexpected UsageError: ${command.message}`);
   assert.equal(command.action, "run");
-  return (command as Extract<Command, { action: "run" }>).config;
+  return (command as Extract<Command, { config: Config }>).config;
 }
 
 function usageError(argv: string[], env: Record<string, string>): UsageError {
@@ -31,23 +31,26 @@ describe("arguments", () => {
     [["--", "-x", "y"], "run", "-x", ["y"]],
     [["--"], "run", undefined, []],
     [["-"], "run", "-", []],
+    [["--explain"], "explain", undefined, []],
+    [["--explain", "ls", "-l"], "explain", "ls", ["-l"]],
+    [["--explain", "--", "-x"], "explain", "-x", []],
   ];
   for (const [argv, action, file, args] of rows) {
     test(JSON.stringify(argv), () => {
       const command = parseConfig(argv, {});
       assert.ok(!(command instanceof UsageError));
       assert.equal(command.action, action);
-      if (command.action === "run") {
+      if ("config" in command) {
         assert.equal(command.config.program?.file, file);
         if (file !== undefined) assert.deepEqual(command.config.program?.args, args);
       }
     });
   }
-  for (const argv of [["-x"], ["--verbose", "ls"], ["-h"], ["--foo=bar"]]) {
+  for (const argv of [["-x"], ["--verbose", "ls"], ["-h"], ["--foo=bar"], ["--explain", "--bogus"]]) {
     test(`${JSON.stringify(argv)} is a usage error`, () => {
       const err = usageError(argv, {});
       assert.equal(err.exitCode, EXIT.USAGE);
-      assert.match(err.message, new RegExp(`unknown option "${argv[0]}"`));
+      assert.match(err.message, new RegExp(`unknown option "${argv.findLast((a) => a.startsWith("-"))}"`));
     });
   }
   test("an empty program name is a usage error", () => assert.equal(usageError([""], {}).exitCode, EXIT.USAGE));
@@ -79,7 +82,10 @@ describe("when to stop", () => {
 });
 
 describe("where to stop", () => {
-  const url = (env: Record<string, string>): string => config([], { ...K8S, ...env }).stop.targets[0]?.url.href ?? "";
+  const url = (env: Record<string, string>): string => {
+    const target = config([], { ...K8S, ...env }).stop.targets[0];
+    return target?.kind === "http" ? target.url.href : "";
+  };
   test("default", () => assert.equal(url({}), "http://127.0.0.1:15020/quitquitquit"));
   test("ISTIO_PORT", () => assert.equal(url({ ISTIO_PORT: "15999" }), "http://127.0.0.1:15999/quitquitquit"));
   test("ISTIO_QUIT_API", () =>
@@ -143,6 +149,18 @@ describe("bad values: named, with the value, and nothing runs", () => {
     ["IQQQ_QUIT_TIMEOUT", "1 s"],
     ["IQQQ_LOG_LEVEL", "verbose"],
     ["SCUTTLE_LOGGING", "on"],
+    ["IQQQ_SIDECARS", "istio,consul"],
+    ["IQQQ_SIDECARS", ","],
+    ["ENVOY_ADMIN_PORT", "15000x"],
+    ["LINKERD_ADMIN_PORT", "70000"],
+    ["CLOUDSQL_ADMIN_PORT", "0"],
+    ["ISTIO_READY_PORT", "port"],
+    ["ISTIO_FALLBACK_PKILL", "t"],
+    ["ENVOY_ADMIN_API", "localhost:15000"],
+    ["IQQQ_WAIT_FOR", "cloudsql"],
+    ["START_WITHOUT_ENVOY", "nope"],
+    ["WAIT_FOR_ENVOY_TIMEOUT", "10"],
+    ["QUIT_WITHOUT_ENVOY_TIMEOUT", "-5s"],
   ];
   for (const [name, value] of rows) {
     test(`${name}=${JSON.stringify(value)}`, () => {
@@ -171,5 +189,173 @@ describe("bad values: named, with the value, and nothing runs", () => {
   test("every variable in the table has a bad-value row or is a presence flag", () => {
     const covered = new Set(rows.map(([name]) => name));
     for (const v of VARIABLES) if (v.kind !== "presence") assert.ok(covered.has(v.name), v.name);
+  });
+});
+
+type HttpTarget = { kind: string; name: string; url?: URL; optional?: boolean; process?: string };
+const targets = (c: Config): string[] =>
+  c.stop.targets.map((t: HttpTarget) =>
+    t.url ? `${t.name} ${t.url.href}${t.optional ? " optional" : ""}` : `${t.name} ${t.process}`,
+  );
+
+describe("every common sidecar (IQQQ_SIDECARS)", () => {
+  const rows: [Record<string, string>, string[]][] = [
+    [{}, ["istio http://127.0.0.1:15020/quitquitquit"]],
+    [{ IQQQ_SIDECARS: "linkerd" }, ["linkerd http://127.0.0.1:4191/shutdown"]],
+    [
+      { IQQQ_SIDECARS: "cloudsql, envoy" },
+      ["cloudsql http://127.0.0.1:9091/quitquitquit", "envoy http://127.0.0.1:15000/quitquitquit"],
+    ],
+    [{ IQQQ_SIDECARS: "ISTIO,istio" }, ["istio http://127.0.0.1:15020/quitquitquit"]],
+    [{ IQQQ_SIDECARS: "istio-legacy" }, ["istio-legacy pilot-agent"]],
+    [
+      {
+        IQQQ_SIDECARS: "envoy,linkerd,cloudsql",
+        ENVOY_ADMIN_PORT: "9901",
+        LINKERD_ADMIN_PORT: "4192",
+        CLOUDSQL_ADMIN_PORT: "9092",
+      },
+      [
+        "envoy http://127.0.0.1:9901/quitquitquit",
+        "linkerd http://127.0.0.1:4192/shutdown",
+        "cloudsql http://127.0.0.1:9092/quitquitquit",
+      ],
+    ],
+    [
+      { IQQQ_SIDECARS: "auto" },
+      [
+        "istio http://127.0.0.1:15020/quitquitquit optional",
+        "envoy http://127.0.0.1:15000/quitquitquit optional",
+        "linkerd http://127.0.0.1:4191/shutdown optional",
+        "cloudsql http://127.0.0.1:9091/quitquitquit optional",
+      ],
+    ],
+    // A local ENVOY_ADMIN_API is stopped when no Istio quit API applies...
+    [
+      { IQQQ_SIDECARS: "linkerd", ENVOY_ADMIN_API: "http://[::1]:9901" },
+      ["linkerd http://127.0.0.1:4191/shutdown", "envoy http://[::1]:9901/quitquitquit"],
+    ],
+    [
+      { IQQQ_SIDECARS: "envoy", ENVOY_ADMIN_API: "http://localhost:9901/" },
+      ["envoy http://localhost:9901/quitquitquit"],
+    ],
+    // ...but not when Istio's applies, nor when it is not loopback.
+    [{ ENVOY_ADMIN_API: "http://127.0.0.1:15000" }, ["istio http://127.0.0.1:15020/quitquitquit"]],
+    [
+      { IQQQ_SIDECARS: "linkerd", ENVOY_ADMIN_API: "http://10.0.0.1:15000" },
+      ["linkerd http://127.0.0.1:4191/shutdown"],
+    ],
+  ];
+  for (const [env, expected] of rows) {
+    test(JSON.stringify(env), () => assert.deepEqual(targets(config([], { ...K8S, ...env })), expected));
+  }
+  test("ISTIO_FALLBACK_PKILL", () => {
+    assert.equal(config([], { ...K8S, ISTIO_FALLBACK_PKILL: "true" }).stop.pkillFallback, true);
+    assert.equal(config([], K8S).stop.pkillFallback, false);
+  });
+});
+
+describe("readiness gate", () => {
+  const ready = (env: Record<string, string>, argv = ["job"]) => config(argv, { ...K8S, ...env }).ready;
+  test("none by default", () => assert.equal(ready({}), undefined));
+  test("ENVOY_ADMIN_API waits for /server_info LIVE, no time limit", () => {
+    assert.deepEqual(ready({ ENVOY_ADMIN_API: "http://127.0.0.1:15000" }), {
+      checks: [{ name: "envoy", url: new URL("http://127.0.0.1:15000/server_info"), expectLive: true }],
+      timeoutMs: undefined,
+      onTimeout: "start",
+    });
+  });
+  test("IQQQ_WAIT_FOR=istio,linkerd,envoy", () => {
+    const r = ready({ IQQQ_WAIT_FOR: "istio, linkerd,envoy", ISTIO_READY_PORT: "15121", ENVOY_ADMIN_PORT: "9901" });
+    assert.deepEqual(
+      r?.checks.map((c) => `${c.name} ${c.url.href} ${c.expectLive}`),
+      [
+        "istio http://127.0.0.1:15121/healthz/ready false",
+        "linkerd http://127.0.0.1:4191/ready false",
+        "envoy http://127.0.0.1:9901/ready false",
+      ],
+    );
+  });
+  test("WAIT_FOR_ENVOY_TIMEOUT starts anyway; QUIT_WITHOUT_ENVOY_TIMEOUT wins and quits", () => {
+    const base = { ENVOY_ADMIN_API: "http://127.0.0.1:15000" };
+    assert.deepEqual(
+      [
+        ready({ ...base, WAIT_FOR_ENVOY_TIMEOUT: "10s" })?.timeoutMs,
+        ready({ ...base, WAIT_FOR_ENVOY_TIMEOUT: "10s" })?.onTimeout,
+      ],
+      [10_000, "start"],
+    );
+    const both = ready({ ...base, WAIT_FOR_ENVOY_TIMEOUT: "10s", QUIT_WITHOUT_ENVOY_TIMEOUT: "3s" });
+    assert.deepEqual([both?.timeoutMs, both?.onTimeout], [3000, "quit"]);
+    assert.equal(ready({ ...base, WAIT_FOR_ENVOY_TIMEOUT: "0" })?.timeoutMs, undefined);
+  });
+  test("START_WITHOUT_ENVOY skips the wait but not the stop", () => {
+    const c = config(["job"], { ...K8S, ENVOY_ADMIN_API: "http://127.0.0.1:15000", START_WITHOUT_ENVOY: "true" });
+    assert.equal(c.ready, undefined);
+    assert.equal(c.stop.skipReason, undefined);
+  });
+  test("outside Kubernetes iqqq does not wait (pass-through)", () => {
+    assert.equal(config(["job"], { ENVOY_ADMIN_API: "http://127.0.0.1:15000" }).ready, undefined);
+  });
+});
+
+describe("scuttle drop-in (invoked as scuttle)", () => {
+  const scuttle = (env: Record<string, string>, argv = ["job"]): Config => {
+    const command = parseConfig(argv, env, "scuttle");
+    assert.ok(!(command instanceof UsageError) && "config" in command);
+    return command.config;
+  };
+  test("nothing is stopped unless ENVOY_ADMIN_API is set and local", () => {
+    assert.equal(
+      scuttle({ ISTIO_QUIT_API: "http://127.0.0.1:15020" }).stop.skipReason,
+      "ENVOY_ADMIN_API is not set (scuttle)",
+    );
+    assert.equal(
+      scuttle({ ENVOY_ADMIN_API: "http://envoy.test:15000" }).stop.skipReason,
+      "ENVOY_ADMIN_API is not a loopback address (scuttle)",
+    );
+    assert.equal(scuttle({ ENVOY_ADMIN_API: "http://[::1]:15000" }).stop.skipReason, undefined);
+  });
+  test("no Kubernetes check, as scuttle", () => {
+    const c = scuttle({ ENVOY_ADMIN_API: "http://127.0.0.1:15000" });
+    assert.equal(c.stop.skipReason, undefined);
+    assert.equal(c.ready?.checks[0]?.url.href, "http://127.0.0.1:15000/server_info");
+  });
+  test("ISTIO_QUIT_API, else Envoy's quit and the pkill fallback; generic endpoints first", () => {
+    const api = scuttle({
+      ENVOY_ADMIN_API: "http://127.0.0.1:15000",
+      ISTIO_QUIT_API: "http://127.0.0.1:15020",
+      GENERIC_QUIT_ENDPOINTS: "http://127.0.0.1:1/x",
+    });
+    assert.deepEqual(targets(api), ["istio http://127.0.0.1:15020/quitquitquit"]);
+    assert.equal(api.stop.genericFirst, true);
+    assert.deepEqual(targets(scuttle({ ENVOY_ADMIN_API: "http://127.0.0.1:15000" })), [
+      "envoy http://127.0.0.1:15000/quitquitquit",
+      "istio-legacy pilot-agent",
+    ]);
+  });
+  test("bad values are ignored with a warning, as scuttle does", () => {
+    const c = scuttle({
+      ENVOY_ADMIN_API: "http://127.0.0.1:15000",
+      NEVER_KILL_ISTIO: "maybe",
+      WAIT_FOR_ENVOY_TIMEOUT: "soon",
+    });
+    assert.deepEqual(c.warnings, [
+      'NEVER_KILL_ISTIO="maybe" is invalid: expected true, false, 1, 0, yes or no; ignored, as scuttle does',
+      'WAIT_FOR_ENVOY_TIMEOUT="soon" is invalid: expected a duration such as "500ms", "10s" or "1m30s"; ignored, as scuttle does',
+    ]);
+    assert.equal(c.stop.skipReason, undefined);
+    assert.equal(c.ready?.timeoutMs, undefined);
+  });
+  test("the never-kill flags", () => {
+    const base = { ENVOY_ADMIN_API: "http://127.0.0.1:15000" };
+    assert.equal(scuttle({ ...base, NEVER_KILL_ISTIO: "true" }).stop.skipReason, "NEVER_KILL_ISTIO is true");
+    assert.equal(scuttle({ ...base, NEVER_KILL_ISTIO_ON_FAILURE: "true" }).stop.skipOnFailure, true);
+  });
+  test("any other name is iqqq", () => {
+    for (const name of ["iqqq", "istio_quitquitquit", "scuttle.old", "iqqq-linux-x64"]) {
+      const c = parseConfig([], {}, name);
+      assert.ok(!(c instanceof UsageError) && "config" in c && c.config.flavour === "iqqq", name);
+    }
   });
 });

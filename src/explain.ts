@@ -1,0 +1,62 @@
+// iqqq --explain: the resolved configuration and what iqqq would do, step by
+// step, with every URL and time limit. Runs nothing.
+
+import type { Config, QuitTarget } from "./config/config.js";
+import { formatDuration } from "./config/values.js";
+import { EXIT } from "./exit-status.js";
+import { READY_REQUEST_TIMEOUT_MS } from "./ready/wait.js";
+import { ATTEMPT_TIMEOUT_MS, REFUSED_GRACE_MS } from "./sidecar/stop.js";
+import { VERSION } from "./version.js";
+
+export function explain(config: Config): string {
+  const lines: string[] = [
+    `iqqq ${VERSION}, ${config.flavour === "scuttle" ? "as scuttle (invoked under that name)" : "as iqqq"}`,
+  ];
+  const step = (text: string): number => lines.push(`${lines.filter((l) => /^\d+\./.test(l)).length + 1}. ${text}`);
+  for (const warning of config.warnings) lines.push(`warning: ${warning}`);
+  lines.push(`log level: ${config.logLevel} (to stderr)`);
+  const { program, ready, stop } = config;
+
+  if (program !== undefined && ready !== undefined) {
+    const limit =
+      ready.timeoutMs === undefined
+        ? "no time limit"
+        : `at most ${formatDuration(ready.timeoutMs)}, then ${ready.onTimeout === "quit" ? `do not start the program, stop the sidecars, exit ${EXIT.NOT_READY}` : "start the program anyway"}`;
+    step(
+      `wait for readiness (${limit}; SIGTERM or SIGINT end the wait: program not started, sidecars stopped, exit 128+N):`,
+    );
+    for (const c of ready.checks) {
+      lines.push(
+        `   GET ${c.url.href} until 200${c.expectLive ? ' with "state": "LIVE"' : ""}, ${formatDuration(READY_REQUEST_TIMEOUT_MS)} per request, polls 50ms doubling to 500ms apart`,
+      );
+    }
+  }
+  if (program !== undefined) {
+    step(
+      `run ${JSON.stringify([program.file, ...program.args])} (looked up on PATH), forwarding signals; exit with its status`,
+    );
+  } else {
+    step("standalone: stop the sidecars now");
+  }
+  const failed =
+    program !== undefined && stop.skipOnFailure ? " if the program succeeded (NEVER_KILL_ISTIO_ON_FAILURE)" : "";
+  if (stop.skipReason !== undefined) {
+    step(`stop no sidecar: ${stop.skipReason}`);
+  } else {
+    step(
+      `stop the sidecars${failed}, within ${formatDuration(stop.budgetMs)} in all (IQQQ_QUIT_TIMEOUT), ${formatDuration(ATTEMPT_TIMEOUT_MS)} per request, retrying 5xx/429/resets/timeouts, never following redirects, giving up on connection refused after ${formatDuration(REFUSED_GRACE_MS)}:`,
+    );
+    if (stop.genericFirst && stop.generic.length > 0) lines.push("   first, one after the other with the rest:");
+    for (const url of stop.generic) lines.push(`   POST ${url.href} (generic endpoint: answer logged only)`);
+    for (const t of stop.targets) lines.push(`   ${target(t)}`);
+    if (stop.pkillFallback)
+      lines.push("   if the istio request fails: SIGINT to processes named pilot-agent (ISTIO_FALLBACK_PKILL)");
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+function target(t: QuitTarget): string {
+  if (t.kind === "signal")
+    return `${t.signal} to processes named ${t.process} (${t.name}; needs shareProcessNamespace)`;
+  return `POST ${t.url.href} (${t.name}${t.optional ? ", if something listens there: auto" : ""})`;
+}
