@@ -1,14 +1,20 @@
-// A loopback server that behaves like Istio's pilot-agent (status codes and
-// bodies as pilot-agent sends them), with scripted faults for the tests.
+// A loopback server that behaves like a mesh sidecar's admin endpoint (status
+// codes and bodies as the real ones send them), with scripted faults for tests.
 //
-//   POST /quitquitquit   200 "OK", then the agent exits (the server closes)
-//   other methods        405
-//   non-loopback caller  403
-//   GET /healthz/ready   200 when ready, 503 before
-//   anything else        404
+//   istio (pilot-agent)  POST /quitquitquit → 200 "OK" (other methods 405);
+//                        GET /healthz/ready → 200 when ready, 503 before
+//   envoy (admin)        POST /quitquitquit → 200 "OK\n" (GET 400); GET /ready →
+//                        200 "LIVE\n" or 503 "PRE_INITIALIZING\n"; GET /server_info →
+//                        200 JSON whose "state" is LIVE or PRE_INITIALIZING
+//   linkerd (proxy)      POST /shutdown → 200 "shutdown\n" (405 otherwise), or 404
+//                        "shutdown endpoint is not enabled\n"; GET /ready → 200 "ready\n" / 503
+//   cloudsql             GET or POST /quitquitquit → 200 "" (other methods 400)
+//   every kind           403 to a non-loopback caller, 404 elsewhere; after a
+//                        successful quit the sidecar exits (the server closes)
 //
 // Also a CLI, for the demo and for tests that need it in another process or
-// network namespace:  node fake-sidecar.js [--port N] [--host H] [--stay]
+// network namespace:  node fake-sidecar.js [--kind K] [--port N] [--host H]
+// [--ready-after-ms N] [--stay]
 // It prints "listening PORT" once ready and one line per request to stdout, and
 // exits 0 after acknowledging /quitquitquit (unless --stay).
 
@@ -25,14 +31,73 @@ export type QuitBehaviour =
   | "reset"
   | { readonly status: number; readonly body?: string; readonly location?: string };
 
+export type SidecarKind = "istio" | "envoy" | "linkerd" | "cloudsql";
+
+interface KindSpec {
+  readonly quitPath: string;
+  readonly quitMethods: readonly string[];
+  /** Status for a quit request with another method. */
+  readonly wrongMethod: number;
+  readonly ok: string;
+  readonly ready: (ready: boolean, path: string) => { status: number; body: string; json?: boolean } | undefined;
+}
+
+const KINDS: Record<SidecarKind, KindSpec> = {
+  istio: {
+    quitPath: "/quitquitquit",
+    quitMethods: ["POST"],
+    wrongMethod: 405,
+    ok: "OK",
+    ready: (ready, path) => (path === "/healthz/ready" ? { status: ready ? 200 : 503, body: "" } : undefined),
+  },
+  envoy: {
+    quitPath: "/quitquitquit",
+    quitMethods: ["POST"],
+    wrongMethod: 400,
+    ok: "OK\n",
+    ready: (ready, path) => {
+      const state = ready ? "LIVE" : "PRE_INITIALIZING";
+      if (path === "/ready") return { status: ready ? 200 : 503, body: `${state}\n` };
+      if (path === "/server_info") {
+        return {
+          status: 200,
+          json: true,
+          body: JSON.stringify({ version: "fake/1.0/Clean/RELEASE", state, uptime_current_epoch: "1s" }),
+        };
+      }
+      return undefined;
+    },
+  },
+  linkerd: {
+    quitPath: "/shutdown",
+    quitMethods: ["POST"],
+    wrongMethod: 405,
+    ok: "shutdown\n",
+    ready: (ready, path) =>
+      path === "/ready" ? { status: ready ? 200 : 503, body: ready ? "ready\n" : "" } : undefined,
+  },
+  cloudsql: {
+    quitPath: "/quitquitquit",
+    quitMethods: ["GET", "POST"],
+    wrongMethod: 400,
+    ok: "",
+    ready: (ready, path) =>
+      path === "/readiness" ? { status: ready ? 200 : 503, body: ready ? "ok" : "error" } : undefined,
+  },
+};
+
 export interface FakeSidecarOptions {
+  /** Which sidecar's admin API to behave as (default istio: pilot-agent). */
+  readonly kind?: SidecarKind;
+  /** linkerd only: the shutdown endpoint is off, as it is by default. */
+  readonly shutdownDisabled?: boolean;
   readonly host?: string;
   readonly port?: number;
   /** Answers to successive quit requests; the last one repeats. Default ["ok"]. */
   readonly quit?: readonly QuitBehaviour[];
   /** Keep serving after a successful quit (to count the quits of many runs). */
   readonly stayAfterQuit?: boolean;
-  /** Whether /healthz/ready answers 200 (default true). */
+  /** Whether the readiness endpoint says ready (default true). */
   readonly ready?: () => boolean;
   /** Called for every request, after it is recorded. */
   readonly onRequest?: (request: RecordedRequest) => void;
@@ -59,6 +124,7 @@ export interface FakeSidecar {
 
 export async function startFakeSidecar(options: FakeSidecarOptions = {}): Promise<FakeSidecar> {
   const script = options.quit ?? ["ok"];
+  const kind = KINDS[options.kind ?? "istio"];
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
   let quitCount = 0;
@@ -74,12 +140,14 @@ export async function startFakeSidecar(options: FakeSidecarOptions = {}): Promis
     options.onRequest?.(recorded);
     const remote = req.socket.remoteAddress ?? "";
     if (!isLoopbackAddress(remote)) return send(res, 403, "forbidden\n");
-    if (req.url === "/healthz/ready") {
+    const readiness = kind.ready(options.ready?.() ?? true, req.url ?? "");
+    if (readiness !== undefined) {
       if (req.method !== "GET") return send(res, 405, "");
-      return (options.ready?.() ?? true) ? send(res, 200, "") : send(res, 503, "");
+      return send(res, readiness.status, readiness.body, readiness.json);
     }
-    if (req.url !== "/quitquitquit") return send(res, 404, "404 page not found\n");
-    if (req.method !== "POST") return send(res, 405, "");
+    if (req.url !== kind.quitPath) return send(res, 404, "404 page not found\n");
+    if (!kind.quitMethods.includes(req.method ?? "")) return send(res, kind.wrongMethod, "");
+    if (options.shutdownDisabled) return send(res, 404, "shutdown endpoint is not enabled\n");
     const behaviour = script[Math.min(quitCount, script.length - 1)] ?? "ok";
     quitCount++;
     if (behaviour === "hang") return;
@@ -91,7 +159,7 @@ export async function startFakeSidecar(options: FakeSidecarOptions = {}): Promis
         // pilot-agent exits after acknowledging: later connections are refused.
         if (!options.stayAfterQuit) void close();
       });
-      return send(res, 200, "OK");
+      return send(res, 200, kind.ok);
     }
     if (behaviour.location !== undefined) res.setHeader("location", behaviour.location);
     send(res, behaviour.status, behaviour.body ?? "");
@@ -125,8 +193,9 @@ export async function startFakeSidecar(options: FakeSidecarOptions = {}): Promis
   };
 }
 
-function send(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body) });
+function send(res: ServerResponse, status: number, body: string, json = false): void {
+  const type = json ? "application/json" : "text/plain; charset=utf-8";
+  res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body) });
   res.end(body);
 }
 
@@ -139,7 +208,11 @@ async function cli(argv: readonly string[]): Promise<void> {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
   };
+  const notReadyFor = Number(flag("--ready-after-ms") ?? 0);
+  const started = Date.now();
   const sidecar = await startFakeSidecar({
+    kind: (flag("--kind") ?? "istio") as SidecarKind,
+    ready: () => Date.now() - started >= notReadyFor,
     port: Number(flag("--port") ?? 0),
     host: flag("--host") ?? "127.0.0.1",
     stayAfterQuit: argv.includes("--stay"),
