@@ -17,6 +17,8 @@ export interface RunOptions {
   /** The test fails rather than hangs: the process is killed after this long. */
   readonly timeoutMs?: number;
   readonly cwd?: string;
+  /** Run this file instead of the CLI under test (e.g. a symlink to it named scuttle). */
+  readonly executable?: string;
 }
 
 export interface RunResult {
@@ -34,7 +36,7 @@ export function cliEnv(extra: Readonly<Record<string, string>> = {}): Record<str
 }
 
 export function startCli(args: readonly string[], options: RunOptions = {}): ChildProcess {
-  return spawn(CLI, args, {
+  return spawn(options.executable ?? CLI, args, {
     env: cliEnv(options.env),
     cwd: options.cwd ?? ROOT,
     stdio: ["pipe", "pipe", "pipe"],
