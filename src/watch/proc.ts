@@ -1,0 +1,66 @@
+// The few /proc fields the watcher needs, read synchronously: a scan is a few
+// dozen tiny reads of virtual files, cheaper done at once than through libuv's
+// thread pool. A process may vanish between readdir and read at any moment, so
+// every reader returns undefined for "gone" instead of throwing.
+// Field layout: proc(5), https://man7.org/linux/man-pages/man5/proc_pid_stat.5.html
+
+import { readdirSync, readFileSync } from "node:fs";
+
+export interface ProcStat {
+  readonly pid: number;
+  /** Kernel comm: the executable's (or script's) basename, truncated to 15 bytes. */
+  readonly comm: string;
+  /** R, S, D, T, Z (zombie: exited, not yet reaped), X (dead)… */
+  readonly state: string;
+  readonly ppid: number;
+  /**
+   * Field 22: when the process started, in clock ticks after boot. A PID can be
+   * reused once its process has gone; (pid, startTime) cannot, so it is the
+   * identity the watcher tracks.
+   */
+  readonly startTime: number;
+}
+
+/** The numeric entries of /proc: one per process (thread-group leader), never threads. */
+export function listPids(procRoot: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync(procRoot)) {
+    const c = name.charCodeAt(0);
+    if (c >= 48 && c <= 57 && /^[0-9]+$/.test(name)) pids.push(Number(name));
+  }
+  return pids;
+}
+
+export function readStat(procRoot: string, pid: number): ProcStat | undefined {
+  const text = readSmall(`${procRoot}/${pid}/stat`);
+  if (text === undefined) return undefined;
+  // comm is in parentheses and may itself contain spaces and ")": the last ")" ends it.
+  const open = text.indexOf("(");
+  const close = text.lastIndexOf(")");
+  if (open < 0 || close < open) return undefined;
+  const rest = text.slice(close + 2).split(" ");
+  const state = rest[0];
+  const ppid = Number(rest[1]);
+  const startTime = Number(rest[19]);
+  if (state === undefined || !Number.isFinite(ppid) || !Number.isFinite(startTime)) return undefined;
+  return { pid, comm: text.slice(open + 1, close), state, ppid, startTime };
+}
+
+/** argv as the process shows it; [] for kernel threads and zombies. */
+export function readArgv(procRoot: string, pid: number): string[] | undefined {
+  const text = readSmall(`${procRoot}/${pid}/cmdline`);
+  if (text === undefined) return undefined;
+  const argv = text.split("\0");
+  if (argv[argv.length - 1] === "") argv.pop();
+  return argv;
+}
+
+function readSmall(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    // ENOENT or ESRCH: the process has gone. EACCES (hidepid=, a hardened
+    // /proc): as good as gone, the watcher cannot see it.
+    return undefined;
+  }
+}

@@ -1,0 +1,219 @@
+// Watcher mode: wait until a process with a given name appears in /proc, then
+// until every such process has gone. No ptrace, no netlink (both need
+// privileges a sidecar should not have): polling /proc is what works in a pod
+// with `shareProcessNamespace: true`, and it is cheap when done in two phases:
+//
+//   waiting   every tick, one scan of /proc (stat, and cmdline when needed, of
+//             each process) until a match appears;
+//   watching  every tick, one read of /proc/PID/stat per tracked process; a
+//             full scan only once they have all gone, to catch any other match
+//             (a child with the same name, a second run) before declaring the end.
+//
+// A process is tracked as (pid, start time), so a PID reused by another process
+// between two ticks is seen as the end of the first, never as it running on.
+
+import { formatDuration } from "../config/values.js";
+import type { Logger } from "../log.js";
+import { commandLine, describeQuery, matchesName, matchesPattern, type ProcessQuery } from "./match.js";
+import { listPids, type ProcStat, readArgv, readStat } from "./proc.js";
+
+export interface WatchSpec extends ProcessQuery {
+  /** Give up when no process has appeared after this long; undefined: wait forever. */
+  readonly startTimeoutMs?: number | undefined;
+  /** Time between two looks at /proc. Default DEFAULT_WATCH_INTERVAL_MS. */
+  readonly intervalMs?: number | undefined;
+  /** Where procfs is mounted. Default "/proc"; tests point it at a fake tree. */
+  readonly procRoot?: string | undefined;
+  /** The watcher's own pid as procRoot numbers it. Default process.pid. */
+  readonly selfPid?: number | undefined;
+}
+
+export interface WatchedProcess {
+  readonly pid: number;
+  /** Clock ticks after boot (proc(5) stat field 22): with pid, the process's identity. */
+  readonly startTime: number;
+  readonly comm: string;
+  /** The arguments joined by spaces, as `ps -o args` shows them. */
+  readonly commandLine: string;
+}
+
+export type WatchResult =
+  /** Every matching process has gone. processes: all that were watched, in the order they were found. */
+  | {
+      readonly kind: "ended";
+      readonly processes: readonly WatchedProcess[];
+      /** From the start of the watch until the first match was seen. */
+      readonly waitedMs: number;
+      /** From the first match until the end was noticed. */
+      readonly watchedMs: number;
+    }
+  /** startTimeoutMs passed and no matching process was ever seen. */
+  | { readonly kind: "never-appeared"; readonly waitedMs: number }
+  /** The signal was aborted (SIGTERM) first. */
+  | { readonly kind: "aborted"; readonly processes: readonly WatchedProcess[] }
+  /** procRoot cannot be listed (not mounted?): the watch cannot work at all. */
+  | { readonly kind: "unavailable"; readonly message: string };
+
+/** The end is noticed at most this long (plus one scan) after it happens: well within 250 ms. */
+export const DEFAULT_WATCH_INTERVAL_MS = 100;
+
+/** Never rejects; resolves once, with the first of: the end, the start timeout, the abort. */
+export function watchProcess(spec: WatchSpec, log: Logger, signal: AbortSignal): Promise<WatchResult> {
+  const procRoot = spec.procRoot ?? "/proc";
+  const intervalMs = Math.max(1, spec.intervalMs ?? DEFAULT_WATCH_INTERVAL_MS);
+  const query: ProcessQuery = {
+    name: spec.name,
+    // A /g or /y RegExp keeps lastIndex between test() calls: matching must be stateless.
+    pattern: spec.pattern && new RegExp(spec.pattern.source, spec.pattern.flags.replace(/[gy]/g, "")),
+  };
+  const target = describeQuery(query);
+  const started = performance.now();
+  const tracked = new Map<number, WatchedProcess>();
+  const found: WatchedProcess[] = [];
+  let firstSeenAt: number | undefined;
+  let warnedAlone = false;
+  let excluded: ReadonlySet<number> = new Set();
+
+  return new Promise<WatchResult>((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    let done = false;
+    const finish = (result: WatchResult): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      resolve(result);
+    };
+    const onAbort = (): void => {
+      log.debug(`stopped watching for ${target}: aborted`);
+      finish({ kind: "aborted", processes: [...found] });
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+
+    const matchesNow = (stat: ProcStat): boolean => {
+      let argv: readonly string[] | undefined;
+      const lazyArgv = (): readonly string[] | undefined => {
+        argv ??= readArgv(procRoot, stat.pid);
+        return argv;
+      };
+      if (query.name !== undefined && !matchesName(query.name, stat.comm, lazyArgv)) return false;
+      if (query.pattern !== undefined) {
+        const args = lazyArgv();
+        if (args === undefined || !matchesPattern(query.pattern, args)) return false;
+      }
+      return true;
+    };
+
+    const alive = (stat: ProcStat | undefined): stat is ProcStat =>
+      stat !== undefined && stat.state !== "Z" && stat.state !== "X";
+
+    /** Drops the tracked processes that have gone; true if any is left. */
+    const recheck = (): boolean => {
+      for (const [pid, process] of tracked) {
+        const stat = readStat(procRoot, pid);
+        let why: string | undefined;
+        if (!alive(stat)) why = stat === undefined ? "has gone" : "has exited (zombie, not yet reaped)";
+        else if (stat.startTime !== process.startTime) why = `has gone; its pid now belongs to ${stat.comm}`;
+        else if (!matchesNow(stat)) why = `no longer matches (now ${JSON.stringify(stat.comm)})`;
+        if (why !== undefined) {
+          log.debug(`pid ${pid} (${process.comm}) ${why}`);
+          tracked.delete(pid);
+        }
+      }
+      return tracked.size > 0;
+    };
+
+    /** Adds every matching process to the tracked set; false if /proc cannot be listed. */
+    const scan = (): { visibleOthers: number } | undefined => {
+      let pids: number[];
+      try {
+        pids = listPids(procRoot);
+      } catch (err) {
+        finish({ kind: "unavailable", message: `cannot list ${procRoot}: ${(err as Error).message}` });
+        return undefined;
+      }
+      let visibleOthers = 0;
+      for (const pid of pids) {
+        if (excluded.has(pid)) continue;
+        visibleOthers++;
+        const stat = readStat(procRoot, pid);
+        if (!alive(stat) || !matchesNow(stat) || tracked.has(pid)) continue;
+        const process: WatchedProcess = {
+          pid,
+          startTime: stat.startTime,
+          comm: stat.comm,
+          commandLine: commandLine(readArgv(procRoot, pid) ?? []),
+        };
+        tracked.set(pid, process);
+        found.push(process);
+        const line = `pid ${pid} ${JSON.stringify(process.commandLine || process.comm)}`;
+        if (firstSeenAt === undefined) {
+          firstSeenAt = performance.now();
+          log.info(`found ${target}: ${line}; watching until it has gone`);
+        } else {
+          log.info(`also watching ${line}`);
+        }
+      }
+      return { visibleOthers };
+    };
+
+    const tick = (): void => {
+      if (done) return;
+      if (tracked.size === 0 || !recheck()) {
+        const seen = scan();
+        if (seen === undefined) return;
+        if (tracked.size === 0) {
+          const now = performance.now();
+          if (firstSeenAt !== undefined) {
+            const pids = found.map((p) => p.pid).join(", ");
+            log.info(`${target} has gone (pid ${pids})`);
+            finish({
+              kind: "ended",
+              processes: [...found],
+              waitedMs: firstSeenAt - started,
+              watchedMs: now - firstSeenAt,
+            });
+            return;
+          }
+          if (!warnedAlone && seen.visibleOthers === 0) {
+            warnedAlone = true;
+            log.warn(
+              `${procRoot} shows no process but iqqq and its parents: the pod's PID namespace is not shared, so ${target} cannot be seen; set shareProcessNamespace: true in the pod spec`,
+            );
+          }
+          if (spec.startTimeoutMs !== undefined && now - started >= spec.startTimeoutMs) {
+            log.debug(`${target} did not appear within ${formatDuration(Math.round(now - started))}`);
+            finish({ kind: "never-appeared", waitedMs: now - started });
+            return;
+          }
+          const untilTimeout =
+            spec.startTimeoutMs === undefined ? intervalMs : Math.max(0, spec.startTimeoutMs - (now - started));
+          timer = setTimeout(tick, Math.min(intervalMs, untilTimeout));
+          return;
+        }
+      }
+      timer = setTimeout(tick, intervalMs);
+    };
+
+    excluded = selfAndAncestors(procRoot, spec.selfPid ?? process.pid);
+    log.info(
+      `waiting for ${target} to appear in ${procRoot}${spec.startTimeoutMs === undefined ? "" : ` (at most ${formatDuration(spec.startTimeoutMs)})`}`,
+    );
+    tick();
+  });
+}
+
+/**
+ * iqqq and the processes above it never count: a shell running
+ * `IQQQ_WATCH_PATTERN=airflow iqqq` would otherwise match its own pattern and
+ * wait for itself forever.
+ */
+function selfAndAncestors(procRoot: string, selfPid: number): ReadonlySet<number> {
+  const pids = new Set<number>();
+  for (let pid = selfPid; pid > 0 && !pids.has(pid) && pids.size < 1000; ) {
+    pids.add(pid);
+    pid = readStat(procRoot, pid)?.ppid ?? 0;
+  }
+  return pids;
+}

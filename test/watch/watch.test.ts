@@ -1,0 +1,258 @@
+// watchProcess() against real processes with unique names, and against a fake
+// /proc for what real processes cannot stage on demand (a PID reused between
+// two looks). Timing assertions are correctness bounds only; the detection
+// latency is measured by bench/watch-latency.ts.
+
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { watchProcess } from "../../src/watch/watch.js";
+import { captureLog, exited, fakeProc, startNamed, uniqueName } from "./support.js";
+
+const never = new AbortController().signal;
+
+test("waits for a process that appears late, then until it has gone", async () => {
+  const name = uniqueName();
+  const log = captureLog();
+  const watching = watchProcess({ name }, log, never);
+  await log.until(/waiting for a process named/);
+  await sleep(400);
+  const spawnedAt = performance.now();
+  const child = await startNamed(name, 0.6);
+  const result = await watching;
+  assert.equal(result.kind, "ended");
+  assert.ok(performance.now() - spawnedAt >= 590, "resolved before the process could have ended");
+  assert.deepEqual(
+    result.processes.map((p) => [p.pid, p.comm]),
+    [[child.pid, name]],
+  );
+  assert.ok(result.waitedMs >= 350, `waitedMs ${result.waitedMs}`);
+  assert.match(log.lines.join(""), new RegExp(`found a process named "${name}": pid ${child.pid}`));
+});
+
+test("matches argv[0]'s basename (exec -a) when comm differs", async () => {
+  const name = uniqueName();
+  const child = await startNamed(name, 0.3, "argv0");
+  const result = await watchProcess({ name }, captureLog(), never);
+  assert.equal(result.kind, "ended");
+  assert.deepEqual(
+    result.processes.map((p) => [p.pid, p.comm]),
+    [[child.pid, "sleep"]],
+  );
+});
+
+test("a pattern matches the full command line", async () => {
+  const token = uniqueName();
+  const child = spawn("sh", ["-c", `sleep 0.3; : ${token}`], { stdio: "ignore" });
+  const result = await watchProcess({ pattern: new RegExp(`: ${token}$`) }, captureLog(), never);
+  assert.equal(result.kind, "ended");
+  assert.deepEqual(
+    result.processes.map((p) => p.pid),
+    [child.pid],
+  );
+  assert.equal(result.processes[0]?.commandLine, `sh -c sleep 0.3; : ${token}`);
+});
+
+test("name and pattern together: a process must match both", async () => {
+  const name = uniqueName();
+  const other = await startNamed(name, 30, "argv0");
+  const wanted = await startNamed(name, 0.3, "comm");
+  try {
+    // Both are named NAME, only the copy's command line starts with a path.
+    const result = await watchProcess({ name, pattern: /^\// }, captureLog(), never);
+    assert.equal(result.kind, "ended");
+    assert.deepEqual(
+      result.processes.map((p) => p.pid),
+      [wanted.pid],
+    );
+  } finally {
+    other.kill("SIGKILL");
+  }
+});
+
+test("waits until every process with the name has gone, also one that started while others ran", async () => {
+  const name = uniqueName();
+  const first = await startNamed(name, 0.3);
+  const log = captureLog();
+  const watching = watchProcess({ name }, log, never);
+  await log.until(/found a process named/);
+  const secondAt = performance.now();
+  const second = await startNamed(name, 1.2, "argv0");
+  const result = await watching;
+  assert.equal(result.kind, "ended");
+  assert.ok(performance.now() - secondAt >= 1190, "resolved before the second process could have ended");
+  assert.deepEqual(
+    result.processes.map((p) => p.pid),
+    [first.pid, second.pid],
+  );
+});
+
+test("an exited process that its parent has not reaped (a zombie) has gone", async () => {
+  const name = uniqueName();
+  // The background child's parent exec's into a long sleep that never wait()s for it.
+  const parent = spawn("bash", ["-c", `exec -a ${name} sleep 0.3 & exec sleep 20`], { stdio: "ignore" });
+  try {
+    const result = await watchProcess({ name }, captureLog(), never);
+    assert.equal(result.kind, "ended");
+    const pid = result.processes[0]?.pid;
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    assert.match(stat, /^\d+ \(sleep\) Z /, "the watched process is not a zombie: the test proves nothing");
+    assert.equal(parent.exitCode, null);
+  } finally {
+    parent.kill("SIGKILL");
+  }
+});
+
+test("without a start timeout it never gives up; abort ends it", async () => {
+  const log = captureLog();
+  const controller = new AbortController();
+  const watching = watchProcess({ name: uniqueName(), intervalMs: 20 }, log, controller.signal);
+  const early = await Promise.race([watching, sleep(1000, "still waiting")]);
+  assert.equal(early, "still waiting");
+  controller.abort();
+  assert.deepEqual(await watching, { kind: "aborted", processes: [] });
+});
+
+test("with a start timeout it resolves never-appeared once it has passed", async () => {
+  const started = performance.now();
+  const result = await watchProcess({ name: uniqueName(), startTimeoutMs: 300 }, captureLog(), never);
+  assert.equal(result.kind, "never-appeared");
+  assert.ok(result.waitedMs >= 300 && performance.now() - started >= 300);
+});
+
+test("the start timeout no longer matters once the process has appeared", async () => {
+  const name = uniqueName();
+  await startNamed(name, 0.8);
+  const result = await watchProcess({ name, startTimeoutMs: 200 }, captureLog(), never);
+  assert.equal(result.kind, "ended");
+  assert.ok(result.watchedMs >= 500, `watchedMs ${result.watchedMs}`);
+});
+
+test("an abort while watching reports what was being watched", async () => {
+  const name = uniqueName();
+  const child = await startNamed(name, 30);
+  try {
+    const log = captureLog();
+    const controller = new AbortController();
+    const watching = watchProcess({ name }, log, controller.signal);
+    await log.until(/found a process named/);
+    controller.abort();
+    const result = await watching;
+    assert.equal(result.kind, "aborted");
+    assert.deepEqual(result.kind === "aborted" && result.processes.map((p) => p.pid), [child.pid]);
+  } finally {
+    child.kill("SIGKILL");
+  }
+});
+
+test("an already aborted signal resolves at once", async () => {
+  const controller = new AbortController();
+  controller.abort();
+  assert.equal((await watchProcess({ name: "x" }, captureLog(), controller.signal)).kind, "aborted");
+});
+
+test("a process killed by a signal has gone too", async () => {
+  const name = uniqueName();
+  const child = await startNamed(name, 30);
+  const log = captureLog();
+  const watching = watchProcess({ name }, log, never);
+  await log.until(/found/);
+  child.kill("SIGKILL");
+  await exited(child);
+  assert.equal((await watching).kind, "ended");
+});
+
+// --- a fake /proc -----------------------------------------------------------
+
+test("fake /proc: a PID reused by another program between two looks ends the watch", async () => {
+  const proc = await fakeProc();
+  await proc.put({ pid: 1, comm: "pause", startTime: 1 });
+  await proc.put({ pid: 7, comm: "iqqq", ppid: 1, startTime: 5 });
+  await proc.put({ pid: 100, comm: "job", startTime: 500 });
+  const log = captureLog();
+  const watching = watchProcess({ name: "job", procRoot: proc.root, selfPid: 7, intervalMs: 10 }, log, never);
+  await log.until(/found a process named "job": pid 100/);
+  await proc.put({ pid: 100, comm: "other", startTime: 900 });
+  const result = await watching;
+  assert.equal(result.kind, "ended");
+  assert.deepEqual(
+    result.processes.map((p) => [p.pid, p.startTime]),
+    [[100, 500]],
+  );
+  assert.match(log.lines.join(""), /pid 100 \(job\) has gone; its pid now belongs to other/);
+});
+
+test("fake /proc: a PID reused by a new process with the same name is a new process, watched too", async () => {
+  const proc = await fakeProc();
+  await proc.put({ pid: 1, comm: "pause", startTime: 1 });
+  await proc.put({ pid: 7, comm: "iqqq", ppid: 1, startTime: 5 });
+  await proc.put({ pid: 100, comm: "job", startTime: 500 });
+  const log = captureLog();
+  const watching = watchProcess({ name: "job", procRoot: proc.root, selfPid: 7, intervalMs: 10 }, log, never);
+  await log.until(/found a process named "job": pid 100/);
+  await proc.put({ pid: 100, comm: "job", startTime: 900 });
+  await log.until(/also watching pid 100/);
+  await proc.put({ pid: 100, comm: "job", state: "Z", startTime: 900, argv: [] });
+  const result = await watching;
+  assert.equal(result.kind, "ended");
+  assert.deepEqual(
+    result.processes.map((p) => [p.pid, p.startTime]),
+    [
+      [100, 500],
+      [100, 900],
+    ],
+  );
+});
+
+test("fake /proc: a process that exec's into another program no longer matches", async () => {
+  const proc = await fakeProc();
+  await proc.put({ pid: 1, comm: "pause", startTime: 1 });
+  await proc.put({ pid: 100, comm: "job", startTime: 500, argv: ["job", "--x"] });
+  const log = captureLog();
+  const watching = watchProcess({ name: "job", procRoot: proc.root, selfPid: 7, intervalMs: 10 }, log, never);
+  await log.until(/found/);
+  await proc.put({ pid: 100, comm: "cleanup", startTime: 500, argv: ["cleanup"] });
+  assert.equal((await watching).kind, "ended");
+  assert.match(log.lines.join(""), /pid 100 \(job\) no longer matches \(now "cleanup"\)/);
+});
+
+test("fake /proc: iqqq and its parents never match, even when their command line does", async () => {
+  const proc = await fakeProc();
+  await proc.put({ pid: 1, comm: "pause", startTime: 1 });
+  // In a shared PID namespace a container's first process has ppid 0: its parent is outside.
+  await proc.put({ pid: 5, comm: "sh", ppid: 0, startTime: 2, argv: ["sh", "-c", "IQQQ_WATCH_PATTERN=airflow iqqq"] });
+  await proc.put({ pid: 7, comm: "iqqq", ppid: 5, startTime: 3, argv: ["iqqq"] });
+  const log = captureLog();
+  const result = await watchProcess(
+    { pattern: /airflow/, procRoot: proc.root, selfPid: 7, intervalMs: 10, startTimeoutMs: 100 },
+    log,
+    never,
+  );
+  assert.equal(result.kind, "never-appeared");
+  assert.doesNotMatch(log.lines.join(""), /PID namespace is not shared/, "pid 1 (pause) is another process");
+});
+
+test("fake /proc: only iqqq and its parents visible: one clear warning, and the start timeout still applies", async () => {
+  const proc = await fakeProc();
+  await proc.put({ pid: 1, comm: "sh", startTime: 1, argv: ["sh", "-c", "iqqq"] });
+  await proc.put({ pid: 7, comm: "iqqq", ppid: 1, startTime: 3 });
+  const log = captureLog();
+  const result = await watchProcess(
+    { name: "airflow", procRoot: proc.root, selfPid: 7, intervalMs: 10, startTimeoutMs: 200 },
+    log,
+    never,
+  );
+  assert.equal(result.kind, "never-appeared");
+  const warnings = log.lines.filter((l) => l.startsWith("iqqq: warning:"));
+  assert.equal(warnings.length, 1, JSON.stringify(log.lines));
+  assert.match(warnings[0] ?? "", /PID namespace is not shared.*shareProcessNamespace: true/);
+});
+
+test("fake /proc: a /proc that cannot be listed is reported, not thrown", async () => {
+  const proc = await fakeProc();
+  const result = await watchProcess({ name: "x", procRoot: `${proc.root}/missing` }, captureLog(), never);
+  assert.equal(result.kind, "unavailable");
+  assert.match(result.kind === "unavailable" ? result.message : "", /cannot list .*missing/);
+});
