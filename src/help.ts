@@ -11,13 +11,19 @@ Usage:
   iqqq                      stop the sidecar now (standalone)
   iqqq [--] PROGRAM [ARGS…] run PROGRAM with ARGS untouched, forward signals to it,
                             then stop the sidecar and exit with PROGRAM's status
+  iqqq --explain [PROGRAM…] print the resolved configuration and every step iqqq
+                            would take (waits, requests, URLs, time limits); run nothing
   iqqq --help | --version
 
-The sidecar is stopped with POST http://127.0.0.1:15020/quitquitquit (Istio's
-pilot-agent), retried on 5xx, resets and timeouts within IQQQ_QUIT_TIMEOUT;
-redirects are never followed and connection refused means no sidecar. iqqq logs
-to stderr only; stdout is the program's. Empty variables count as unset; a bad
-value is an error that names the variable, and then nothing is run.
+By default the sidecar is stopped with POST http://127.0.0.1:15020/quitquitquit
+(Istio's pilot-agent); IQQQ_SIDECARS picks others (envoy, linkerd, cloudsql,
+istio-legacy, or auto). Requests are retried on 5xx, resets and timeouts within
+IQQQ_QUIT_TIMEOUT; redirects are never followed; connection refused means no
+sidecar. ENVOY_ADMIN_API or IQQQ_WAIT_FOR hold the program back until the
+sidecar is ready. Invoked as "scuttle" (a symlink or copy), iqqq follows
+scuttle's rules. iqqq logs to stderr only; stdout is the program's. Empty
+variables count as unset; a bad value is an error that names the variable, and
+then nothing is run.
 
 Environment:
 ${vars}
@@ -25,7 +31,8 @@ ${vars}
 Exit status:
   wrapper      the program's own status; ${EXIT.SIGNAL_BASE}+N if a signal N killed it;
                ${EXIT.NOT_FOUND} command not found; ${EXIT.NOT_EXECUTABLE} found but not executable
-               (the sidecar is stopped in every case)
+               (the sidecar is stopped in every case); ${EXIT.NOT_READY} not ready within
+               QUIT_WITHOUT_ENVOY_TIMEOUT (program not started, sidecar stopped)
   standalone   ${EXIT.OK} stopped, or nothing to do (not in Kubernetes, disabled);
                ${EXIT.STOP_FAILED} a sidecar refused or did not answer in time;
                ${EXIT.NO_SIDECAR} no sidecar listening (connection refused)
