@@ -68,6 +68,34 @@ describe("ENVOY_ADMIN_API: /server_info until LIVE (scuttle)", () => {
     assert.equal(envoy.quits(), 0, "Istio's quit API applies: Envoy's own quit is not needed");
   });
 
+  test("503 for a while, then LIVE (scuttle's own fake): the program waits for it", async () => {
+    const gate = readyAfter(600);
+    const envoy = await sidecar({ kind: "envoy", ready: gate.ready, notReadyStatus: 503 });
+    const istio = await sidecar();
+    const program = await markerProgram();
+    const r = await runCli(program.args, {
+      env: { ...K8S, ENVOY_ADMIN_API: envoy.url, ISTIO_PORT: String(istio.port) },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const started = await program.startedAt();
+    assert.ok(started !== undefined && started >= gate.readyAt(), "started before LIVE");
+    assert.equal(istio.quits(), 1);
+  });
+
+  for (const policy of ["WAIT_FOR_ENVOY_TIMEOUT", "QUIT_WITHOUT_ENVOY_TIMEOUT"] as const) {
+    test(`always 503, ${policy}: the policy applies`, async () => {
+      const envoy = await sidecar({ kind: "envoy", ready: () => false, notReadyStatus: 503 });
+      const istio = await sidecar();
+      const program = await markerProgram();
+      const r = await runCli(program.args, {
+        env: { ...K8S, ENVOY_ADMIN_API: envoy.url, ISTIO_PORT: String(istio.port), [policy]: "400ms" },
+      });
+      const ran = (await program.startedAt()) !== undefined;
+      assert.deepEqual([r.status, ran], policy === "WAIT_FOR_ENVOY_TIMEOUT" ? [0, true] : [75, false]);
+      assert.equal(istio.quits(), 1);
+    });
+  }
+
   test("never LIVE, WAIT_FOR_ENVOY_TIMEOUT: the program runs anyway after the timeout", async () => {
     const envoy = await sidecar({ kind: "envoy", ready: () => false });
     const istio = await sidecar();

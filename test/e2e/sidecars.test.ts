@@ -236,6 +236,17 @@ describe("invoked as scuttle", () => {
     assert.equal(envoy.quits(), 2);
   });
 
+  test("a malformed ISTIO_QUIT_API is ignored with a warning: Envoy is stopped instead, the status is kept", async () => {
+    const envoy = await sidecar({ kind: "envoy" });
+    const r = await run(["scuttle", "sh", "-c", "exit 5"], {
+      ENVOY_ADMIN_API: envoy.url,
+      ISTIO_QUIT_API: "127.0.0.1:15020",
+    });
+    assert.equal(r.status, 5);
+    assert.match(r.stderr, /ISTIO_QUIT_API="127\.0\.0\.1:15020" is invalid/);
+    assert.equal(envoy.quits(), 1);
+  });
+
   test("invalid values are ignored with a warning, as scuttle does", async () => {
     const envoy = await sidecar({ kind: "envoy" });
     const r = await run(["scuttle", "true"], {

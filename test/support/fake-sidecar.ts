@@ -39,7 +39,11 @@ interface KindSpec {
   /** Status for a quit request with another method. */
   readonly wrongMethod: number;
   readonly ok: string;
-  readonly ready: (ready: boolean, path: string) => { status: number; body: string; json?: boolean } | undefined;
+  readonly ready: (
+    ready: boolean,
+    path: string,
+    notReadyStatus: number | undefined,
+  ) => { status: number; body: string; json?: boolean } | undefined;
 }
 
 const KINDS: Record<SidecarKind, KindSpec> = {
@@ -55,10 +59,11 @@ const KINDS: Record<SidecarKind, KindSpec> = {
     quitMethods: ["POST"],
     wrongMethod: 400,
     ok: "OK\n",
-    ready: (ready, path) => {
+    ready: (ready, path, notReadyStatus) => {
       const state = ready ? "LIVE" : "PRE_INITIALIZING";
       if (path === "/ready") return { status: ready ? 200 : 503, body: `${state}\n` };
       if (path === "/server_info") {
+        if (!ready && notReadyStatus !== undefined) return { status: notReadyStatus, body: "" };
         return {
           status: 200,
           json: true,
@@ -97,6 +102,8 @@ export interface FakeSidecarOptions {
   readonly quit?: readonly QuitBehaviour[];
   /** Keep serving after a successful quit (to count the quits of many runs). */
   readonly stayAfterQuit?: boolean;
+  /** envoy only: answer /server_info with this status while not ready (scuttle's fake answers 503). */
+  readonly notReadyStatus?: number;
   /** Whether the readiness endpoint says ready (default true). */
   readonly ready?: () => boolean;
   /** Called for every request, after it is recorded. */
@@ -140,7 +147,7 @@ export async function startFakeSidecar(options: FakeSidecarOptions = {}): Promis
     options.onRequest?.(recorded);
     const remote = req.socket.remoteAddress ?? "";
     if (!isLoopbackAddress(remote)) return send(res, 403, "forbidden\n");
-    const readiness = kind.ready(options.ready?.() ?? true, req.url ?? "");
+    const readiness = kind.ready(options.ready?.() ?? true, req.url ?? "", options.notReadyStatus);
     if (readiness !== undefined) {
       if (req.method !== "GET") return send(res, 405, "");
       return send(res, readiness.status, readiness.body, readiness.json);
