@@ -46,18 +46,18 @@ export async function stopSidecars(plan: StopPlan, programFailed: boolean, log: 
     log.info(`not stopping any sidecar: ${reason}`);
     return { kind: "skipped", reason };
   }
-  const deadline = Date.now() + plan.budgetMs;
+  const budget: Budget = { deadline: Date.now() + plan.budgetMs, ms: plan.budgetMs };
   const generic = (): Promise<unknown> =>
-    Promise.all(plan.generic.map((url) => stopHttp("generic endpoint", url, deadline, log, GENERIC)));
+    Promise.all(plan.generic.map((url) => stopHttp("generic endpoint", url, budget, log, GENERIC)));
   const targets = (): Promise<TargetOutcome[]> =>
     Promise.all(
       plan.targets.map(async (target) => {
-        let outcome = await stopTarget(target, deadline, log);
+        let outcome = await stopTarget(target, budget, log);
         if (outcome !== "stopped" && plan.pkillFallback && target.name === "istio") {
           log.info("ISTIO_FALLBACK_PKILL is true: sending SIGINT to pilot-agent instead");
           outcome = await stopTarget(
             { kind: "signal", name: "istio-legacy", process: "pilot-agent", signal: "SIGINT" },
-            deadline,
+            budget,
             log,
           );
         }
@@ -81,9 +81,14 @@ export function standaloneStatus(result: StopResult): number {
   return outcomes.length > 0 ? EXIT.NO_SIDECAR : EXIT.OK;
 }
 
-async function stopTarget(target: QuitTarget, deadline: number, log: Logger): Promise<Outcome> {
-  if (target.kind === "http")
-    return stopHttp(target.name, target.url, deadline, log, target.optional ? PROBE : SIDECAR);
+/** The stop's time: when it ends, and how long it was (IQQQ_QUIT_TIMEOUT), for messages. */
+interface Budget {
+  readonly deadline: number;
+  readonly ms: number;
+}
+
+async function stopTarget(target: QuitTarget, budget: Budget, log: Logger): Promise<Outcome> {
+  if (target.kind === "http") return stopHttp(target.name, target.url, budget, log, target.optional ? PROBE : SIDECAR);
   const pids = await signalProcessesNamed(target.process, target.signal);
   if (pids.length > 0) {
     log.info(`stopped ${target.name}: sent ${target.signal} to ${target.process} (pid ${pids.join(", ")})`);
@@ -106,7 +111,8 @@ const GENERIC: Levels = { failed: "info", refused: "info" };
 /** auto: a known port that nobody listens on just means "not this kind of sidecar". */
 const PROBE: Levels = { failed: "warn", refused: "debug" };
 
-async function stopHttp(name: string, url: URL, deadline: number, log: Logger, levels: Levels): Promise<Outcome> {
+async function stopHttp(name: string, url: URL, budget: Budget, log: Logger, levels: Levels): Promise<Outcome> {
+  const { deadline } = budget;
   const started = Date.now();
   const report = log[levels.failed];
   let backoff = FIRST_BACKOFF_MS;
@@ -115,7 +121,7 @@ async function stopHttp(name: string, url: URL, deadline: number, log: Logger, l
     const remaining = deadline - Date.now();
     if (remaining <= 0) {
       report(
-        `could not stop ${name}: POST ${url.href} ${describe(last)} after ${attempt - 1} attempts (IQQQ_QUIT_TIMEOUT ${formatDuration(deadline - started)} used up)`,
+        `could not stop ${name}: POST ${url.href} ${describe(last)} after ${attempt - 1} attempts (IQQQ_QUIT_TIMEOUT ${formatDuration(budget.ms)} used up)`,
       );
       return "failed";
     }

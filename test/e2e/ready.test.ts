@@ -7,19 +7,11 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { collect, runCli, startCli, watchOutput } from "../support/cli.js";
-import { type FakeSidecarOptions, startFakeSidecar } from "../support/fake-sidecar.js";
+import { closedPort, fakeSidecars, K8S } from "../support/sidecars.js";
 
-const K8S = { KUBERNETES_SERVICE_HOST: "10.96.0.1" };
-const closers: (() => Promise<unknown>)[] = [];
-after(() => Promise.all(closers.map((c) => c())));
-
-async function sidecar(options: FakeSidecarOptions = {}) {
-  const s = await startFakeSidecar(options);
-  closers.push(s.close);
-  return s;
-}
+const sidecar = fakeSidecars();
 
 /** Ready after `ms`; remembers when it first said so. */
 function readyAfter(ms: number): { ready: () => boolean; readyAt: () => number } {

@@ -6,25 +6,11 @@ import { spawnSync } from "node:child_process";
 import { mkdtemp, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { CLI, cliEnv, FIXTURES, NODE, runCli } from "../support/cli.js";
-import { type FakeSidecarOptions, startFakeSidecar } from "../support/fake-sidecar.js";
+import { closedPort, fakeSidecars, K8S } from "../support/sidecars.js";
 
-const K8S = { KUBERNETES_SERVICE_HOST: "10.96.0.1" };
-const closers: (() => Promise<unknown>)[] = [];
-after(() => Promise.all(closers.map((c) => c())));
-
-async function sidecar(options: FakeSidecarOptions = {}) {
-  const s = await startFakeSidecar(options);
-  closers.push(s.close);
-  return s;
-}
-
-async function closedPort(): Promise<number> {
-  const s = await startFakeSidecar();
-  await s.close();
-  return s.port;
-}
+const sidecar = fakeSidecars();
 
 describe("each sidecar kind's endpoint", () => {
   test("istio, envoy, linkerd and cloudsql, all at once, each with its own method and path", async () => {

@@ -1,29 +1,11 @@
 // How the built CLI stops the sidecar: against fake pilot-agents on loopback.
 
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:net";
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { runCli } from "../support/cli.js";
-import { type FakeSidecarOptions, startFakeSidecar } from "../support/fake-sidecar.js";
+import { closedPort, fakeSidecars, K8S } from "../support/sidecars.js";
 
-const K8S = { KUBERNETES_SERVICE_HOST: "10.96.0.1" };
-const closers: (() => Promise<unknown>)[] = [];
-after(() => Promise.all(closers.map((c) => c())));
-
-async function sidecar(options: FakeSidecarOptions = {}) {
-  const s = await startFakeSidecar(options);
-  closers.push(s.close);
-  return s;
-}
-
-/** A port that nothing listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const server: Server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
+const sidecar = fakeSidecars();
 
 describe("standalone mode", () => {
   test("stops the sidecar now: POST /quitquitquit, 200 OK, exit 0, pilot-agent exits", async () => {
