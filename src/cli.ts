@@ -6,10 +6,15 @@ import { main } from "./main.js";
 
 const write = (stream: NodeJS.WriteStream) => (text: string) => void stream.write(text);
 
+// Under Node argv[1] is the script as invoked (a symlink keeps its own name). A
+// Bun-compiled executable puts its embedded module there instead ("/$bunfs/root/"
+// + the name it was built as) and the name it was invoked under in argv0.
+const invokedPath = process.argv[1]?.startsWith("/$bunfs/") ? process.argv0 : process.argv[1];
+
 main(process.argv.slice(2), process.env, {
   stdout: write(process.stdout),
   stderr: write(process.stderr),
-  invokedAs: basename(process.argv[1] ?? "iqqq").replace(/\.(mjs|js)$/, ""),
+  invokedAs: basename(invokedPath ?? "iqqq").replace(/\.(mjs|js)$/, ""),
 }).then(
   (status) => process.exit(status),
   (err: unknown) => {

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { FORWARDED_SIGNALS } from "../../src/program/signals.js";
-import { collect, FIXTURES, NODE, startCli, waitForOutput, watchOutput } from "../support/cli.js";
+import { CLI_IS_COMPILED, collect, FIXTURES, NODE, startCli, waitForOutput, watchOutput } from "../support/cli.js";
 import { type FakeSidecar, startFakeSidecar } from "../support/fake-sidecar.js";
 
 let sidecar: FakeSidecar;
@@ -14,10 +14,15 @@ before(async () => {
 });
 after(() => sidecar.close());
 
+// Bun's JavaScriptCore suspends threads for its GC with SIGPWR, so a compiled
+// executable never runs a SIGPWR listener: it swallows SIGPWR rather than
+// forwarding it (oven-sh/bun#43186; docs/install.md).
+const SIGNALS = CLI_IS_COMPILED ? FORWARDED_SIGNALS.filter((s) => s !== "SIGPWR") : FORWARDED_SIGNALS;
+
 const printSignals = (...args: string[]) => [NODE, `${FIXTURES}print-signals.js`, ...args];
 
 describe("forwarding", () => {
-  for (const signal of FORWARDED_SIGNALS) {
+  for (const signal of SIGNALS) {
     test(`${signal} is forwarded; the program's exit status wins`, async () => {
       const quits = sidecar.quits();
       const child = startCli(printSignals("--exit-on", signal, "--code", "42"), { env });
@@ -35,7 +40,7 @@ describe("forwarding", () => {
     const child = startCli(printSignals("--exit-on", "SIGTERM"), { env });
     const result = collect(child);
     await waitForOutput(child.stdout as NodeJS.ReadableStream, "ready");
-    const others = FORWARDED_SIGNALS.filter((s) => s !== "SIGTERM");
+    const others = SIGNALS.filter((s) => s !== "SIGTERM");
     for (const signal of others) {
       child.kill(signal);
       await waitForOutput(child.stdout as NodeJS.ReadableStream, `signal ${signal}\n`);

@@ -7,6 +7,8 @@ import { fileURLToPath } from "node:url";
 
 export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export const CLI = process.env.IQQQ_CLI ?? `${ROOT}dist/iqqq.mjs`;
+/** A compiled (Bun) executable rather than the Node bundle: see docs/install.md for the few runtime differences. */
+export const CLI_IS_COMPILED = !/\.[cm]?js$/.test(CLI);
 export const FIXTURES = fileURLToPath(new URL("../fixtures/", import.meta.url));
 export const NODE = process.execPath;
 
