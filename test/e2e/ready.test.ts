@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { collect, runCli, startCli, watchOutput } from "../support/cli.js";
-import { closedPort, fakeSidecars, K8S } from "../support/sidecars.js";
+import { fakeSidecars, K8S } from "../support/sidecars.js";
 
 const sidecar = fakeSidecars();
 
