@@ -1,0 +1,193 @@
+// Loads the IQQQ_PLUGINS modules and runs their hooks, each bounded by a
+// timeout. Never throws and never rejects: a plugin that fails to load, throws,
+// rejects or hangs is logged as a warning and iqqq goes on without it, so a
+// plugin can neither change the program's exit status nor keep the sidecars
+// from being stopped. What it cannot be protected from: a hook that blocks the
+// event loop (an endless synchronous loop) or calls process.exit().
+
+import { basename, extname, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { formatDuration } from "../config/values.js";
+import type { Logger } from "../log.js";
+import { VERSION } from "../version.js";
+import type { HookContext, HookName, IqqqPlugin, Mode, PluginLog, SetupContext } from "./api.js";
+
+/** IQQQ_PLUGIN_TIMEOUT's default: for loading a plugin, and for each of its hooks. */
+export const DEFAULT_PLUGIN_TIMEOUT_MS = 5000;
+
+/** What the caller passes to a hook: its context without the parts the host adds. */
+export type HookData<H extends HookName> = Omit<Parameters<NonNullable<IqqqPlugin[H]>>[0], keyof HookContext>;
+
+export interface LoadedPlugin {
+  readonly name: string;
+  readonly path: string;
+}
+
+export interface PluginHost {
+  readonly plugins: readonly LoadedPlugin[];
+  /** Runs `hook` of every plugin that has it, one after another in load order. Never rejects. */
+  run<H extends HookName>(hook: H, data: HookData<H>): Promise<void>;
+}
+
+export interface PluginOptions {
+  readonly log: Logger;
+  readonly mode: Mode;
+  /** For loading each plugin and for each hook call. Default DEFAULT_PLUGIN_TIMEOUT_MS. */
+  readonly timeoutMs?: number | undefined;
+  /** Relative paths are resolved against it. Default process.cwd(). */
+  readonly cwd?: string | undefined;
+}
+
+/** No plugins: nothing is imported, and run() costs nothing. */
+export const NO_PLUGINS: PluginHost = { plugins: [], run: async () => {} };
+
+type Hooks = { readonly [H in HookName]?: (ctx: never) => unknown };
+
+interface Plugin extends LoadedPlugin {
+  readonly hooks: Hooks;
+  readonly log: PluginLog;
+}
+
+const HOOKS: readonly HookName[] = ["beforeStart", "afterExit", "beforeStop", "afterStop"];
+
+export async function loadPlugins(paths: readonly string[], options: PluginOptions): Promise<PluginHost> {
+  if (paths.length === 0) return NO_PLUGINS;
+  const { log, mode } = options;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_PLUGIN_TIMEOUT_MS;
+  const cwd = options.cwd ?? process.cwd();
+
+  // Imported in parallel, kept in the order given.
+  const loaded = await Promise.all(
+    paths.map(async (path): Promise<Plugin | undefined> => {
+      const file = resolve(cwd, path);
+      const fallbackName = basename(file, extname(file));
+      if (extname(file) === ".so") {
+        log.warn(
+          `plugin ${path}: not loaded: a Go plugin (wrapper4's WRAPPER_PLUGIN_PATH); iqqq stops the sidecar itself and loads ES modules (.mjs, .js) only`,
+        );
+        return undefined;
+      }
+      const setupLog = pluginLog(log, fallbackName);
+      const result = await bounded(
+        async () => toPlugin(await import(pathToFileURL(file).href), { mode, version: VERSION, log: setupLog }),
+        timeoutMs,
+      );
+      if (result.kind !== "done") {
+        log.warn(`plugin ${path}: not loaded: ${describeFailure(result, timeoutMs)}`);
+        return undefined;
+      }
+      const object = result.value;
+      const name = typeof object.name === "string" && object.name !== "" ? object.name : fallbackName;
+      const hooks: Record<string, (ctx: never) => unknown> = {};
+      for (const hook of HOOKS) {
+        const fn = object[hook];
+        if (typeof fn === "function") hooks[hook] = fn.bind(object) as (ctx: never) => unknown;
+      }
+      if (hooks.afterExit === undefined && typeof object.run === "function") {
+        hooks.afterExit = object.run.bind(object) as (ctx: never) => unknown;
+      }
+      if (Object.keys(hooks).length === 0) {
+        log.warn(`plugin ${path}: not loaded: it has no hooks (${HOOKS.join(", ")} or run)`);
+        return undefined;
+      }
+      log.debug(`plugin ${name}: loaded from ${file} (${Object.keys(hooks).join(", ")})`);
+      return { name, path: file, hooks, log: pluginLog(log, name) };
+    }),
+  );
+  const plugins = loaded.filter((p): p is Plugin => p !== undefined);
+
+  return {
+    plugins: plugins.map(({ name, path }) => ({ name, path })),
+    async run(hook, data) {
+      for (const plugin of plugins) {
+        const fn = plugin.hooks[hook];
+        if (fn === undefined) continue;
+        const result = await bounded(
+          (signal) =>
+            fn(freeze({ ...structuredClone(data), mode, version: VERSION, log: plugin.log, signal }) as never),
+          timeoutMs,
+        );
+        if (result.kind === "done") log.debug(`plugin ${plugin.name}: ${hook} done`);
+        else log.warn(`plugin ${plugin.name}: ${hook} ${describeFailure(result, timeoutMs)}; going on without it`);
+      }
+    },
+  };
+}
+
+/** Turns a module namespace into a plugin object, following the precedence documented in api.ts. */
+async function toPlugin(module: Record<string, unknown>, setup: SetupContext): Promise<IqqqPlugin> {
+  const factory = (value: unknown): Promise<unknown> | undefined =>
+    typeof value === "function" ? Promise.resolve((value as (s: SetupContext) => unknown)(setup)) : undefined;
+  const fromDefault = module.default;
+  const made = factory(fromDefault) ?? factory(module.getPlugin) ?? factory(module.GetPlugin);
+  const object = made !== undefined ? await made : fromDefault !== undefined ? fromDefault : module;
+  if (typeof object !== "object" || object === null) {
+    throw new Error(`expected a plugin object, got ${object === null ? "null" : typeof object}`);
+  }
+  return object as IqqqPlugin;
+}
+
+type Bounded<T> =
+  | { readonly kind: "done"; readonly value: T }
+  | { readonly kind: "threw"; readonly error: unknown }
+  | { readonly kind: "timeout" };
+
+/**
+ * Runs `work` until it settles or `timeoutMs` passes, whichever is first. The
+ * timer is a plain (ref'd) one, not AbortSignal.timeout(): with a hook that
+ * hangs on nothing, an unref'd timer would let Node's event loop run dry and
+ * the process end before the sidecars are stopped.
+ */
+async function bounded<T>(work: (signal: AbortSignal) => T | Promise<T>, timeoutMs: number): Promise<Bounded<T>> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<Bounded<T>>((done) => {
+    timer = setTimeout(() => {
+      controller.abort(new Error(`timed out after ${formatDuration(timeoutMs)}`));
+      done({ kind: "timeout" });
+    }, timeoutMs);
+  });
+  const attempt = (async (): Promise<Bounded<T>> => {
+    try {
+      return { kind: "done", value: await work(controller.signal) };
+    } catch (error) {
+      return { kind: "threw", error };
+    }
+  })();
+  try {
+    return await Promise.race([attempt, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function describeFailure(result: Bounded<unknown>, timeoutMs: number): string {
+  if (result.kind === "timeout") return `did not finish within ${formatDuration(timeoutMs)} (IQQQ_PLUGIN_TIMEOUT)`;
+  if (result.kind === "threw") {
+    const error = result.error;
+    return `failed: ${oneLine(error instanceof Error ? `${error.name}: ${error.message}` : String(error))}`;
+  }
+  return "done";
+}
+
+function pluginLog(log: Logger, name: string): PluginLog {
+  const at =
+    (write: (message: string) => void) =>
+    (message: string): void =>
+      write(`plugin ${name}: ${oneLine(String(message))}`);
+  return { error: at(log.error), warn: at(log.warn), info: at(log.info), debug: at(log.debug) };
+}
+
+/** iqqq's log is one line per message. */
+function oneLine(text: string): string {
+  return text.replace(/\s*[\r\n]+\s*/g, " ");
+}
+
+/** Freezes the plain-data part of a context (objects and arrays), not the signal. */
+function freeze<T>(value: T): T {
+  if (typeof value !== "object" || value === null || value instanceof AbortSignal || Object.isFrozen(value)) {
+    return value;
+  }
+  for (const key of Object.keys(value)) freeze((value as Record<string, unknown>)[key]);
+  return Object.freeze(value);
+}
