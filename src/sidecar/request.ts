@@ -4,6 +4,7 @@
 
 import type { ClientRequest, IncomingMessage } from "node:http";
 import { VERSION } from "../version.js";
+import { fetchRequest } from "./fetch.js";
 
 export type Answer =
   /** The sidecar answered; body is its first bytes, for the log. */
@@ -36,6 +37,8 @@ export function post(url: URL, timeoutMs: number): Promise<Answer> {
 }
 
 export async function request(url: URL, options: RequestOptions): Promise<Answer> {
+  // The Bun-compiled executable: its native fetch is about 40 ms faster here (fetch.ts).
+  if (process.versions.bun !== undefined) return fetchRequest(url, options, `iqqq/${VERSION}`);
   const { method, timeoutMs, bodyBytes = 256, bodyGraceMs = 200 } = options;
   // Loaded on first use: the wrapper path pays for HTTP only once the program has ended.
   const http = url.protocol === "https:" ? await import("node:https") : await import("node:http");

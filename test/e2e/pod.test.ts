@@ -47,6 +47,7 @@ test("iqqq as PID 1 of a pod forwards SIGTERM to the program and stops pilot-age
   assert.equal(r.stdout.toString(), "ready\nsignal SIGTERM\n");
   const log = await readFile(sidecarLog, "utf8");
   assert.match(log, /^request POST \/quitquitquit$/m, log);
-  assert.match(log, /quit acknowledged/);
+  // Not "quit acknowledged": once iqqq, PID 1, has its 200 and exits, the kernel
+  // kills the rest of the namespace, the fake sidecar too, maybe before it logs that.
   assert.match(r.stderr, /stopped istio: POST http:\/\/127\.0\.0\.1:15020\/quitquitquit → 200 "OK"/);
 });

@@ -1,0 +1,3 @@
+module iqqq.invalid/bench/goref
+
+go 1.19
