@@ -1,0 +1,144 @@
+// iqqq as PID 1 of a fresh PID namespace (unshare --pid --fork --mount-proc), as a
+// container's ENTRYPOINT is, under Node and under Bun (the compiled executable):
+// forwarding, signals from inside the namespace, every signal 1-64, and orphaned
+// grandchildren, which a PID 1 is expected to reap.
+
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { accessSync, constants as fs, readFileSync } from "node:fs";
+import { arch } from "node:os";
+import { after, before, describe, test } from "node:test";
+import { CLI, cliEnv, pool, ROOT } from "../support/cli.js";
+import { type FakeSidecar, startFakeSidecar } from "../support/fake-sidecar.js";
+import { record } from "./figures.js";
+import { childrenOf, printSignals, SWEEP, type SweepRow, sweepOne, watch } from "./harness.js";
+
+const canUnshare =
+  process.getuid?.() === 0 && spawnSync("unshare", ["--pid", "--fork", "--mount-proc", "true"]).status === 0;
+const skip = canUnshare ? false : "needs root and unshare(1) (CI runs as root)";
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, fs.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface Runtime {
+  readonly name: "node" | "bun";
+  readonly command: readonly string[];
+  /** Whether it reaps orphans as PID 1: measured below, and documented. */
+  readonly reaps: boolean;
+  /** Signals that kill it even as PID 1 (handlers the runtime itself installs). */
+  readonly fatal: readonly string[];
+}
+
+const BUN_BINARY = `${ROOT}dist/bin/iqqq-linux-${arch()}`;
+const runtimes: Runtime[] = [
+  { name: "node", command: [CLI], reaps: false, fatal: [] },
+  ...(executable(BUN_BINARY)
+    ? [
+        {
+          name: "bun",
+          command: [BUN_BINARY],
+          reaps: false,
+          // Bun's crash handler catches these and aborts, even when sent by kill().
+          fatal: ["SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGSEGV"],
+        } as const,
+      ]
+    : []),
+];
+
+let sidecar: FakeSidecar;
+let env: Record<string, string>;
+before(async () => {
+  sidecar = await startFakeSidecar({ stayAfterQuit: true });
+  env = { KUBERNETES_SERVICE_HOST: "10.96.0.1", ISTIO_PORT: String(sidecar.port) };
+});
+after(() => sidecar.close());
+
+/** Runs iqqq as PID 1; `init()` is its pid as seen from here, once it exists. */
+function asPid1(runtime: Runtime, args: readonly string[], extra: Record<string, string> = {}) {
+  const child = spawn("unshare", ["--pid", "--fork", "--mount-proc", ...runtime.command, ...args], {
+    env: cliEnv({ ...env, ...extra }),
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const watched = watch(child);
+  return { watched, init: () => childrenOf(child.pid ?? 0)[0] ?? 0 };
+}
+
+for (const runtime of runtimes) {
+  describe(`${runtime.name} as PID 1`, { skip }, () => {
+    test("it is PID 1, SIGTERM from outside is forwarded, the program's status wins, the sidecar is stopped", async () => {
+      const quits = sidecar.quits();
+      const { watched, init } = asPid1(runtime, printSignals("--exit-on", "SIGTERM", "--code", "42"));
+      await watched.until("ready\n");
+      assert.match(readFileSync(`/proc/${init()}/status`, "utf8"), /^NSpid:\s+\d+\s+1$/m);
+      process.kill(init(), "SIGTERM");
+      const r = await watched.result;
+      assert.equal(r.status, 42, r.stderr);
+      assert.equal(r.stdout.toString(), "ready\nsignal SIGTERM\n");
+      assert.equal(sidecar.quits() - quits, 1);
+    });
+
+    test("a signal sent to PID 1 from inside the namespace is forwarded", async () => {
+      const { watched } = asPid1(runtime, ["sh", "-c", 'trap "exit 9" TERM; kill -TERM 1; sleep 5 & wait']);
+      const r = await watched.result;
+      assert.equal(r.status, 9, r.stderr);
+    });
+
+    test("orphaned grandchildren: re-parented to iqqq, and whether they are reaped", async () => {
+      const quits = sidecar.quits();
+      const count = 5;
+      // Each orphan's parent exits at once, so it is re-parented to PID 1, iqqq.
+      // When it exits, only PID 1 can reap it; if not, it stays a zombie.
+      const script = [
+        `for i in $(seq ${count}); do sh -c 'sleep 0.3 & exit 0'; done`,
+        "sleep 0.1",
+        'ppid1() { n=0; for f in /proc/[0-9]*/status; do grep -q "^PPid:[[:space:]]*1$" "$f" 2>/dev/null && grep -q "^State:[[:space:]]*$1" "$f" && n=$((n+1)); done; echo $n; }',
+        'echo "orphans $(ppid1 S)"',
+        "sleep 0.8",
+        'echo "zombies $(ppid1 Z)"',
+        "exit 7",
+      ].join("\n");
+      const { watched } = asPid1(runtime, ["sh", "-c", script]);
+      const r = await watched.result;
+      assert.equal(r.status, 7, r.stderr);
+      assert.equal(sidecar.quits() - quits, 1);
+      const out = r.stdout.toString();
+      // The program itself (sh) is PID 1's child too, but it is running (S) and not a zombie.
+      const orphans = Number(/orphans (\d+)/.exec(out)?.[1]) - 1;
+      const zombies = Number(/zombies (\d+)/.exec(out)?.[1]);
+      assert.equal(orphans, count, out);
+      assert.equal(zombies, runtime.reaps ? 0 : count, `${runtime.name} reaping changed: update docs/reliability.md`);
+      record(`pid1-orphans-${runtime.name}`, { runtime: runtime.name, orphans, zombies, reaped: count - zombies });
+    });
+
+    test(`every signal 1-64 sent to PID 1: survived${runtime.fatal.length > 0 ? `, but for ${runtime.fatal.join(", ")}` : ""}`, async () => {
+      const rows: SweepRow[] = await pool(SWEEP.length, 6, (i) =>
+        sweepOne(SWEEP[i] as number, () => {
+          const { watched, init } = asPid1(runtime, printSignals("--exit-on", "SIGUSR2", "--code", "42"));
+          return { watched, target: init };
+        }),
+      );
+      const killed = rows.filter((r) => r.outcome === "killed iqqq").map((r) => r.name);
+      assert.deepEqual(killed, runtime.fatal);
+      const wrongStatus = rows.filter((r) => r.outcome !== "killed iqqq" && r.status !== 42);
+      assert.deepEqual(wrongStatus, []);
+      record(`pid1-sweep-${runtime.name}`, {
+        runtime: runtime.name,
+        signals: rows.length,
+        forwarded: rows.filter((r) => r.outcome === "forwarded").length,
+        killed,
+      });
+    });
+  });
+}
+
+test("the Bun executable was tested", {
+  skip: runtimes.length > 1 ? false : `no ${BUN_BINARY}: npm run build:binaries`,
+}, () => {
+  assert.ok(runtimes.some((r) => r.name === "bun"));
+});
