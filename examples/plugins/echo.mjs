@@ -20,8 +20,8 @@ export function GetPlugin() {
   };
 }
 
-/** Go's log.LstdFlags format: 2009/11/10 23:00:00, local time. */
+/** Go's log.LstdFlags format: 2009/11/10 23:00:00, local time. @param {Date} d */
 function goLogTime(d) {
-  const two = (n) => String(n).padStart(2, "0");
+  const two = (/** @type {number} */ n) => String(n).padStart(2, "0");
   return `${d.getFullYear()}/${two(d.getMonth() + 1)}/${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
 }

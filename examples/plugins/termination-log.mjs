@@ -26,7 +26,8 @@ export default {
     try {
       await appendFile(path, `${line}\n`);
       ctx.log.debug(`wrote ${JSON.stringify(line)} to ${path}`);
-    } catch (err) {
+    } catch (error) {
+      const err = /** @type {NodeJS.ErrnoException} */ (error);
       const reason = err?.code ?? err?.message ?? String(err);
       // Outside Kubernetes the default file does not exist: nothing worth a warning.
       if (reason === "ENOENT" && path === DEFAULT_PATH) ctx.log.debug(`${path} does not exist: not in Kubernetes?`);
@@ -69,7 +70,7 @@ function describeStop({ sidecars, skipReason }) {
   return sidecars.map((s) => `${s.name} ${s.outcome}`).join(", ");
 }
 
-/** Like Go's time.Duration.String(), to a tenth of a second: 850ms, 12.4s, 3m5s, 1h2m0s. */
+/** Like Go's time.Duration.String(), to a tenth of a second: 850ms, 12.4s, 3m5s, 1h2m0s. @param {number} ms */
 function duration(ms) {
   if (ms < 1000) return `${Math.round(ms)}ms`;
   if (ms < 60_000) return `${Math.round(ms / 100) / 10}s`;
