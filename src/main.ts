@@ -9,6 +9,7 @@ import { createLogger, type Logger } from "./log.js";
 import { runProgram } from "./program/run.js";
 import { SignalRelay } from "./program/signals.js";
 import { waitUntilReady } from "./ready/wait.js";
+import { warmUp } from "./sidecar/request.js";
 import { standaloneStatus, stopSidecars } from "./sidecar/stop.js";
 import { VERSION } from "./version.js";
 
@@ -75,7 +76,10 @@ async function wrap(config: Config, program: Program, log: Logger): Promise<numb
       if (waited.kind === "timeout")
         log.warn("the sidecar was not ready within WAIT_FOR_ENVOY_TIMEOUT: starting the program anyway");
     }
-    const result = await runProgram(program, relay, log);
+    const running = runProgram(program, relay, log);
+    // The program has been spawned and iqqq is idle until it ends: load the HTTP client now.
+    if (config.stop.skipReason === undefined) warmUp();
+    const result = await running;
     status = exitStatusOf(result);
     if (result.kind === "not-found" || result.kind === "not-executable") log.error(result.message);
     else if (result.kind === "signaled") log.info(`program killed by ${result.signal}: exit status ${status}`);

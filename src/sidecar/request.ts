@@ -32,6 +32,15 @@ export interface RequestOptions {
 
 const BROKEN = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"]);
 
+/**
+ * Loads node:http in the background, for a wrapper whose program is running,
+ * so that stopping the sidecar afterwards costs the request only. Bun's fetch
+ * needs no loading.
+ */
+export function warmUp(): void {
+  if (process.versions.bun === undefined) import("node:http").catch(() => {});
+}
+
 export function post(url: URL, timeoutMs: number): Promise<Answer> {
   return request(url, { method: "POST", timeoutMs });
 }
