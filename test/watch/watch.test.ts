@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { watchProcess } from "../../src/watch/watch.js";
+import { FULL_SCAN_MS, watchProcess } from "../../src/watch/watch.js";
 import { captureLog, exited, fakeProc, startNamed, uniqueName } from "./support.js";
 
 const never = new AbortController().signal;
@@ -164,6 +164,18 @@ test("a process killed by a signal has gone too", async () => {
   assert.equal((await watching).kind, "ended");
 });
 
+test("a command line longer than a page is read whole", async () => {
+  const token = uniqueName();
+  const long = "x".repeat(10_000);
+  const child = spawn("sh", ["-c", `sleep 0.3; : ${long} ${token}`], { stdio: "ignore" });
+  const result = await watchProcess({ pattern: new RegExp(`${long} ${token}$`) }, captureLog(), never);
+  assert.equal(result.kind, "ended");
+  assert.deepEqual(
+    result.processes.map((p) => p.pid),
+    [child.pid],
+  );
+});
+
 // --- a fake /proc -----------------------------------------------------------
 
 test("fake /proc: a PID reused by another program between two looks ends the watch", async () => {
@@ -255,4 +267,20 @@ test("fake /proc: a /proc that cannot be listed is reported, not thrown", async 
   const result = await watchProcess({ name: "x", procRoot: `${proc.root}/missing` }, captureLog(), never);
   assert.equal(result.kind, "unavailable");
   assert.match(result.kind === "unavailable" ? result.message : "", /cannot list .*missing/);
+});
+
+test("fake /proc: a process that has long been there and exec's into a match is found within a second", async () => {
+  const proc = await fakeProc();
+  await proc.put({ pid: 1, comm: "pause", startTime: 1 });
+  await proc.put({ pid: 50, comm: "runc:[2:INIT]", startTime: 10 });
+  const log = captureLog();
+  const watching = watchProcess({ name: "job", procRoot: proc.root, selfPid: 7, intervalMs: 10 }, log, never);
+  // pid 50 was there when the watch began: it is examined only by the full scans.
+  await sleep(300);
+  await proc.put({ pid: 50, comm: "job", startTime: 10 });
+  const execAt = performance.now();
+  await log.until(/found a process named "job": pid 50/, 5000);
+  assert.ok(performance.now() - execAt < FULL_SCAN_MS + 500, `found after ${performance.now() - execAt} ms`);
+  await proc.remove(50);
+  assert.equal((await watching).kind, "ended");
 });
