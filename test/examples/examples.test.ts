@@ -1,0 +1,100 @@
+// The examples are valid Kubernetes: every YAML file under examples/, and the
+// objects the Airflow examples build (run with stand-ins for the kubernetes and
+// airflow Python packages, which cannot be installed here).
+
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { parseAllDocuments } from "yaml";
+import { ROOT } from "../support/cli.js";
+import { isClientModel, validateObject } from "./kubernetes.js";
+
+const EXAMPLES = join(ROOT, "examples");
+const AIRFLOW = [join(EXAMPLES, "airflow/executor_config.py"), join(EXAMPLES, "airflow/kubernetes_pod_operator.py")];
+
+test("the validator is strict: a misspelt field and a wrong type are both errors", async () => {
+  const problems = await validateObject({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "x", labels: { anything: "goes" } },
+    spec: {
+      shareProcessNamespace: "yes",
+      containers: [{ name: "a", image: "b", env: [{ name: "X", valu: "1" }], resources: { requests: { cpu: "1" } } }],
+    },
+  });
+  assert.deepEqual(
+    problems.map((p) => p.split(":")[0]),
+    ["/spec/shareProcessNamespace", "/spec/containers/0/env/0/valu"],
+    problems.join("\n"),
+  );
+});
+
+const yamlFiles = readdirSync(EXAMPLES, { recursive: true, encoding: "utf8" })
+  .filter((f) => /\.ya?ml$/.test(f))
+  .sort();
+
+test("there are YAML examples to check", () => {
+  assert.ok(yamlFiles.includes("watcher-pod.yaml"), yamlFiles.join(", "));
+});
+
+for (const file of yamlFiles) {
+  test(`examples/${file} is valid Kubernetes`, async () => {
+    const docs = parseAllDocuments(readFileSync(join(EXAMPLES, file), "utf8"));
+    assert.ok(docs.length > 0);
+    for (const doc of docs) {
+      assert.deepEqual(doc.errors, []);
+      const problems = await validateObject(doc.toJS() as Record<string, unknown>);
+      assert.deepEqual(problems, [], problems.join("\n"));
+    }
+  });
+}
+
+test("the watcher pod shares its PID namespace and configures the iqqq container", () => {
+  const pod = parseAllDocuments(readFileSync(join(EXAMPLES, "watcher-pod.yaml"), "utf8"))[0]?.toJS();
+  assert.equal(pod.spec.shareProcessNamespace, true);
+  const iqqq = pod.spec.containers.find((c: { name: string }) => c.name === "iqqq");
+  const env = Object.fromEntries(iqqq.env.map((e: { name: string; value: string }) => [e.name, e.value]));
+  assert.equal(env.IQQQ_WATCH_PROCESS, "report");
+  assert.deepEqual(pod.spec.containers.find((c: { name: string }) => c.name === "job").command, [
+    "report",
+    "--since",
+    "24h",
+  ]);
+});
+
+test("the Airflow examples compile (python3 -m py_compile)", () => {
+  const r = spawnSync("python3", ["-B", "-m", "py_compile", ...AIRFLOW], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+});
+
+test("the Airflow examples build valid pods, with k8s classes that exist", async () => {
+  const r = spawnSync("python3", ["-B", join(ROOT, "test/examples/python/dump.py"), ...AIRFLOW], {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH ?? "", PYTHONPATH: join(ROOT, "test/examples/python") },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  for (const name of out.classes) assert.ok(isClientModel(name), `k8s.${name} is not a Kubernetes model`);
+  assert.ok(!isClientModel("V1Bogus") && !isClientModel("Container"), "isClientModel accepts anything");
+
+  for (const [label, pod] of [
+    ["pod_override", out.executor_pod_override],
+    ["full_pod_spec", out.kpo_full_pod_spec],
+  ]) {
+    const problems = await validateObject({ apiVersion: "v1", kind: "Pod", ...pod });
+    assert.deepEqual(problems, [], `${label}:\n${problems.join("\n")}`);
+    assert.equal(pod.spec.shareProcessNamespace, true, label);
+    assert.equal(pod.spec.containers[0].name, "base", `${label}: the task's container must come first`);
+    const iqqq = pod.spec.containers[1];
+    assert.equal(iqqq.name, "iqqq");
+    const env = Object.fromEntries(iqqq.env.map((e: { name: string; value: string }) => [e.name, e.value]));
+    assert.ok(env.IQQQ_WATCH_PROCESS !== undefined || env.IQQQ_WATCH_PATTERN !== undefined, label);
+  }
+  const pattern = new RegExp(
+    out.kpo_full_pod_spec.spec.containers[1].env.find((e: { name: string }) => e.name === "IQQQ_WATCH_PATTERN").value,
+  );
+  assert.ok(pattern.test("python -m etl --date 2024-01-01") && !pattern.test("python -m etlx"));
+  assert.deepEqual(out.kpo_operator_keys, ["arguments", "cmds", "full_pod_spec", "image", "name", "task_id"]);
+});
