@@ -64,8 +64,10 @@ test("the watcher pod shares its PID namespace and configures the iqqq container
   ]);
 });
 
-test("the Airflow examples compile (python3 -m py_compile)", () => {
-  const r = spawnSync("python3", ["-B", "-m", "py_compile", ...AIRFLOW], { encoding: "utf8" });
+test("the Airflow examples compile (py_compile, the bytecode thrown away)", () => {
+  const script =
+    "import py_compile, sys, tempfile\nfor f in sys.argv[1:]: py_compile.compile(f, cfile=tempfile.mktemp(), doraise=True)";
+  const r = spawnSync("python3", ["-B", "-c", script, ...AIRFLOW], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
 });
 
