@@ -2,7 +2,7 @@
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger, type Logger } from "../../src/log.js";
@@ -100,8 +100,13 @@ export async function fakeProc(): Promise<{
       await mkdir(dir, { recursive: true });
       // Fields 1-22 as the kernel writes them (the ones between are irrelevant here).
       const fields = [p.state ?? "S", String(p.ppid ?? 1), ...Array(17).fill("0"), String(p.startTime), "0"];
-      await writeFile(join(dir, "cmdline"), (p.argv ?? [p.comm]).map((a) => `${a}\0`).join(""));
-      await writeFile(join(dir, "stat"), `${p.pid} (${p.comm}) ${fields.join(" ")}\n`);
+      // Replaced whole, by rename: the watcher reads them concurrently, and the kernel's never tear.
+      const put = async (file: string, content: string): Promise<void> => {
+        await writeFile(join(dir, `.${file}`), content);
+        await rename(join(dir, `.${file}`), join(dir, file));
+      };
+      await put("cmdline", (p.argv ?? [p.comm]).map((a) => `${a}\0`).join(""));
+      await put("stat", `${p.pid} (${p.comm}) ${fields.join(" ")}\n`);
     },
     async remove(pid) {
       await rm(join(root, String(pid)), { recursive: true, force: true });
