@@ -51,6 +51,15 @@ export function watch(child: ChildProcess, timeoutMs = 30_000): Watched {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Polls until `done()` holds; throws after timeoutMs, so that a test fails rather than hangs. */
+export async function until(done: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
 /** The children of a process, from /proc (every thread's list). */
 export function childrenOf(pid: number): number[] {
   try {
@@ -101,17 +110,22 @@ export async function sweepOne(n: number, start: () => { watched: Watched; targe
   await sleep(250);
   const name = signalName(n);
   let outcome: SweepOutcome;
-  // SIGUSR2 is forwarded and ends the run.
+  // SIGUSR2 is forwarded and ends the run. A dead iqqq may still be a zombie
+  // whose exit this process has not seen yet: "Z" counts as dead.
+  const alive = (): boolean => !watched.ended() && ![undefined, "Z"].includes(stateOf(pid));
   if (watched.out().includes(`signal ${name}\n`)) outcome = "forwarded";
-  else if (watched.ended()) outcome = "killed iqqq";
+  else if (!alive()) outcome = "killed iqqq";
   else if (stateOf(pid) === "T") outcome = "stopped iqqq";
   else outcome = "ignored";
-  if (outcome === "stopped iqqq") process.kill(pid, "SIGCONT");
-  if (!watched.ended()) process.kill(pid, "SIGUSR2");
-  // A dead iqqq leaves its program running, holding the output pipes open: end it here.
-  for (const orphan of outcome === "killed iqqq" ? orphans : []) {
+  try {
+    if (outcome === "stopped iqqq") process.kill(pid, "SIGCONT");
+    if (alive()) process.kill(pid, "SIGUSR2");
+  } catch {}
+  await until(() => !alive(), `pid ${pid} to exit`, 20_000).catch(() => process.kill(pid, "SIGKILL"));
+  // A dead iqqq leaves its program running, holding the output pipes open: end it.
+  for (const orphan of orphans) {
     try {
-      process.kill(orphan, "SIGKILL");
+      if (readFileSync(`/proc/${orphan}/cmdline`, "utf8").includes("print-signals")) process.kill(orphan, "SIGKILL");
     } catch {}
   }
   const r = await watched.result;

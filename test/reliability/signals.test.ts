@@ -10,7 +10,7 @@ import { pool, startCli } from "../support/cli.js";
 import { type FakeSidecar, startFakeSidecar } from "../support/fake-sidecar.js";
 import { startFaultServer } from "../support/fault-server.js";
 import { record } from "./figures.js";
-import { printSignals, SWEEP, type SweepOutcome, sleep, sweepOne, watch } from "./harness.js";
+import { printSignals, SWEEP, type SweepOutcome, sleep, sweepOne, until, watch } from "./harness.js";
 
 let sidecar: FakeSidecar;
 let env: Record<string, string>;
@@ -85,8 +85,7 @@ describe("a program that ignores SIGTERM", () => {
     await w.until("ready\n");
     for (const [i, signal] of (["SIGTERM", "SIGTERM", "SIGINT", "SIGTERM", "SIGHUP", "SIGTERM"] as const).entries()) {
       send(w.child.pid, signal);
-      const deadline = Date.now() + 10_000;
-      while (w.out().split("\n").length - 2 < i + 1 && Date.now() < deadline) await sleep(5);
+      await until(() => w.out().split("\n").length - 2 >= i + 1, `delivery ${i + 1}`);
       assert.equal(w.out().trim().split("\n").at(-1), `signal ${signal}`, "one delivery per signal, in order");
     }
     await sleep(300);
@@ -162,7 +161,7 @@ describe("signals during the sidecar stop", () => {
           env: { ...env, ISTIO_PORT: String(slow.port), IQQQ_LOG_LEVEL: "info", IQQQ_QUIT_TIMEOUT: "5s" },
         }),
       );
-      while (slow.requests.length === 0) await sleep(5);
+      await until(() => slow.requests.length > 0 || w.ended(), "the quit request");
       const storm = [...FORWARDED_SIGNALS, "SIGCHLD", "SIGURG", "SIGPIPE"] as NodeJS.Signals[];
       for (let round = 0; round < 3; round++) for (const s of storm) send(w.child.pid, s);
       const r = await w.result;
@@ -195,7 +194,10 @@ describe("signals during the readiness wait", () => {
     ready = false;
     const polls = gate.requests.filter((r) => r.path === "/healthz/ready").length;
     const w = watch(startCli(args, { env: gateEnv }));
-    while (gate.requests.filter((r) => r.path === "/healthz/ready").length < polls + 2) await sleep(5);
+    await until(
+      () => gate.requests.filter((r) => r.path === "/healthz/ready").length >= polls + 2 || w.ended(),
+      "readiness polls",
+    );
     return w;
   }
 
