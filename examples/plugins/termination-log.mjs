@@ -58,6 +58,8 @@ function describeExit({ mode, exit, status }) {
       return `watched process ended${after} (its exit code cannot be seen by a watcher)`;
     case "never-appeared":
       return `watched process never appeared (status ${exit.status})`;
+    case "unavailable":
+      return `cannot watch: /proc unreadable (status ${exit.status})`;
     default:
       return `program ended (${exit.kind}, status ${exit.status})`;
   }

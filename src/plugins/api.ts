@@ -44,8 +44,16 @@ export interface StartInfo {
  * - exited, signaled, not-found, not-executable: wrapper mode.
  * - gone: watcher mode, every watched process has gone; its exit code cannot be seen.
  * - never-appeared: watcher mode, nothing matched within IQQQ_WATCH_START_TIMEOUT.
+ * - unavailable: watcher mode, /proc could not be read.
  */
-export type ExitKind = "exited" | "signaled" | "not-found" | "not-executable" | "gone" | "never-appeared";
+export type ExitKind =
+  | "exited"
+  | "signaled"
+  | "not-found"
+  | "not-executable"
+  | "gone"
+  | "never-appeared"
+  | "unavailable";
 
 export interface ExitInfo {
   readonly kind: ExitKind;

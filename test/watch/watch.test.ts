@@ -44,15 +44,17 @@ test("matches argv[0]'s basename (exec -a) when comm differs", async () => {
 });
 
 test("a pattern matches the full command line", async () => {
+  // argv[0] set to a unique token: no other process has this command line. (A
+  // shell would not do: its forked children share its command line until they exec.)
   const token = uniqueName();
-  const child = spawn("sh", ["-c", `sleep 0.3; : ${token}`], { stdio: "ignore" });
-  const result = await watchProcess({ pattern: new RegExp(`: ${token}$`) }, captureLog(), never);
+  const child = spawn("sleep", ["0.3"], { stdio: "ignore", argv0: `/opt/${token}` });
+  const result = await watchProcess({ pattern: new RegExp(`${token} 0\\.3$`) }, captureLog(), never);
   assert.equal(result.kind, "ended");
   assert.deepEqual(
     result.processes.map((p) => p.pid),
     [child.pid],
   );
-  assert.equal(result.processes[0]?.commandLine, `sh -c sleep 0.3; : ${token}`);
+  assert.equal(result.processes[0]?.commandLine, `/opt/${token} 0.3`);
 });
 
 test("name and pattern together: a process must match both", async () => {
@@ -167,8 +169,8 @@ test("a process killed by a signal has gone too", async () => {
 test("a command line longer than a page is read whole", async () => {
   const token = uniqueName();
   const long = "x".repeat(10_000);
-  const child = spawn("sh", ["-c", `sleep 0.3; : ${long} ${token}`], { stdio: "ignore" });
-  const result = await watchProcess({ pattern: new RegExp(`${long} ${token}$`) }, captureLog(), never);
+  const child = spawn("sleep", ["0.3"], { stdio: "ignore", argv0: `${long}${token}` });
+  const result = await watchProcess({ pattern: new RegExp(`^${long}${token} 0\\.3$`) }, captureLog(), never);
   assert.equal(result.kind, "ended");
   assert.deepEqual(
     result.processes.map((p) => p.pid),
