@@ -13,8 +13,8 @@
 //                        successful quit the sidecar exits (the server closes)
 //
 // Also a CLI, for the demo and for tests that need it in another process or
-// network namespace:  node fake-sidecar.js [--kind K] [--port N] [--host H]
-// [--ready-after-ms N] [--stay]
+// network namespace or container:  node fake-sidecar.js [--kind K] [--port N]
+// [--ready-port N] [--host H] [--ready-after-ms N (or FAKE_READY_AFTER_MS)] [--stay]
 // It prints "listening PORT" once ready and one line per request to stdout, and
 // exits 0 after acknowledging /quitquitquit (unless --stay).
 
@@ -215,24 +215,32 @@ async function cli(argv: readonly string[]): Promise<void> {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const notReadyFor = Number(flag("--ready-after-ms") ?? 0);
+  // The env variable lets one image serve as a slow-to-be-ready sidecar too.
+  const notReadyFor = Number(flag("--ready-after-ms") ?? process.env.FAKE_READY_AFTER_MS ?? 0);
   const started = Date.now();
-  const sidecar = await startFakeSidecar({
+  const ready = (): boolean => Date.now() - started >= notReadyFor;
+  const say = (line: string): void => void process.stdout.write(`${line}\n`);
+  const common = {
     kind: (flag("--kind") ?? "istio") as SidecarKind,
-    ready: () => Date.now() - started >= notReadyFor,
-    port: Number(flag("--port") ?? 0),
+    ready,
     host: flag("--host") ?? "127.0.0.1",
     stayAfterQuit: argv.includes("--stay"),
-    onRequest: (r) => process.stdout.write(`request ${r.method} ${r.path}\n`),
-  });
-  process.stdout.write(`listening ${sidecar.port}\n`);
-  process.on("SIGTERM", () => void sidecar.close().then(() => process.exit(0)));
-  await sidecar.stopped;
-  process.stdout.write("quit acknowledged: exiting\n");
-  if (!argv.includes("--stay")) {
-    await sidecar.close();
+    onRequest: (r: RecordedRequest) => say(`request ${r.method} ${r.path}`),
+  };
+  const sidecar = await startFakeSidecar({ ...common, port: Number(flag("--port") ?? 0) });
+  // pilot-agent answers readiness on its own port (15021) as well.
+  const readyPort = flag("--ready-port");
+  const health = readyPort === undefined ? undefined : await startFakeSidecar({ ...common, port: Number(readyPort) });
+  say(`listening ${sidecar.port}${health ? ` (ready on ${health.port})` : ""}`);
+  setTimeout(() => say("ready"), notReadyFor);
+  const exit = async (why: string): Promise<never> => {
+    say(why);
+    await Promise.all([sidecar.close(), health?.close()]);
     process.exit(0);
-  }
+  };
+  process.on("SIGTERM", () => void exit("SIGTERM: exiting"));
+  await sidecar.stopped;
+  if (!argv.includes("--stay")) await exit("quit acknowledged: exiting");
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
