@@ -32,7 +32,7 @@ const run = spawnSync(
 const seconds = Math.round((Date.now() - started) / 1000);
 
 const todos = [...readFileSync(tap, "utf8").matchAll(/^\s*(?:not )?ok \d+ - (.*) # TODO (.*)$/gm)].map(
-  ([, name, why]) => `  - ${name}: ${why}`,
+  ([, name, why]) => `- ${name}: ${why}`,
 );
 const summary = (key: string): number =>
   Number(new RegExp(`^# ${key} (\\d+)$`, "m").exec(readFileSync(tap, "utf8"))?.[1] ?? NaN);
