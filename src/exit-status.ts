@@ -13,7 +13,12 @@ export const EXIT = {
   NO_SIDECAR: 69,
   /** sysexits.h EX_SOFTWARE: a bug in iqqq itself; the sidecar is still stopped. */
   INTERNAL: 70,
-  /** sysexits.h EX_TEMPFAIL: QUIT_WITHOUT_ENVOY_TIMEOUT ran out; the program was not started, the sidecars were stopped. */
+  /** sysexits.h EX_OSFILE: watcher mode cannot read /proc; the sidecars were stopped. */
+  NO_PROC: 72,
+  /**
+   * sysexits.h EX_TEMPFAIL: QUIT_WITHOUT_ENVOY_TIMEOUT ran out (the program was not
+   * started), or IQQQ_WATCH_START_TIMEOUT did (nothing appeared); the sidecars were stopped.
+   */
   NOT_READY: 75,
   /** sysexits.h EX_CONFIG: a bad environment variable. Nothing was run. */
   CONFIG: 78,

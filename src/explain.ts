@@ -15,7 +15,12 @@ export function explain(config: Config): string {
   const step = (text: string): number => lines.push(`${lines.filter((l) => /^\d+\./.test(l)).length + 1}. ${text}`);
   for (const warning of config.warnings) lines.push(`warning: ${warning}`);
   lines.push(`log level: ${config.logLevel} (to stderr)`);
-  const { program, ready, stop } = config;
+  const { program, ready, stop, watch, plugins } = config;
+  if (plugins.paths.length > 0) {
+    step(
+      `load plugins ${plugins.paths.map((p) => JSON.stringify(p)).join(", ")} (each load and hook bounded by ${formatDuration(plugins.timeoutMs)})`,
+    );
+  }
 
   if (program !== undefined && ready !== undefined) {
     const limit =
@@ -34,6 +39,20 @@ export function explain(config: Config): string {
   if (program !== undefined) {
     step(
       `run ${JSON.stringify([program.file, ...program.args])} (looked up on PATH), forwarding signals; exit with its status`,
+    );
+  } else if (watch !== undefined) {
+    const what = [
+      watch.name === undefined ? "" : `named ${JSON.stringify(watch.name)}`,
+      watch.pattern === undefined ? "" : `whose command line matches ${String(watch.pattern)}`,
+    ]
+      .filter(Boolean)
+      .join(" and ");
+    const limit =
+      watch.startTimeoutMs === undefined
+        ? "as long as it takes"
+        : `at most ${formatDuration(watch.startTimeoutMs)}, then stop the sidecars and exit ${EXIT.NOT_READY}`;
+    step(
+      `watch /proc for a process ${what} to appear (${limit}), then until every such process has gone; SIGTERM ends the watch (exit 128+N)`,
     );
   } else {
     step("standalone: stop the sidecars now");

@@ -11,6 +11,9 @@ Usage:
   iqqq                      stop the sidecar now (standalone)
   iqqq [--] PROGRAM [ARGS…] run PROGRAM with ARGS untouched, forward signals to it,
                             then stop the sidecar and exit with PROGRAM's status
+  IQQQ_WATCH_PROCESS=NAME iqqq
+                            watcher container: wait for process NAME (shared process
+                            namespace) to appear and to end, then stop the sidecar
   iqqq --explain [PROGRAM…] print the resolved configuration and every step iqqq
                             would take (waits, requests, URLs, time limits); run nothing
   iqqq --help | --version
@@ -33,6 +36,8 @@ Exit status:
                ${EXIT.NOT_FOUND} command not found; ${EXIT.NOT_EXECUTABLE} found but not executable
                (the sidecar is stopped in every case); ${EXIT.NOT_READY} not ready within
                QUIT_WITHOUT_ENVOY_TIMEOUT (program not started, sidecar stopped)
+  watcher      ${EXIT.OK} the process ended and the sidecar was stopped; ${EXIT.NOT_READY} nothing appeared
+               within IQQQ_WATCH_START_TIMEOUT; ${EXIT.NO_PROC} /proc unreadable; 128+N on a signal
   standalone   ${EXIT.OK} stopped, or nothing to do (not in Kubernetes, disabled);
                ${EXIT.STOP_FAILED} a sidecar refused or did not answer in time;
                ${EXIT.NO_SIDECAR} no sidecar listening (connection refused)

@@ -1,17 +1,23 @@
-// The pipeline: config → readiness → run the program → stop the sidecars → exit status.
-// main() returns the status; only the bin (cli.ts) calls process.exit.
+// The pipeline: config → plugins → readiness → run (or watch) the program →
+// stop the sidecars → exit status. main() returns the status; only the bin
+// (cli.ts) calls process.exit.
 
-import { type Config, type Env, type Program, parseConfig, UsageError } from "./config/config.js";
+import { type Config, type Env, type Program, parseConfig, UsageError, type WatchPlan } from "./config/config.js";
 import { EXIT, exitStatusOf, signalNumber } from "./exit-status.js";
 import { explain } from "./explain.js";
 import { helpText } from "./help.js";
 import { createLogger, type Logger } from "./log.js";
+import type { ExitInfo, Mode, Sidecar } from "./plugins/api.js";
+import { programExit, watchExit } from "./plugins/context.js";
+import { loadPlugins, type PluginHost } from "./plugins/host.js";
 import { runProgram } from "./program/run.js";
 import { SignalRelay } from "./program/signals.js";
 import { waitUntilReady } from "./ready/wait.js";
 import { warmUp } from "./sidecar/request.js";
 import { standaloneStatus, stopSidecars } from "./sidecar/stop.js";
 import { VERSION } from "./version.js";
+import { watchOutcome } from "./watch/outcome.js";
+import { watchProcess } from "./watch/watch.js";
 
 export interface Io {
   readonly stdout: (text: string) => void;
@@ -21,9 +27,9 @@ export interface Io {
 }
 
 /**
- * Runs iqqq and resolves to its exit status. In wrapper mode the signal
- * handlers stay installed when it returns, so that a late SIGTERM cannot kill
- * iqqq before the caller exits with the program's status.
+ * Runs iqqq and resolves to its exit status. In wrapper and watcher mode the
+ * signal handlers stay installed when it returns, so that a late SIGTERM cannot
+ * kill iqqq before the caller exits with the right status.
  */
 export async function main(argv: readonly string[], env: Env, io: Io): Promise<number> {
   const command = parseConfig(argv, env, io.invokedAs);
@@ -47,13 +53,17 @@ export async function main(argv: readonly string[], env: Env, io: Io): Promise<n
   }
   const log = createLogger(config.logLevel, io.stderr);
   for (const warning of config.warnings) log.warn(warning);
-  if (config.program === undefined) return standaloneStatus(await stopSidecars(config.stop, false, log));
-  return wrap(config, config.program, log);
+  const mode: Mode = config.program !== undefined ? "wrapper" : config.watch !== undefined ? "watcher" : "standalone";
+  const plugins = await loadPlugins(config.plugins.paths, { log, mode, timeoutMs: config.plugins.timeoutMs });
+  if (config.program !== undefined) return wrap(config, config.program, plugins, log);
+  if (config.watch !== undefined) return watch(config, config.watch, plugins, log);
+  return stop(config, plugins, log, undefined, (result) => standaloneStatus(result));
 }
 
-async function wrap(config: Config, program: Program, log: Logger): Promise<number> {
+async function wrap(config: Config, program: Program, plugins: PluginHost, log: Logger): Promise<number> {
   const relay = new SignalRelay(log).install();
   let status: number = EXIT.INTERNAL;
+  let exit: ExitInfo | undefined;
   try {
     if (config.ready !== undefined) {
       // SIGTERM/SIGINT end the wait: the pod is going away, the program must not start.
@@ -76,6 +86,8 @@ async function wrap(config: Config, program: Program, log: Logger): Promise<numb
       if (waited.kind === "timeout")
         log.warn("the sidecar was not ready within WAIT_FOR_ENVOY_TIMEOUT: starting the program anyway");
     }
+    await plugins.run("beforeStart", { program: { file: program.file, args: program.args } });
+    const started = Date.now();
     const running = runProgram(program, relay, log);
     // The program has been spawned and iqqq is idle until it ends: load the HTTP client now.
     if (config.stop.skipReason === undefined) warmUp();
@@ -84,9 +96,73 @@ async function wrap(config: Config, program: Program, log: Logger): Promise<numb
     if (result.kind === "not-found" || result.kind === "not-executable") log.error(result.message);
     else if (result.kind === "signaled") log.info(`program killed by ${result.signal}: exit status ${status}`);
     else log.info(`program exited with status ${status}`);
+    exit = programExit(result, status, Date.now() - started);
+    await plugins.run("afterExit", { exit });
   } finally {
     // Also when the program could not be started: a sidecar left running keeps the pod alive forever.
-    await stopSidecars(config.stop, status !== EXIT.OK, log);
+    await stop(config, plugins, log, exit, () => status, status !== EXIT.OK);
   }
+  return status;
+}
+
+async function watch(config: Config, plan: WatchPlan, plugins: PluginHost, log: Logger): Promise<number> {
+  if (config.stop.skipOnFailure) {
+    log.warn(
+      "NEVER_KILL_ISTIO_ON_FAILURE has no effect when the watched process ends: a watcher cannot see its exit status, so the end counts as success",
+    );
+  }
+  // SIGTERM/SIGINT end the watch at once. The handlers stay: a signal must not kill iqqq mid-stop.
+  const interrupt = new AbortController();
+  let received: NodeJS.Signals | undefined;
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.on(signal, () => {
+      received ??= signal;
+      interrupt.abort(signal);
+    });
+  }
+  await plugins.run("beforeStart", {
+    watch: {
+      ...(plan.name === undefined ? {} : { name: plan.name }),
+      ...(plan.pattern === undefined ? {} : { pattern: plan.pattern.source }),
+    },
+  });
+  const result = await watchProcess(
+    { name: plan.name, pattern: plan.pattern, startTimeoutMs: plan.startTimeoutMs },
+    log,
+    interrupt.signal,
+  );
+  const outcome = watchOutcome(result, log, received);
+  const exit = watchExit(result, outcome.status);
+  if (exit !== undefined) await plugins.run("afterExit", { exit });
+  if (!outcome.stop) return outcome.status;
+  return stop(config, plugins, log, exit, () => outcome.status, outcome.failed);
+}
+
+/** Stops the sidecars between the beforeStop and afterStop hooks; resolves to the exit status. */
+async function stop(
+  config: Config,
+  plugins: PluginHost,
+  log: Logger,
+  exit: ExitInfo | undefined,
+  statusOf: (result: Awaited<ReturnType<typeof stopSidecars>>) => number,
+  programFailed = false,
+): Promise<number> {
+  const plan = config.stop;
+  const sidecars: Sidecar[] = plan.targets.map((t) => ({
+    name: t.name,
+    url: t.kind === "http" ? t.url.href : `signal:${t.signal}:${t.process}`,
+  }));
+  await plugins.run("beforeStop", { exit, sidecars, skipReason: plan.skipReason });
+  const result = await stopSidecars(plan, programFailed, log);
+  const status = statusOf(result);
+  await plugins.run("afterStop", {
+    exit,
+    sidecars:
+      result.kind === "done"
+        ? sidecars.map((s, i) => ({ ...s, outcome: result.outcomes[i]?.outcome ?? "failed" }))
+        : [],
+    skipReason: result.kind === "skipped" ? result.reason : undefined,
+    status,
+  });
   return status;
 }

@@ -3,6 +3,9 @@
 
 import { EXIT } from "../exit-status.js";
 import { LOG_LEVELS, type LogLevel } from "../log.js";
+import { DEFAULT_PLUGIN_TIMEOUT_MS } from "../plugins/host.js";
+import { parsePluginPaths, parseWrapperPluginPath, pluginPaths } from "../plugins/paths.js";
+import { parseProcessName, parseWatchPattern } from "../watch/match.js";
 import { isLoopback, parseBool, parseDuration, parseHttpUrl, parsePort, parseUrlList, ValueError } from "./values.js";
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -62,11 +65,27 @@ export interface Program {
   readonly args: readonly string[];
 }
 
+/** Watcher mode: the process to wait for, in /proc. */
+export interface WatchPlan {
+  readonly name: string | undefined;
+  readonly pattern: RegExp | undefined;
+  /** undefined: wait for the process to appear as long as it takes. */
+  readonly startTimeoutMs: number | undefined;
+}
+
+export interface PluginPlan {
+  readonly paths: readonly string[];
+  readonly timeoutMs: number;
+}
+
 export interface Config {
   /** "scuttle" when invoked under that name: scuttle's rules for when to stop. */
   readonly flavour: "iqqq" | "scuttle";
-  /** undefined: standalone mode, stop the sidecar now. */
+  /** undefined: standalone or watcher mode. */
   readonly program: Program | undefined;
+  /** Watcher mode: no program, and IQQQ_WATCH_PROCESS or IQQQ_WATCH_PATTERN set. */
+  readonly watch: WatchPlan | undefined;
+  readonly plugins: PluginPlan;
   readonly logLevel: LogLevel;
   /** undefined: start the program at once. */
   readonly ready: ReadyPlan | undefined;
@@ -122,10 +141,22 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
   const quitTimeout = read.value("QUIT_WITHOUT_ENVOY_TIMEOUT", parseDuration) || undefined;
   const budgetMs = read.value("IQQQ_QUIT_TIMEOUT", parsePositiveDuration) ?? DEFAULT_QUIT_BUDGET_MS;
   const scuttleLogging = read.value("SCUTTLE_LOGGING", parseBool) ?? false;
+  const watchName = read.value("IQQQ_WATCH_PROCESS", parseProcessName);
+  const watchPattern = read.value("IQQQ_WATCH_PATTERN", parseWatchPattern);
+  const watchStartTimeout = read.value("IQQQ_WATCH_START_TIMEOUT", parsePositiveDuration);
+  const plugins = pluginPaths(
+    read.value("IQQQ_PLUGINS", parsePluginPaths),
+    read.value("WRAPPER_PLUGIN_PATH", parseWrapperPluginPath),
+  );
+  const pluginTimeout = read.value("IQQQ_PLUGIN_TIMEOUT", parsePositiveDuration) ?? DEFAULT_PLUGIN_TIMEOUT_MS;
   let logLevel = read.value("IQQQ_LOG_LEVEL", parseLogLevel) ?? "warn";
   // scuttle ignores bad values with a warning; iqqq refuses to run on them.
   if (read.problems.length > 0 && flavour === "iqqq") return new UsageError(read.problems, EXIT.CONFIG);
   const warnings = read.problems.map((p) => `${p}; ignored, as scuttle does`);
+  const watching = watchName !== undefined || watchPattern !== undefined;
+  if (watching && args.program !== undefined) {
+    warnings.push("IQQQ_WATCH_PROCESS/IQQQ_WATCH_PATTERN are ignored: a PROGRAM was given, so iqqq wraps it");
+  }
 
   if (scuttleLogging && LOG_LEVELS.indexOf(logLevel) < LOG_LEVELS.indexOf("info")) logLevel = "info";
 
@@ -202,6 +233,11 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
     config: {
       flavour,
       program: args.program,
+      watch:
+        watching && args.program === undefined
+          ? { name: watchName, pattern: watchPattern, startTimeoutMs: watchStartTimeout }
+          : undefined,
+      plugins: { paths: plugins, timeoutMs: pluginTimeout },
       logLevel,
       ready: waits
         ? {

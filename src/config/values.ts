@@ -23,21 +23,22 @@ export function parsePort(raw: string): number {
   return port;
 }
 
-// Go's time.ParseDuration units, in milliseconds. Both micro signs are accepted
-// as Go does (U+00B5 MICRO SIGN and U+03BC GREEK SMALL LETTER MU).
-const UNIT_MS: Readonly<Record<string, number>> = {
-  ns: 1e-6,
-  us: 1e-3,
-  "\u00b5s": 1e-3,
-  "\u03bcs": 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
+// Go's time.ParseDuration units, in nanoseconds. Both micro signs are accepted
+// as Go does (U+00B5 MICRO SIGN and U+03BC GREEK SMALL LETTER MU). Arithmetic is
+// on whole nanoseconds (BigInt), as Go's is, so that no float noise creeps in.
+const UNIT_NS: Readonly<Record<string, bigint>> = {
+  ns: 1n,
+  us: 1_000n,
+  "\u00b5s": 1_000n,
+  "\u03bcs": 1_000n,
+  ms: 1_000_000n,
+  s: 1_000_000_000n,
+  m: 60_000_000_000n,
+  h: 3_600_000_000_000n,
 };
-const DURATION_PART = /([0-9]*(?:\.[0-9]*)?)([a-z\u00b5\u03bc]+)/gy;
-/** Longest duration accepted: Go's own limit, about 290 years, as milliseconds. */
-const MAX_DURATION_MS = 9_223_372_036_854;
+const DURATION_PART = /([0-9]*)(?:\.([0-9]*))?([a-z\u00b5\u03bc]+)/gy;
+/** Go's limit: the largest int64 number of nanoseconds, about 290 years. */
+const MAX_DURATION_NS = 9_223_372_036_854_775_807n;
 
 /**
  * A non-negative duration in Go syntax (`500ms`, `1m30s`, `1.5h`, `0`), in
@@ -50,40 +51,54 @@ export function parseDuration(raw: string): number {
   if (raw.startsWith("-")) throw new ValueError(`${expected}, not negative`);
   const body = raw.startsWith("+") ? raw.slice(1) : raw;
   if (body === "") throw new ValueError(expected);
-  let total = 0;
-  DURATION_PART.lastIndex = 0;
+  let total = 0n;
   let end = 0;
+  DURATION_PART.lastIndex = 0;
   for (let m = DURATION_PART.exec(body); m !== null; m = DURATION_PART.exec(body)) {
-    const [, num = "", unit = ""] = m;
-    const scale = UNIT_MS[unit];
-    if (num === "" || num === "." || scale === undefined) throw new ValueError(expected);
-    total += Number(num) * scale;
+    const [, whole = "", fraction, unit = ""] = m;
+    const scale = UNIT_NS[unit];
+    if ((whole === "" && (fraction ?? "") === "") || scale === undefined) throw new ValueError(expected);
+    total += BigInt(whole || "0") * scale;
+    // Go truncates what is below a nanosecond.
+    if (fraction) total += (BigInt(fraction) * scale) / 10n ** BigInt(fraction.length);
     end = DURATION_PART.lastIndex;
   }
   if (end !== body.length) throw new ValueError(expected);
-  if (!(total <= MAX_DURATION_MS)) throw new ValueError(`${expected}, at most 2562047h`);
-  return total;
+  if (total > MAX_DURATION_NS) throw new ValueError(`${expected}, at most 2562047h47m16.854775807s`);
+  return nsToMs(total);
 }
 
-/** The shortest Go-syntax spelling of a duration in milliseconds; parseDuration reverses it. */
+/** The spelling Go's Duration.String() gives (`1h0m0s`, `1.5s`, `250ms`, `9µs`); parseDuration reverses it. */
 export function formatDuration(ms: number): string {
-  if (ms === 0) return "0s";
-  if (ms < 1) return `${trim(ms * 1000)}us`;
-  if (ms < 1000) return `${trim(ms)}ms`;
-  let rest = ms;
-  let out = "";
-  const h = Math.floor(rest / 3_600_000);
-  rest -= h * 3_600_000;
-  const m = Math.floor(rest / 60_000);
-  rest -= m * 60_000;
-  if (h > 0) out += `${h}h`;
-  if (h > 0 || m > 0) out += `${m}m`;
-  return `${out}${trim(rest / 1000)}s`;
+  const ns = msToNs(ms);
+  if (ns === 0n) return "0s";
+  if (ns < 1_000n) return `${ns}ns`;
+  if (ns < 1_000_000n) return `${decimal(ns, 1_000n)}\u00b5s`;
+  if (ns < 1_000_000_000n) return `${decimal(ns, 1_000_000n)}ms`;
+  const h = ns / 3_600_000_000_000n;
+  const m = (ns / 60_000_000_000n) % 60n;
+  const s = decimal(ns % 60_000_000_000n, 1_000_000_000n);
+  return `${h > 0n ? `${h}h` : ""}${h > 0n || m > 0n ? `${m}m` : ""}${s}s`;
 }
 
-function trim(n: number): string {
-  // Twelve significant digits hide float noise such as 0.30000000000000004.
-  return String(Number(n.toPrecision(12)));
+/** n / unit as a decimal number, without trailing zeros. */
+function decimal(n: bigint, unit: bigint): string {
+  const whole = n / unit;
+  const digits = String(unit).length - 1;
+  const fraction = String(n % unit)
+    .padStart(digits, "0")
+    .replace(/0+$/, "");
+  return fraction === "" ? String(whole) : `${whole}.${fraction}`;
+}
+
+/** Exact for whole milliseconds at any size, and for fractions down to the nanosecond. */
+function nsToMs(ns: bigint): number {
+  return Number(ns / 1_000_000n) + Number(ns % 1_000_000n) / 1e6;
+}
+
+function msToNs(ms: number): bigint {
+  const whole = Math.floor(ms);
+  return BigInt(whole) * 1_000_000n + BigInt(Math.round((ms - whole) * 1e6));
 }
 
 /** An absolute http: or https: URL. */

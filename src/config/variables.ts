@@ -11,7 +11,11 @@ export type VariableKind =
   | "log-level"
   | "presence"
   | "sidecar-list"
-  | "ready-list";
+  | "ready-list"
+  | "process-name"
+  | "regex"
+  | "path-list"
+  | "path";
 
 export interface Variable {
   readonly name: string;
@@ -132,6 +136,44 @@ export const VARIABLES: readonly Variable[] = [
     default: "(none: wait until ready)",
     meaning:
       "after this long not ready: do not start the program, stop the sidecars, exit 75 (scuttle; 0 = no limit; wins over WAIT_FOR_ENVOY_TIMEOUT)",
+  },
+  {
+    name: "IQQQ_WATCH_PROCESS",
+    kind: "process-name",
+    default: "(unset)",
+    meaning:
+      "watcher mode (no PROGRAM): wait for a process with this name (comm or argv[0]'s basename) to appear, then to end, then stop the sidecars; needs shareProcessNamespace",
+  },
+  {
+    name: "IQQQ_WATCH_PATTERN",
+    kind: "regex",
+    default: "(unset)",
+    meaning:
+      "watcher mode: a JavaScript regular expression matched against the full command line; with IQQQ_WATCH_PROCESS, both must match",
+  },
+  {
+    name: "IQQQ_WATCH_START_TIMEOUT",
+    kind: "duration",
+    default: "(none: wait forever)",
+    meaning: "watcher mode: no matching process within this long: stop the sidecars, exit 75",
+  },
+  {
+    name: "IQQQ_PLUGINS",
+    kind: "path-list",
+    default: "(unset)",
+    meaning: "comma-separated ES modules loaded at start, whose hooks run around the program and the stop",
+  },
+  {
+    name: "WRAPPER_PLUGIN_PATH",
+    kind: "path",
+    default: "(unset)",
+    meaning: "one more plugin path (wrapper4's name); a Go .so is skipped with a warning",
+  },
+  {
+    name: "IQQQ_PLUGIN_TIMEOUT",
+    kind: "duration",
+    default: "5s",
+    meaning: "bound on loading each plugin and on each of its hook calls",
   },
   {
     name: "IQQQ_QUIT_TIMEOUT",

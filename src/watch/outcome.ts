@@ -14,9 +14,9 @@ export const WATCH_EXIT = {
    * IQQQ_WATCH_START_TIMEOUT. Non-zero so that the pod fails and the Job may
    * retry it; the sidecars are stopped so that the pod can end at all.
    */
-  NEVER_APPEARED: 75,
+  NEVER_APPEARED: EXIT.NOT_READY,
   /** sysexits.h EX_OSFILE: /proc cannot be read; the sidecars are stopped all the same. */
-  PROC_UNAVAILABLE: 72,
+  PROC_UNAVAILABLE: EXIT.NO_PROC,
 } as const;
 
 export interface WatchOutcome {

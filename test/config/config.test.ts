@@ -161,6 +161,11 @@ describe("bad values: named, with the value, and nothing runs", () => {
     ["START_WITHOUT_ENVOY", "nope"],
     ["WAIT_FOR_ENVOY_TIMEOUT", "10"],
     ["QUIT_WITHOUT_ENVOY_TIMEOUT", "-5s"],
+    ["IQQQ_WATCH_PROCESS", "/usr/bin/airflow"],
+    ["IQQQ_WATCH_PATTERN", "(unclosed"],
+    ["IQQQ_WATCH_START_TIMEOUT", "0"],
+    ["IQQQ_PLUGINS", "a.mjs,,b.mjs"],
+    ["IQQQ_PLUGIN_TIMEOUT", "soon"],
   ];
   for (const [name, value] of rows) {
     test(`${name}=${JSON.stringify(value)}`, () => {
@@ -188,7 +193,8 @@ describe("bad values: named, with the value, and nothing runs", () => {
   });
   test("every variable in the table has a bad-value row or is a presence flag", () => {
     const covered = new Set(rows.map(([name]) => name));
-    for (const v of VARIABLES) if (v.kind !== "presence") assert.ok(covered.has(v.name), v.name);
+    // Any value is a valid presence flag, and any string a valid single path.
+    for (const v of VARIABLES) if (v.kind !== "presence" && v.kind !== "path") assert.ok(covered.has(v.name), v.name);
   });
 });
 
@@ -357,5 +363,25 @@ describe("scuttle drop-in (invoked as scuttle)", () => {
       const c = parseConfig([], {}, name);
       assert.ok(!(c instanceof UsageError) && "config" in c && c.config.flavour === "iqqq", name);
     }
+  });
+});
+
+describe("watcher mode and plugins", () => {
+  test("no PROGRAM and IQQQ_WATCH_PROCESS: watcher mode", () => {
+    const c = config([], { IQQQ_WATCH_PROCESS: "airflow", IQQQ_WATCH_START_TIMEOUT: "10m" });
+    assert.deepEqual(c.watch, { name: "airflow", pattern: undefined, startTimeoutMs: 600_000 });
+  });
+  test("IQQQ_WATCH_PATTERN alone", () => {
+    assert.equal(config([], { IQQQ_WATCH_PATTERN: "^python3? -m etl" }).watch?.pattern?.source, "^python3? -m etl");
+  });
+  test("with a PROGRAM the watch variables are ignored, with a warning", () => {
+    const c = config(["job"], { IQQQ_WATCH_PROCESS: "airflow" });
+    assert.equal(c.watch, undefined);
+    assert.match(c.warnings.join("\n"), /IQQQ_WATCH_PROCESS\/IQQQ_WATCH_PATTERN are ignored/);
+  });
+  test("IQQQ_PLUGINS then WRAPPER_PLUGIN_PATH, each once, with the timeout", () => {
+    const c = config([], { IQQQ_PLUGINS: " a.mjs , b.mjs", WRAPPER_PLUGIN_PATH: "a.mjs", IQQQ_PLUGIN_TIMEOUT: "2s" });
+    assert.deepEqual(c.plugins, { paths: ["a.mjs", "b.mjs"], timeoutMs: 2000 });
+    assert.deepEqual(config([], {}).plugins, { paths: [], timeoutMs: 5000 });
   });
 });

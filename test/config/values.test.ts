@@ -66,6 +66,10 @@ describe("parseDuration (Go syntax)", () => {
     assert.equal(formatDuration(90_000), "1m30s");
     assert.equal(formatDuration(500), "500ms");
     assert.equal(formatDuration(3_600_000), "1h0m0s");
+    assert.equal(formatDuration(0.009), "9\u00b5s");
+    assert.equal(parseDuration("9us"), 0.009);
+    assert.equal(formatDuration(parseDuration("1m1ns")), "1m0.000000001s");
+    assert.equal(parseDuration("1.0000000009s"), 1000, "Go truncates below a nanosecond");
   });
 });
 
