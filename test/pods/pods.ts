@@ -56,7 +56,7 @@ function libraries(binary: string): string[] {
 }
 
 /** A FROM-scratch image from host files: what "distroless base" is, plus busybox. */
-function buildBase(name: string, binaries: readonly string[]): void {
+function buildBase(name: string, binaries: readonly string[], user = "0"): void {
   const dir = join(WORK, `base-${name}`);
   const rootfs = join(dir, "rootfs");
   const files = new Set<string>(binaries);
@@ -132,6 +132,8 @@ before(
     const node = process.execPath;
     buildBase("glibc", [join(ROOT, `dist/bin/iqqq-${VARIANT}`)]);
     buildBase("node", [node]);
+    // As distroless's :nonroot images (uid 65532), for the watcher's runAsNonRoot.
+    buildBase("nonroot", [join(ROOT, `dist/bin/iqqq-${VARIANT}`)], "65532");
     for (const [name, script] of Object.entries(JOBS)) buildJob(name, `${TAG}/base:glibc`, { job: script });
     const nodeJob = 'console.log("job: started (node)");\nsetTimeout(() => console.log("job: done"), 500);\n';
     buildJob("node", `${TAG}/base:node`, { "job.js": nodeJob, job: `#!${node}\n${nodeJob}` });
@@ -176,7 +178,18 @@ before(
     for (const name of Object.keys(JOBS)) buildIqqq("wrap.Dockerfile", `${TAG}/job:${name}`, `${TAG}/job:${name}-iqqq`);
     buildIqqq("add.Dockerfile", `${TAG}/job:ok`, `${TAG}/job:ok-iqqq-add`);
     buildIqqq("wrap-node.Dockerfile", `${TAG}/job:node`, `${TAG}/job:node-iqqq`);
-    buildIqqq("watcher.Dockerfile", `${TAG}/base:glibc`, `${TAG}/iqqq-watcher:local`);
+    buildIqqq("watcher.Dockerfile", `${TAG}/base:nonroot`, `${TAG}/iqqq-watcher:local`);
+    // The watcher example's job: a program named "report", run as `report --since 24h`.
+    buildJob("report", `${TAG}/base:glibc`, { job: JOBS.ok as string });
+    const report = join(WORK, "report");
+    mkdirSync(join(report, "usr/local/bin"), { recursive: true });
+    writeFileSync(
+      join(report, "usr/local/bin/report"),
+      '#!/bin/sh\necho "report: started $*"\nsleep 2\necho "report: done"\n',
+      { mode: 0o755 },
+    );
+    writeFileSync(join(report, "Containerfile"), `FROM ${TAG}/base:glibc\nCOPY usr/ /usr/\n`);
+    podman(["build", "-q", "-t", `${TAG}/job:report`, report]);
     console.log(`# images built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   },
   { timeout: 600_000 },
@@ -204,6 +217,8 @@ const IMAGES = {
   node: "registry.example/nightly-report-node:1.0-iqqq",
   watcher: "registry.example/iqqq-watcher:0.1.0",
   sidecar: "docker.io/istio/proxyv2:1.24.0",
+  report: "registry.example/report:1.2.3",
+  sidecar2: "docker.io/istio/proxyv2:1.24.2",
 };
 
 interface Play {
@@ -222,7 +237,7 @@ interface Ended {
 }
 
 async function play(p: Play): Promise<Ended> {
-  let yaml = await readFile(join(ROOT, "examples/pods", p.manifest), "utf8");
+  let yaml = await readFile(join(ROOT, "examples", p.manifest), "utf8");
   // Longest names first: one is a prefix of another.
   const names = (Object.keys(IMAGES) as (keyof typeof IMAGES)[]).sort((a, b) => IMAGES[b].length - IMAGES[a].length);
   for (const name of names) {
@@ -320,7 +335,7 @@ const SIDECAR = `${TAG}/istio-proxy:fake`;
 test("baseline without iqqq: the job exits, the sidecar stays up, the pod does not complete", opts, async () => {
   const { outcome } = await play({
     scenario: "baseline: no iqqq",
-    manifest: "without-iqqq.yaml",
+    manifest: "pods/without-iqqq.yaml",
     images: { plain: `${TAG}/job:ok`, sidecar: SIDECAR },
     waitMs: 5000,
   });
@@ -339,7 +354,7 @@ for (const [variant, code] of [
     async () => {
       const { outcome } = await play({
         scenario: `wrapped (IQQQ_WRAP), job ${variant === "killed" ? "killed by SIGKILL" : `exits ${code}`}`,
-        manifest: "wrapped.yaml",
+        manifest: "pods/wrapped.yaml",
         images: { wrapped: `${TAG}/job:${variant}-iqqq`, sidecar: SIDECAR },
         waitMs: 10_000,
       });
@@ -353,7 +368,7 @@ for (const [variant, code] of [
 test("iqqq added, called by the manifest's command: the pod completes", opts, async () => {
   const { outcome } = await play({
     scenario: "added (IQQQ_ADD), command: [iqqq, /app/job]",
-    manifest: "added.yaml",
+    manifest: "pods/added.yaml",
     images: { added: `${TAG}/job:ok-iqqq-add`, sidecar: SIDECAR },
     waitMs: 10_000,
   });
@@ -363,7 +378,7 @@ test("iqqq added, called by the manifest's command: the pod completes", opts, as
 test("Node image with the single-file bundle: the pod completes", opts, async () => {
   const { outcome } = await play({
     scenario: "Node image, dist/iqqq.mjs",
-    manifest: "node-bundle.yaml",
+    manifest: "pods/node-bundle.yaml",
     images: { node: `${TAG}/job:node-iqqq`, sidecar: SIDECAR },
     waitMs: 10_000,
   });
@@ -374,7 +389,7 @@ test("Node image with the single-file bundle: the pod completes", opts, async ()
 test("readiness gate: the program starts only after the (slow) sidecar is ready", opts, async () => {
   const { outcome } = await play({
     scenario: "IQQQ_WAIT_FOR=istio, sidecar ready after 3 s",
-    manifest: "wait-for-ready.yaml",
+    manifest: "pods/wait-for-ready.yaml",
     images: { wrapped: `${TAG}/job:ok-iqqq`, sidecar: `${TAG}/istio-proxy:slow` },
     waitMs: 15_000,
   });
@@ -391,7 +406,7 @@ test("readiness gate: the program starts only after the (slow) sidecar is ready"
 test("podman pod stop (a Job deleted): the program gets SIGTERM, exits 143, the pod ends", opts, async () => {
   const { outcome } = await play({
     scenario: "pod stopped while the job runs",
-    manifest: "wrapped.yaml",
+    manifest: "pods/wrapped.yaml",
     images: { wrapped: `${TAG}/job:long-iqqq`, sidecar: SIDECAR },
     stopAfterMs: 1000,
     waitMs: 15_000,
@@ -401,10 +416,31 @@ test("podman pod stop (a Job deleted): the program gets SIGTERM, exits 143, the 
   assert.notEqual(outcome.exits["istio-proxy"], "running");
 });
 
+test(
+  "watcher sidecar with shareProcessNamespace (seed 001's Airflow case): the pod completes within a second of the job's end",
+  opts,
+  async () => {
+    const { outcome, finished } = await play({
+      scenario: "watcher container, shareProcessNamespace",
+      manifest: "watcher-pod.yaml",
+      images: { report: `${TAG}/job:report`, sidecar2: SIDECAR, watcher: `${TAG}/iqqq-watcher:local` },
+      waitMs: 15_000,
+    });
+    assert.deepEqual(
+      [outcome.exits.job, outcome.exits["istio-proxy"], outcome.exits.iqqq],
+      ["0", "0", "0"],
+      outcome.logs.iqqq,
+    );
+    assert.match(outcome.logs.job ?? "", /report: done/);
+    const delay = (finished["istio-proxy"] ?? Infinity) - (finished.job ?? 0);
+    assert.ok(delay < 1000, `the sidecar ended ${delay} ms after the job`);
+  },
+);
+
 test("no sidecar at all (ambient mesh, native sidecars): the job completes at once", opts, async () => {
   const { outcome } = await play({
     scenario: "no sidecar in the pod",
-    manifest: "no-sidecar.yaml",
+    manifest: "pods/no-sidecar.yaml",
     images: { wrapped: `${TAG}/job:ok-iqqq` },
     waitMs: 5000,
   });
@@ -415,7 +451,7 @@ test("no sidecar at all (ambient mesh, native sidecars): the job completes at on
 test("DISABLE_IQQQ=true: behaves as the baseline", opts, async () => {
   const { outcome } = await play({
     scenario: "DISABLE_IQQQ=true",
-    manifest: "disabled.yaml",
+    manifest: "pods/disabled.yaml",
     images: { wrapped: `${TAG}/job:ok-iqqq`, sidecar: SIDECAR },
     waitMs: 5000,
   });
