@@ -4,16 +4,27 @@ import { type ChildProcess, spawn } from "node:child_process";
 import type { Program } from "../config/config.js";
 import type { ProgramResult } from "../exit-status.js";
 import type { Logger } from "../log.js";
+import { alteredWords, execScript, SHELL, shellAvailable } from "./bytes.js";
 import type { SignalRelay } from "./signals.js";
 
 export function runProgram(program: Program, relay: SignalRelay, log: Logger): Promise<ProgramResult> {
+  const raw = alteredWords([program.file, ...program.args]);
+  if (raw !== undefined && !shellAvailable()) {
+    return Promise.resolve({
+      kind: "not-executable",
+      message: `an argument is not valid UTF-8, and without ${SHELL} it cannot be passed on byte for byte; nothing was run`,
+    });
+  }
+  if (raw !== undefined)
+    log.debug(`an argument is not valid UTF-8: starting the program through ${SHELL} to keep its bytes`);
+  const [file, args] = raw === undefined ? [program.file, program.args] : [SHELL, ["-c", execScript(raw)]];
   return new Promise((resolve) => {
     let child: ChildProcess;
     try {
       // libuv forks and execs synchronously and reports exec's errno: ENOENT and
       // EACCES arrive as an 'error' event, anything else (ENOEXEC, E2BIG, a NUL
       // in an argument) is thrown here.
-      child = spawn(program.file, program.args, { stdio: "inherit" });
+      child = spawn(file, args, { stdio: "inherit" });
     } catch (err) {
       resolve(spawnFailure(program.file, err as NodeJS.ErrnoException));
       return;
