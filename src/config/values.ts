@@ -91,8 +91,13 @@ function decimal(n: bigint, unit: bigint): string {
   return fraction === "" ? String(whole) : `${whole}.${fraction}`;
 }
 
-/** Exact for whole milliseconds at any size, and for fractions down to the nanosecond. */
+/**
+ * The nearest double to ns / 1e6: one correctly rounded division while ns is
+ * exact as a double (up to 2^53 ns, about 104 days); beyond, whole milliseconds
+ * stay exact and the fraction is added.
+ */
 function nsToMs(ns: bigint): number {
+  if (ns <= 9_007_199_254_740_992n) return Number(ns) / 1e6;
   return Number(ns / 1_000_000n) + Number(ns % 1_000_000n) / 1e6;
 }
 

@@ -463,6 +463,7 @@ after(async () => {
   if (table.length === 0) return;
   const rows = table.map((o) => {
     const exits = Object.entries(o.exits)
+      .sort(([a], [b]) => (a === "job" ? -1 : b === "job" ? 1 : a.localeCompare(b)))
       .map(([c, e]) => `${c}: ${e}`)
       .join(", ");
     return `| ${o.scenario} | ${o.status} | ${exits} | ${o.delay} |`;
