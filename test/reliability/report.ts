@@ -101,9 +101,12 @@ What the suite found that iqqq cannot fix, and what to do about it:
   ends. Harmless for a job that does not daemonize; for one that does, set
   \`shareProcessNamespace: true\` (the pause container is PID 1 and reaps) or put
   tini first: \`ENTRYPOINT ["tini", "--", "iqqq"]\` (or \`docker run --init\`).
-- **Arguments must be UTF-8.** Node and Bun decode argv as UTF-8: of 128
-  arguments that were a single byte 0x80-0xFF, ${fmt(num("bad-input-bytes", "rawIntact"))} arrived intact; the others
-  arrived as U+FFFD. Every UTF-8 argument tried, every byte 1-127, arrived intact.
+- **Arguments that are not UTF-8.** Node and Bun decode argv as UTF-8 (a lone
+  byte 0x80-0xFF becomes U+FFFD); iqqq then takes the original bytes from
+  \`/proc/self/cmdline\` and starts the program through \`/bin/sh\`'s \`exec\`: of 128
+  arguments that were a single byte 0x80-0xFF, ${fmt(num("bad-input-bytes", "rawIntact"))} arrived intact, as did
+  every UTF-8 argument and every byte 1-127. Without \`/bin/sh\` (distroless)
+  iqqq exits 126 with a message rather than pass altered bytes.
 - **Stray signals.** As PID 1 (a container's ENTRYPOINT) the kernel only
   delivers signals iqqq handles, so every signal 1-64 but SIGKILL and SIGSTOP was
   survived under Node${runtimes.includes("bun") ? `; the Bun executable dies of ${list("pid1-sweep-bun", "killed").join(", ") || "none"}, which its crash handler catches even when sent by \`kill\`` : ""}.
