@@ -76,7 +76,7 @@ function buildBase(name: string, binaries: readonly string[], user = "0"): void 
   // the test bases carry it, and the manifests stay exactly as users copy them.
   writeFileSync(
     join(dir, "Containerfile"),
-    "FROM scratch\nCOPY rootfs/ /\nENV KUBERNETES_SERVICE_HOST=10.96.0.1 KUBERNETES_SERVICE_PORT=443\n",
+    `FROM scratch\nCOPY rootfs/ /\nENV KUBERNETES_SERVICE_HOST=10.96.0.1 KUBERNETES_SERVICE_PORT=443\nUSER ${user}\n`,
   );
   podman(["build", "-q", "-t", `${TAG}/base:${name}`, dir]);
 }
@@ -459,6 +459,9 @@ test("DISABLE_IQQQ=true: behaves as the baseline", opts, async () => {
   assert.equal(outcome.exits["istio-proxy"], "running");
 });
 
+/** The scenarios above: docs/pods.md is written only by a run of all of them (not a filtered one). */
+const SCENARIOS = 11;
+
 after(async () => {
   if (table.length === 0) return;
   const rows = table.map((o) => {
@@ -475,6 +478,7 @@ after(async () => {
   ].join("\n");
   console.log(`\n${md}\n`);
   const machine = `${execFileSync("podman", ["--version"], { encoding: "utf8" }).trim()}, runc, ${process.platform}-${arch()}`;
+  if (table.length !== SCENARIOS) return;
   mkdirSync(join(ROOT, "docs"), { recursive: true });
   writeFileSync(
     join(ROOT, "docs/pods.md"),
