@@ -4,31 +4,25 @@ import assert from "node:assert/strict";
 import { chmod, mkdtemp, stat, writeFile } from "node:fs/promises";
 import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { pool, runCli } from "../support/cli.js";
-import { type FakeSidecar, startFakeSidecar } from "../support/fake-sidecar.js";
+import { sharedSidecar } from "../support/sidecars.js";
 
-let sidecar: FakeSidecar;
-let env: Record<string, string>;
-before(async () => {
-  sidecar = await startFakeSidecar({ stayAfterQuit: true });
-  env = { KUBERNETES_SERVICE_HOST: "10.96.0.1", ISTIO_PORT: String(sidecar.port) };
-});
-after(() => sidecar.close());
+const shared = sharedSidecar();
 
-/** Runs the CLI and checks that it stopped the sidecar exactly once. */
+/** Runs the CLI and checks that it stopped the shared.sidecar exactly once. */
 async function runAndCountQuits(args: string[], extraEnv: Record<string, string> = {}) {
-  const before = sidecar.quits();
-  const result = await runCli(args, { env: { ...env, ...extraEnv } });
-  return { ...result, quits: sidecar.quits() - before };
+  const before = shared.sidecar.quits();
+  const result = await runCli(args, { env: { ...shared.env, ...extraEnv } });
+  return { ...result, quits: shared.sidecar.quits() - before };
 }
 
 describe("exit status", () => {
-  test("every exit code 0-255 is passed through, and the sidecar is stopped each time", async () => {
-    const before = sidecar.quits();
-    const results = await pool(256, 4, (code) => runCli(["sh", "-c", `exit ${code}`], { env }));
+  test("every exit code 0-255 is passed through, and the shared.sidecar is stopped each time", async () => {
+    const before = shared.sidecar.quits();
+    const results = await pool(256, 4, (code) => runCli(["sh", "-c", `exit ${code}`], { env: shared.env }));
     for (const [code, r] of results.entries()) assert.equal(r.status, code, `exit ${code}: ${r.stderr}`);
-    assert.equal(sidecar.quits() - before, 256);
+    assert.equal(shared.sidecar.quits() - before, 256);
   });
 
   // Standard signals whose default action terminates the process. Realtime
@@ -58,33 +52,33 @@ describe("exit status", () => {
     "SIGPWR",
     "SIGSYS",
   ] as const;
-  test("a program killed by signal N exits 128+N, and the sidecar is stopped", async () => {
-    const before = sidecar.quits();
+  test("a program killed by signal N exits 128+N, and the shared.sidecar is stopped", async () => {
+    const before = shared.sidecar.quits();
     const results = await pool(fatal.length, 4, (i) =>
-      runCli(["sh", "-c", `kill -${constants.signals[fatal[i] as NodeJS.Signals]} $$`], { env }),
+      runCli(["sh", "-c", `kill -${constants.signals[fatal[i] as NodeJS.Signals]} $$`], { env: shared.env }),
     );
     for (const [i, r] of results.entries()) {
       const name = fatal[i] as NodeJS.Signals;
       assert.equal(r.status, 128 + constants.signals[name], `${name}: ${r.stderr}`);
     }
-    assert.equal(sidecar.quits() - before, fatal.length);
+    assert.equal(shared.sidecar.quits() - before, fatal.length);
   });
 
-  test("command not found: 127, a message naming it, and the sidecar is still stopped", async () => {
+  test("command not found: 127, a message naming it, and the shared.sidecar is still stopped", async () => {
     const r = await runAndCountQuits(["iqqq-no-such-command-x", "arg"]);
     assert.equal(r.status, 127);
     assert.match(r.stderr, /iqqq: error: "iqqq-no-such-command-x": command not found/);
     assert.equal(r.quits, 1);
   });
 
-  test("missing path: 127, and the sidecar is still stopped", async () => {
+  test("missing path: 127, and the shared.sidecar is still stopped", async () => {
     const r = await runAndCountQuits(["/nonexistent/dir/prog"]);
     assert.equal(r.status, 127);
     assert.match(r.stderr, /"\/nonexistent\/dir\/prog": no such file/);
     assert.equal(r.quits, 1);
   });
 
-  test("found but not executable: 126, and the sidecar is still stopped", async () => {
+  test("found but not executable: 126, and the shared.sidecar is still stopped", async () => {
     const dir = await mkdtemp(join(tmpdir(), "iqqq-"));
     const file = join(dir, "not-executable");
     await writeFile(file, "#!/bin/sh\nexit 0\n");
@@ -101,7 +95,7 @@ describe("exit status", () => {
     const dir = await mkdtemp(join(tmpdir(), "iqqq-"));
     await writeFile(join(dir, "my-job"), "#!/bin/sh\necho from-path\nexit 7\n");
     await chmod(join(dir, "my-job"), 0o755);
-    const r = await runCli(["my-job"], { env: { ...env, PATH: `${dir}:${process.env.PATH}` } });
+    const r = await runCli(["my-job"], { env: { ...shared.env, PATH: `${dir}:${process.env.PATH}` } });
     assert.equal(r.status, 7);
     assert.equal(r.stdout.toString(), "from-path\n");
   });
@@ -122,7 +116,7 @@ describe("arguments and stdio", () => {
       "a\nb",
       "-",
     ];
-    const r = await runCli(["sh", "-c", 'printf "%s\\0" "$@"', "sh", ...args], { env });
+    const r = await runCli(["sh", "-c", 'printf "%s\\0" "$@"', "sh", ...args], { env: shared.env });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(r.stdout.toString().split("\0").slice(0, -1), args);
   });
@@ -131,7 +125,7 @@ describe("arguments and stdio", () => {
     const input = Buffer.alloc(256 * 1024);
     for (let i = 0; i < input.length; i++) input[i] = (i * 7 + (i >> 8)) & 0xff;
     const r = await runCli(["sh", "-c", "cat; printf 'to-stderr\\n' >&2"], {
-      env: { ...env, IQQQ_LOG_LEVEL: "debug" },
+      env: { ...shared.env, IQQQ_LOG_LEVEL: "debug" },
       input,
     });
     assert.equal(r.status, 0);
@@ -141,7 +135,7 @@ describe("arguments and stdio", () => {
 
   test("iqqq writes nothing to stdout, even at debug level and when things fail", async () => {
     for (const args of [["true"], ["false"], ["iqqq-no-such-command-x"], ["sh", "-c", "kill -TERM $$"]]) {
-      const r = await runCli(args, { env: { ...env, IQQQ_LOG_LEVEL: "debug", ISTIO_PORT: "1" } });
+      const r = await runCli(args, { env: { ...shared.env, IQQQ_LOG_LEVEL: "debug", ISTIO_PORT: "1" } });
       assert.equal(r.stdout.length, 0, `${args}: ${r.stdout}`);
       assert.ok(
         r.stderr
@@ -154,20 +148,20 @@ describe("arguments and stdio", () => {
   });
 
   test("quiet by default: a clean run logs nothing", async () => {
-    const r = await runCli(["true"], { env });
+    const r = await runCli(["true"], { env: shared.env });
     assert.equal(r.status, 0);
     assert.equal(r.stderr, "");
   });
 });
 
 describe("the order of things", () => {
-  test("the sidecar is stopped after the program has ended, with a POST to /quitquitquit", async () => {
+  test("the shared.sidecar is stopped after the program has ended, with a POST to /quitquitquit", async () => {
     const dir = await mkdtemp(join(tmpdir(), "iqqq-"));
     const marker = join(dir, "ended");
-    const count = sidecar.requests.length;
-    const r = await runCli(["sh", "-c", `sleep 0.2; touch ${marker}; exit 3`], { env });
+    const count = shared.sidecar.requests.length;
+    const r = await runCli(["sh", "-c", `sleep 0.2; touch ${marker}; exit 3`], { env: shared.env });
     assert.equal(r.status, 3);
-    const requests = sidecar.requests.slice(count);
+    const requests = shared.sidecar.requests.slice(count);
     assert.equal(requests.length, 1);
     assert.equal(requests[0]?.method, "POST");
     assert.equal(requests[0]?.path, "/quitquitquit");
@@ -179,16 +173,16 @@ describe("the order of things", () => {
   test("a bad variable runs nothing and stops nothing", async () => {
     const dir = await mkdtemp(join(tmpdir(), "iqqq-"));
     const marker = join(dir, "ran");
-    const count = sidecar.requests.length;
-    const r = await runCli(["sh", "-c", `touch ${marker}`], { env: { ...env, IQQQ_QUIT_TIMEOUT: "forever" } });
+    const count = shared.sidecar.requests.length;
+    const r = await runCli(["sh", "-c", `touch ${marker}`], { env: { ...shared.env, IQQQ_QUIT_TIMEOUT: "forever" } });
     assert.equal(r.status, 78);
     assert.match(r.stderr, /IQQQ_QUIT_TIMEOUT="forever" is invalid/);
     await assert.rejects(stat(marker));
-    assert.equal(sidecar.requests.length, count);
+    assert.equal(shared.sidecar.requests.length, count);
   });
 
   test("an unknown option runs nothing and exits 64", async () => {
-    const r = await runCli(["--verbose", "true"], { env });
+    const r = await runCli(["--verbose", "true"], { env: shared.env });
     assert.equal(r.status, 64);
     assert.match(r.stderr, /unknown option "--verbose"/);
   });
@@ -212,7 +206,7 @@ describe("--help and --version", () => {
     assert.equal(r.stdout.toString(), `iqqq ${version}\n`);
   });
   test("options after PROGRAM are the program's", async () => {
-    const r = await runCli(["sh", "-c", 'echo "$@"', "sh", "--help"], { env });
+    const r = await runCli(["sh", "-c", 'echo "$@"', "sh", "--help"], { env: shared.env });
     assert.equal(r.stdout.toString(), "--help\n");
   });
 });

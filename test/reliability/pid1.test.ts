@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { accessSync, constants as fs, readFileSync } from "node:fs";
 import { arch } from "node:os";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { CLI, cliEnv, pool, ROOT } from "../support/cli.js";
-import { type FakeSidecar, startFakeSidecar } from "../support/fake-sidecar.js";
+import { sharedSidecar } from "../support/sidecars.js";
 import { record } from "./figures.js";
 import { childrenOf, printSignals, SWEEP, type SweepRow, sweepOne, watch } from "./harness.js";
 
@@ -51,18 +51,12 @@ const runtimes: Runtime[] = [
     : []),
 ];
 
-let sidecar: FakeSidecar;
-let env: Record<string, string>;
-before(async () => {
-  sidecar = await startFakeSidecar({ stayAfterQuit: true });
-  env = { KUBERNETES_SERVICE_HOST: "10.96.0.1", ISTIO_PORT: String(sidecar.port) };
-});
-after(() => sidecar.close());
+const shared = sharedSidecar();
 
 /** Runs iqqq as PID 1; `init()` is its pid as seen from here, once it exists. */
 function asPid1(runtime: Runtime, args: readonly string[], extra: Record<string, string> = {}) {
   const child = spawn("unshare", ["--pid", "--fork", "--mount-proc", ...runtime.command, ...args], {
-    env: cliEnv({ ...env, ...extra }),
+    env: cliEnv({ ...shared.env, ...extra }),
     stdio: ["pipe", "pipe", "pipe"],
   });
   const watched = watch(child);
@@ -71,8 +65,8 @@ function asPid1(runtime: Runtime, args: readonly string[], extra: Record<string,
 
 for (const runtime of runtimes) {
   describe(`${runtime.name} as PID 1`, { skip }, () => {
-    test("it is PID 1, SIGTERM from outside is forwarded, the program's status wins, the sidecar is stopped", async () => {
-      const quits = sidecar.quits();
+    test("it is PID 1, SIGTERM from outside is forwarded, the program's status wins, the shared.sidecar is stopped", async () => {
+      const quits = shared.sidecar.quits();
       const { watched, init } = asPid1(runtime, printSignals("--exit-on", "SIGTERM", "--code", "42"));
       await watched.until("ready\n");
       assert.match(readFileSync(`/proc/${init()}/status`, "utf8"), /^NSpid:\s+\d+\s+1$/m);
@@ -80,7 +74,7 @@ for (const runtime of runtimes) {
       const r = await watched.result;
       assert.equal(r.status, 42, r.stderr);
       assert.equal(r.stdout.toString(), "ready\nsignal SIGTERM\n");
-      assert.equal(sidecar.quits() - quits, 1);
+      assert.equal(shared.sidecar.quits() - quits, 1);
     });
 
     test("a signal sent to PID 1 from inside the namespace is forwarded", async () => {
@@ -90,7 +84,7 @@ for (const runtime of runtimes) {
     });
 
     test("orphaned grandchildren: re-parented to iqqq, and whether they are reaped", async () => {
-      const quits = sidecar.quits();
+      const quits = shared.sidecar.quits();
       const count = 5;
       // Each orphan's parent exits at once, so it is re-parented to PID 1, iqqq.
       // When it exits, only PID 1 can reap it; if not, it stays a zombie.
@@ -106,7 +100,7 @@ for (const runtime of runtimes) {
       const { watched } = asPid1(runtime, ["sh", "-c", script]);
       const r = await watched.result;
       assert.equal(r.status, 7, r.stderr);
-      assert.equal(sidecar.quits() - quits, 1);
+      assert.equal(shared.sidecar.quits() - quits, 1);
       const out = r.stdout.toString();
       // The program itself (sh) is PID 1's child too, but it is running (S) and not a zombie.
       const orphans = Number(/orphans (\d+)/.exec(out)?.[1]) - 1;

@@ -1,6 +1,6 @@
 // Per-file fake sidecars for end-to-end tests, closed when the file's tests end.
 
-import { after } from "node:test";
+import { after, before } from "node:test";
 import { type FakeSidecar, type FakeSidecarOptions, startFakeSidecar } from "./fake-sidecar.js";
 
 /** The one variable that tells iqqq it runs in Kubernetes. */
@@ -22,4 +22,18 @@ export async function closedPort(): Promise<number> {
   const s = await startFakeSidecar();
   await s.close();
   return s.port;
+}
+
+/**
+ * One fake pilot-agent for a whole test file, kept up after each quit so that it
+ * counts the stops of many runs; `env` points iqqq at it.
+ */
+export function sharedSidecar(): { readonly sidecar: FakeSidecar; readonly env: Record<string, string> } {
+  const shared = {} as { sidecar: FakeSidecar; env: Record<string, string> };
+  before(async () => {
+    shared.sidecar = await startFakeSidecar({ stayAfterQuit: true });
+    shared.env = { ...K8S, ISTIO_PORT: String(shared.sidecar.port) };
+  });
+  after(() => shared.sidecar.close());
+  return shared;
 }
