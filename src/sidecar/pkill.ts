@@ -1,11 +1,10 @@
 // Istio ≤ 1.2 has no quit endpoint: scuttle stopped it with `pkill -SIGINT
-// pilot-agent`. Distroless images have no pkill, so /proc is scanned here. Only
-// processes in iqqq's PID namespace are visible: the pod needs shareProcessNamespace.
+// pilot-agent`. Distroless images have no pkill, so /proc is scanned here, with
+// the watcher's readers. Only processes in iqqq's PID namespace are visible: the
+// pod needs shareProcessNamespace.
 
-import { readdir, readFile } from "node:fs/promises";
-
-/** Linux truncates a process's comm to 15 bytes (TASK_COMM_LEN - 1). */
-const COMM_MAX = 15;
+import { COMM_MAX } from "../watch/match.js";
+import { listPids, readArgv, readStat } from "../watch/proc.js";
 
 /** Sends `signal` to every process named `name` (comm, or argv[0]'s basename); returns their pids. */
 export async function signalProcessesNamed(
@@ -14,12 +13,14 @@ export async function signalProcessesNamed(
   procRoot = "/proc",
 ): Promise<number[]> {
   const signalled: number[] = [];
-  const entries = await readdir(procRoot).catch(() => [] as string[]);
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    if (pid === process.pid) continue;
-    if (!(await isNamed(`${procRoot}/${entry}`, name))) continue;
+  let pids: number[];
+  try {
+    pids = listPids(procRoot);
+  } catch {
+    return signalled; // no /proc: nothing is visible
+  }
+  for (const pid of pids) {
+    if (pid === process.pid || !isNamed(procRoot, pid, name)) continue;
     try {
       process.kill(pid, signal);
       signalled.push(pid);
@@ -30,13 +31,9 @@ export async function signalProcessesNamed(
   return signalled;
 }
 
-async function isNamed(dir: string, name: string): Promise<boolean> {
-  try {
-    const comm = (await readFile(`${dir}/comm`, "utf8")).trimEnd();
-    if (comm === name.slice(0, COMM_MAX)) return true;
-    const argv0 = (await readFile(`${dir}/cmdline`, "utf8")).split("\0")[0] ?? "";
-    return argv0.slice(argv0.lastIndexOf("/") + 1) === name;
-  } catch {
-    return false; // the process ended while being read
-  }
+function isNamed(procRoot: string, pid: number, name: string): boolean {
+  // readStat and readArgv answer undefined for a process that ended while being read.
+  if (readStat(procRoot, pid)?.comm === name.slice(0, COMM_MAX)) return true;
+  const argv0 = readArgv(procRoot, pid)?.[0] ?? "";
+  return argv0.slice(argv0.lastIndexOf("/") + 1) === name;
 }

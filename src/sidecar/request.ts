@@ -4,6 +4,7 @@
 
 import type { ClientRequest, IncomingMessage } from "node:http";
 import { VERSION } from "../version.js";
+import { BROKEN } from "./broken.js";
 import { fetchRequest } from "./fetch.js";
 
 export type Answer =
@@ -29,8 +30,6 @@ export interface RequestOptions {
   /** How long the body may take once the head is in (200 ms: the status is what counts). */
   readonly bodyGraceMs?: number;
 }
-
-const BROKEN = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"]);
 
 /**
  * Loads node:http in the background, for a wrapper whose program is running,
