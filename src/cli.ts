@@ -3,10 +3,11 @@
 import { basename } from "node:path";
 import { EXIT } from "./exit-status.js";
 import { main } from "./main.js";
+import { writeAll } from "./runtime/stdio.js";
 
-// The streams are only touched when something is written: creating them costs
-// milliseconds (about 10 ms under Bun), and the wrapper path usually writes nothing.
-const write = (stream: () => NodeJS.WriteStream) => (text: string) => void stream().write(text);
+// Plain write(2) calls, never process.stdout/stderr: see runtime/stdio.ts. (They
+// are also cheaper: creating those streams costs about 10 ms under Bun.)
+const write = (fd: number) => (text: string) => writeAll(fd, text);
 
 // Under Node argv[1] is the script as invoked (a symlink keeps its own name). A
 // Bun-compiled executable puts its embedded module there instead ("/$bunfs/root/"
@@ -14,13 +15,13 @@ const write = (stream: () => NodeJS.WriteStream) => (text: string) => void strea
 const invokedPath = process.argv[1]?.startsWith("/$bunfs/") ? process.argv0 : process.argv[1];
 
 main(process.argv.slice(2), process.env, {
-  stdout: write(() => process.stdout),
-  stderr: write(() => process.stderr),
+  stdout: write(1),
+  stderr: write(2),
   invokedAs: basename(invokedPath ?? "iqqq").replace(/\.(mjs|js)$/, ""),
 }).then(
   (status) => process.exit(status),
   (err: unknown) => {
-    process.stderr.write(`iqqq: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
+    writeAll(2, `iqqq: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(EXIT.INTERNAL);
   },
 );

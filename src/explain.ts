@@ -18,7 +18,7 @@ export function explain(config: Config): string {
   const { program, ready, stop, watch, plugins } = config;
   if (plugins.paths.length > 0) {
     step(
-      `load plugins ${plugins.paths.map((p) => JSON.stringify(p)).join(", ")} (each load and hook bounded by ${formatDuration(plugins.timeoutMs)})`,
+      `load plugins ${plugins.paths.map((p) => JSON.stringify(p)).join(", ")} (each load and hook bounded by ${formatDuration(plugins.timeoutMs)}, all of them by ${formatDuration(plugins.budgetMs)})`,
     );
   }
 

@@ -13,6 +13,7 @@ import { loadPlugins, type PluginHost } from "./plugins/host.js";
 import { runProgram } from "./program/run.js";
 import { SignalRelay } from "./program/signals.js";
 import { waitUntilReady } from "./ready/wait.js";
+import { logStrayErrors } from "./runtime/strays.js";
 import { warmUp } from "./sidecar/request.js";
 import { standaloneStatus, stopSidecars } from "./sidecar/stop.js";
 import { VERSION } from "./version.js";
@@ -52,9 +53,15 @@ export async function main(argv: readonly string[], env: Env, io: Io): Promise<n
     return EXIT.OK;
   }
   const log = createLogger(config.logLevel, io.stderr);
+  logStrayErrors(log);
   for (const warning of config.warnings) log.warn(warning);
   const mode: Mode = config.program !== undefined ? "wrapper" : config.watch !== undefined ? "watcher" : "standalone";
-  const plugins = await loadPlugins(config.plugins.paths, { log, mode, timeoutMs: config.plugins.timeoutMs });
+  const plugins = await loadPlugins(config.plugins.paths, {
+    log,
+    mode,
+    timeoutMs: config.plugins.timeoutMs,
+    budgetMs: config.plugins.budgetMs,
+  });
   if (config.program !== undefined) return wrap(config, config.program, plugins, log);
   if (config.watch !== undefined) return watch(config, config.watch, plugins, log);
   return stop(config, plugins, log, undefined, (result) => standaloneStatus(result));

@@ -3,7 +3,7 @@
 
 import { EXIT } from "../exit-status.js";
 import { LOG_LEVELS, type LogLevel } from "../log.js";
-import { DEFAULT_PLUGIN_TIMEOUT_MS } from "../plugins/host.js";
+import { DEFAULT_PLUGIN_BUDGET_MS, DEFAULT_PLUGIN_TIMEOUT_MS } from "../plugins/host.js";
 import { parsePluginPaths, parseWrapperPluginPath, pluginPaths } from "../plugins/paths.js";
 import { parseProcessName, parseWatchPattern } from "../watch/match.js";
 import { isLoopback, parseBool, parseDuration, parseHttpUrl, parsePort, parseUrlList, ValueError } from "./values.js";
@@ -75,7 +75,10 @@ export interface WatchPlan {
 
 export interface PluginPlan {
   readonly paths: readonly string[];
+  /** Each load and each hook call. */
   readonly timeoutMs: number;
+  /** All plugin work in the run together. */
+  readonly budgetMs: number;
 }
 
 export interface Config {
@@ -149,6 +152,7 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
     read.value("WRAPPER_PLUGIN_PATH", parseWrapperPluginPath),
   );
   const pluginTimeout = read.value("IQQQ_PLUGIN_TIMEOUT", parsePositiveDuration) ?? DEFAULT_PLUGIN_TIMEOUT_MS;
+  const pluginBudget = read.value("IQQQ_PLUGIN_BUDGET", parsePositiveDuration) ?? DEFAULT_PLUGIN_BUDGET_MS;
   let logLevel = read.value("IQQQ_LOG_LEVEL", parseLogLevel) ?? "warn";
   // scuttle ignores bad values with a warning; iqqq refuses to run on them.
   if (read.problems.length > 0 && flavour === "iqqq") return new UsageError(read.problems, EXIT.CONFIG);
@@ -237,7 +241,7 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
         watching && args.program === undefined
           ? { name: watchName, pattern: watchPattern, startTimeoutMs: watchStartTimeout }
           : undefined,
-      plugins: { paths: plugins, timeoutMs: pluginTimeout },
+      plugins: { paths: plugins, timeoutMs: pluginTimeout, budgetMs: pluginBudget },
       logLevel,
       ready: waits
         ? {

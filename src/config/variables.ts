@@ -176,6 +176,12 @@ export const VARIABLES: readonly Variable[] = [
     meaning: "bound on loading each plugin and on each of its hook calls",
   },
   {
+    name: "IQQQ_PLUGIN_BUDGET",
+    kind: "duration",
+    default: "10s",
+    meaning: "bound on all plugin work in one run together; once used up, the remaining hooks are skipped",
+  },
+  {
     name: "IQQQ_QUIT_TIMEOUT",
     kind: "duration",
     default: "5s",

@@ -1,19 +1,29 @@
 // Loads the IQQQ_PLUGINS modules and runs their hooks, each bounded by a
-// timeout. Never throws and never rejects: a plugin that fails to load, throws,
-// rejects or hangs is logged as a warning and iqqq goes on without it, so a
-// plugin can neither change the program's exit status nor keep the sidecars
-// from being stopped. What it cannot be protected from: a hook that blocks the
-// event loop (an endless synchronous loop) or calls process.exit().
+// timeout, and all of them together by one budget for the whole run. Never
+// throws and never rejects: a plugin that fails to load, throws, rejects or
+// hangs is logged as a warning and iqqq goes on without it, so a plugin can
+// neither change the program's exit status nor keep the sidecars from being
+// stopped. (Stray rejections and exceptions thrown later from a plugin's timers
+// are caught by the bin, cli.ts.) What it cannot be protected from: a hook that
+// blocks the event loop (an endless synchronous loop) or calls process.exit().
 
-import { basename, extname, resolve } from "node:path";
+import { statSync } from "node:fs";
+import { basename, dirname, extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { formatDuration } from "../config/values.js";
 import type { Logger } from "../log.js";
+import { later } from "../runtime/timers.js";
 import { VERSION } from "../version.js";
 import type { HookContext, HookName, IqqqPlugin, Mode, PluginLog, SetupContext } from "./api.js";
 
 /** IQQQ_PLUGIN_TIMEOUT's default: for loading a plugin, and for each of its hooks. */
 export const DEFAULT_PLUGIN_TIMEOUT_MS = 5000;
+/**
+ * IQQQ_PLUGIN_BUDGET's default: all plugin work in one run, loading and every
+ * hook of every plugin together. Well inside Kubernetes' default 30 s grace
+ * period, with IQQQ_QUIT_TIMEOUT's 5 s on top.
+ */
+export const DEFAULT_PLUGIN_BUDGET_MS = 10_000;
 
 /** What the caller passes to a hook: its context without the parts the host adds. */
 export type HookData<H extends HookName> = Omit<Parameters<NonNullable<IqqqPlugin[H]>>[0], keyof HookContext>;
@@ -34,6 +44,8 @@ export interface PluginOptions {
   readonly mode: Mode;
   /** For loading each plugin and for each hook call. Default DEFAULT_PLUGIN_TIMEOUT_MS. */
   readonly timeoutMs?: number | undefined;
+  /** For all plugin work in the run together. Default DEFAULT_PLUGIN_BUDGET_MS. */
+  readonly budgetMs?: number | undefined;
   /** Relative paths are resolved against it. Default process.cwd(). */
   readonly cwd?: string | undefined;
 }
@@ -54,9 +66,12 @@ export async function loadPlugins(paths: readonly string[], options: PluginOptio
   if (paths.length === 0) return NO_PLUGINS;
   const { log, mode } = options;
   const timeoutMs = options.timeoutMs ?? DEFAULT_PLUGIN_TIMEOUT_MS;
+  const budget = new Budget(options.budgetMs ?? DEFAULT_PLUGIN_BUDGET_MS);
   const cwd = options.cwd ?? process.cwd();
 
-  // Imported in parallel, kept in the order given.
+  // Imported in parallel, kept in the order given; the budget is charged once for all.
+  const loadStarted = Date.now();
+  const loadLimit = budget.limit(timeoutMs);
   const loaded = await Promise.all(
     paths.map(async (path): Promise<Plugin | undefined> => {
       const file = resolve(cwd, path);
@@ -67,13 +82,20 @@ export async function loadPlugins(paths: readonly string[], options: PluginOptio
         );
         return undefined;
       }
+      const unsafe = writableByOthers(file);
+      if (unsafe !== undefined) {
+        log.warn(
+          `plugin ${path}: not loaded: ${unsafe} is writable by every user, so anyone could change what iqqq runs`,
+        );
+        return undefined;
+      }
       const setupLog = pluginLog(log, fallbackName);
       const result = await bounded(
         async () => toPlugin(await import(pathToFileURL(file).href), { mode, version: VERSION, log: setupLog }),
-        timeoutMs,
+        loadLimit.ms,
       );
       if (result.kind !== "done") {
-        log.warn(`plugin ${path}: not loaded: ${describeFailure(result, timeoutMs)}`);
+        log.warn(`plugin ${path}: not loaded: ${describeFailure(result, loadLimit)}`);
         return undefined;
       }
       const object = result.value;
@@ -94,6 +116,7 @@ export async function loadPlugins(paths: readonly string[], options: PluginOptio
       return { name, path: file, hooks, log: pluginLog(log, name) };
     }),
   );
+  budget.charge(Date.now() - loadStarted);
   const plugins = loaded.filter((p): p is Plugin => p !== undefined);
 
   return {
@@ -102,13 +125,20 @@ export async function loadPlugins(paths: readonly string[], options: PluginOptio
       for (const plugin of plugins) {
         const fn = plugin.hooks[hook];
         if (fn === undefined) continue;
+        if (budget.spent()) {
+          log.warn(`plugin ${plugin.name}: ${hook} not run: the plugins' IQQQ_PLUGIN_BUDGET is used up`);
+          continue;
+        }
+        const limit = budget.limit(timeoutMs);
+        const started = Date.now();
         const result = await bounded(
           (signal) =>
             fn(freeze({ ...structuredClone(data), mode, version: VERSION, log: plugin.log, signal }) as never),
-          timeoutMs,
+          limit.ms,
         );
+        budget.charge(Date.now() - started);
         if (result.kind === "done") log.debug(`plugin ${plugin.name}: ${hook} done`);
-        else log.warn(`plugin ${plugin.name}: ${hook} ${describeFailure(result, timeoutMs)}; going on without it`);
+        else log.warn(`plugin ${plugin.name}: ${hook} ${describeFailure(result, limit)}; going on without it`);
       }
     },
   };
@@ -132,6 +162,31 @@ type Bounded<T> =
   | { readonly kind: "threw"; readonly error: unknown }
   | { readonly kind: "timeout" };
 
+/** How long one plugin call may take: its own limit, or what is left of the run's budget. */
+interface Limit {
+  readonly ms: number;
+  readonly by: "IQQQ_PLUGIN_TIMEOUT" | "IQQQ_PLUGIN_BUDGET";
+}
+
+/** The time all plugin work in one run may take together. */
+class Budget {
+  #left: number;
+  constructor(readonly totalMs: number) {
+    this.#left = totalMs;
+  }
+  limit(perCallMs: number): Limit {
+    return perCallMs <= this.#left
+      ? { ms: perCallMs, by: "IQQQ_PLUGIN_TIMEOUT" }
+      : { ms: this.#left, by: "IQQQ_PLUGIN_BUDGET" };
+  }
+  charge(ms: number): void {
+    this.#left = Math.max(0, this.#left - ms);
+  }
+  spent(): boolean {
+    return this.#left <= 0;
+  }
+}
+
 /**
  * Runs `work` until it settles or `timeoutMs` passes, whichever is first. The
  * timer is a plain (ref'd) one, not AbortSignal.timeout(): with a hook that
@@ -140,12 +195,12 @@ type Bounded<T> =
  */
 async function bounded<T>(work: (signal: AbortSignal) => T | Promise<T>, timeoutMs: number): Promise<Bounded<T>> {
   const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
+  let cancel: (() => void) | undefined;
   const timeout = new Promise<Bounded<T>>((done) => {
-    timer = setTimeout(() => {
+    cancel = later(timeoutMs, () => {
       controller.abort(new Error(`timed out after ${formatDuration(timeoutMs)}`));
       done({ kind: "timeout" });
-    }, timeoutMs);
+    });
   });
   const attempt = (async (): Promise<Bounded<T>> => {
     try {
@@ -157,12 +212,31 @@ async function bounded<T>(work: (signal: AbortSignal) => T | Promise<T>, timeout
   try {
     return await Promise.race([attempt, timeout]);
   } finally {
-    clearTimeout(timer);
+    cancel?.();
   }
 }
 
-function describeFailure(result: Bounded<unknown>, timeoutMs: number): string {
-  if (result.kind === "timeout") return `did not finish within ${formatDuration(timeoutMs)} (IQQQ_PLUGIN_TIMEOUT)`;
+/**
+ * The file, or the folder it is in, when others may write to it (a folder with
+ * the sticky bit, as /tmp, is safe for files its owner owns); else undefined.
+ * Such a plugin would run whatever anyone put there, so it is not loaded.
+ */
+function writableByOthers(file: string): string | undefined {
+  const OTHERS_WRITE = 0o002;
+  const STICKY = 0o1000;
+  try {
+    if ((statSync(file).mode & OTHERS_WRITE) !== 0) return file;
+    const folder = dirname(file);
+    const mode = statSync(folder).mode;
+    if ((mode & OTHERS_WRITE) !== 0 && (mode & STICKY) === 0) return `its folder ${folder}`;
+  } catch {
+    // Missing or unreadable: the import reports it.
+  }
+  return undefined;
+}
+
+function describeFailure(result: Bounded<unknown>, limit: Limit): string {
+  if (result.kind === "timeout") return `did not finish within ${formatDuration(limit.ms)} (${limit.by})`;
   if (result.kind === "threw") {
     const error = result.error;
     return `failed: ${oneLine(error instanceof Error ? `${error.name}: ${error.message}` : String(error))}`;

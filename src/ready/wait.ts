@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { ReadyCheck, ReadyPlan } from "../config/config.js";
 import { formatDuration } from "../config/values.js";
 import type { Logger } from "../log.js";
+import { timeoutSignal } from "../runtime/timers.js";
 import { request } from "../sidecar/request.js";
 import { describe } from "../sidecar/stop.js";
 
@@ -25,7 +26,7 @@ const SERVER_INFO_BYTES = 64 * 1024;
 /** `interrupt` is aborted with the signal's name as its reason. */
 export async function waitUntilReady(plan: ReadyPlan, log: Logger, interrupt: AbortSignal): Promise<WaitResult> {
   const started = Date.now();
-  const limits = plan.timeoutMs === undefined ? [interrupt] : [interrupt, AbortSignal.timeout(plan.timeoutMs)];
+  const limits = plan.timeoutMs === undefined ? [interrupt] : [interrupt, timeoutSignal(plan.timeoutMs)];
   const stop = AbortSignal.any(limits);
   await Promise.all(plan.checks.map((check) => waitFor(check, log, stop)));
   const waitedMs = Date.now() - started;

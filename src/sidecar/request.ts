@@ -3,9 +3,11 @@
 // undici, and lets a huge or never-ending body be cut short.
 
 import type { ClientRequest, IncomingMessage } from "node:http";
+import type { LookupFunction } from "node:net";
 import { VERSION } from "../version.js";
 import { BROKEN } from "./broken.js";
 import { fetchRequest } from "./fetch.js";
+import type { Address } from "./resolve.js";
 
 export type Answer =
   /** The sidecar answered; body is its first bytes, for the log. */
@@ -52,9 +54,23 @@ export async function request(url: URL, options: RequestOptions): Promise<Answer
   const http = url.protocol === "https:" ? await import("node:https") : await import("node:http");
   const deadline = AbortSignal.timeout(Math.max(1, timeoutMs));
   const signal = options.abort ? AbortSignal.any([deadline, options.abort]) : deadline;
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  let lookup: LookupFunction | undefined;
+  if (!host.includes(":") && !/^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/.test(host)) {
+    // A name: looked up within the deadline (resolve.ts), not by node:http's unbounded lookup.
+    const { resolveHost } = await import("./resolve.js");
+    const resolved = await resolveHost(host, signal);
+    if (resolved.kind !== "ok") return resolved;
+    const [first] = resolved.addresses as [Address];
+    lookup = (_name, lookupOptions, callback) => {
+      if (lookupOptions.all) (callback as (e: null, a: readonly Address[]) => void)(null, resolved.addresses);
+      else (callback as (e: null, a: string, f: number) => void)(null, first.address, first.family);
+    };
+  }
   return new Promise((resolve) => {
     let req: ClientRequest | undefined;
     let settled = false;
+    let responded = false;
     let grace: NodeJS.Timeout | undefined;
     const settle = (answer: Answer): void => {
       if (settled) return;
@@ -68,6 +84,7 @@ export async function request(url: URL, options: RequestOptions): Promise<Answer
         method,
         agent: false,
         signal,
+        ...(lookup === undefined ? {} : { lookup }),
         headers: { ...(method === "POST" ? { "content-length": "0" } : {}), "user-agent": `iqqq/${VERSION}` },
       });
     } catch (err) {
@@ -75,7 +92,19 @@ export async function request(url: URL, options: RequestOptions): Promise<Answer
       return;
     }
     req.on("error", (err: NodeJS.ErrnoException) => settle(signal.aborted ? { kind: "timeout" } : classify(err)));
+    // "101 Switching Protocols" is no 'response': node:http hands the socket to an
+    // 'upgrade' listener, or with none destroys it without any other event. The
+    // request would never settle and the runtime, its loop empty, would exit 0.
+    req.on("upgrade", (res: IncomingMessage, socket) => {
+      socket.destroy();
+      settle({ kind: "status", status: res.statusCode ?? 101, body: "" });
+    });
+    // Whatever else ends the exchange without an answer ends it as a broken connection.
+    req.on("close", () => {
+      if (!responded) settle(signal.aborted ? { kind: "timeout" } : { kind: "broken", code: "ECONNRESET" });
+    });
     req.on("response", (res: IncomingMessage) => {
+      responded = true;
       const chunks: Buffer[] = [];
       let size = 0;
       const answer = (): void =>

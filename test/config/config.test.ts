@@ -166,6 +166,7 @@ describe("bad values: named, with the value, and nothing runs", () => {
     ["IQQQ_WATCH_START_TIMEOUT", "0"],
     ["IQQQ_PLUGINS", "a.mjs,,b.mjs"],
     ["IQQQ_PLUGIN_TIMEOUT", "soon"],
+    ["IQQQ_PLUGIN_BUDGET", "-1s"],
   ];
   for (const [name, value] of rows) {
     test(`${name}=${JSON.stringify(value)}`, () => {
@@ -381,7 +382,7 @@ describe("watcher mode and plugins", () => {
   });
   test("IQQQ_PLUGINS then WRAPPER_PLUGIN_PATH, each once, with the timeout", () => {
     const c = config([], { IQQQ_PLUGINS: " a.mjs , b.mjs", WRAPPER_PLUGIN_PATH: "a.mjs", IQQQ_PLUGIN_TIMEOUT: "2s" });
-    assert.deepEqual(c.plugins, { paths: ["a.mjs", "b.mjs"], timeoutMs: 2000 });
-    assert.deepEqual(config([], {}).plugins, { paths: [], timeoutMs: 5000 });
+    assert.deepEqual(c.plugins, { paths: ["a.mjs", "b.mjs"], timeoutMs: 2000, budgetMs: 10_000 });
+    assert.deepEqual(config([], {}).plugins, { paths: [], timeoutMs: 5000, budgetMs: 10_000 });
   });
 });

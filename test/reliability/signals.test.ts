@@ -227,14 +227,16 @@ describe("signals during the readiness wait", () => {
 });
 
 describe("every signal 1-64 sent to iqqq (not PID 1)", () => {
+  // The tty stops are not forwarded. What they do to iqqq depends on the test's own
+  // process group, not on iqqq: the kernel discards them when the group is orphaned
+  // (POSIX kill(2)), as it is under a CI runner or a shell with job control.
+  const TTY_STOP: readonly SweepOutcome[] = ["stopped iqqq", "ignored"];
+  const either: Record<string, readonly SweepOutcome[]> = { SIGTSTP: TTY_STOP, SIGTTIN: TTY_STOP, SIGTTOU: TTY_STOP };
   const named: Record<string, SweepOutcome> = {
     ...Object.fromEntries(FORWARDED_SIGNALS.map((s) => [s, "forwarded"])),
     SIGCHLD: "ignored",
     SIGURG: "ignored",
     SIGPIPE: "ignored",
-    SIGTSTP: "stopped iqqq",
-    SIGTTIN: "stopped iqqq",
-    SIGTTOU: "stopped iqqq",
     // Describe a fault in iqqq itself when synchronous; Node lets them kill the process.
     SIGILL: "killed iqqq",
     SIGTRAP: "killed iqqq",
@@ -254,6 +256,8 @@ describe("every signal 1-64 sent to iqqq (not PID 1)", () => {
     );
     sent += rows.length;
     const wrong = rows.filter((r) => {
+      const allowed = either[r.name];
+      if (allowed !== undefined) return !allowed.includes(r.outcome) || (r.outcome === "ignored" && r.status !== 42);
       const expected = named[r.name] ?? (r.signal >= 34 ? "killed iqqq" : undefined);
       if (expected !== undefined && r.outcome !== expected) return true;
       return r.outcome !== "killed iqqq" && r.status !== 42;

@@ -1,0 +1,215 @@
+// Holes a hostile review found (issue 12), end to end against the built CLI:
+// each test here failed before its fix. Both builds: IQQQ_CLI picks the artefact.
+
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { chmod, mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CLI, cliEnv, collect, FIXTURES, NODE, ROOT, runCli, startCli } from "../support/cli.js";
+import { startFaultServer } from "../support/fault-server.js";
+import { fakeSidecars, K8S } from "../support/sidecars.js";
+
+const sidecar = fakeSidecars();
+
+const SWITCHING = "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n";
+
+async function tempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), "iqqq-review-"));
+}
+
+describe("1. a sidecar answering 101 Switching Protocols", () => {
+  test("to the quit: a failed stop, and the program's status survives", async () => {
+    const server = await startFaultServer((c) => void c.request.then(() => c.socket.write(SWITCHING)));
+    try {
+      const r = await runCli(["sh", "-c", "exit 7"], {
+        env: { ...K8S, ISTIO_PORT: String(server.port), IQQQ_QUIT_TIMEOUT: "1s" },
+      });
+      assert.equal(r.status, 7, r.stderr);
+      assert.match(r.stderr, /could not stop istio: POST .* (101|failed|timed out)/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("to every readiness poll: the wait times out and the program runs", async () => {
+    const server = await startFaultServer((c) => void c.request.then(() => c.socket.write(SWITCHING)));
+    const istio = await sidecar();
+    try {
+      const r = await runCli(["sh", "-c", "echo ran; exit 4"], {
+        env: {
+          ...K8S,
+          ENVOY_ADMIN_API: server.url,
+          WAIT_FOR_ENVOY_TIMEOUT: "700ms",
+          ISTIO_PORT: String(istio.port),
+        },
+      });
+      assert.equal(r.status, 4, r.stderr);
+      assert.equal(r.stdout.toString(), "ran\n");
+      assert.ok(server.connections() >= 2, "polled once only");
+      assert.equal(istio.quits(), 1);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("2. a plugin that leaves errors behind", () => {
+  test("a stray rejection and a throw from a timer: the program runs to its end, the sidecar is stopped", async () => {
+    const dir = await tempDir();
+    const plugin = join(dir, "stray.mjs");
+    await writeFile(
+      plugin,
+      `export default {
+        beforeStart() {
+          Promise.reject(new Error("stray rejection"));
+          setTimeout(() => { throw new Error("thrown from a timer"); }, 20);
+        },
+      };\n`,
+    );
+    const istio = await sidecar();
+    const r = await runCli(["sh", "-c", "sleep 0.4; echo done; exit 5"], {
+      env: { ...K8S, ISTIO_PORT: String(istio.port), IQQQ_PLUGINS: plugin },
+    });
+    assert.equal(r.status, 5, r.stderr);
+    assert.equal(r.stdout.toString(), "done\n");
+    assert.equal(istio.quits(), 1);
+    assert.match(r.stderr, /unhandled rejection .*stray rejection/);
+    assert.match(r.stderr, /uncaught exception .*thrown from a timer/);
+  });
+});
+
+describe("3. durations longer than a timer holds (2^31 ms)", () => {
+  for (const variable of ["QUIT_WITHOUT_ENVOY_TIMEOUT", "WAIT_FOR_ENVOY_TIMEOUT"] as const) {
+    for (const value of ["597h", "1194h", "2562047h"]) {
+      test(`${variable}=${value}: the wait goes on until SIGTERM`, async () => {
+        const envoy = await sidecar({ kind: "envoy", ready: () => false });
+        const istio = await sidecar();
+        const child = startCli(["sh", "-c", "echo ran"], {
+          env: { ...K8S, ENVOY_ADMIN_API: envoy.url, ISTIO_PORT: String(istio.port), [variable]: value },
+        });
+        let ended = false;
+        const result = collect(child).finally(() => {
+          ended = true;
+        });
+        const polls = () => envoy.requests.filter((q) => q.path === "/server_info").length;
+        while (polls() < 4 && !ended) await sleep(50);
+        child.kill("SIGTERM");
+        const r = await result;
+        assert.equal(r.status, 143, r.stderr);
+        assert.equal(r.stdout.length, 0, "the program ran");
+        assert.equal(istio.quits(), 1);
+      });
+    }
+  }
+});
+
+describe("4. IQQQ_LOG_LEVEL=debug and the program's stderr", () => {
+  test("iqqq's log lines leave the shared stderr blocking, and the program's output whole", async () => {
+    const istio = await sidecar();
+    const size = 3_000_000;
+    // The program looks after iqqq has logged "started … as pid".
+    const r = await runCli(
+      ["sh", "-c", `sleep 0.3; grep flags /proc/self/fdinfo/2; head -c ${size} /dev/zero | tr '\\0' x >&2`],
+      { env: { ...K8S, ISTIO_PORT: String(istio.port), IQQQ_LOG_LEVEL: "debug" } },
+    );
+    assert.equal(r.status, 0, r.stderr.slice(-2000));
+    const flags = Number.parseInt(/flags:\s*([0-7]+)/.exec(r.stdout.toString())?.[1] ?? "", 8);
+    const O_NONBLOCK = 0o4000;
+    assert.equal(flags & O_NONBLOCK, 0, `stderr is non-blocking: flags ${flags.toString(8)}`);
+    assert.equal(/x+/.exec(r.stderr)?.[0].length, size, "the program's stderr was cut short");
+    assert.match(r.stderr, /iqqq: started "sh" as pid/);
+  });
+});
+
+const canUnshare = process.getuid?.() === 0 && spawnSync("unshare", ["--net", "--mount", "true"]).status === 0;
+
+/**
+ * Runs iqqq in a network and mount namespace of its own whose only nameserver is
+ * the dns-server fixture, in `mode`, and whose pilot-agent (fake) listens on :15020.
+ */
+async function withNameserver(mode: "answer" | "blackhole", env: Record<string, string>) {
+  const dir = await tempDir();
+  await writeFile(join(dir, "resolv.conf"), "nameserver 127.0.0.1\n");
+  const fake = join(ROOT, "build/test/support/fake-sidecar.js");
+  const script = [
+    "set -e",
+    "ip link set lo up",
+    `mount --bind "${dir}/resolv.conf" /etc/resolv.conf`,
+    `"${NODE}" "${FIXTURES}dns-server.js" ${mode} > "${dir}/dns.log" 2>&1 & dns=$!`,
+    `"${NODE}" "${fake}" --port 15020 --stay > "${dir}/sidecar.log" 2>&1 & sidecar=$!`,
+    `trap 'kill $dns $sidecar 2>/dev/null' EXIT`,
+    `i=0; until grep -q listening "${dir}/dns.log" && grep -q listening "${dir}/sidecar.log"; do i=$((i+1)); [ $i -lt 200 ] || exit 90; sleep 0.05; done`,
+    `"${CLI}" sh -c 'exit 3' && status=0 || status=$?`,
+    `cat "${dir}/sidecar.log" >&2`,
+    "exit $status",
+  ].join("\n");
+  const child = spawn("unshare", ["--net", "--mount", "sh", "-c", script], {
+    env: cliEnv({ ...K8S, ...env }),
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  return collect(child, { timeoutMs: 30_000 });
+}
+
+describe("6. a host name in a sidecar URL (Node: getaddrinfo cannot be cancelled)", () => {
+  const skip = canUnshare ? false : "needs root and unshare(1) (CI runs as root)";
+
+  test("a name the nameserver answers: the quit reaches it", { skip }, async () => {
+    const r = await withNameserver("answer", { ISTIO_QUIT_API: "http://pilot-agent.example:15020" });
+    assert.equal(r.status, 3, r.stderr);
+    assert.match(r.stderr, /^request POST \/quitquitquit$/m);
+  });
+
+  test("a nameserver that never answers: iqqq ends within its budget, with the program's status", {
+    skip,
+  }, async () => {
+    const r = await withNameserver("blackhole", {
+      ISTIO_QUIT_API: "http://pilot-agent.example:15020",
+      IQQQ_QUIT_TIMEOUT: "1s",
+    });
+    assert.equal(r.status, 3, r.stderr);
+    assert.match(r.stderr, /could not stop istio/);
+    // A bound against the hang (resolv.conf's 5 s × 2 attempts), not a speed test.
+    assert.ok(r.durationMs < 6000, `took ${r.durationMs} ms`);
+  });
+});
+
+describe("9. plugin hooks together are bounded", () => {
+  test("two hanging plugins: IQQQ_PLUGIN_BUDGET ends their hooks, the stop and the status are kept", async () => {
+    const dir = await tempDir();
+    const hang = `export default { afterExit: () => new Promise(() => {}), beforeStop: () => new Promise(() => {}), afterStop: () => new Promise(() => {}) };\n`;
+    const paths = [join(dir, "a.mjs"), join(dir, "b.mjs")];
+    for (const p of paths) await writeFile(p, hang);
+    const istio = await sidecar();
+    const r = await runCli(["sh", "-c", "exit 3"], {
+      env: {
+        ...K8S,
+        ISTIO_PORT: String(istio.port),
+        IQQQ_PLUGINS: paths.join(","),
+        IQQQ_PLUGIN_TIMEOUT: "400ms",
+        IQQQ_PLUGIN_BUDGET: "1s",
+      },
+    });
+    assert.equal(r.status, 3, r.stderr);
+    assert.equal(istio.quits(), 1);
+    // 400 + 400 + what is left of the budget (about 200), then every other hook is skipped.
+    assert.equal((r.stderr.match(/did not finish within 400ms \(IQQQ_PLUGIN_TIMEOUT\)/g) ?? []).length, 2);
+    assert.match(r.stderr, /beforeStop did not finish within \d+ms \(IQQQ_PLUGIN_BUDGET\)/);
+    assert.equal((r.stderr.match(/not run: the plugins' IQQQ_PLUGIN_BUDGET is used up/g) ?? []).length, 3);
+  });
+});
+
+describe("low: plugins others may write to", () => {
+  test("a world-writable plugin is not loaded, with a warning; the program runs", async () => {
+    const dir = await tempDir();
+    const plugin = join(dir, "open.mjs");
+    await writeFile(plugin, `export default { beforeStart: () => { process.stdout.write("plugin ran\\n"); } };\n`);
+    await chmod(plugin, 0o666);
+    const r = await runCli(["sh", "-c", "echo program ran"], { env: { IQQQ_PLUGINS: plugin } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.toString(), "program ran\n");
+    assert.match(r.stderr, /open\.mjs: not loaded: .* is writable by every user/);
+  });
+});
