@@ -42,6 +42,10 @@ for (const name of names) {
       // which the Node bundle would never see.
       "--no-compile-autoload-dotenv",
       "--no-compile-autoload-bunfig",
+      // Any exec argv makes the executable start from a deleted working
+      // directory (Bun 1.4 otherwise refuses at once, exit 1, before our code
+      // runs); --no-addons is one iqqq has no use against: no native addons.
+      "--compile-exec-argv=--no-addons",
       `--outfile=${outfile}`,
       `${root}src/cli.ts`,
     ],

@@ -69,6 +69,9 @@ export async function main(argv: readonly string[], env: Env, io: Io): Promise<n
 
 async function wrap(config: Config, program: Program, plugins: PluginHost, log: Logger): Promise<number> {
   const relay = new SignalRelay(log).install();
+  // As a container's PID 1, orphans are iqqq's to reap (the Bun executable only: reaper.ts).
+  if (process.pid === 1 && process.versions.bun !== undefined)
+    void import("./runtime/reaper.js").then((m) => m.reapOrphans(() => relay.programPid, log));
   let status: number = EXIT.INTERNAL;
   let exit: ExitInfo | undefined;
   try {

@@ -63,6 +63,8 @@ export interface ReadyPlan {
 export interface Program {
   readonly file: string;
   readonly args: readonly string[];
+  /** IQQQ_SIGNAL_GROUP: the program leads its own process group, and signals go to the whole group. */
+  readonly signalGroup?: boolean;
 }
 
 /** Watcher mode: the process to wait for, in /proc. */
@@ -153,6 +155,7 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
   );
   const pluginTimeout = read.value("IQQQ_PLUGIN_TIMEOUT", parsePositiveDuration) ?? DEFAULT_PLUGIN_TIMEOUT_MS;
   const pluginBudget = read.value("IQQQ_PLUGIN_BUDGET", parsePositiveDuration) ?? DEFAULT_PLUGIN_BUDGET_MS;
+  const signalGroup = read.value("IQQQ_SIGNAL_GROUP", parseBool) ?? false;
   let logLevel = read.value("IQQQ_LOG_LEVEL", parseLogLevel) ?? "warn";
   // scuttle ignores bad values with a warning; iqqq refuses to run on them.
   if (read.problems.length > 0 && flavour === "iqqq") return new UsageError(read.problems, EXIT.CONFIG);
@@ -236,7 +239,7 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
     action: args.action,
     config: {
       flavour,
-      program: args.program,
+      program: args.program === undefined ? undefined : { ...args.program, signalGroup },
       watch:
         watching && args.program === undefined
           ? { name: watchName, pattern: watchPattern, startTimeoutMs: watchStartTimeout }

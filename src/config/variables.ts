@@ -170,6 +170,13 @@ export const VARIABLES: readonly Variable[] = [
     meaning: "one more plugin path (wrapper4's name); a Go .so is skipped with a warning",
   },
   {
+    name: "IQQQ_SIGNAL_GROUP",
+    kind: "bool",
+    default: "false",
+    meaning:
+      "true: the program runs in its own process group (and session) and forwarded signals go to the whole group, as tini -g; false: to the program alone",
+  },
+  {
     name: "IQQQ_PLUGIN_TIMEOUT",
     kind: "duration",
     default: "5s",

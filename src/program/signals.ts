@@ -39,6 +39,7 @@ const MAX_PENDING = 64;
 
 export class SignalRelay {
   #child: ChildProcess | undefined;
+  #group = false;
   #pending: NodeJS.Signals[] = [];
   #listeners = new Map<NodeJS.Signals, () => void>();
   #onReceive: ((signal: NodeJS.Signals) => void) | undefined;
@@ -65,12 +66,21 @@ export class SignalRelay {
     this.#onReceive = callback;
   }
 
-  /** Starts forwarding to a running program, first whatever was queued. */
-  attach(child: ChildProcess): void {
+  /**
+   * Starts forwarding to a running program, first whatever was queued; with
+   * `group`, to its whole process group (it must lead one: spawned detached).
+   */
+  attach(child: ChildProcess, group = false): void {
     this.#child = child;
+    this.#group = group && child.pid !== undefined;
     const pending = this.#pending;
     this.#pending = [];
     for (const signal of pending) this.#forward(signal);
+  }
+
+  /** The running program's pid, if any. */
+  get programPid(): number | undefined {
+    return this.#child?.pid;
   }
 
   /** The program has exited: later signals are only noted. */
@@ -91,11 +101,12 @@ export class SignalRelay {
   #forward(signal: NodeJS.Signals): void {
     const child = this.#child;
     if (child === undefined) return;
-    this.log.debug(`forwarding ${signal} to the program (pid ${child.pid})`);
+    this.log.debug(`forwarding ${signal} to the program (${this.#group ? "process group" : "pid"} ${child.pid})`);
     try {
-      // kill() returns false (ESRCH) when the program has just exited: harmless,
-      // its 'exit' event is on its way.
-      child.kill(signal);
+      // kill() fails with ESRCH when the program has just exited: harmless, its
+      // 'exit' event is on its way.
+      if (this.#group) process.kill(-(child.pid as number), signal);
+      else child.kill(signal);
     } catch (err) {
       this.log.debug(`could not forward ${signal}: ${(err as Error).message}`);
     }

@@ -167,6 +167,7 @@ describe("bad values: named, with the value, and nothing runs", () => {
     ["IQQQ_PLUGINS", "a.mjs,,b.mjs"],
     ["IQQQ_PLUGIN_TIMEOUT", "soon"],
     ["IQQQ_PLUGIN_BUDGET", "-1s"],
+    ["IQQQ_SIGNAL_GROUP", "group"],
   ];
   for (const [name, value] of rows) {
     test(`${name}=${JSON.stringify(value)}`, () => {

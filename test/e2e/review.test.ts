@@ -5,10 +5,10 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { chmod, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { CLI, cliEnv, collect, FIXTURES, NODE, ROOT, runCli, startCli } from "../support/cli.js";
+import { CLI, cliEnv, collect, FIXTURES, NODE, ROOT, runCli, startCli, watchOutput } from "../support/cli.js";
 import { startFaultServer } from "../support/fault-server.js";
 import { fakeSidecars, K8S } from "../support/sidecars.js";
 
@@ -152,6 +152,111 @@ async function withNameserver(mode: "answer" | "blackhole", env: Record<string, 
   });
   return collect(child, { timeoutMs: 30_000 });
 }
+
+/** NUL-separated output, split. */
+function nulSplit(data: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let start = 0;
+  for (let i = 0; i < data.length; i++) {
+    if (data[i] === 0) {
+      out.push(data.subarray(start, i));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+describe("5. environment values that are not UTF-8", () => {
+  test("reach the program byte for byte, a 100 KB one included, and nothing is added", async () => {
+    // The shell gives iqqq the raw bytes (JavaScript strings cannot hold them).
+    const script = [
+      "unset PWD",
+      `RAW=$(printf 'caf\\351 %% \\\\ \\342\\234\\223'); export RAW`,
+      `LAT=$(printf '\\377\\376'); export LAT`,
+      `BIG=$(head -c 100000 /dev/zero | tr '\\000' '\\377'); export BIG`,
+      'exec "$0" env -0',
+    ].join("\n");
+    const child = spawn("sh", ["-c", script, CLI], { env: cliEnv({ PLAIN: "ok" }), stdio: ["pipe", "pipe", "pipe"] });
+    const r = await collect(child);
+    assert.equal(r.status, 0, r.stderr);
+    const got = nulSplit(r.stdout).sort(Buffer.compare);
+    const want = [
+      Buffer.from(`PATH=${cliEnv().PATH}`),
+      Buffer.from("PLAIN=ok"),
+      Buffer.concat([Buffer.from("RAW=caf"), Buffer.from([0xe9]), Buffer.from(" % \\ ✓")]),
+      Buffer.concat([Buffer.from("LAT="), Buffer.from([0xff, 0xfe])]),
+      Buffer.concat([Buffer.from("BIG="), Buffer.alloc(100_000, 0xff)]),
+    ].sort(Buffer.compare);
+    assert.deepEqual(
+      got.map((b) => b.toString("latin1")),
+      want.map((b) => b.toString("latin1")),
+    );
+  });
+});
+
+describe("7. SIGTERM and the program's own children", () => {
+  // sh runs a child shell in the foreground; that grandchild says when TERM reaches it.
+  const grandchild = `trap "echo grandchild got TERM; exit 5" TERM; echo "ready $$"; while :; do sleep 0.05; done`;
+  const program = ["sh", "-c", `sh -c '${grandchild}'`];
+
+  async function terminate(env: Record<string, string>) {
+    const istio = await sidecar();
+    const child = startCli(program, { env: { ...K8S, ISTIO_PORT: String(istio.port), ...env } });
+    const out = watchOutput(child.stdout as NodeJS.ReadableStream);
+    const result = collect(child, { timeoutMs: 15_000 });
+    await out.until("ready ");
+    const pid = Number(/ready (\d+)/.exec(out.text())?.[1]);
+    await sleep(100);
+    child.kill("SIGTERM");
+    await sleep(500);
+    // Whatever still runs (the default case's orphaned grandchild) is ended here.
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {}
+    return { ...(await result), out: out.text(), quits: istio.quits() };
+  }
+
+  test("by default it reaches the program alone, as documented", async () => {
+    const r = await terminate({});
+    assert.equal(r.status, 143, r.stderr);
+    assert.doesNotMatch(r.out, /grandchild got TERM/);
+    assert.equal(r.quits, 1);
+  });
+
+  test("IQQQ_SIGNAL_GROUP=true: it reaches the whole process group, as tini -g", async () => {
+    const r = await terminate({ IQQQ_SIGNAL_GROUP: "true" });
+    assert.match(r.out, /grandchild got TERM/);
+    assert.equal(r.status, 143, r.stderr);
+    assert.equal(r.quits, 1);
+  });
+});
+
+describe("8. odd places to start from", () => {
+  test("a script without #! runs with /bin/sh, as execvp(3) runs it", async () => {
+    const dir = await tempDir();
+    const script = join(dir, "job");
+    await writeFile(script, "echo from the script\nexit 9\n");
+    await chmod(script, 0o755);
+    const r = await runCli([script, "a"]);
+    assert.equal(r.status, 9, r.stderr);
+    assert.equal(r.stdout.toString(), "from the script\n");
+  });
+
+  test("a working directory deleted before the start: the program runs, its status kept", async () => {
+    const dir = await tempDir();
+    const child = spawn(
+      "sh",
+      ["-c", 'cd "$1" && rmdir "$1" && exec "$0" sh -c "echo ran; exit 4"', resolve(CLI), dir],
+      {
+        env: cliEnv(),
+        stdio: ["pipe", "pipe", "pipe"],
+      },
+    );
+    const r = await collect(child);
+    assert.equal(r.status, 4, r.stderr);
+    assert.equal(r.stdout.toString(), "ran\n");
+  });
+});
 
 describe("6. a host name in a sidecar URL (Node: getaddrinfo cannot be cancelled)", () => {
   const skip = canUnshare ? false : "needs root and unshare(1) (CI runs as root)";

@@ -43,7 +43,8 @@ const runtimes: Runtime[] = [
         {
           name: "bun",
           command: [BUN_BINARY],
-          reaps: false,
+          // waitpid() through bun:ffi (src/runtime/reaper.ts).
+          reaps: true,
           // Bun's crash handler catches these and aborts, even when sent by kill().
           fatal: ["SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGSEGV"],
         } as const,
@@ -93,7 +94,9 @@ for (const runtime of runtimes) {
         "sleep 0.1",
         'ppid1() { n=0; for f in /proc/[0-9]*/status; do grep -q "^PPid:[[:space:]]*1$" "$f" 2>/dev/null && grep -q "^State:[[:space:]]*$1" "$f" && n=$((n+1)); done; echo $n; }',
         'echo "orphans $(ppid1 S)"',
-        "sleep 0.8",
+        // They have all exited after 0.3 s; a reaper scans every second. Up to 3 s for it.
+        "sleep 0.5",
+        'i=0; while [ "$(ppid1 Z)" -gt 0 ] && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done',
         'echo "zombies $(ppid1 Z)"',
         "exit 7",
       ].join("\n");

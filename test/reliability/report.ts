@@ -95,15 +95,19 @@ no sidecar was left running, no run outlived its budget, no bad value ran anythi
 
 What the suite found that iqqq cannot fix, and what to do about it:
 
-- **Orphans are not reaped.** As PID 1, iqqq inherits orphaned grandchildren
-  (${orphans}). Neither Node nor Bun can wait for a child they did not start (no
-  \`waitpid(-1)\`), so each exited orphan stays a zombie until the container
-  ends. Harmless for a job that does not daemonize; for one that does, set
+- **Orphans.** As PID 1, iqqq inherits orphaned grandchildren
+  (${orphans}). The Bun executable reaps them: every second it calls libc's
+  \`waitpid()\` through \`bun:ffi\` for each zombie re-parented to it that was
+  already a zombie a second before (never the program, never \`waitpid(-1)\`, so
+  no status is stolen). Node has no \`waitpid()\` at all, so under the Node bundle
+  each exited orphan stays a zombie until the container ends: harmless for a job
+  that does not daemonize; for one that does, use the executable, set
   \`shareProcessNamespace: true\` (the pause container is PID 1 and reaps) or put
-  tini first: \`ENTRYPOINT ["tini", "--", "iqqq"]\` (or \`docker run --init\`).
-- **Arguments that are not UTF-8.** Node and Bun decode argv as UTF-8 (a lone
-  byte 0x80-0xFF becomes U+FFFD); iqqq then takes the original bytes from
-  \`/proc/self/cmdline\` and starts the program through \`/bin/sh\`'s \`exec\`: of 128
+  tini first: \`ENTRYPOINT ["tini", "--", "iqqq"]\`.
+- **Arguments and environment values that are not UTF-8.** Node and Bun decode
+  argv and the environment as UTF-8 (a lone byte 0x80-0xFF becomes U+FFFD); iqqq
+  then takes the original bytes from \`/proc/self/cmdline\` and
+  \`/proc/self/environ\` and starts the program through \`/bin/sh\`'s \`exec\`: of 128
   arguments that were a single byte 0x80-0xFF, ${fmt(num("bad-input-bytes", "rawIntact"))} arrived intact, as did
   every UTF-8 argument and every byte 1-127. Without \`/bin/sh\` (distroless)
   iqqq exits 126 with a message rather than pass altered bytes.
