@@ -5,7 +5,8 @@ import { EXIT } from "../exit-status.js";
 import { LOG_LEVELS, type LogLevel } from "../log.js";
 import { DEFAULT_PLUGIN_BUDGET_MS, DEFAULT_PLUGIN_TIMEOUT_MS } from "../plugins/host.js";
 import { parsePluginPaths, parseWrapperPluginPath, pluginPaths } from "../plugins/paths.js";
-import { parseProcessName, parseWatchPattern } from "../watch/match.js";
+import { parseProcessName } from "../watch/match.js";
+import { type Pattern, parseWatchPattern } from "../watch/pattern.js";
 import { isLoopback, parseBool, parseDuration, parseHttpUrl, parsePort, parseUrlList, ValueError } from "./values.js";
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -70,7 +71,7 @@ export interface Program {
 /** Watcher mode: the process to wait for, in /proc. */
 export interface WatchPlan {
   readonly name: string | undefined;
-  readonly pattern: RegExp | undefined;
+  readonly pattern: Pattern | undefined;
   /** undefined: wait for the process to appear as long as it takes. */
   readonly startTimeoutMs: number | undefined;
 }

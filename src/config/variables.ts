@@ -149,7 +149,7 @@ export const VARIABLES: readonly Variable[] = [
     kind: "regex",
     default: "(unset)",
     meaning:
-      "watcher mode: a JavaScript regular expression matched against the full command line; with IQQQ_WATCH_PROCESS, both must match",
+      "watcher mode: a JavaScript regular expression matched against the full command line, in linear time (no backreferences or lookaround); with IQQQ_WATCH_PROCESS, both must match",
   },
   {
     name: "IQQQ_WATCH_START_TIMEOUT",

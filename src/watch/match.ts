@@ -2,13 +2,14 @@
 // argv as /proc shows them.
 
 import { ValueError } from "../config/values.js";
+import type { Pattern } from "./pattern.js";
 
 /** At least one of name and pattern; with both, a process must match both. */
 export interface ProcessQuery {
   /** IQQQ_WATCH_PROCESS: the kernel comm, or the basename of argv[0]. */
   readonly name?: string | undefined;
   /** IQQQ_WATCH_PATTERN: searched in the full command line, arguments joined by spaces. */
-  readonly pattern?: RegExp | undefined;
+  readonly pattern?: Pattern | undefined;
 }
 
 /** TASK_COMM_LEN is 16 bytes with the NUL: the kernel keeps 15 of a longer name. */
@@ -34,7 +35,7 @@ export function matchesName(name: string, comm: string, argv: () => readonly str
   return space > 0 && basename(argv0.slice(0, space)) === name;
 }
 
-export function matchesPattern(pattern: RegExp, argv: readonly string[]): boolean {
+export function matchesPattern(pattern: Pattern, argv: readonly string[]): boolean {
   return pattern.test(commandLine(argv));
 }
 
@@ -59,15 +60,6 @@ export function parseProcessName(raw: string): string {
   }
   if (raw.trim() !== raw) throw new ValueError("expected a process name without leading or trailing spaces");
   return raw;
-}
-
-/** IQQQ_WATCH_PATTERN: a JavaScript regular expression, unanchored, no flags. */
-export function parseWatchPattern(raw: string): RegExp {
-  try {
-    return new RegExp(raw);
-  } catch (err) {
-    throw new ValueError(`expected a regular expression (JavaScript syntax): ${(err as Error).message}`);
-  }
 }
 
 function basename(path: string): string {

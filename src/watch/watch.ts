@@ -72,8 +72,11 @@ export function watchProcess(spec: WatchSpec, log: Logger, signal: AbortSignal):
   const intervalMs = Math.max(1, spec.intervalMs ?? DEFAULT_WATCH_INTERVAL_MS);
   const query: ProcessQuery = {
     name: spec.name,
-    // A /g or /y RegExp keeps lastIndex between test() calls: matching must be stateless.
-    pattern: spec.pattern && new RegExp(spec.pattern.source, spec.pattern.flags.replace(/[gy]/g, "")),
+    // A /g or /y RegExp (tests pass RegExps) keeps lastIndex between test() calls: matching must be stateless.
+    pattern:
+      spec.pattern instanceof RegExp
+        ? new RegExp(spec.pattern.source, spec.pattern.flags.replace(/[gy]/g, ""))
+        : spec.pattern,
   };
   const target = describeQuery(query);
   const started = performance.now();

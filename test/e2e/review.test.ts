@@ -306,6 +306,36 @@ describe("9. plugin hooks together are bounded", () => {
   });
 });
 
+describe("10. a catastrophic IQQQ_WATCH_PATTERN", () => {
+  test("matched in linear time: the start limit still ends the watch, with the sidecar stopped", async () => {
+    // A process whose command line is 40 a's and a "!": /^(a+)+$/ backtracks 2^40
+    // times on it in a backtracking engine, at 100% CPU, deaf to signals.
+    const decoy = spawn("sleep", ["30"], { argv0: `${"a".repeat(40)}!` });
+    const istio = await sidecar();
+    try {
+      const r = await runCli([], {
+        env: {
+          ...K8S,
+          ISTIO_PORT: String(istio.port),
+          IQQQ_WATCH_PATTERN: "^(a+)+$",
+          IQQQ_WATCH_START_TIMEOUT: "1s",
+        },
+        timeoutMs: 15_000,
+      });
+      assert.equal(r.status, 75, r.stderr);
+      assert.equal(istio.quits(), 1);
+    } finally {
+      decoy.kill("SIGKILL");
+    }
+  });
+
+  test("a backreference is refused by name, in both builds: exit 78, nothing watched", async () => {
+    const r = await runCli([], { env: { ...K8S, IQQQ_WATCH_PATTERN: "(job)\\1" } });
+    assert.equal(r.status, 78, r.stderr);
+    assert.match(r.stderr, /IQQQ_WATCH_PATTERN.*backreferences .* not supported/);
+  });
+});
+
 describe("low: plugins others may write to", () => {
   test("a world-writable plugin is not loaded, with a warning; the program runs", async () => {
     const dir = await tempDir();
