@@ -2,7 +2,7 @@
 // step, with every URL and time limit. Runs nothing.
 
 import type { Config, QuitTarget } from "./config/config.js";
-import { formatDuration } from "./config/values.js";
+import { formatDuration, shownUrl } from "./config/values.js";
 import { EXIT } from "./exit-status.js";
 import { READY_REQUEST_TIMEOUT_MS } from "./ready/wait.js";
 import { ATTEMPT_TIMEOUT_MS, REFUSED_GRACE_MS } from "./sidecar/stop.js";
@@ -32,7 +32,7 @@ export function explain(config: Config): string {
     );
     for (const c of ready.checks) {
       lines.push(
-        `   GET ${c.url.href} until 200${c.expectLive ? ' with "state": "LIVE"' : ""}, ${formatDuration(READY_REQUEST_TIMEOUT_MS)} per request, polls 50ms doubling to 500ms apart`,
+        `   GET ${shownUrl(c.url)} until 200${c.expectLive ? ' with "state": "LIVE"' : ""}, ${formatDuration(READY_REQUEST_TIMEOUT_MS)} per request, polls 50ms doubling to 500ms apart`,
       );
     }
   }
@@ -66,7 +66,7 @@ export function explain(config: Config): string {
       `stop the sidecars${failed}, within ${formatDuration(stop.budgetMs)} in all (IQQQ_QUIT_TIMEOUT), ${formatDuration(ATTEMPT_TIMEOUT_MS)} per request, retrying 5xx/429/resets/timeouts, never following redirects, giving up on connection refused after ${formatDuration(REFUSED_GRACE_MS)}:`,
     );
     if (stop.genericFirst && stop.generic.length > 0) lines.push("   first, one after the other with the rest:");
-    for (const url of stop.generic) lines.push(`   POST ${url.href} (generic endpoint: answer logged only)`);
+    for (const url of stop.generic) lines.push(`   POST ${shownUrl(url)} (generic endpoint: answer logged only)`);
     for (const t of stop.targets) lines.push(`   ${target(t)}`);
     if (stop.pkillFallback)
       lines.push("   if the istio request fails: SIGINT to processes named pilot-agent (ISTIO_FALLBACK_PKILL)");
@@ -77,5 +77,5 @@ export function explain(config: Config): string {
 function target(t: QuitTarget): string {
   if (t.kind === "signal")
     return `${t.signal} to processes named ${t.process} (${t.name}; needs shareProcessNamespace)`;
-  return `POST ${t.url.href} (${t.name}${t.optional ? ", if something listens there: auto" : ""})`;
+  return `POST ${shownUrl(t.url)} (${t.name}${t.optional ? ", if something listens there: auto" : ""})`;
 }

@@ -7,7 +7,16 @@ import { DEFAULT_PLUGIN_BUDGET_MS, DEFAULT_PLUGIN_TIMEOUT_MS } from "../plugins/
 import { parsePluginPaths, parseWrapperPluginPath, pluginPaths } from "../plugins/paths.js";
 import { parseProcessName } from "../watch/match.js";
 import { type Pattern, parseWatchPattern } from "../watch/pattern.js";
-import { isLoopback, parseBool, parseDuration, parseHttpUrl, parsePort, parseUrlList, ValueError } from "./values.js";
+import {
+  isLoopback,
+  parseBool,
+  parseDuration,
+  parseHttpUrl,
+  parsePort,
+  parseUrlList,
+  shownValue,
+  ValueError,
+} from "./values.js";
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -350,7 +359,7 @@ class Reader {
       return parse(raw);
     } catch (err) {
       if (!(err instanceof ValueError)) throw err;
-      this.problems.push(`${name}=${JSON.stringify(raw)} is invalid: ${err.message}`);
+      this.problems.push(`${name}=${JSON.stringify(shownValue(raw))} is invalid: ${err.message}`);
       return undefined;
     }
   }

@@ -140,3 +140,16 @@ export function isLoopback(url: URL): boolean {
   const host = url.hostname;
   return host === "localhost" || host === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
+
+/** A URL for logs and --explain: a password in it (user:password@) shown as "***". */
+export function shownUrl(url: URL): string {
+  if (url.password === "") return url.href;
+  const copy = new URL(url.href);
+  copy.password = "***";
+  return copy.href;
+}
+
+/** A raw variable value for messages: credentials in anything URL-like masked the same way. */
+export function shownValue(raw: string): string {
+  return raw.replace(/(\/\/[^/@:\s]*:)[^/@\s]*@/g, "$1***@");
+}

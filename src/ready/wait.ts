@@ -5,7 +5,7 @@
 
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ReadyCheck, ReadyPlan } from "../config/config.js";
-import { formatDuration } from "../config/values.js";
+import { formatDuration, shownUrl } from "../config/values.js";
 import type { Logger } from "../log.js";
 import { timeoutSignal } from "../runtime/timers.js";
 import { request } from "../sidecar/request.js";
@@ -56,7 +56,7 @@ async function waitFor(check: ReadyCheck, log: Logger, stop: AbortSignal): Promi
       state = `state ${live ?? "unknown"}`;
     }
     if (state !== lastState) {
-      log.info(`waiting for ${check.name} to be ready: GET ${check.url.href}: ${state}`);
+      log.info(`waiting for ${check.name} to be ready: GET ${shownUrl(check.url)}: ${state}`);
       lastState = state;
     }
     await sleep(poll, undefined, { signal: stop }).catch(() => {});

@@ -3,7 +3,7 @@
 // only logged and, in standalone mode, turned into an exit status.
 
 import type { QuitTarget, StopPlan } from "../config/config.js";
-import { formatDuration } from "../config/values.js";
+import { formatDuration, shownUrl } from "../config/values.js";
 import { EXIT } from "../exit-status.js";
 import type { Logger } from "../log.js";
 import { signalProcessesNamed } from "./pkill.js";
@@ -121,41 +121,43 @@ async function stopHttp(name: string, url: URL, budget: Budget, log: Logger, lev
     const remaining = deadline - Date.now();
     if (remaining <= 0) {
       report(
-        `could not stop ${name}: POST ${url.href} ${describe(last)} after ${attempt - 1} attempts (IQQQ_QUIT_TIMEOUT ${formatDuration(budget.ms)} used up)`,
+        `could not stop ${name}: POST ${shownUrl(url)} ${describe(last)} after ${attempt - 1} attempts (IQQQ_QUIT_TIMEOUT ${formatDuration(budget.ms)} used up)`,
       );
       return "failed";
     }
-    log.debug(`POST ${url.href} (attempt ${attempt})`);
+    log.debug(`POST ${shownUrl(url)} (attempt ${attempt})`);
     last = await post(url, Math.min(remaining, ATTEMPT_TIMEOUT_MS));
-    log.debug(`POST ${url.href}: ${describe(last)}`);
+    log.debug(`POST ${shownUrl(url)}: ${describe(last)}`);
     switch (last.kind) {
       case "status": {
         if (last.status >= 200 && last.status < 300) {
-          log.info(`stopped ${name}: POST ${url.href} → ${describe(last)}`);
+          log.info(`stopped ${name}: POST ${shownUrl(url)} → ${describe(last)}`);
           return "stopped";
         }
         if (last.status >= 300 && last.status < 400) {
           report(
-            `could not stop ${name}: POST ${url.href} → ${last.status} redirect to ${JSON.stringify(last.location ?? "")}, not followed`,
+            `could not stop ${name}: POST ${shownUrl(url)} → ${last.status} redirect to ${JSON.stringify(last.location ?? "")}, not followed`,
           );
           return "failed";
         }
         if (last.status < 500 && last.status !== 429) {
           const answer = last;
           const hint = HINTS.find((h) => h.name === name && h.status === answer.status && answer.body.includes(h.body));
-          report(`could not stop ${name}: POST ${url.href} → ${describe(last)}${hint ? `: ${hint.hint}` : ""}`);
+          report(`could not stop ${name}: POST ${shownUrl(url)} → ${describe(last)}${hint ? `: ${hint.hint}` : ""}`);
           return "failed";
         }
         break;
       }
       case "refused":
         if (Date.now() - started >= REFUSED_GRACE_MS) {
-          log[levels.refused](`no sidecar is listening at ${url.href} (connection refused): nothing to stop there`);
+          log[levels.refused](
+            `no sidecar is listening at ${shownUrl(url)} (connection refused): nothing to stop there`,
+          );
           return "absent";
         }
         break;
       case "error":
-        report(`could not stop ${name}: POST ${url.href} failed: ${last.code}`);
+        report(`could not stop ${name}: POST ${shownUrl(url)} failed: ${last.code}`);
         return "failed";
       case "timeout":
       case "broken":

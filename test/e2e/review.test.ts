@@ -10,7 +10,7 @@ import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CLI, cliEnv, collect, FIXTURES, NODE, ROOT, runCli, startCli, watchOutput } from "../support/cli.js";
 import { startFaultServer } from "../support/fault-server.js";
-import { fakeSidecars, K8S } from "../support/sidecars.js";
+import { closedPort, fakeSidecars, K8S } from "../support/sidecars.js";
 
 const sidecar = fakeSidecars();
 
@@ -333,6 +333,24 @@ describe("10. a catastrophic IQQQ_WATCH_PATTERN", () => {
     const r = await runCli([], { env: { ...K8S, IQQQ_WATCH_PATTERN: "(job)\\1" } });
     assert.equal(r.status, 78, r.stderr);
     assert.match(r.stderr, /IQQQ_WATCH_PATTERN.*backreferences .* not supported/);
+  });
+});
+
+describe("low: credentials in sidecar URLs", () => {
+  test("a password in a sidecar URL is never printed, in logs or --explain", async () => {
+    const env = {
+      ...K8S,
+      ISTIO_QUIT_API: `http://job:s3cret@127.0.0.1:${await closedPort()}`,
+      IQQQ_LOG_LEVEL: "debug",
+    };
+    const run = await runCli(["true"], { env: { ...env, IQQQ_QUIT_TIMEOUT: "300ms" } });
+    const explain = await runCli(["--explain", "true"], { env });
+    const bad = await runCli(["true"], { env: { ...env, ISTIO_QUIT_API: "ftp://job:s3cret@127.0.0.1" } });
+    assert.equal(bad.status, 78);
+    for (const r of [run, explain, bad]) {
+      assert.match(r.stderr + r.stdout.toString(), /job:\*\*\*@127\.0\.0\.1/);
+      assert.doesNotMatch(r.stderr + r.stdout.toString(), /s3cret/);
+    }
   });
 });
 

@@ -14,7 +14,9 @@ const tap = join(dir, "results.tap");
 const suite = readdirSync(join(ROOT, "build/test/reliability"))
   .filter((f) => f.endsWith(".test.js"))
   .sort()
-  .map((f) => join(ROOT, "build/test/reliability", f));
+  .map((f) => join(ROOT, "build/test/reliability", f))
+  // The holes a hostile review found (issue 12): each test there failed before its fix.
+  .concat(join(ROOT, "build/test/e2e/review.test.js"));
 
 const started = Date.now();
 const run = spawnSync(
@@ -65,6 +67,11 @@ const lost =
   num("load-sequential", "lost") +
   num("load-concurrent", "lost") +
   num("bad-input-table", "lost");
+/** Passing tests inside the review's suites, which are named "1. …" to "10. …" and "low: …". */
+const reviewTests = readFileSync(tap, "utf8")
+  .split(/^(?=# Subtest: )/m)
+  .filter((block) => /^# Subtest: (?:\d+\.|low:) /.test(block))
+  .reduce((n, block) => n + (block.match(/^ {4}ok \d+ - /gm)?.length ?? 0), 0);
 const orphans = runtimes
   .map((r) => `${r}: ${num(`pid1-orphans-${r}`, "orphans")} orphans, ${num(`pid1-orphans-${r}`, "reaped")} reaped`)
   .join("; ");
@@ -86,6 +93,7 @@ ${availableParallelism()} CPUs, ${seconds} s, ${tests.pass} tests passed, ${test
 | bad input: hostile values, ${fmt(num("bad-input-table", "values"))} over ${fmt(num("bad-input-table", "variables"))} variables, in-process as iqqq and as scuttle, and end to end | ${fmt(3 * num("bad-input-table", "values"))} checks | ${fmt(num("bad-input-table", "lost"))} run anyway |
 | argument bytes: 1-127 alone and together, the ${fmt(num("bad-input-bytes", "utf8Tried") - 127)} bytes UTF-8 uses, and 0x80-0xFF alone | ${fmt(num("bad-input-bytes", "utf8Tried") + num("bad-input-bytes", "rawTried"))} arguments | see below |
 | signals: bursts of 50, during the readiness wait, the run, the program's exit and the stop; every signal 1-64 to iqqq, and to iqqq as PID 1 under ${runtimes.join(" and ")} | ${fmt(signalsTried)} signals | 0 |
+| a hostile review's holes: 101 answers, stray plugin errors, timers past 2^31 ms, a non-blocking stderr, environment bytes, a silent DNS server, grandchildren and SIGTERM, odd starts (no \`#!\`, deleted cwd), hanging plugins, catastrophic patterns, world-writable plugins, passwords in URLs | ${fmt(reviewTests)} tests in \`test/e2e/review.test.ts\` (each hole's own test failed before its fix; the rest are controls) | 0 |
 | load: sequential wrapped runs, each with its own sidecar | ${fmt(num("load-sequential", "runs"))} runs, ${fmt(num("load-sequential", "perSecond"), 1)} runs/s | ${fmt(num("load-sequential", "lost"))} |
 | load: concurrent wrapped runs, each with its own sidecar | ${fmt(num("load-concurrent", "runs"))} runs, ${fmt(num("load-concurrent", "perSecond"), 1)} runs/s, slowest ${fmt(num("load-concurrent", "maxMs"))} ms | ${fmt(num("load-concurrent", "lost"))} |
 
