@@ -15,8 +15,10 @@ Usage:
                             watcher container: wait for process NAME (shared process
                             namespace) to appear and to end, then stop the sidecar
   iqqq --explain [PROGRAM…] print the resolved configuration and every step iqqq
-                            would take (waits, requests, URLs, time limits); run nothing
+                            would take (waits, requests, URLs, time limits) to
+                            stdout; run nothing
   iqqq --help | --version
+iqqq's own options come before PROGRAM, in any order: --help wins, then --version.
 
 By default the sidecar is stopped with POST http://127.0.0.1:15020/quitquitquit
 (Istio's pilot-agent); IQQQ_SIDECARS picks others (envoy, linkerd, cloudsql,

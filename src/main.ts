@@ -141,7 +141,7 @@ async function watch(config: Config, plan: WatchPlan, plugins: PluginHost, log: 
     log,
     interrupt.signal,
   );
-  const outcome = watchOutcome(result, log, received);
+  const outcome = watchOutcome(result, log, received, config.stop.skipOnFailure);
   const exit = watchExit(result, outcome.status);
   if (exit !== undefined) await plugins.run("afterExit", { exit });
   if (!outcome.stop) return outcome.status;

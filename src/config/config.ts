@@ -36,11 +36,20 @@ export type QuitTarget =
       /** auto detection: connection refused just means "not this kind", said at debug level. */
       readonly optional: boolean;
     }
-  | { readonly kind: "signal"; readonly name: string; readonly process: string; readonly signal: NodeJS.Signals };
+  | {
+      readonly kind: "signal";
+      readonly name: string;
+      readonly process: string;
+      readonly signal: NodeJS.Signals;
+      /** Alongside another target that does the same job: absence is not worth a warning. */
+      readonly optional?: boolean;
+    };
 
 export interface StopPlan {
   /** Why nothing will be stopped, or undefined when the targets below are used. */
   readonly skipReason: string | undefined;
+  /** The reason was already given as a warning at start: the stop only notes it at debug level. */
+  readonly skipWarned?: boolean;
   /** NEVER_KILL_ISTIO_ON_FAILURE: skip the stop when the program failed. */
   readonly skipOnFailure: boolean;
   /** Sidecars whose stop decides standalone mode's exit status. */
@@ -125,6 +134,21 @@ export class UsageError extends Error {
   }
 }
 
+/** Variables that only matter for stopping or waiting for a sidecar. */
+const SIDECAR_SETTINGS = [
+  "ISTIO_PORT",
+  "ISTIO_QUIT_API",
+  "IQQQ_SIDECARS",
+  "ENVOY_ADMIN_API",
+  "ENVOY_ADMIN_PORT",
+  "LINKERD_ADMIN_PORT",
+  "CLOUDSQL_ADMIN_PORT",
+  "GENERIC_QUIT_ENDPOINTS",
+  "IQQQ_WAIT_FOR",
+  "ISTIO_READY_PORT",
+  "ISTIO_FALLBACK_PKILL",
+] as const;
+
 export const DEFAULT_PORTS = { istio: 15020, istioReady: 15021, envoy: 15000, linkerd: 4191, cloudsql: 9091 } as const;
 export const DEFAULT_QUIT_BUDGET_MS = 5000;
 
@@ -197,6 +221,7 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
 
   let targets: QuitTarget[];
   let skipReason: string | undefined;
+  let skipWarned = false;
   if (flavour === "scuttle") {
     // scuttle's kill(): nothing unless ENVOY_ADMIN_API is set and local; then
     // ISTIO_QUIT_API, else its pkill fallback. iqqq adds Envoy's own quit in that
@@ -211,7 +236,11 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
             : neverKill
               ? "NEVER_KILL_ISTIO is true"
               : undefined;
-    targets = istioQuitApi !== undefined ? [httpTarget("istio", false)] : [httpTarget("envoy", false), pilotAgent];
+    // pilot-agent is only visible with shareProcessNamespace; Envoy's quit does the work without it.
+    targets =
+      istioQuitApi !== undefined
+        ? [httpTarget("istio", false)]
+        : [httpTarget("envoy", false), { ...pilotAgent, optional: true }];
   } else {
     skipReason = !inKubernetes
       ? "KUBERNETES_SERVICE_HOST is not set (not in Kubernetes)"
@@ -220,6 +249,14 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
         : neverKill
           ? "NEVER_KILL_ISTIO is true"
           : undefined;
+    // Sidecar settings outside Kubernetes: someone expects a stop that will not come. Say so, once.
+    const expecting = SIDECAR_SETTINGS.filter((name) => read.present(name));
+    if (!inKubernetes && expecting.length > 0 && !disabled && !neverKill) {
+      warnings.push(
+        `${expecting.join(", ")} ${expecting.length === 1 ? "is" : "are"} set, but KUBERNETES_SERVICE_HOST is not: outside Kubernetes no sidecar is stopped. To try iqqq against a local sidecar, set KUBERNETES_SERVICE_HOST to any value`,
+      );
+      skipWarned = true;
+    }
     if (sidecars === "auto") {
       targets = (["istio", "envoy", "linkerd", "cloudsql"] as const).map((k) => httpTarget(k, true));
     } else {
@@ -265,6 +302,7 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
         : undefined,
       stop: {
         skipReason,
+        skipWarned,
         skipOnFailure: neverKillOnFailure,
         targets,
         generic,
@@ -283,20 +321,24 @@ type Args =
 
 /** iqqq's own options come before PROGRAM: --help, --version, --explain, and -- to end them. */
 function parseArgs(argv: readonly string[]): Args | UsageError {
+  // iqqq's own options come first, in any order; --help wins over --version, which wins over --explain.
+  const own = new Set<string>();
   let i = 0;
-  let action: "run" | "explain" = "run";
-  const first = argv[0];
-  if (first === "--help") return { action: "help" };
-  if (first === "--version") return { action: "version" };
-  if (first === "--explain") {
-    action = "explain";
-    i = 1;
+  for (; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === "--help" || arg === "--version" || arg === "--explain") own.add(arg);
+    else break;
   }
+  if (own.has("--help")) return { action: "help" };
+  if (own.has("--version")) return { action: "version" };
+  const action = own.has("--explain") ? "explain" : "run";
   const next = argv[i];
   if (next === "--") i++;
   else if (next?.startsWith("-") && next !== "-") {
     return new UsageError(
-      [`unknown option ${JSON.stringify(next)} (to run a program whose name starts with "-", put -- before it)`],
+      [
+        `unknown option ${JSON.stringify(next)}: iqqq's own are --help, --version and --explain (to run a program whose name starts with "-", put -- before it)`,
+      ],
       EXIT.USAGE,
     );
   }

@@ -1,6 +1,7 @@
 // Runs the wrapped program with iqqq's stdin, stdout and stderr, and reports how it ended.
 
 import { type ChildProcess, spawn } from "node:child_process";
+import { statSync } from "node:fs";
 import type { Program } from "../config/config.js";
 import type { ProgramResult } from "../exit-status.js";
 import type { Logger } from "../log.js";
@@ -111,6 +112,22 @@ function spawnFailure(file: string, err: NodeJS.ErrnoException): ProgramResult {
         : `${JSON.stringify(file)}: command not found in PATH`,
     };
   }
+  if (err.code === "EACCES" && isDirectory(file)) {
+    return { kind: "not-executable", message: `${JSON.stringify(file)}: is a directory, not a program` };
+  }
   const reason = err.code === "EACCES" ? "permission denied (not executable?)" : (err.code ?? err.message);
   return { kind: "not-executable", message: `${JSON.stringify(file)}: cannot execute: ${reason}` };
+}
+
+/** Whether `file`, as exec would find it (PATH for a bare name: the first match), is a directory. */
+function isDirectory(file: string): boolean {
+  const candidates = file.includes("/")
+    ? [file]
+    : (process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(":").map((dir) => `${dir || "."}/${file}`);
+  for (const path of candidates) {
+    try {
+      return statSync(path).isDirectory();
+    } catch {}
+  }
+  return false;
 }

@@ -43,7 +43,9 @@ export async function stopSidecars(plan: StopPlan, programFailed: boolean, log: 
     plan.skipReason ??
     (plan.skipOnFailure && programFailed ? "the program failed and NEVER_KILL_ISTIO_ON_FAILURE is true" : undefined);
   if (reason !== undefined) {
-    log.info(`not stopping any sidecar: ${reason}`);
+    (plan.skipWarned === true && reason === plan.skipReason ? log.debug : log.info)(
+      `not stopping any sidecar: ${reason}`,
+    );
     return { kind: "skipped", reason };
   }
   const budget: Budget = { deadline: Date.now() + plan.budgetMs, ms: plan.budgetMs };
@@ -93,6 +95,10 @@ async function stopTarget(target: QuitTarget, budget: Budget, log: Logger): Prom
   if (pids.length > 0) {
     log.info(`stopped ${target.name}: sent ${target.signal} to ${target.process} (pid ${pids.join(", ")})`);
     return "stopped";
+  }
+  if (target.optional === true) {
+    log.debug(`no process named ${target.process} is visible (no shareProcessNamespace): Envoy's own quit stands in`);
+    return "absent";
   }
   log.warn(
     `no process named ${target.process} is visible: nothing to signal (its container must share the pod's process namespace: shareProcessNamespace: true)`,

@@ -34,18 +34,27 @@ export interface WatchOutcome {
  * as configured, so iqqq does not cut it short with a quit while the watched
  * program may still be shutting down; it exits at once with 128+N.
  */
-export function watchOutcome(result: WatchResult, log: Logger, signal?: NodeJS.Signals): WatchOutcome {
+export function watchOutcome(
+  result: WatchResult,
+  log: Logger,
+  signal?: NodeJS.Signals,
+  keepOnFailure = false,
+): WatchOutcome {
+  // With NEVER_KILL_ISTIO_ON_FAILURE a failed watch leaves the sidecars running: say so.
+  const failedStop = keepOnFailure
+    ? "leaving the sidecars running (NEVER_KILL_ISTIO_ON_FAILURE is true)"
+    : "stopping the sidecars";
   switch (result.kind) {
     case "ended":
       log.info("the watched process has gone; its exit status cannot be seen from here, so it counts as success");
       return { stop: true, failed: false, status: EXIT.OK };
     case "never-appeared":
       log.error(
-        `no matching process appeared within IQQQ_WATCH_START_TIMEOUT; stopping the sidecars and exiting ${WATCH_EXIT.NEVER_APPEARED}`,
+        `no matching process appeared within IQQQ_WATCH_START_TIMEOUT; ${failedStop} and exiting ${WATCH_EXIT.NEVER_APPEARED}`,
       );
       return { stop: true, failed: true, status: WATCH_EXIT.NEVER_APPEARED };
     case "unavailable":
-      log.error(`${result.message}; stopping the sidecars and exiting ${WATCH_EXIT.PROC_UNAVAILABLE}`);
+      log.error(`${result.message}; ${failedStop} and exiting ${WATCH_EXIT.PROC_UNAVAILABLE}`);
       return { stop: true, failed: true, status: WATCH_EXIT.PROC_UNAVAILABLE };
     case "aborted": {
       const sig = signal ?? "SIGTERM";

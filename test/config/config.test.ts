@@ -34,6 +34,13 @@ describe("arguments", () => {
     [["--explain"], "explain", undefined, []],
     [["--explain", "ls", "-l"], "explain", "ls", ["-l"]],
     [["--explain", "--", "-x"], "explain", "-x", []],
+    // iqqq's own options in any order: --help, then --version, then --explain win.
+    [["--explain", "--version"], "version", undefined, []],
+    [["--version", "--explain", "ls"], "version", undefined, []],
+    [["--explain", "--help"], "help", undefined, []],
+    [["--version", "--help"], "help", undefined, []],
+    [["--explain", "--explain", "ls"], "explain", "ls", []],
+    [["--explain", "ls", "--version"], "explain", "ls", ["--version"]],
   ];
   for (const [argv, action, file, args] of rows) {
     test(JSON.stringify(argv), () => {

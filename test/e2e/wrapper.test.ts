@@ -86,7 +86,7 @@ describe("exit status", () => {
     for (const target of [file, dir]) {
       const r = await runAndCountQuits([target]);
       assert.equal(r.status, 126, target);
-      assert.match(r.stderr, /cannot execute/);
+      assert.match(r.stderr, target === dir ? /is a directory, not a program/ : /cannot execute/);
       assert.equal(r.quits, 1);
     }
   });
