@@ -1,0 +1,110 @@
+// npm run release: everything a user installs, without a clone, in dist/release/:
+//   iqqq-linux-{x64,arm64}[-musl]      the standalone executables (Bun)
+//   iqqq-VERSION.tgz                   the npm package (npm i -g ./iqqq-VERSION.tgz)
+//   iqqq-image-VERSION-linux-x64.oci.tar  the iqqq image, an OCI archive (podman load -i …)
+//   SHA256SUMS                         for all of them (sha256sum -c SHA256SUMS)
+// `--no-image` skips the image (it needs podman, runc and patchelf; CI has them).
+// scripts/check-release.mjs checks what this writes.
+
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("../", import.meta.url));
+const out = join(root, "dist/release");
+const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const withImage = !process.argv.includes("--no-image");
+
+function run(file, args, options = {}) {
+  const r = spawnSync(file, args, { stdio: ["ignore", "inherit", "inherit"], cwd: root, ...options });
+  if (r.status !== 0) {
+    console.error(`release: ${file} ${args.join(" ")} failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`);
+    process.exit(1);
+  }
+  return r;
+}
+
+function have(command) {
+  return spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
+}
+
+if (withImage) {
+  const missing = ["podman", "runc", "patchelf"].filter((c) => !have(c));
+  if (missing.length > 0) {
+    console.error(
+      `release: the image needs ${missing.join(", ")} (Debian: apt-get install ${missing.join(" ")}); or run npm run release -- --no-image`,
+    );
+    process.exit(1);
+  }
+}
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+
+// 1. The bundle and the plugin types, then the npm tarball made of them.
+run("npm", ["run", "--silent", "build"]);
+run("npm", ["pack", "--silent", "--pack-destination", out], { stdio: ["ignore", "ignore", "inherit"] });
+
+// 2. Every executable.
+run(process.execPath, [join(root, "scripts/build-binaries.mjs")]);
+for (const name of readdirSync(join(root, "dist/bin")).filter((f) => f.startsWith("iqqq-linux-"))) {
+  copyFileSync(join(root, "dist/bin", name), join(out, name));
+}
+
+// 3. The image: /opt/iqqq/ is self-contained (the x64 executable, its own loader
+//    and libraries), so it runs FROM scratch, and copied into any image.
+if (withImage) {
+  const stage = mkdtempSync(join(tmpdir(), "iqqq-image-"));
+  const opt = join(stage, "opt/iqqq");
+  mkdirSync(join(opt, "lib"), { recursive: true });
+  const exe = join(opt, "iqqq");
+  copyFileSync(join(root, "dist/bin/iqqq-linux-x64"), exe);
+  const libs = spawnSync("ldd", [exe], { encoding: "utf8" }).stdout;
+  let loader;
+  for (const line of libs.split("\n")) {
+    const lib = /=>\s+(\/\S+)/.exec(line)?.[1];
+    const interp = /^\s*(\/\S*ld-linux\S*)/.exec(line)?.[1];
+    if (lib) copyFileSync(lib, join(opt, "lib", basename(lib)));
+    if (interp) loader = interp;
+  }
+  if (loader === undefined) {
+    console.error("release: ldd found no loader for the executable");
+    process.exit(1);
+  }
+  copyFileSync(loader, join(opt, basename(loader)));
+  run("patchelf", ["--set-interpreter", `/opt/iqqq/${basename(loader)}`, "--set-rpath", "/opt/iqqq/lib", exe]);
+  copyFileSync(join(root, "docker/iqqq.Dockerfile"), join(stage, "Containerfile"));
+  const conf = join(stage, "containers.conf");
+  // This machine's podman settings: ../shared/podman.md (also test/pods/pods.ts).
+  writeFileSync(conf, '[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = "cgroupfs"\n');
+  const env = { ...process.env, CONTAINERS_CONF: conf };
+  const tag = `localhost/iqqq:${version}`;
+  run(
+    "podman",
+    ["--runtime", "runc", "build", "-q", "--label", `org.opencontainers.image.version=${version}`, "-t", tag, stage],
+    {
+      env,
+      stdio: ["ignore", "ignore", "inherit"],
+    },
+  );
+  const archive = join(out, `iqqq-image-${version}-linux-x64.oci.tar`);
+  run("podman", ["--runtime", "runc", "save", "-q", "--format", "oci-archive", "-o", archive, tag], { env });
+  rmSync(stage, { recursive: true, force: true });
+}
+
+// 4. Sums for everything.
+const files = readdirSync(out)
+  .filter((f) => f !== "SHA256SUMS")
+  .sort();
+const sums = files.map(
+  (f) =>
+    `${createHash("sha256")
+      .update(readFileSync(join(out, f)))
+      .digest("hex")}  ${f}\n`,
+);
+writeFileSync(join(out, "SHA256SUMS"), sums.join(""));
+for (const f of [...files, "SHA256SUMS"]) console.log(`dist/release/${f}`);
+console.log(`(check with: cd dist/release && sha256sum -c SHA256SUMS)`);
