@@ -2,7 +2,7 @@
 // Node bundle, the compiled executable and (if `go` is installed) a reference
 // static Go wrapper. Every subject runs alternately with its baseline in this
 // one process; the figures are medians. Prints a Markdown report and writes it
-// to BENCHMARKS.md. Never part of `npm test`: timings are not assertions.
+// to docs/benchmarks.md. Never part of `npm test`: timings are not assertions.
 
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -303,5 +303,5 @@ for (const line of [
 ])
   say(line);
 
-writeFileSync(`${ROOT}BENCHMARKS.md`, `${report.join("\n").trimEnd()}\n`);
-console.error("\nwrote BENCHMARKS.md");
+writeFileSync(`${ROOT}docs/benchmarks.md`, `${report.join("\n").trimEnd()}\n`);
+console.error("\nwrote docs/benchmarks.md");

@@ -1,4 +1,4 @@
-# IQQQ_ADD: put iqqq into an existing image, on PATH, and change nothing else.
+# Add iqqq: put iqqq into an existing image, on PATH, and change nothing else.
 # The image keeps its own ENTRYPOINT; whoever runs it calls `iqqq` (standalone,
 # to stop the sidecar) or `iqqq PROGRAM…` (to wrap) themselves.
 #

@@ -1,4 +1,4 @@
-# IQQQ_WRAP (recommended): add iqqq and put it in front of the image's program,
+# Wrap the entrypoint (recommended): add iqqq and put it in front of the image's program,
 # so the sidecar is stopped whenever the program ends, whatever its status.
 #
 #   docker build -f docker/wrap.Dockerfile --build-arg BASE=my-job:1.2 -t my-job:1.2-iqqq .
