@@ -7,6 +7,7 @@ import { DEFAULT_PLUGIN_BUDGET_MS, DEFAULT_PLUGIN_TIMEOUT_MS } from "../plugins/
 import { parsePluginPaths, parseWrapperPluginPath, pluginPaths } from "../plugins/paths.js";
 import { parseProcessName } from "../watch/match.js";
 import { type Pattern, parseWatchPattern } from "../watch/pattern.js";
+import { misspeltVariables } from "./misspelt.js";
 import {
   isLoopback,
   parseBool,
@@ -194,6 +195,7 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
   // scuttle ignores bad values with a warning; iqqq refuses to run on them.
   if (read.problems.length > 0 && flavour === "iqqq") return new UsageError(read.problems, EXIT.CONFIG);
   const warnings = read.problems.map((p) => `${p}; ignored, as scuttle does`);
+  warnings.push(...misspeltVariables(env, flavour, plugins.length > 0));
   const watching = watchName !== undefined || watchPattern !== undefined;
   if (watching && args.program !== undefined) {
     warnings.push("IQQQ_WATCH_PROCESS/IQQQ_WATCH_PATTERN are ignored: a PROGRAM was given, so iqqq wraps it");

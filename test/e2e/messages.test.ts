@@ -71,4 +71,14 @@ describe("messages", () => {
     assert.match(r.stdout.toString(), /^iqqq .*, as iqqq$/m);
     assert.doesNotMatch(r.stdout.toString(), /^ran$/m);
   });
+
+  test("a misspelt variable: one warning naming the closest known one, and the program still runs", async () => {
+    const r = await runCli(["sh", "-c", "echo ran; exit 3"], { env: { IQQQ_QUIT_TIMOUT: "1s" } });
+    assert.equal(r.status, 3);
+    assert.equal(r.stdout.toString(), "ran\n");
+    assert.equal(
+      r.stderr,
+      "iqqq: warning: IQQQ_QUIT_TIMOUT is not a variable iqqq knows, so it has no effect; did you mean IQQQ_QUIT_TIMEOUT?\n",
+    );
+  });
 });
