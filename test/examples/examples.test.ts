@@ -31,17 +31,27 @@ test("the validator is strict: a misspelt field and a wrong type are both errors
   );
 });
 
-const yamlFiles = readdirSync(EXAMPLES, { recursive: true, encoding: "utf8" })
-  .filter((f) => /\.ya?ml$/.test(f))
-  .sort();
+/** YAML under a folder, recursively, as paths relative to ROOT. */
+function yamlUnder(dir: string): string[] {
+  return readdirSync(join(ROOT, dir), { recursive: true, encoding: "utf8" })
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()
+    .map((f) => `${dir}/${f}`);
+}
+// The examples users copy, and the pod manifests the real-pod tests play.
+const yamlFiles = [...yamlUnder("examples"), ...yamlUnder("test/pods/manifests")];
 
-test("there are YAML examples to check", () => {
-  assert.ok(yamlFiles.includes("watcher-pod.yaml"), yamlFiles.join(", "));
+test("a Job and a CronJob for each sidecar kind and the watcher", () => {
+  for (const kind of ["istio", "linkerd", "cloudsql", "watcher"]) {
+    for (const file of ["job.yaml", "cronjob.yaml"]) {
+      assert.ok(yamlFiles.includes(`examples/${kind}/${file}`), `examples/${kind}/${file}`);
+    }
+  }
 });
 
 for (const file of yamlFiles) {
-  test(`examples/${file} is valid Kubernetes`, async () => {
-    const docs = parseAllDocuments(readFileSync(join(EXAMPLES, file), "utf8"));
+  test(`${file} is valid Kubernetes`, async () => {
+    const docs = parseAllDocuments(readFileSync(join(ROOT, file), "utf8"));
     assert.ok(docs.length > 0);
     for (const doc of docs) {
       assert.deepEqual(doc.errors, []);
@@ -51,18 +61,53 @@ for (const file of yamlFiles) {
   });
 }
 
-test("the watcher pod shares its PID namespace and configures the iqqq container", () => {
-  const pod = parseAllDocuments(readFileSync(join(EXAMPLES, "watcher-pod.yaml"), "utf8"))[0]?.toJS();
-  assert.equal(pod.spec.shareProcessNamespace, true);
-  const iqqq = pod.spec.containers.find((c: { name: string }) => c.name === "iqqq");
-  const env = Object.fromEntries(iqqq.env.map((e: { name: string; value: string }) => [e.name, e.value]));
-  assert.equal(env.IQQQ_WATCH_PROCESS, "report");
-  assert.deepEqual(pod.spec.containers.find((c: { name: string }) => c.name === "job").command, [
-    "report",
-    "--since",
-    "24h",
-  ]);
-});
+interface Container {
+  name: string;
+  image: string;
+  command?: string[];
+  env?: { name: string; value: string }[];
+}
+interface PodSpec {
+  shareProcessNamespace?: boolean;
+  restartPolicy: string;
+  containers: Container[];
+}
+interface Workload {
+  metadata: { annotations?: Record<string, string>; labels?: Record<string, string> };
+  spec: PodSpec;
+}
+
+/** The pod template of a Job or a CronJob example. */
+function template(file: string): Workload {
+  const doc = parseAllDocuments(readFileSync(join(EXAMPLES, file), "utf8"))[0]?.toJS();
+  return doc.kind === "CronJob" ? doc.spec.jobTemplate.spec.template : doc.spec.template;
+}
+const envOf = (c: Container | undefined): Record<string, string> =>
+  Object.fromEntries((c?.env ?? []).map((e) => [e.name, e.value]));
+
+for (const file of ["job.yaml", "cronjob.yaml"]) {
+  test(`${file} examples: iqqq in front of the program, the right sidecar named, pods that end`, () => {
+    for (const kind of ["istio", "linkerd", "cloudsql"]) {
+      const pod = template(`${kind}/${file}`);
+      assert.equal(pod.spec.restartPolicy, "Never");
+      const job = pod.spec.containers[0];
+      assert.equal(job?.command?.[0], "iqqq", `${kind}: iqqq first`);
+      const sidecars = envOf(job).IQQQ_SIDECARS ?? "istio";
+      assert.equal(sidecars, kind, `${kind}/${file}: IQQQ_SIDECARS`);
+    }
+    const linkerd = template(`linkerd/${file}`);
+    assert.equal(linkerd.metadata.annotations?.["config.linkerd.io/proxy-admin-shutdown"], "enabled");
+    const proxy = template(`cloudsql/${file}`).spec.containers.find((c) => c.name === "cloud-sql-proxy");
+    assert.ok(proxy !== undefined);
+    const args = (proxy as unknown as { args: string[] }).args;
+    assert.ok(args.includes("--quitquitquit") && args.includes("--admin-port=9091"), args.join(" "));
+    const watcher = template(`watcher/${file}`);
+    assert.equal(watcher.spec.shareProcessNamespace, true);
+    const job = watcher.spec.containers.find((c) => c.name === "report");
+    const pattern = new RegExp(envOf(watcher.spec.containers.find((c) => c.name === "iqqq")).IQQQ_WATCH_PATTERN ?? "");
+    assert.ok(pattern.test((job?.command ?? []).join(" ")), "the watcher's pattern matches the job's command line");
+  });
+}
 
 test("the Airflow examples compile (py_compile, the bytecode thrown away)", () => {
   const script =

@@ -1,5 +1,5 @@
-// npm run test:pods: real pods. podman plays the Pod manifests of examples/pods/
-// (the YAML users copy, with only the image names substituted) as real
+// npm run test:pods: real pods. podman plays the Pod manifests of test/pods/manifests/
+// (pods as users write them, with only the image names substituted) as real
 // containers under runc, in pods that share loopback (and, when asked, the
 // process namespace), and this checks how each pod ends.
 //
@@ -209,7 +209,7 @@ interface Outcome {
 }
 const table: Outcome[] = [];
 
-/** The image names in examples/pods/, and what each scenario puts in their place. */
+/** The image names in test/pods/manifests/, and what each scenario puts in their place. */
 const IMAGES = {
   wrapped: "registry.example/nightly-report:1.0-iqqq",
   added: "registry.example/nightly-report:1.0-iqqq-add",
@@ -237,7 +237,7 @@ interface Ended {
 }
 
 async function play(p: Play): Promise<Ended> {
-  let yaml = await readFile(join(ROOT, "examples", p.manifest), "utf8");
+  let yaml = await readFile(join(ROOT, "test/pods/manifests", p.manifest), "utf8");
   // Longest names first: one is a prefix of another.
   const names = (Object.keys(IMAGES) as (keyof typeof IMAGES)[]).sort((a, b) => IMAGES[b].length - IMAGES[a].length);
   for (const name of names) {
@@ -335,7 +335,7 @@ const SIDECAR = `${TAG}/istio-proxy:fake`;
 test("baseline without iqqq: the job exits, the sidecar stays up, the pod does not complete", opts, async () => {
   const { outcome } = await play({
     scenario: "baseline: no iqqq",
-    manifest: "pods/without-iqqq.yaml",
+    manifest: "without-iqqq.yaml",
     images: { plain: `${TAG}/job:ok`, sidecar: SIDECAR },
     waitMs: 5000,
   });
@@ -353,8 +353,8 @@ for (const [variant, code] of [
     opts,
     async () => {
       const { outcome } = await play({
-        scenario: `wrapped (IQQQ_WRAP), job ${variant === "killed" ? "killed by SIGKILL" : `exits ${code}`}`,
-        manifest: "pods/wrapped.yaml",
+        scenario: `wrapped entrypoint, job ${variant === "killed" ? "killed by SIGKILL" : `exits ${code}`}`,
+        manifest: "wrapped.yaml",
         images: { wrapped: `${TAG}/job:${variant}-iqqq`, sidecar: SIDECAR },
         waitMs: 10_000,
       });
@@ -367,8 +367,8 @@ for (const [variant, code] of [
 
 test("iqqq added, called by the manifest's command: the pod completes", opts, async () => {
   const { outcome } = await play({
-    scenario: "added (IQQQ_ADD), command: [iqqq, /app/job]",
-    manifest: "pods/added.yaml",
+    scenario: "added binary, command: [iqqq, /app/job]",
+    manifest: "added.yaml",
     images: { added: `${TAG}/job:ok-iqqq-add`, sidecar: SIDECAR },
     waitMs: 10_000,
   });
@@ -378,7 +378,7 @@ test("iqqq added, called by the manifest's command: the pod completes", opts, as
 test("Node image with the single-file bundle: the pod completes", opts, async () => {
   const { outcome } = await play({
     scenario: "Node image, dist/iqqq.mjs",
-    manifest: "pods/node-bundle.yaml",
+    manifest: "node-bundle.yaml",
     images: { node: `${TAG}/job:node-iqqq`, sidecar: SIDECAR },
     waitMs: 10_000,
   });
@@ -389,7 +389,7 @@ test("Node image with the single-file bundle: the pod completes", opts, async ()
 test("readiness gate: the program starts only after the (slow) sidecar is ready", opts, async () => {
   const { outcome } = await play({
     scenario: "IQQQ_WAIT_FOR=istio, sidecar ready after 3 s",
-    manifest: "pods/wait-for-ready.yaml",
+    manifest: "wait-for-ready.yaml",
     images: { wrapped: `${TAG}/job:ok-iqqq`, sidecar: `${TAG}/istio-proxy:slow` },
     waitMs: 15_000,
   });
@@ -406,7 +406,7 @@ test("readiness gate: the program starts only after the (slow) sidecar is ready"
 test("podman pod stop (a Job deleted): the program gets SIGTERM, exits 143, the pod ends", opts, async () => {
   const { outcome } = await play({
     scenario: "pod stopped while the job runs",
-    manifest: "pods/wrapped.yaml",
+    manifest: "wrapped.yaml",
     images: { wrapped: `${TAG}/job:long-iqqq`, sidecar: SIDECAR },
     stopAfterMs: 1000,
     waitMs: 15_000,
@@ -422,7 +422,7 @@ test(
   async () => {
     const { outcome, finished } = await play({
       scenario: "watcher container, shareProcessNamespace",
-      manifest: "watcher-pod.yaml",
+      manifest: "watcher.yaml",
       images: { report: `${TAG}/job:report`, sidecar2: SIDECAR, watcher: `${TAG}/iqqq-watcher:local` },
       waitMs: 15_000,
     });
@@ -440,7 +440,7 @@ test(
 test("no sidecar at all (ambient mesh, native sidecars): the job completes at once", opts, async () => {
   const { outcome } = await play({
     scenario: "no sidecar in the pod",
-    manifest: "pods/no-sidecar.yaml",
+    manifest: "no-sidecar.yaml",
     images: { wrapped: `${TAG}/job:ok-iqqq` },
     waitMs: 5000,
   });
@@ -451,7 +451,7 @@ test("no sidecar at all (ambient mesh, native sidecars): the job completes at on
 test("DISABLE_IQQQ=true: behaves as the baseline", opts, async () => {
   const { outcome } = await play({
     scenario: "DISABLE_IQQQ=true",
-    manifest: "pods/disabled.yaml",
+    manifest: "disabled.yaml",
     images: { wrapped: `${TAG}/job:ok-iqqq`, sidecar: SIDECAR },
     waitMs: 5000,
   });
