@@ -4,6 +4,7 @@
 import type { Config, QuitTarget } from "./config/config.js";
 import { formatDuration, shownUrl } from "./config/values.js";
 import { EXIT } from "./exit-status.js";
+import { readPodFacts } from "./pod/facts.js";
 import { READY_REQUEST_TIMEOUT_MS } from "./ready/wait.js";
 import { ATTEMPT_TIMEOUT_MS, REFUSED_GRACE_MS } from "./sidecar/stop.js";
 import { VERSION } from "./version.js";
@@ -67,7 +68,12 @@ export function explain(config: Config): string {
     );
     if (stop.genericFirst && stop.generic.length > 0) lines.push("   first, one after the other with the rest:");
     for (const url of stop.generic) lines.push(`   POST ${shownUrl(url)} (generic endpoint: answer logged only)`);
-    for (const t of stop.targets) lines.push(`   ${target(t)}`);
+    const { facts, warning } = readPodFacts(stop.podinfo.path, stop.podinfo.explicit);
+    for (const t of stop.targets) {
+      const native = facts.skip.get(t.name);
+      lines.push(native === undefined ? `   ${target(t)}` : `   not ${t.name}: ${native}`);
+    }
+    lines.push(`   (what the pod says of its sidecars: ${warning ?? facts.source}; IQQQ_PODINFO_ANNOTATIONS)`);
     if (stop.pkillFallback)
       lines.push("   if the istio request fails: SIGINT to processes named pilot-agent (ISTIO_FALLBACK_PKILL)");
   }

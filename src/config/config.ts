@@ -5,6 +5,7 @@ import { EXIT } from "../exit-status.js";
 import { LOG_LEVELS, type LogLevel } from "../log.js";
 import { DEFAULT_PLUGIN_BUDGET_MS, DEFAULT_PLUGIN_TIMEOUT_MS } from "../plugins/host.js";
 import { parsePluginPaths, parseWrapperPluginPath, pluginPaths } from "../plugins/paths.js";
+import { DEFAULT_PODINFO_ANNOTATIONS } from "../pod/facts.js";
 import { parseProcessName } from "../watch/match.js";
 import { type Pattern, parseWatchPattern } from "../watch/pattern.js";
 import { misspeltVariables } from "./misspelt.js";
@@ -61,6 +62,8 @@ export interface StopPlan {
   readonly genericFirst: boolean;
   /** ISTIO_FALLBACK_PKILL: SIGINT pilot-agent when an HTTP stop could not be sent. */
   readonly pkillFallback: boolean;
+  /** IQQQ_PODINFO_ANNOTATIONS: the pod's annotations (downward API); explicit: the variable was set. */
+  readonly podinfo: { readonly path: string; readonly explicit: boolean };
   /** Total time for all stop requests, retries included. */
   readonly budgetMs: number;
 }
@@ -191,6 +194,7 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
   const pluginTimeout = read.value("IQQQ_PLUGIN_TIMEOUT", parsePositiveDuration) ?? DEFAULT_PLUGIN_TIMEOUT_MS;
   const pluginBudget = read.value("IQQQ_PLUGIN_BUDGET", parsePositiveDuration) ?? DEFAULT_PLUGIN_BUDGET_MS;
   const signalGroup = read.value("IQQQ_SIGNAL_GROUP", parseBool) ?? false;
+  const podinfoPath = read.value("IQQQ_PODINFO_ANNOTATIONS", parseAbsolutePath);
   let logLevel = read.value("IQQQ_LOG_LEVEL", parseLogLevel) ?? "warn";
   // scuttle ignores bad values with a warning; iqqq refuses to run on them.
   if (read.problems.length > 0 && flavour === "iqqq") return new UsageError(read.problems, EXIT.CONFIG);
@@ -310,6 +314,7 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
         generic,
         genericFirst: flavour === "scuttle",
         pkillFallback,
+        podinfo: { path: podinfoPath ?? DEFAULT_PODINFO_ANNOTATIONS, explicit: podinfoPath !== undefined },
         budgetMs,
       },
       warnings,
@@ -407,4 +412,11 @@ class Reader {
       return undefined;
     }
   }
+}
+
+/** A file path given by a variable: absolute, as the downward API mounts it. */
+function parseAbsolutePath(raw: string): string {
+  if (!raw.startsWith("/"))
+    throw new ValueError("expected an absolute path (where the downward-API volume is mounted)");
+  return raw;
 }

@@ -170,6 +170,13 @@ export const VARIABLES: readonly Variable[] = [
     meaning: "one more plugin path (wrapper4's name); a Go .so is skipped with a warning",
   },
   {
+    name: "IQQQ_PODINFO_ANNOTATIONS",
+    kind: "path",
+    default: "/etc/podinfo/annotations",
+    meaning:
+      "the pod's annotations from a downward-API volume: native Istio or Linkerd sidecars and Istio ambient mode then get no quit (the kubelet stops native ones)",
+  },
+  {
     name: "IQQQ_SIGNAL_GROUP",
     kind: "bool",
     default: "false",

@@ -73,8 +73,12 @@ export interface Sidecar {
   readonly url: string;
 }
 
-/** stopped: acknowledged. absent: nothing listening. failed: refused, error, or no answer in time. */
-export type StopOutcome = "stopped" | "absent" | "failed";
+/**
+ * stopped: acknowledged. absent: nothing listening. failed: refused, error, or no
+ * answer in time. native: not sent, the pod's annotations show a native sidecar
+ * (the kubelet stops it) or none at all (Istio ambient).
+ */
+export type StopOutcome = "stopped" | "absent" | "failed" | "native";
 
 export interface BeforeStartContext extends HookContext, StartInfo {}
 

@@ -6,11 +6,12 @@ import type { QuitTarget, StopPlan } from "../config/config.js";
 import { formatDuration, shownUrl } from "../config/values.js";
 import { EXIT } from "../exit-status.js";
 import type { Logger } from "../log.js";
+import { readPodFacts } from "../pod/facts.js";
 import { signalProcessesNamed } from "./pkill.js";
 import { type Answer, post } from "./request.js";
 
 /** stopped: acknowledged (2xx) or signalled. absent: nothing listening. failed: anything else. */
-export type Outcome = "stopped" | "absent" | "failed";
+export type Outcome = "stopped" | "absent" | "failed" | "native";
 
 export interface TargetOutcome {
   readonly name: string;
@@ -49,11 +50,19 @@ export async function stopSidecars(plan: StopPlan, programFailed: boolean, log: 
     return { kind: "skipped", reason };
   }
   const budget: Budget = { deadline: Date.now() + plan.budgetMs, ms: plan.budgetMs };
+  // What the pod says about its sidecars (downward API): native ones and ambient mode get no quit.
+  const { facts, warning } = readPodFacts(plan.podinfo.path, plan.podinfo.explicit);
+  if (warning !== undefined) log.warn(warning);
   const generic = (): Promise<unknown> =>
     Promise.all(plan.generic.map((url) => stopHttp("generic endpoint", url, budget, log, GENERIC)));
   const targets = (): Promise<TargetOutcome[]> =>
     Promise.all(
       plan.targets.map(async (target) => {
+        const native = facts.skip.get(target.name);
+        if (native !== undefined) {
+          log.info(`not stopping ${target.name}: ${native}`);
+          return { name: target.name, outcome: "native" as const };
+        }
         let outcome = await stopTarget(target, budget, log);
         if (outcome !== "stopped" && plan.pkillFallback && target.name === "istio") {
           log.info("ISTIO_FALLBACK_PKILL is true: sending SIGINT to pilot-agent instead");
@@ -77,7 +86,8 @@ export async function stopSidecars(plan: StopPlan, programFailed: boolean, log: 
 /** Standalone mode's exit status: did the stop work? */
 export function standaloneStatus(result: StopResult): number {
   if (result.kind === "skipped") return EXIT.OK;
-  const outcomes = result.outcomes.map((o) => o.outcome);
+  // A native (or absent, ambient) sidecar is the kubelet's to stop: nothing to do for it.
+  const outcomes = result.outcomes.map((o) => o.outcome).filter((o) => o !== "native");
   if (outcomes.includes("failed")) return EXIT.STOP_FAILED;
   if (outcomes.includes("stopped")) return EXIT.OK;
   return outcomes.length > 0 ? EXIT.NO_SIDECAR : EXIT.OK;

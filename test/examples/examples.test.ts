@@ -95,6 +95,20 @@ for (const file of ["job.yaml", "cronjob.yaml"]) {
       const sidecars = envOf(job).IQQQ_SIDECARS ?? "istio";
       assert.equal(sidecars, kind, `${kind}/${file}: IQQQ_SIDECARS`);
     }
+    for (const kind of ["istio", "linkerd"]) {
+      // The pod's annotations where IQQQ_PODINFO_ANNOTATIONS looks by default.
+      const pod = template(`${kind}/${file}`) as unknown as {
+        spec: {
+          volumes: { name: string; downwardAPI?: { items: { path: string; fieldRef: { fieldPath: string } }[] } }[];
+          containers: { volumeMounts: { name: string; mountPath: string }[] }[];
+        };
+      };
+      const volume = pod.spec.volumes.find((v) => v.downwardAPI !== undefined);
+      const item = volume?.downwardAPI?.items[0];
+      assert.equal(item?.fieldRef.fieldPath, "metadata.annotations", kind);
+      const mount = pod.spec.containers[0]?.volumeMounts.find((m) => m.name === volume?.name);
+      assert.equal(`${mount?.mountPath}/${item?.path}`, "/etc/podinfo/annotations", kind);
+    }
     const linkerd = template(`linkerd/${file}`);
     assert.equal(linkerd.metadata.annotations?.["config.linkerd.io/proxy-admin-shutdown"], "enabled");
     const proxy = template(`cloudsql/${file}`).spec.containers.find((c) => c.name === "cloud-sql-proxy");

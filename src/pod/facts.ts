@@ -1,0 +1,173 @@
+// What the pod says about its own sidecars, from the downward API: the pod's
+// annotations as the kubelet writes them into a file (one `key="value"` a line,
+// the value quoted as Go's strconv.Quote does). A native sidecar (an init
+// container with restartPolicy: Always) is stopped by the kubelet after the job,
+// and a quit sent to it only makes the kubelet restart it; in Istio's ambient
+// mode there is no proxy in the pod at all. So those are not sent a quit.
+// Never skip a stop on doubt: a missing, unreadable or malformed file counts as
+// "no facts", with one warning when it was asked for.
+// Facts: ../shared/research/native-sidecars.md.
+
+import { readFileSync } from "node:fs";
+
+export const DEFAULT_PODINFO_ANNOTATIONS = "/etc/podinfo/annotations";
+
+export interface PodFacts {
+  /** Where they were read from, or why there are none. */
+  readonly source: string;
+  /** Sidecar kinds not to send a quit to, each with the reason. */
+  readonly skip: ReadonlyMap<string, string>;
+}
+
+export interface FactsResult {
+  readonly facts: PodFacts;
+  /** A problem worth one warning (the file was asked for, or is there but unusable). */
+  readonly warning?: string;
+}
+
+const LINKERD_NATIVE = [
+  "config.linkerd.io/proxy-enable-native-sidecar",
+  "config.beta.linkerd.io/proxy-enable-native-sidecar",
+  "config.alpha.linkerd.io/proxy-enable-native-sidecar",
+];
+
+/**
+ * Reads the annotations file. `explicit`: IQQQ_PODINFO_ANNOTATIONS was set, so a
+ * missing file is worth a warning; at the default path it only means the
+ * downward-API volume is not mounted, the usual case.
+ */
+export function readPodFacts(path: string, explicit: boolean): FactsResult {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const none: PodFacts = { source: `no pod annotations (${path}: ${code ?? "unreadable"})`, skip: new Map() };
+    if (code === "ENOENT" && !explicit) return { facts: none };
+    return {
+      facts: none,
+      warning: `cannot read the pod's annotations from ${path} (${code ?? (err as Error).message}): every configured sidecar is stopped as usual`,
+    };
+  }
+  const parsed = parseAnnotations(text);
+  if (parsed instanceof Error) {
+    return {
+      facts: { source: `no pod annotations (${path} is malformed)`, skip: new Map() },
+      warning: `the pod's annotations in ${path} are malformed (${parsed.message}): every configured sidecar is stopped as usual`,
+    };
+  }
+  return { facts: { source: `pod annotations from ${path}`, skip: decide(parsed) } };
+}
+
+/** Which sidecar kinds the annotations show as native or absent. */
+export function decide(annotations: ReadonlyMap<string, string>): Map<string, string> {
+  const skip = new Map<string, string>();
+  const status = annotations.get("sidecar.istio.io/status");
+  let injected: { initContainers?: unknown; containers?: unknown } | undefined;
+  if (status !== undefined) {
+    try {
+      injected = JSON.parse(status) as typeof injected;
+    } catch {
+      injected = undefined;
+    }
+  }
+  const listed = (key: "initContainers" | "containers"): boolean => {
+    const names = injected?.[key];
+    return Array.isArray(names) && names.includes("istio-proxy");
+  };
+  if (listed("initContainers")) {
+    skip.set(
+      "istio",
+      "Istio injected istio-proxy as a native sidecar (sidecar.istio.io/status lists it under initContainers): the kubelet stops it after the job, and a quit would only restart it",
+    );
+  } else if (!listed("containers") && annotations.get("ambient.istio.io/redirection") === "enabled") {
+    skip.set(
+      "istio",
+      "the pod is in Istio's ambient mode (ambient.istio.io/redirection: enabled) and has no istio-proxy: nothing to stop",
+    );
+  }
+  const linkerd = LINKERD_NATIVE.find((key) => annotations.get(key) === "true");
+  if (linkerd !== undefined) {
+    skip.set(
+      "linkerd",
+      `Linkerd's proxy is a native sidecar (${linkerd}: "true"): the kubelet stops it after the job, and a quit would only restart it`,
+    );
+  }
+  return skip;
+}
+
+/** The kubelet's format: `key="value"` a line, the value a Go-quoted string. */
+export function parseAnnotations(text: string): Map<string, string> | Error {
+  const out = new Map<string, string>();
+  const lines = text.split("\n");
+  for (const [n, line] of lines.entries()) {
+    if (line.trim() === "") continue;
+    const eq = line.indexOf("=");
+    if (eq <= 0) return new Error(`line ${n + 1}: no key="value"`);
+    const value = unquote(line.slice(eq + 1));
+    if (value === undefined) return new Error(`line ${n + 1}: the value is not a quoted string`);
+    out.set(line.slice(0, eq), value);
+  }
+  return out;
+}
+
+const SIMPLE: Record<string, string> = {
+  a: "\x07",
+  b: "\b",
+  f: "\f",
+  n: "\n",
+  r: "\r",
+  t: "\t",
+  v: "\v",
+  "\\": "\\",
+  '"': '"',
+  "'": "'",
+};
+
+/** Go's strconv.Unquote for a double-quoted string; undefined when it is not one. */
+export function unquote(quoted: string): string | undefined {
+  if (quoted.length < 2 || !quoted.startsWith('"') || !quoted.endsWith('"')) return undefined;
+  const body = quoted.slice(1, -1);
+  const bytes: number[] = [];
+  const pushText = (s: string): void => {
+    for (const b of Buffer.from(s, "utf8")) bytes.push(b);
+  };
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i] as string;
+    if (c === '"') return undefined;
+    if (c !== "\\") {
+      const cp = body.codePointAt(i) as number;
+      pushText(String.fromCodePoint(cp));
+      if (cp > 0xffff) i++;
+      continue;
+    }
+    const e = body[++i];
+    if (e === undefined) return undefined;
+    const simple = SIMPLE[e];
+    if (simple !== undefined) {
+      pushText(simple);
+      continue;
+    }
+    const hex = (n: number): number | undefined => {
+      const digits = body.slice(i + 1, i + 1 + n);
+      if (!new RegExp(`^[0-9a-fA-F]{${n}}$`).test(digits)) return undefined;
+      i += n;
+      return Number.parseInt(digits, 16);
+    };
+    if (e === "x") {
+      const b = hex(2);
+      if (b === undefined) return undefined;
+      bytes.push(b);
+    } else if (e === "u" || e === "U") {
+      const cp = hex(e === "u" ? 4 : 8);
+      if (cp === undefined || cp > 0x10ffff) return undefined;
+      pushText(String.fromCodePoint(cp));
+    } else if (/[0-7]/.test(e)) {
+      const digits = body.slice(i, i + 3);
+      if (!/^[0-7]{3}$/.test(digits)) return undefined;
+      i += 2;
+      bytes.push(Number.parseInt(digits, 8) & 0xff);
+    } else return undefined;
+  }
+  return Buffer.from(bytes).toString("utf8");
+}
