@@ -60,6 +60,12 @@ export function explain(config: Config): string {
   }
   const failed =
     program !== undefined && stop.skipOnFailure ? " if the program succeeded (NEVER_KILL_ISTIO_ON_FAILURE)" : "";
+  if (config.group !== undefined && stop.skipReason === undefined) {
+    const { dir, members, name } = config.group;
+    step(
+      `record ${name}'s end in ${dir}/${name}.exit; go on to stop the sidecars only if every member of IQQQ_GROUP (${members.join(", ")}) has finished`,
+    );
+  }
   if (stop.skipReason !== undefined) {
     step(`stop no sidecar: ${stop.skipReason}`);
   } else {

@@ -110,7 +110,7 @@ async function wrap(config: Config, program: Program, plugins: PluginHost, log: 
     await plugins.run("afterExit", { exit });
   } finally {
     // Also when the program could not be started: a sidecar left running keeps the pod alive forever.
-    await stop(config, plugins, log, exit, () => status, status !== EXIT.OK);
+    await stop(config, plugins, log, exit, () => status, status !== EXIT.OK, status);
   }
   return status;
 }
@@ -145,7 +145,7 @@ async function watch(config: Config, plan: WatchPlan, plugins: PluginHost, log: 
   const exit = watchExit(result, outcome.status);
   if (exit !== undefined) await plugins.run("afterExit", { exit });
   if (!outcome.stop) return outcome.status;
-  return stop(config, plugins, log, exit, () => outcome.status, outcome.failed);
+  return stop(config, plugins, log, exit, () => outcome.status, outcome.failed, outcome.status);
 }
 
 /** Stops the sidecars between the beforeStop and afterStop hooks; resolves to the exit status. */
@@ -156,14 +156,35 @@ async function stop(
   exit: ExitInfo | undefined,
   statusOf: (result: Awaited<ReturnType<typeof stopSidecars>>) => number,
   programFailed = false,
+  memberStatus = 0,
 ): Promise<number> {
-  const plan = config.stop;
+  let plan = config.stop;
+  let failed = programFailed;
+  if (config.group !== undefined && plan.skipReason === undefined) {
+    // Several job containers: only the last one out stops the sidecars (pod/group.ts).
+    const { recordAndCheck } = await import("./pod/group.js");
+    const group = recordAndCheck(config.group, memberStatus);
+    if (group.kind === "waiting") {
+      plan = {
+        ...plan,
+        skipReason: `IQQQ_GROUP: ${group.running.join(", ")} still running; the last one out stops the sidecars`,
+      };
+    } else if (group.kind === "unrecorded") {
+      log.warn(`${group.message}: stopping the sidecars now rather than leave the pod running for ever`);
+    } else {
+      log.info(`IQQQ_GROUP: every member has finished; ${config.group.name}, the last one out, stops the sidecars`);
+      if (group.failed.length > 0) {
+        failed = true;
+        log.info(`IQQQ_GROUP: ${group.failed.join(", ")} failed`);
+      }
+    }
+  }
   const sidecars: Sidecar[] = plan.targets.map((t) => ({
     name: t.name,
     url: t.kind === "http" ? t.url.href : `signal:${t.signal}:${t.process}`,
   }));
   await plugins.run("beforeStop", { exit, sidecars, skipReason: plan.skipReason });
-  const result = await stopSidecars(plan, programFailed, log);
+  const result = await stopSidecars(plan, failed, log);
   const status = statusOf(result);
   await plugins.run("afterStop", {
     exit,

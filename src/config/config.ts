@@ -6,6 +6,7 @@ import { LOG_LEVELS, type LogLevel } from "../log.js";
 import { DEFAULT_PLUGIN_BUDGET_MS, DEFAULT_PLUGIN_TIMEOUT_MS } from "../plugins/host.js";
 import { parsePluginPaths, parseWrapperPluginPath, pluginPaths } from "../plugins/paths.js";
 import { DEFAULT_PODINFO_ANNOTATIONS } from "../pod/facts.js";
+import { type GroupPlan, MEMBER_NAME } from "../pod/group.js";
 import { parseProcessName } from "../watch/match.js";
 import { type Pattern, parseWatchPattern } from "../watch/pattern.js";
 import { misspeltVariables } from "./misspelt.js";
@@ -118,6 +119,8 @@ export interface Config {
   /** undefined: start the program at once. */
   readonly ready: ReadyPlan | undefined;
   readonly stop: StopPlan;
+  /** IQQQ_GROUP_DIR, IQQQ_GROUP, IQQQ_NAME: several job containers, the last one out stops the sidecars. */
+  readonly group: GroupPlan | undefined;
   /** Problems that scuttle mode ignores with a warning, as scuttle does. */
   readonly warnings: readonly string[];
 }
@@ -195,6 +198,25 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
   const pluginBudget = read.value("IQQQ_PLUGIN_BUDGET", parsePositiveDuration) ?? DEFAULT_PLUGIN_BUDGET_MS;
   const signalGroup = read.value("IQQQ_SIGNAL_GROUP", parseBool) ?? false;
   const podinfoPath = read.value("IQQQ_PODINFO_ANNOTATIONS", parseAbsolutePath);
+  const groupDir = read.value("IQQQ_GROUP_DIR", parseAbsolutePath);
+  const groupMembers = read.value("IQQQ_GROUP", parseMemberList);
+  const groupName = read.value("IQQQ_NAME", parseMemberName);
+  const GROUP_VARS = ["IQQQ_GROUP_DIR", "IQQQ_GROUP", "IQQQ_NAME"] as const;
+  const groupSet = GROUP_VARS.filter((name) => read.present(name));
+  if (groupSet.length > 0 && groupSet.length < 3) {
+    const parsed = { IQQQ_GROUP_DIR: groupDir, IQQQ_GROUP: groupMembers, IQQQ_NAME: groupName };
+    // A value already refused is not named twice.
+    for (const name of groupSet.filter((n) => parsed[n] !== undefined)) {
+      const others = GROUP_VARS.filter((n) => n !== name).join(" and ");
+      read.problems.push(
+        `${name}=${JSON.stringify(shownValue(env[name] ?? ""))} is invalid: it goes with ${others} (a shared emptyDir, every job container's name, this one's): set all three or none`,
+      );
+    }
+  } else if (groupName !== undefined && groupMembers !== undefined && !groupMembers.includes(groupName)) {
+    read.problems.push(
+      `IQQQ_NAME=${JSON.stringify(groupName)} is invalid: it is not one of IQQQ_GROUP (${groupMembers.join(", ")})`,
+    );
+  }
   let logLevel = read.value("IQQQ_LOG_LEVEL", parseLogLevel) ?? "warn";
   // scuttle ignores bad values with a warning; iqqq refuses to run on them.
   if (read.problems.length > 0 && flavour === "iqqq") return new UsageError(read.problems, EXIT.CONFIG);
@@ -317,6 +339,10 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
         podinfo: { path: podinfoPath ?? DEFAULT_PODINFO_ANNOTATIONS, explicit: podinfoPath !== undefined },
         budgetMs,
       },
+      group:
+        groupDir !== undefined && groupMembers !== undefined && groupName !== undefined
+          ? { dir: groupDir, members: groupMembers, name: groupName }
+          : undefined,
       warnings,
     },
   };
@@ -419,4 +445,19 @@ function parseAbsolutePath(raw: string): string {
   if (!raw.startsWith("/"))
     throw new ValueError("expected an absolute path (where the downward-API volume is mounted)");
   return raw;
+}
+
+/** IQQQ_NAME: a container name (a DNS label). */
+function parseMemberName(raw: string): string {
+  if (!MEMBER_NAME.test(raw)) throw new ValueError("expected a container name (lower-case letters, digits and -)");
+  return raw;
+}
+
+/** IQQQ_GROUP: container names, comma-separated, at least two, no repeats. */
+function parseMemberList(raw: string): string[] {
+  const names = raw.split(",").map((n) => n.trim());
+  for (const name of names) parseMemberName(name);
+  if (new Set(names).size !== names.length) throw new ValueError("a name is listed twice");
+  if (names.length < 2) throw new ValueError("expected at least two container names, comma-separated");
+  return names;
 }

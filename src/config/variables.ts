@@ -177,6 +177,25 @@ export const VARIABLES: readonly Variable[] = [
       "the pod's annotations from a downward-API volume: native Istio or Linkerd sidecars and Istio ambient mode then get no quit (the kubelet stops native ones)",
   },
   {
+    name: "IQQQ_GROUP_DIR",
+    kind: "path",
+    default: "(unset)",
+    meaning:
+      "several job containers in one pod: a directory they share (an emptyDir) where each records its end; with IQQQ_GROUP and IQQQ_NAME",
+  },
+  {
+    name: "IQQQ_GROUP",
+    kind: "path-list",
+    default: "(unset)",
+    meaning: "the job containers' names, comma-separated: only the last of them to finish stops the sidecars",
+  },
+  {
+    name: "IQQQ_NAME",
+    kind: "process-name",
+    default: "(unset)",
+    meaning: "this container's name, one of IQQQ_GROUP (else exit 78, nothing run)",
+  },
+  {
     name: "IQQQ_SIGNAL_GROUP",
     kind: "bool",
     default: "false",

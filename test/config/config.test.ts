@@ -175,6 +175,10 @@ describe("bad values: named, with the value, and nothing runs", () => {
     ["IQQQ_PLUGIN_TIMEOUT", "soon"],
     ["IQQQ_PLUGIN_BUDGET", "-1s"],
     ["IQQQ_SIGNAL_GROUP", "group"],
+    ["IQQQ_PODINFO_ANNOTATIONS", "podinfo/annotations"],
+    ["IQQQ_GROUP_DIR", "shared"],
+    ["IQQQ_GROUP", "job,Bad_Name"],
+    ["IQQQ_NAME", "Job One"],
   ];
   for (const [name, value] of rows) {
     test(`${name}=${JSON.stringify(value)}`, () => {
