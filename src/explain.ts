@@ -43,7 +43,11 @@ export function explain(config: Config): string {
     );
   } else if (watch !== undefined) {
     const what = [
-      watch.name === undefined ? "" : `named ${JSON.stringify(watch.name)}`,
+      watch.names.length === 0
+        ? ""
+        : watch.names.length === 1
+          ? `named ${JSON.stringify(watch.name)}`
+          : `named each of ${watch.names.map((n) => JSON.stringify(n)).join(", ")} (every one must appear and end)`,
       watch.pattern === undefined ? "" : `whose command line matches ${String(watch.pattern)}`,
     ]
       .filter(Boolean)

@@ -17,8 +17,8 @@ import { logStrayErrors } from "./runtime/strays.js";
 import { warmUp } from "./sidecar/request.js";
 import { standaloneStatus, stopSidecars } from "./sidecar/stop.js";
 import { VERSION } from "./version.js";
+import { watchEvery } from "./watch/every.js";
 import { watchOutcome } from "./watch/outcome.js";
-import { watchProcess } from "./watch/watch.js";
 
 export interface Io {
   readonly stdout: (text: string) => void;
@@ -136,8 +136,9 @@ async function watch(config: Config, plan: WatchPlan, plugins: PluginHost, log: 
       ...(plan.pattern === undefined ? {} : { pattern: plan.pattern.source }),
     },
   });
-  const result = await watchProcess(
-    { name: plan.name, pattern: plan.pattern, startTimeoutMs: plan.startTimeoutMs },
+  const result = await watchEvery(
+    plan.names,
+    { pattern: plan.pattern, startTimeoutMs: plan.startTimeoutMs },
     log,
     interrupt.signal,
   );

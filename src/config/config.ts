@@ -93,7 +93,10 @@ export interface Program {
 
 /** Watcher mode: the process to wait for, in /proc. */
 export interface WatchPlan {
+  /** IQQQ_WATCH_PROCESS as given (for messages and plugins). */
   readonly name: string | undefined;
+  /** Its names: with several, every one must appear and end. */
+  readonly names: readonly string[];
   readonly pattern: Pattern | undefined;
   /** undefined: wait for the process to appear as long as it takes. */
   readonly startTimeoutMs: number | undefined;
@@ -187,7 +190,8 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
   const quitTimeout = read.value("QUIT_WITHOUT_ENVOY_TIMEOUT", parseDuration) || undefined;
   const budgetMs = read.value("IQQQ_QUIT_TIMEOUT", parsePositiveDuration) ?? DEFAULT_QUIT_BUDGET_MS;
   const scuttleLogging = read.value("SCUTTLE_LOGGING", parseBool) ?? false;
-  const watchName = read.value("IQQQ_WATCH_PROCESS", parseProcessName);
+  const watchNames = read.value("IQQQ_WATCH_PROCESS", parseProcessNames);
+  const watchName = watchNames?.join(",");
   const watchPattern = read.value("IQQQ_WATCH_PATTERN", parseWatchPattern);
   const watchStartTimeout = read.value("IQQQ_WATCH_START_TIMEOUT", parsePositiveDuration);
   const plugins = pluginPaths(
@@ -317,7 +321,7 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
       program: args.program === undefined ? undefined : { ...args.program, signalGroup },
       watch:
         watching && args.program === undefined
-          ? { name: watchName, pattern: watchPattern, startTimeoutMs: watchStartTimeout }
+          ? { name: watchName, names: watchNames ?? [], pattern: watchPattern, startTimeoutMs: watchStartTimeout }
           : undefined,
       plugins: { paths: plugins, timeoutMs: pluginTimeout, budgetMs: pluginBudget },
       logLevel,
@@ -460,4 +464,11 @@ function parseMemberList(raw: string): string[] {
   if (new Set(names).size !== names.length) throw new ValueError("a name is listed twice");
   if (names.length < 2) throw new ValueError("expected at least two container names, comma-separated");
   return names;
+}
+
+/** IQQQ_WATCH_PROCESS: one process name, or several, comma-separated. */
+function parseProcessNames(raw: string): string[] {
+  const names = raw.split(",");
+  if (names.some((n) => n === "")) throw new ValueError("expected process names, comma-separated, none empty");
+  return names.map(parseProcessName);
 }

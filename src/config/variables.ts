@@ -142,7 +142,7 @@ export const VARIABLES: readonly Variable[] = [
     kind: "process-name",
     default: "(unset)",
     meaning:
-      "watcher mode (no PROGRAM): wait for a process with this name (comm or argv[0]'s basename) to appear, then to end, then stop the sidecars; needs shareProcessNamespace",
+      "watcher mode (no PROGRAM): wait for a process with this name (comm or argv[0]'s basename) to appear, then to end, then stop the sidecars; several names, comma-separated: every one must appear and end; needs shareProcessNamespace",
   },
   {
     name: "IQQQ_WATCH_PATTERN",

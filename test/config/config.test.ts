@@ -382,7 +382,12 @@ describe("scuttle drop-in (invoked as scuttle)", () => {
 describe("watcher mode and plugins", () => {
   test("no PROGRAM and IQQQ_WATCH_PROCESS: watcher mode", () => {
     const c = config([], { IQQQ_WATCH_PROCESS: "airflow", IQQQ_WATCH_START_TIMEOUT: "10m" });
-    assert.deepEqual(c.watch, { name: "airflow", pattern: undefined, startTimeoutMs: 600_000 });
+    assert.deepEqual(c.watch, { name: "airflow", names: ["airflow"], pattern: undefined, startTimeoutMs: 600_000 });
+  });
+  test("IQQQ_WATCH_PROCESS with several names, comma-separated; an empty one is a bad value", () => {
+    assert.deepEqual(config([], { IQQQ_WATCH_PROCESS: "extract,load" }).watch?.names, ["extract", "load"]);
+    const err = usageError([], { IQQQ_WATCH_PROCESS: "extract,,load" });
+    assert.match(err.problems[0] ?? "", /IQQQ_WATCH_PROCESS="extract,,load" is invalid: expected process names/);
   });
   test("IQQQ_WATCH_PATTERN alone", () => {
     assert.equal(config([], { IQQQ_WATCH_PATTERN: "^python3? -m etl" }).watch?.pattern?.source, "^python3? -m etl");

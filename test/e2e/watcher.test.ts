@@ -44,6 +44,49 @@ describe("watcher mode (IQQQ_WATCH_PROCESS, no PROGRAM)", () => {
     assert.match(r.stderr, /exit status cannot be seen from here/);
   });
 
+  test("several names (IQQQ_WATCH_PROCESS=a,b): the sidecar is stopped only once every one has appeared and ended", async () => {
+    const istio = await sidecar();
+    const first = await uniqueSleep();
+    const second = await uniqueSleep();
+    const child = startCli([], {
+      env: {
+        ...K8S,
+        ISTIO_PORT: String(istio.port),
+        IQQQ_WATCH_PROCESS: `${first.name},${second.name}`,
+        IQQQ_LOG_LEVEL: "info",
+      },
+    });
+    const result = collect(child);
+    await run(first.path, "0.3");
+    // The first has come and gone; the second has not even started.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(istio.requests.length, 0, "stopped before every named process had ended");
+    const ended = await run(second.path, "0.3");
+    const r = await result;
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(istio.quits(), 1);
+    assert.ok((istio.requests[0]?.at ?? 0) >= ended - 5, "quit before the last one ended");
+    assert.match(r.stderr, /still watching for 1 more/);
+  });
+
+  test("several names, one never appears: exit 75 after IQQQ_WATCH_START_TIMEOUT, the sidecar stopped", async () => {
+    const istio = await sidecar();
+    const job = await uniqueSleep();
+    const child = startCli([], {
+      env: {
+        ...K8S,
+        ISTIO_PORT: String(istio.port),
+        IQQQ_WATCH_PROCESS: `${job.name},no-such-job-xq`,
+        IQQQ_WATCH_START_TIMEOUT: "1s",
+      },
+    });
+    const result = collect(child);
+    await run(job.path, "0.2");
+    const r = await result;
+    assert.equal(r.status, 75, r.stderr);
+    assert.equal(istio.quits(), 1);
+  });
+
   test("IQQQ_WATCH_START_TIMEOUT: nothing appears, the sidecar is stopped, exit 75", async () => {
     const istio = await sidecar();
     const r = await runCli([], {
