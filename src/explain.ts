@@ -84,6 +84,10 @@ export function explain(config: Config): string {
       lines.push(native === undefined ? `   ${target(t)}` : `   not ${t.name}: ${native}`);
     }
     lines.push(`   (what the pod says of its sidecars: ${warning ?? facts.source}; IQQQ_PODINFO_ANNOTATIONS)`);
+    if (stop.podLookup)
+      lines.push(
+        "   (IQQQ_POD_LOOKUP=api: at stop time, the pod's spec from the API server too; its native sidecars get no quit)",
+      );
     if (stop.pkillFallback)
       lines.push("   if the istio request fails: SIGINT to processes named pilot-agent (ISTIO_FALLBACK_PKILL)");
   }

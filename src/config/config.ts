@@ -65,6 +65,8 @@ export interface StopPlan {
   readonly pkillFallback: boolean;
   /** IQQQ_PODINFO_ANNOTATIONS: the pod's annotations (downward API); explicit: the variable was set. */
   readonly podinfo: { readonly path: string; readonly explicit: boolean };
+  /** IQQQ_POD_LOOKUP=api: also read the pod's spec from the API server at stop time. */
+  readonly podLookup: boolean;
   /** Total time for all stop requests, retries included. */
   readonly budgetMs: number;
 }
@@ -202,6 +204,7 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
   const pluginBudget = read.value("IQQQ_PLUGIN_BUDGET", parsePositiveDuration) ?? DEFAULT_PLUGIN_BUDGET_MS;
   const signalGroup = read.value("IQQQ_SIGNAL_GROUP", parseBool) ?? false;
   const podinfoPath = read.value("IQQQ_PODINFO_ANNOTATIONS", parseAbsolutePath);
+  const podLookup = read.value("IQQQ_POD_LOOKUP", parsePodLookup) === "api";
   const groupDir = read.value("IQQQ_GROUP_DIR", parseAbsolutePath);
   const groupMembers = read.value("IQQQ_GROUP", parseMemberList);
   const groupName = read.value("IQQQ_NAME", parseMemberName);
@@ -341,6 +344,7 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
         genericFirst: flavour === "scuttle",
         pkillFallback,
         podinfo: { path: podinfoPath ?? DEFAULT_PODINFO_ANNOTATIONS, explicit: podinfoPath !== undefined },
+        podLookup,
         budgetMs,
       },
       group:
@@ -471,4 +475,11 @@ function parseProcessNames(raw: string): string[] {
   const names = raw.split(",");
   if (names.some((n) => n === "")) throw new ValueError("expected process names, comma-separated, none empty");
   return names.map(parseProcessName);
+}
+
+/** IQQQ_POD_LOOKUP: "api", or unset. */
+function parsePodLookup(raw: string): "api" {
+  if (raw !== "api")
+    throw new ValueError('expected "api" (read the pod\'s spec from the API server), or leave it unset');
+  return "api";
 }

@@ -177,6 +177,13 @@ export const VARIABLES: readonly Variable[] = [
       "the pod's annotations from a downward-API volume: native Istio or Linkerd sidecars and Istio ambient mode then get no quit (the kubelet stops native ones)",
   },
   {
+    name: "IQQQ_POD_LOOKUP",
+    kind: "bool",
+    default: "(unset)",
+    meaning:
+      "api: at stop time, read the pod's own spec from the API server (service account; RBAC get pods); known sidecars among its native init containers get no quit",
+  },
+  {
     name: "IQQQ_GROUP_DIR",
     kind: "path",
     default: "(unset)",

@@ -53,12 +53,24 @@ export async function stopSidecars(plan: StopPlan, programFailed: boolean, log: 
   // What the pod says about its sidecars (downward API): native ones and ambient mode get no quit.
   const { facts, warning } = readPodFacts(plan.podinfo.path, plan.podinfo.explicit);
   if (warning !== undefined) log.warn(warning);
+  const skip = new Map(facts.skip);
+  if (plan.podLookup) {
+    // Within the stop's own budget, leaving it at least half for the quits.
+    const { lookupPod } = await import("../pod/api.js");
+    const found = await lookupPod({ env: process.env, timeoutMs: Math.max(100, Math.min(2000, plan.budgetMs / 2)) });
+    if (found.kind === "error")
+      log.warn(`IQQQ_POD_LOOKUP=api: ${found.message}; every configured sidecar is stopped as usual`);
+    else {
+      log.debug(`IQQQ_POD_LOOKUP=api: read pod ${found.pod}`);
+      for (const [kind, reason] of found.skip) if (!skip.has(kind)) skip.set(kind, reason);
+    }
+  }
   const generic = (): Promise<unknown> =>
     Promise.all(plan.generic.map((url) => stopHttp("generic endpoint", url, budget, log, GENERIC)));
   const targets = (): Promise<TargetOutcome[]> =>
     Promise.all(
       plan.targets.map(async (target) => {
-        const native = facts.skip.get(target.name);
+        const native = skip.get(target.name);
         if (native !== undefined) {
           log.info(`not stopping ${target.name}: ${native}`);
           return { name: target.name, outcome: "native" as const };

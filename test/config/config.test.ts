@@ -179,6 +179,7 @@ describe("bad values: named, with the value, and nothing runs", () => {
     ["IQQQ_GROUP_DIR", "shared"],
     ["IQQQ_GROUP", "job,Bad_Name"],
     ["IQQQ_NAME", "Job One"],
+    ["IQQQ_POD_LOOKUP", "kubernetes"],
   ];
   for (const [name, value] of rows) {
     test(`${name}=${JSON.stringify(value)}`, () => {
