@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { createLogger } from "../src/log.js";
-import { listPids } from "../src/watch/proc.js";
+import { listPids } from "../src/proc/read.js";
 import { DEFAULT_WATCH_INTERVAL_MS, watchProcess } from "../src/watch/watch.js";
 
 export interface WatchLatencyOptions {

@@ -10,7 +10,7 @@
 // a zombie that long; an orphan, with no one else to wait for it, is.
 
 import type { Logger } from "../log.js";
-import { listPids, readStat } from "../watch/proc.js";
+import { listPids, readStat } from "../proc/read.js";
 import { later } from "./timers.js";
 
 const INTERVAL_MS = 1000;

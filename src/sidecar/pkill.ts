@@ -4,7 +4,7 @@
 // pod needs shareProcessNamespace.
 
 import { COMM_MAX } from "../watch/match.js";
-import { listPids, readArgv, readStat } from "../watch/proc.js";
+import { listPids, readArgv, readStat } from "../proc/read.js";
 
 /** Sends `signal` to every process named `name` (comm, or argv[0]'s basename); returns their pids. */
 export async function signalProcessesNamed(

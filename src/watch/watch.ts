@@ -20,7 +20,7 @@
 import { formatDuration } from "../config/values.js";
 import type { Logger } from "../log.js";
 import { commandLine, describeQuery, matchesName, matchesPattern, type ProcessQuery } from "./match.js";
-import { listPids, type ProcStat, readArgv, readStat } from "./proc.js";
+import { listPids, type ProcStat, readArgv, readStat } from "../proc/read.js";
 
 export interface WatchSpec extends ProcessQuery {
   /** Give up when no process has appeared after this long; undefined: wait forever. */

@@ -1,4 +1,4 @@
-// The few /proc fields the watcher needs, read synchronously: a scan is a few
+// The few /proc fields iqqq needs (the watcher, pkill, the PID-1 reaper), read synchronously: a scan is a few
 // dozen tiny reads of virtual files, cheaper done at once than through libuv's
 // thread pool. A process may vanish between readdir and read at any moment, so
 // every reader returns undefined for "gone" instead of throwing.
