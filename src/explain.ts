@@ -6,6 +6,7 @@ import { formatDuration, shownUrl } from "./config/values.js";
 import { EXIT } from "./exit-status.js";
 import { readPodFacts } from "./pod/facts.js";
 import { READY_REQUEST_TIMEOUT_MS } from "./ready/wait.js";
+import { SIDECARS } from "./sidecar/catalogue.js";
 import { ATTEMPT_TIMEOUT_MS, REFUSED_GRACE_MS } from "./sidecar/stop.js";
 import { VERSION } from "./version.js";
 
@@ -97,5 +98,6 @@ export function explain(config: Config): string {
 function target(t: QuitTarget): string {
   if (t.kind === "signal")
     return `${t.signal} to processes named ${t.process} (${t.name}; needs shareProcessNamespace)`;
-  return `POST ${shownUrl(t.url)} (${t.name}${t.optional ? ", if something listens there: auto" : ""})`;
+  const what = SIDECARS.find((s) => s.name === t.name)?.what;
+  return `POST ${shownUrl(t.url)} (${t.name}${what === undefined ? "" : `: ${what}`}${t.optional ? ", if something listens there: auto" : ""})`;
 }

@@ -7,9 +7,11 @@ import { DEFAULT_PLUGIN_BUDGET_MS, DEFAULT_PLUGIN_TIMEOUT_MS } from "../plugins/
 import { parsePluginPaths, parseWrapperPluginPath, pluginPaths } from "../plugins/paths.js";
 import { DEFAULT_PODINFO_ANNOTATIONS } from "../pod/facts.js";
 import { type GroupPlan, MEMBER_NAME } from "../pod/group.js";
+import { type HttpSidecar, ISTIO_LEGACY, type PortSetting, SIDECARS, sidecar } from "../sidecar/catalogue.js";
 import { parseProcessName } from "../watch/match.js";
 import { type Pattern, parseWatchPattern } from "../watch/pattern.js";
 import { misspeltVariables } from "./misspelt.js";
+import { scuttleStop } from "./scuttle.js";
 import {
   isLoopback,
   parseBool,
@@ -161,7 +163,6 @@ const SIDECAR_SETTINGS = [
   "ISTIO_FALLBACK_PKILL",
 ] as const;
 
-export const DEFAULT_PORTS = { istio: 15020, istioReady: 15021, envoy: 15000, linkerd: 4191, cloudsql: 9091 } as const;
 export const DEFAULT_QUIT_BUDGET_MS = 5000;
 
 export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq"): Command | UsageError {
@@ -172,13 +173,15 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
   const read = new Reader(env);
   const inKubernetes = read.present("KUBERNETES_SERVICE_HOST");
   const disabled = read.value("DISABLE_IQQQ", parseBool) ?? false;
-  const ports = {
-    istio: read.value("ISTIO_PORT", parsePort) ?? DEFAULT_PORTS.istio,
-    istioReady: read.value("ISTIO_READY_PORT", parsePort) ?? DEFAULT_PORTS.istioReady,
-    envoy: read.value("ENVOY_ADMIN_PORT", parsePort) ?? DEFAULT_PORTS.envoy,
-    linkerd: read.value("LINKERD_ADMIN_PORT", parsePort) ?? DEFAULT_PORTS.linkerd,
-    cloudsql: read.value("CLOUDSQL_ADMIN_PORT", parsePort) ?? DEFAULT_PORTS.cloudsql,
-  };
+  // Every port the catalogue names, each variable read once (ENVOY_ADMIN_PORT serves two records).
+  const ports = new Map<string, number>();
+  for (const kind of SIDECARS) {
+    for (const setting of [kind.port, kind.ready?.port]) {
+      if (setting !== undefined && !ports.has(setting.variable))
+        ports.set(setting.variable, read.value(setting.variable, parsePort) ?? setting.default);
+    }
+  }
+  const port = (setting: PortSetting): number => ports.get(setting.variable) ?? setting.default;
   const istioQuitApi = read.value("ISTIO_QUIT_API", parseHttpUrl);
   const envoyAdminApi = read.value("ENVOY_ADMIN_API", parseHttpUrl);
   const sidecars = read.value("IQQQ_SIDECARS", parseSidecars);
@@ -237,45 +240,31 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
   if (scuttleLogging && LOG_LEVELS.indexOf(logLevel) < LOG_LEVELS.indexOf("info")) logLevel = "info";
 
   const envoyLocal = envoyAdminApi !== undefined && isLoopback(envoyAdminApi);
-  const envoyBase = envoyLocal ? envoyAdminApi : new URL(`http://127.0.0.1:${ports.envoy}`);
+  const envoyBase = envoyLocal ? envoyAdminApi : new URL(`http://127.0.0.1:${port(sidecar("envoy").port)}`);
   const endpoint = (base: URL | string, path: string): URL => appendPath(new URL(base), path);
   const httpTarget = (kind: Exclude<SidecarKind, "istio-legacy">, optional: boolean): QuitTarget => ({
     kind: "http",
     name: kind,
     optional,
     url:
-      kind === "istio"
-        ? endpoint(istioQuitApi ?? `http://127.0.0.1:${ports.istio}`, "quitquitquit")
+      kind === "istio" && istioQuitApi !== undefined
+        ? endpoint(istioQuitApi, sidecar(kind).quitPath)
         : kind === "envoy"
-          ? endpoint(envoyBase, "quitquitquit")
-          : kind === "linkerd"
-            ? endpoint(`http://127.0.0.1:${ports.linkerd}`, "shutdown")
-            : endpoint(`http://127.0.0.1:${ports.cloudsql}`, "quitquitquit"),
+          ? endpoint(envoyBase, sidecar(kind).quitPath)
+          : endpoint(`http://127.0.0.1:${port(sidecar(kind).port)}`, sidecar(kind).quitPath),
   });
-  const pilotAgent: QuitTarget = { kind: "signal", name: "istio-legacy", process: "pilot-agent", signal: "SIGINT" };
+  const pilotAgent: QuitTarget = { kind: "signal", ...ISTIO_LEGACY };
 
   let targets: QuitTarget[];
   let skipReason: string | undefined;
   let skipWarned = false;
   if (flavour === "scuttle") {
-    // scuttle's kill(): nothing unless ENVOY_ADMIN_API is set and local; then
-    // ISTIO_QUIT_API, else its pkill fallback. iqqq adds Envoy's own quit in that
-    // case, since pkill cannot see pilot-agent without shareProcessNamespace.
-    skipReason =
-      envoyAdminApi === undefined
-        ? "ENVOY_ADMIN_API is not set (scuttle)"
-        : !envoyLocal
-          ? "ENVOY_ADMIN_API is not a loopback address (scuttle)"
-          : disabled
-            ? "DISABLE_IQQQ is true"
-            : neverKill
-              ? "NEVER_KILL_ISTIO is true"
-              : undefined;
-    // pilot-agent is only visible with shareProcessNamespace; Envoy's quit does the work without it.
-    targets =
-      istioQuitApi !== undefined
-        ? [httpTarget("istio", false)]
-        : [httpTarget("envoy", false), { ...pilotAgent, optional: true }];
+    ({ skipReason, targets } = scuttleStop(
+      { envoyAdminApi, envoyLocal, istioQuitApi, disabled, neverKill },
+      httpTarget("istio", false),
+      httpTarget("envoy", false),
+      pilotAgent,
+    ));
   } else {
     skipReason = !inKubernetes
       ? "KUBERNETES_SERVICE_HOST is not set (not in Kubernetes)"
@@ -293,7 +282,7 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
       skipWarned = true;
     }
     if (sidecars === "auto") {
-      targets = (["istio", "envoy", "linkerd", "cloudsql"] as const).map((k) => httpTarget(k, true));
+      targets = SIDECARS.map((k) => httpTarget(k.name, true));
     } else {
       const kinds = sidecars ?? ["istio"];
       targets = kinds.map((k) => (k === "istio-legacy" ? pilotAgent : httpTarget(k, false)));
@@ -306,12 +295,9 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
   if (envoyAdminApi !== undefined)
     checks.push({ name: "envoy", url: endpoint(envoyAdminApi, "server_info"), expectLive: true });
   for (const kind of waitFor ?? []) {
+    const ready = sidecar(kind).ready as NonNullable<HttpSidecar["ready"]>;
     const url =
-      kind === "istio"
-        ? `http://127.0.0.1:${ports.istioReady}/healthz/ready`
-        : kind === "linkerd"
-          ? `http://127.0.0.1:${ports.linkerd}/ready`
-          : endpoint(envoyBase, "ready").href;
+      kind === "envoy" ? endpoint(envoyBase, ready.path).href : `http://127.0.0.1:${port(ready.port)}/${ready.path}`;
     if (!checks.some((c) => c.url.href === url)) checks.push({ name: kind, url: new URL(url), expectLive: false });
   }
   // Outside Kubernetes iqqq is a pass-through; scuttle waits wherever it runs.

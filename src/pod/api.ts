@@ -5,18 +5,9 @@
 // warning, and the stop goes on as without it: never skip a stop on doubt.
 
 import { readFileSync } from "node:fs";
+import { SIDECARS } from "../sidecar/catalogue.js";
 
 export const SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount";
-
-/** How a known sidecar's container shows in a pod spec. */
-const KNOWN: readonly { kind: string; matches: (c: Container) => boolean }[] = [
-  { kind: "istio", matches: (c) => c.name === "istio-proxy" || /\/proxyv2[:@]/.test(c.image ?? "") },
-  {
-    kind: "linkerd",
-    matches: (c) => c.name === "linkerd-proxy" || (/\/proxy[:@]/.test(c.image ?? "") && /linkerd/.test(c.image ?? "")),
-  },
-  { kind: "cloudsql", matches: (c) => /cloud-sql-proxy/.test(`${c.name} ${c.image ?? ""}`) },
-];
 
 interface Container {
   readonly name: string;
@@ -113,10 +104,10 @@ export function nativeSidecars(initContainers: readonly Container[]): Map<string
   const skip = new Map<string, string>();
   for (const c of initContainers) {
     if (c.restartPolicy !== "Always") continue;
-    const known = KNOWN.find((k) => k.matches(c));
-    if (known !== undefined && !skip.has(known.kind)) {
+    const known = SIDECARS.find((k) => k.container(c));
+    if (known !== undefined && !skip.has(known.name)) {
       skip.set(
-        known.kind,
+        known.name,
         `the pod's spec has ${c.name} as a native sidecar (an init container with restartPolicy: Always): the kubelet stops it after the job, and a quit would only restart it`,
       );
     }

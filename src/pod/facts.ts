@@ -9,6 +9,7 @@
 // Facts: ../shared/research/native-sidecars.md.
 
 import { readFileSync } from "node:fs";
+import { SIDECARS } from "../sidecar/catalogue.js";
 
 export const DEFAULT_PODINFO_ANNOTATIONS = "/etc/podinfo/annotations";
 
@@ -24,12 +25,6 @@ export interface FactsResult {
   /** A problem worth one warning (the file was asked for, or is there but unusable). */
   readonly warning?: string;
 }
-
-const LINKERD_NATIVE = [
-  "config.linkerd.io/proxy-enable-native-sidecar",
-  "config.beta.linkerd.io/proxy-enable-native-sidecar",
-  "config.alpha.linkerd.io/proxy-enable-native-sidecar",
-];
 
 /**
  * Reads the annotations file. `explicit`: IQQQ_PODINFO_ANNOTATIONS was set, so a
@@ -86,12 +81,15 @@ export function decide(annotations: ReadonlyMap<string, string>): Map<string, st
       "the pod is in Istio's ambient mode (ambient.istio.io/redirection: enabled) and has no istio-proxy: nothing to stop",
     );
   }
-  const linkerd = LINKERD_NATIVE.find((key) => annotations.get(key) === "true");
-  if (linkerd !== undefined) {
-    skip.set(
-      "linkerd",
-      `Linkerd's proxy is a native sidecar (${linkerd}: "true"): the kubelet stops it after the job, and a quit would only restart it`,
-    );
+  // The kinds that say it with an annotation of their own (the catalogue's nativeAnnotations).
+  for (const kind of SIDECARS) {
+    const key = kind.nativeAnnotations.find((k) => annotations.get(k) === "true");
+    if (key !== undefined && !skip.has(kind.name)) {
+      skip.set(
+        kind.name,
+        `${kind.what} is a native sidecar (${key}: "true"): the kubelet stops it after the job, and a quit would only restart it`,
+      );
+    }
   }
   return skip;
 }

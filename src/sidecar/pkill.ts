@@ -3,8 +3,8 @@
 // the watcher's readers. Only processes in iqqq's PID namespace are visible: the
 // pod needs shareProcessNamespace.
 
-import { COMM_MAX } from "../watch/match.js";
 import { listPids, readArgv, readStat } from "../proc/read.js";
+import { COMM_MAX } from "../watch/match.js";
 
 /** Sends `signal` to every process named `name` (comm, or argv[0]'s basename); returns their pids. */
 export async function signalProcessesNamed(

@@ -7,6 +7,7 @@ import { formatDuration, shownUrl } from "../config/values.js";
 import { EXIT } from "../exit-status.js";
 import type { Logger } from "../log.js";
 import { readPodFacts } from "../pod/facts.js";
+import { hintFor } from "./catalogue.js";
 import { signalProcessesNamed } from "./pkill.js";
 import { type Answer, post } from "./request.js";
 
@@ -28,16 +29,6 @@ export const ATTEMPT_TIMEOUT_MS = 2000;
 export const REFUSED_GRACE_MS = 200;
 const FIRST_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 1000;
-
-/** Answers that deserve a hint rather than a bare status. */
-const HINTS: readonly { name: string; status: number; body: string; hint: string }[] = [
-  {
-    name: "linkerd",
-    status: 404,
-    body: "shutdown endpoint is not enabled",
-    hint: "enable it with the proxy's LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED=true (Helm: proxy.enableShutdownEndpoint)",
-  },
-];
 
 export async function stopSidecars(plan: StopPlan, programFailed: boolean, log: Logger): Promise<StopResult> {
   const reason =
@@ -170,8 +161,8 @@ async function stopHttp(name: string, url: URL, budget: Budget, log: Logger, lev
         }
         if (last.status < 500 && last.status !== 429) {
           const answer = last;
-          const hint = HINTS.find((h) => h.name === name && h.status === answer.status && answer.body.includes(h.body));
-          report(`could not stop ${name}: POST ${shownUrl(url)} → ${describe(last)}${hint ? `: ${hint.hint}` : ""}`);
+          const hint = hintFor(name, answer.status, answer.body);
+          report(`could not stop ${name}: POST ${shownUrl(url)} → ${describe(last)}${hint ? `: ${hint}` : ""}`);
           return "failed";
         }
         break;

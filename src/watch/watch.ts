@@ -19,8 +19,8 @@
 
 import { formatDuration } from "../config/values.js";
 import type { Logger } from "../log.js";
-import { commandLine, describeQuery, matchesName, matchesPattern, type ProcessQuery } from "./match.js";
 import { listPids, type ProcStat, readArgv, readStat } from "../proc/read.js";
+import { commandLine, describeQuery, matchesName, matchesPattern, type ProcessQuery } from "./match.js";
 
 export interface WatchSpec extends ProcessQuery {
   /** Give up when no process has appeared after this long; undefined: wait forever. */

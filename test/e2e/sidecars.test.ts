@@ -264,8 +264,8 @@ describe("--explain", () => {
     assert.match(out, /GET http:\/\/127\.0\.0\.1:15000\/server_info until 200 with "state": "LIVE", 500ms per request/);
     assert.match(out, /at most 30s, then do not start the program, stop the sidecars, exit 75/);
     assert.match(out, /run \["sh","-c","touch \/nonexistent\/should-not-run"\]/);
-    assert.match(out, /POST http:\/\/127\.0\.0\.1:15020\/quitquitquit \(istio\)/);
-    assert.match(out, /POST http:\/\/127\.0\.0\.1:4191\/shutdown \(linkerd\)/);
+    assert.match(out, /POST http:\/\/127\.0\.0\.1:15020\/quitquitquit \(istio: Istio's pilot-agent/);
+    assert.match(out, /POST http:\/\/127\.0\.0\.1:4191\/shutdown \(linkerd: Linkerd/);
     assert.match(out, /within 5s in all \(IQQQ_QUIT_TIMEOUT\), 2s per request/);
   });
   test("names a bad variable and exits 78", async () => {
