@@ -437,6 +437,24 @@ test(
   },
 );
 
+test("two job containers (IQQQ_GROUP): the sidecar stays up until the last one is out", opts, async () => {
+  const { outcome, finished } = await play({
+    scenario: "two job containers, IQQQ_GROUP, the last one out stops",
+    manifest: "group.yaml",
+    images: { added: `${TAG}/job:ok-iqqq-add`, sidecar: SIDECAR },
+    waitMs: 15_000,
+  });
+  assert.deepEqual(
+    [outcome.exits.extract, outcome.exits.load, outcome.exits["istio-proxy"]],
+    ["0", "4", "0"],
+    JSON.stringify(outcome.logs),
+  );
+  assert.match(outcome.logs.extract ?? "", /IQQQ_GROUP: load still running/);
+  assert.match(outcome.logs.load ?? "", /load, the last one out, stops the sidecars/);
+  const early = (finished["istio-proxy"] ?? 0) - (finished.load ?? Infinity);
+  assert.ok(early >= -50, `the sidecar ended ${-early} ms before the last job container`);
+});
+
 test("no sidecar at all (ambient mesh, native sidecars): the job completes at once", opts, async () => {
   const { outcome } = await play({
     scenario: "no sidecar in the pod",
@@ -460,7 +478,7 @@ test("DISABLE_IQQQ=true: behaves as the baseline", opts, async () => {
 });
 
 /** The scenarios above: docs/pods.md is written only by a run of all of them (not a filtered one). */
-const SCENARIOS = 11;
+const SCENARIOS = 12;
 
 after(async () => {
   if (table.length === 0) return;
