@@ -276,7 +276,10 @@ async function play(p: Play): Promise<Ended> {
       out[short] = logs(c);
       stamped[short] = logs(c, true);
     }
-    const jobEnd = finished.job;
+    // The job's end: the "job" container's, or with several job containers (IQQQ_GROUP) the last of theirs.
+    const jobs = Object.entries(finished).filter(([name]) => !["istio-proxy", "iqqq"].includes(name));
+    const jobEnd =
+      finished.job ?? (jobs.every(([, t]) => t !== undefined) ? Math.max(...jobs.map(([, t]) => t ?? 0)) : undefined);
     const ends = Object.values(finished);
     const complete = ends.every((t) => t !== undefined);
     const last = Math.max(...ends.map((t) => t ?? 0));
