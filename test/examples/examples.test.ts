@@ -123,6 +123,26 @@ for (const file of ["job.yaml", "cronjob.yaml"]) {
   });
 }
 
+test("the examples' inline programs (python -c) compile, and their images are python:3.12-slim or built from it", () => {
+  for (const kind of ["istio", "linkerd", "cloudsql", "watcher"]) {
+    for (const file of ["job.yaml", "cronjob.yaml"]) {
+      const text = readFileSync(join(EXAMPLES, kind, file), "utf8");
+      const job = template(`${kind}/${file}`).spec.containers[0];
+      const argv = job?.command ?? [];
+      const c = argv.indexOf("-c");
+      assert.ok(argv[c - 1] === "python" && c > 0, `${kind}/${file}: python -c`);
+      const compile = "import sys; compile(sys.argv[1], '<-c>', 'exec')";
+      const r = spawnSync("python3", ["-B", "-c", compile, argv[c + 1] ?? ""], { encoding: "utf8" });
+      assert.equal(r.status, 0, `${kind}/${file}: ${r.stderr}`);
+      if (job?.image !== "python:3.12-slim") {
+        // Wrapped: the image is python:3.12-slim plus iqqq, as the comment at the top builds it.
+        assert.ok(text.includes("#   FROM python:3.12-slim\n#   COPY iqqq-linux-x64 /usr/local/bin/iqqq\n"), kind);
+        assert.ok(text.includes(`-t ${job?.image} .`), `${kind}/${file}: the comment builds ${job?.image}`);
+      }
+    }
+  }
+});
+
 test("the Airflow examples compile (py_compile, the bytecode thrown away)", () => {
   const script =
     "import py_compile, sys, tempfile\nfor f in sys.argv[1:]: py_compile.compile(f, cfile=tempfile.mktemp(), doraise=True)";
