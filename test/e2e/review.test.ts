@@ -8,7 +8,18 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { CLI, cliEnv, collect, FIXTURES, NODE, ROOT, runCli, startCli, watchOutput } from "../support/cli.js";
+import {
+  CLI,
+  cliEnv,
+  collect,
+  FIXTURES,
+  NODE,
+  nulRecords,
+  ROOT,
+  runCli,
+  startCli,
+  watchOutput,
+} from "../support/cli.js";
 import { startFaultServer } from "../support/fault-server.js";
 import { closedPort, fakeSidecars, K8S } from "../support/sidecars.js";
 
@@ -153,19 +164,6 @@ async function withNameserver(mode: "answer" | "blackhole", env: Record<string, 
   return collect(child, { timeoutMs: 30_000 });
 }
 
-/** NUL-separated output, split. */
-function nulSplit(data: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let start = 0;
-  for (let i = 0; i < data.length; i++) {
-    if (data[i] === 0) {
-      out.push(data.subarray(start, i));
-      start = i + 1;
-    }
-  }
-  return out;
-}
-
 describe("5. environment values that are not UTF-8", () => {
   test("reach the program byte for byte, a 100 KB one included, and nothing is added", async () => {
     // The shell gives iqqq the raw bytes (JavaScript strings cannot hold them).
@@ -179,7 +177,7 @@ describe("5. environment values that are not UTF-8", () => {
     const child = spawn("sh", ["-c", script, CLI], { env: cliEnv({ PLAIN: "ok" }), stdio: ["pipe", "pipe", "pipe"] });
     const r = await collect(child);
     assert.equal(r.status, 0, r.stderr);
-    const got = nulSplit(r.stdout).sort(Buffer.compare);
+    const got = nulRecords(r.stdout).sort(Buffer.compare);
     const want = [
       Buffer.from(`PATH=${cliEnv().PATH}`),
       Buffer.from("PLAIN=ok"),

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { alteredEnv, alteredWords, formatPieces, LAUNCHER, launcherArgs, utf8Length } from "../../src/program/bytes.js";
+import { nulRecords } from "../support/cli.js";
 
 /** The program the words run: prints each of its arguments followed by NUL. */
 const PRINT = [Buffer.from("sh"), Buffer.from("-c"), Buffer.from('printf "%s\\0" "$@"'), Buffer.from("sh")];
@@ -18,19 +19,7 @@ function launch(words: (string | Buffer)[], exports: [string, Buffer][] = [], un
     env: { PATH: process.env.PATH },
   });
   assert.equal(r.status, 0, r.stderr.toString());
-  return splitNul(r.stdout);
-}
-
-function splitNul(data: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let start = 0;
-  for (let i = 0; i < data.length; i++) {
-    if (data[i] === 0) {
-      out.push(data.subarray(start, i));
-      start = i + 1;
-    }
-  }
-  return out;
+  return nulRecords(r.stdout);
 }
 
 test("the launcher passes every byte 1-255 on, quotes, backslashes, % and trailing newlines included", () => {
@@ -62,7 +51,7 @@ test("the launcher exports raw values and unsets what it is told", () => {
   });
   assert.equal(r.status, 0, r.stderr.toString());
   assert.deepEqual(
-    splitNul(r.stdout).sort(Buffer.compare),
+    nulRecords(r.stdout).sort(Buffer.compare),
     [Buffer.from(`PATH=${process.env.PATH}`), Buffer.concat([Buffer.from("RAW="), value])].sort(Buffer.compare),
   );
 });

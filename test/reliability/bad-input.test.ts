@@ -13,7 +13,7 @@ import { type Command, parseConfig, UsageError } from "../../src/config/config.j
 import { formatDuration, parseDuration } from "../../src/config/values.js";
 import { VARIABLES, type VariableKind } from "../../src/config/variables.js";
 import { EXIT } from "../../src/exit-status.js";
-import { CLI, cliEnv, pool, runCli } from "../support/cli.js";
+import { CLI, cliEnv, nulRecords, pool, runCli } from "../support/cli.js";
 import { type FakeSidecar, startFakeSidecar } from "../support/fake-sidecar.js";
 import { record } from "./figures.js";
 
@@ -328,22 +328,12 @@ describe("arguments with every byte value", () => {
   const env = cliEnv();
   /** The program: prints its arguments, each followed by NUL, byte for byte. */
   const echo = ["sh", "-c", 'printf "%s\\0" "$@"', "sh"];
-  const split = (out: Buffer): Buffer[] => {
-    const parts: Buffer[] = [];
-    let start = 0;
-    for (let i = out.indexOf(0); i >= 0; i = out.indexOf(0, start)) {
-      parts.push(out.subarray(start, i));
-      start = i + 1;
-    }
-    return parts;
-  };
-
   test("bytes 1-127, each alone and all together, reach the program intact", async () => {
     const args = Array.from({ length: 127 }, (_, i) => String.fromCharCode(i + 1));
     args.push(args.join(""));
     const r = await runCli([...echo, ...args], { env });
     assert.equal(r.status, 0, r.stderr);
-    const got = split(r.stdout);
+    const got = nulRecords(r.stdout);
     assert.equal(got.length, args.length);
     for (const [i, arg] of args.entries()) assert.deepEqual(got[i], Buffer.from(arg, "latin1"), `argument ${i + 1}`);
   });
@@ -366,7 +356,7 @@ describe("arguments with every byte value", () => {
     const r = await runCli([...echo, ...args], { env });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(
-      split(r.stdout),
+      nulRecords(r.stdout),
       args.map((a) => Buffer.from(a, "utf8")),
     );
   });
@@ -379,7 +369,7 @@ describe("arguments with every byte value", () => {
     const script = `exec "$0" "$@" ${raw.map((b) => `"$(printf '\\${b.toString(8)}')"`).join(" ")}`;
     const r = await runCli(["sh", "-c", script, CLI, ...echo], { env });
     assert.equal(r.status, 0, r.stderr);
-    const got = split(r.stdout);
+    const got = nulRecords(r.stdout);
     const intact = raw.filter((b, i) => got[i]?.equals(Buffer.from([b])));
     record("bad-input-bytes", { rawTried: raw.length, rawIntact: intact.length, utf8Tried: 127 + utf8Bytes.length });
     assert.equal(intact.length, raw.length, `${raw.length - intact.length} of ${raw.length} bytes arrived altered`);

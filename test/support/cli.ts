@@ -135,3 +135,14 @@ export async function pool<T>(count: number, width: number, job: (i: number) => 
   await Promise.all(Array.from({ length: Math.min(width, count) }, worker));
   return results;
 }
+
+/** Output made of NUL-terminated records (printf "%s\0", env -0), split; bytes after the last NUL are dropped. */
+export function nulRecords(out: Buffer): Buffer[] {
+  const parts: Buffer[] = [];
+  let start = 0;
+  for (let i = out.indexOf(0); i >= 0; i = out.indexOf(0, start)) {
+    parts.push(out.subarray(start, i));
+    start = i + 1;
+  }
+  return parts;
+}
