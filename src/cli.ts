@@ -1,8 +1,8 @@
 // The bin: the one place iqqq exits.
 
-import { basename } from "node:path";
 import { EXIT } from "./exit-status.js";
 import { main } from "./main.js";
+import { prepareBuiltins } from "./runtime/builtins.js";
 import { writeAll } from "./runtime/stdio.js";
 
 // Plain write(2) calls, never process.stdout/stderr: see runtime/stdio.ts. (They
@@ -14,14 +14,14 @@ const write = (fd: number) => (text: string) => writeAll(fd, text);
 // + the name it was built as) and the name it was invoked under in argv0.
 const invokedPath = process.argv[1]?.startsWith("/$bunfs/") ? process.argv0 : process.argv[1];
 
-main(process.argv.slice(2), process.env, {
-  stdout: write(1),
-  stderr: write(2),
-  invokedAs: basename(invokedPath ?? "iqqq").replace(/\.(mjs|js)$/, ""),
-}).then(
-  (status) => process.exit(status),
-  (err: unknown) => {
-    writeAll(2, `iqqq: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(EXIT.INTERNAL);
-  },
-);
+const invokedAs = (invokedPath ?? "iqqq").replace(/^.*\//, "").replace(/\.(mjs|js)$/, "");
+
+prepareBuiltins()
+  .then(() => main(process.argv.slice(2), process.env, { stdout: write(1), stderr: write(2), invokedAs }))
+  .then(
+    (status) => process.exit(status),
+    (err: unknown) => {
+      writeAll(2, `iqqq: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exit(EXIT.INTERNAL);
+    },
+  );

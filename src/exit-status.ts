@@ -1,7 +1,7 @@
 // iqqq's exit-status contract. In wrapper mode the program's own status always
 // wins; these codes are for what happened around it.
 
-import { constants } from "node:os";
+import { builtin } from "./runtime/builtins.js";
 
 export const EXIT = {
   OK: 0,
@@ -38,7 +38,7 @@ export type ProgramResult =
   | { readonly kind: "not-executable"; readonly message: string };
 
 export function signalNumber(signal: NodeJS.Signals): number {
-  return constants.signals[signal] ?? 0;
+  return builtin("node:os").constants.signals[signal] ?? 0;
 }
 
 export function exitStatusOf(result: ProgramResult): number {

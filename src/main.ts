@@ -1,15 +1,16 @@
 // The pipeline: config → plugins → readiness → run (or watch) the program →
 // stop the sidecars → exit status. main() returns the status; only the bin
-// (cli.ts) calls process.exit.
+// (cli.ts) calls process.exit. Only the wrapper's and the standalone stop's
+// modules are imported at start; --explain, the plugin loader and the watcher
+// are imported when they are used (test/build/lazy.test.ts checks it).
 
 import { type Config, type Env, type Program, parseConfig, UsageError, type WatchPlan } from "./config/config.js";
 import { EXIT, exitStatusOf, signalNumber } from "./exit-status.js";
-import { explain } from "./explain.js";
 import { helpText } from "./help.js";
 import { createLogger, type Logger } from "./log.js";
 import type { ExitInfo, Mode, Sidecar } from "./plugins/api.js";
 import { programExit, watchExit } from "./plugins/context.js";
-import { loadPlugins, type PluginHost } from "./plugins/host.js";
+import { NO_PLUGINS, type PluginHost } from "./plugins/paths.js";
 import { runProgram } from "./program/run.js";
 import { SignalRelay } from "./program/signals.js";
 import { waitUntilReady } from "./ready/wait.js";
@@ -17,8 +18,6 @@ import { logStrayErrors } from "./runtime/strays.js";
 import { warmUp } from "./sidecar/request.js";
 import { standaloneStatus, stopSidecars } from "./sidecar/stop.js";
 import { VERSION } from "./version.js";
-import { watchEvery } from "./watch/every.js";
-import { watchOutcome } from "./watch/outcome.js";
 
 export interface Io {
   readonly stdout: (text: string) => void;
@@ -49,6 +48,7 @@ export async function main(argv: readonly string[], env: Env, io: Io): Promise<n
   }
   const { config } = command;
   if (command.action === "explain") {
+    const { explain } = await import("./explain.js");
     io.stdout(explain(config));
     return EXIT.OK;
   }
@@ -56,12 +56,15 @@ export async function main(argv: readonly string[], env: Env, io: Io): Promise<n
   logStrayErrors(log);
   for (const warning of config.warnings) log.warn(warning);
   const mode: Mode = config.program !== undefined ? "wrapper" : config.watch !== undefined ? "watcher" : "standalone";
-  const plugins = await loadPlugins(config.plugins.paths, {
-    log,
-    mode,
-    timeoutMs: config.plugins.timeoutMs,
-    budgetMs: config.plugins.budgetMs,
-  });
+  const plugins =
+    config.plugins.paths.length === 0
+      ? NO_PLUGINS
+      : await (await import("./plugins/host.js")).loadPlugins(config.plugins.paths, {
+          log,
+          mode,
+          timeoutMs: config.plugins.timeoutMs,
+          budgetMs: config.plugins.budgetMs,
+        });
   if (config.program !== undefined) return wrap(config, config.program, plugins, log);
   if (config.watch !== undefined) return watch(config, config.watch, plugins, log);
   return stop(config, plugins, log, undefined, (result) => standaloneStatus(result));
@@ -116,6 +119,10 @@ async function wrap(config: Config, program: Program, plugins: PluginHost, log: 
 }
 
 async function watch(config: Config, plan: WatchPlan, plugins: PluginHost, log: Logger): Promise<number> {
+  const [{ watchEvery }, { watchOutcome }] = await Promise.all([
+    import("./watch/every.js"),
+    import("./watch/outcome.js"),
+  ]);
   if (config.stop.skipOnFailure) {
     log.warn(
       "NEVER_KILL_ISTIO_ON_FAILURE has no effect when the watched process ends: a watcher cannot see its exit status, so the end counts as success",

@@ -3,8 +3,13 @@
 
 import { EXIT } from "../exit-status.js";
 import { LOG_LEVELS, type LogLevel } from "../log.js";
-import { DEFAULT_PLUGIN_BUDGET_MS, DEFAULT_PLUGIN_TIMEOUT_MS } from "../plugins/host.js";
-import { parsePluginPaths, parseWrapperPluginPath, pluginPaths } from "../plugins/paths.js";
+import {
+  DEFAULT_PLUGIN_BUDGET_MS,
+  DEFAULT_PLUGIN_TIMEOUT_MS,
+  parsePluginPaths,
+  parseWrapperPluginPath,
+  pluginPaths,
+} from "../plugins/paths.js";
 import { DEFAULT_PODINFO_ANNOTATIONS } from "../pod/facts.js";
 import { type GroupPlan, MEMBER_NAME } from "../pod/group.js";
 import { type HttpSidecar, ISTIO_LEGACY, type PortSetting, SIDECARS, sidecar } from "../sidecar/catalogue.js";

@@ -7,37 +7,20 @@
 // are caught by the bin, cli.ts.) What it cannot be protected from: a hook that
 // blocks the event loop (an endless synchronous loop) or calls process.exit().
 
-import { statSync } from "node:fs";
-import { basename, dirname, extname, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { formatDuration } from "../config/values.js";
 import type { Logger } from "../log.js";
+import { builtin } from "../runtime/builtins.js";
 import { later } from "../runtime/timers.js";
 import { VERSION } from "../version.js";
-import type { HookContext, HookName, IqqqPlugin, Mode, PluginLog, SetupContext } from "./api.js";
-
-/** IQQQ_PLUGIN_TIMEOUT's default: for loading a plugin, and for each of its hooks. */
-export const DEFAULT_PLUGIN_TIMEOUT_MS = 5000;
-/**
- * IQQQ_PLUGIN_BUDGET's default: all plugin work in one run, loading and every
- * hook of every plugin together. Well inside Kubernetes' default 30 s grace
- * period, with IQQQ_QUIT_TIMEOUT's 5 s on top.
- */
-export const DEFAULT_PLUGIN_BUDGET_MS = 10_000;
-
-/** What the caller passes to a hook: its context without the parts the host adds. */
-export type HookData<H extends HookName> = Omit<Parameters<NonNullable<IqqqPlugin[H]>>[0], keyof HookContext>;
-
-export interface LoadedPlugin {
-  readonly name: string;
-  readonly path: string;
-}
-
-export interface PluginHost {
-  readonly plugins: readonly LoadedPlugin[];
-  /** Runs `hook` of every plugin that has it, one after another in load order. Never rejects. */
-  run<H extends HookName>(hook: H, data: HookData<H>): Promise<void>;
-}
+import type { HookName, IqqqPlugin, Mode, PluginLog, SetupContext } from "./api.js";
+import {
+  DEFAULT_PLUGIN_BUDGET_MS,
+  DEFAULT_PLUGIN_TIMEOUT_MS,
+  type HookData,
+  type LoadedPlugin,
+  NO_PLUGINS,
+  type PluginHost,
+} from "./paths.js";
 
 export interface PluginOptions {
   readonly log: Logger;
@@ -49,9 +32,6 @@ export interface PluginOptions {
   /** Relative paths are resolved against it. Default process.cwd(). */
   readonly cwd?: string | undefined;
 }
-
-/** No plugins: nothing is imported, and run() costs nothing. */
-export const NO_PLUGINS: PluginHost = { plugins: [], run: async () => {} };
 
 type Hooks = { readonly [H in HookName]?: (ctx: never) => unknown };
 
@@ -74,6 +54,7 @@ export async function loadPlugins(paths: readonly string[], options: PluginOptio
   const loadLimit = budget.limit(timeoutMs);
   const loaded = await Promise.all(
     paths.map(async (path): Promise<Plugin | undefined> => {
+      const { basename, extname, resolve } = builtin("node:path");
       const file = resolve(cwd, path);
       const fallbackName = basename(file, extname(file));
       if (extname(file) === ".so") {
@@ -91,7 +72,12 @@ export async function loadPlugins(paths: readonly string[], options: PluginOptio
       }
       const setupLog = pluginLog(log, fallbackName);
       const result = await bounded(
-        async () => toPlugin(await import(pathToFileURL(file).href), { mode, version: VERSION, log: setupLog }),
+        async () =>
+          toPlugin(await import(builtin("node:url").pathToFileURL(file).href), {
+            mode,
+            version: VERSION,
+            log: setupLog,
+          }),
         loadLimit.ms,
       );
       if (result.kind !== "done") {
@@ -225,8 +211,9 @@ function writableByOthers(file: string): string | undefined {
   const OTHERS_WRITE = 0o002;
   const STICKY = 0o1000;
   try {
+    const { statSync } = builtin("node:fs");
     if ((statSync(file).mode & OTHERS_WRITE) !== 0) return file;
-    const folder = dirname(file);
+    const folder = builtin("node:path").dirname(file);
     const mode = statSync(folder).mode;
     if ((mode & OTHERS_WRITE) !== 0 && (mode & STICKY) === 0) return `its folder ${folder}`;
   } catch {

@@ -4,7 +4,7 @@
 // a sidecar iqqq knows get no quit. Any error (403, no token, timeout) is one
 // warning, and the stop goes on as without it: never skip a stop on doubt.
 
-import { readFileSync } from "node:fs";
+import { builtin } from "../runtime/builtins.js";
 import { SIDECARS } from "../sidecar/catalogue.js";
 
 export const SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -37,13 +37,13 @@ export async function lookupPod(options: LookupOptions): Promise<Lookup> {
   let ca: Buffer;
   let namespace: string;
   try {
-    token = readFileSync(`${dir}/token`, "utf8").trim();
-    ca = readFileSync(`${dir}/ca.crt`);
-    namespace = env.POD_NAMESPACE || readFileSync(`${dir}/namespace`, "utf8").trim();
+    token = builtin("node:fs").readFileSync(`${dir}/token`, "utf8").trim();
+    ca = builtin("node:fs").readFileSync(`${dir}/ca.crt`);
+    namespace = env.POD_NAMESPACE || builtin("node:fs").readFileSync(`${dir}/namespace`, "utf8").trim();
   } catch (err) {
     return { kind: "error", message: `no service account (${(err as Error).message})` };
   }
-  const https = await import("node:https");
+  const https = builtin("node:https");
   const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`;
   const hostname = host.includes(":") ? `[${host}]` : host;
   const where = `GET https://${hostname}:${port}${path}`;

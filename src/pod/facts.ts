@@ -8,7 +8,7 @@
 // "no facts", with one warning when it was asked for.
 // Facts: ../shared/research/native-sidecars.md.
 
-import { readFileSync } from "node:fs";
+import { builtin } from "../runtime/builtins.js";
 import { SIDECARS } from "../sidecar/catalogue.js";
 
 export const DEFAULT_PODINFO_ANNOTATIONS = "/etc/podinfo/annotations";
@@ -34,7 +34,7 @@ export interface FactsResult {
 export function readPodFacts(path: string, explicit: boolean): FactsResult {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = builtin("node:fs").readFileSync(path, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const none: PodFacts = { source: `no pod annotations (${path}: ${code ?? "unreadable"})`, skip: new Map() };

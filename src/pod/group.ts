@@ -6,8 +6,7 @@
 // writes before it looks, so the last to finish always sees every record (two
 // finishing at once may both stop: a second quit is harmless).
 
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { builtin } from "../runtime/builtins.js";
 
 export interface GroupPlan {
   readonly dir: string;
@@ -27,11 +26,11 @@ export type GroupResult =
 export const MEMBER_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export function recordAndCheck(plan: GroupPlan, status: number): GroupResult {
-  const file = join(plan.dir, `${plan.name}.exit`);
-  const temporary = join(plan.dir, `.${plan.name}.exit.${process.pid}`);
+  const file = inDir(plan.dir, `${plan.name}.exit`);
+  const temporary = inDir(plan.dir, `.${plan.name}.exit.${process.pid}`);
   try {
-    writeFileSync(temporary, `${JSON.stringify({ status, at: new Date().toISOString() })}\n`);
-    renameSync(temporary, file);
+    builtin("node:fs").writeFileSync(temporary, `${JSON.stringify({ status, at: new Date().toISOString() })}\n`);
+    builtin("node:fs").renameSync(temporary, file);
   } catch (err) {
     return { kind: "unrecorded", message: `cannot record this member's end in ${plan.dir}: ${(err as Error).message}` };
   }
@@ -40,7 +39,7 @@ export function recordAndCheck(plan: GroupPlan, status: number): GroupResult {
   for (const member of plan.members) {
     let text: string;
     try {
-      text = readFileSync(join(plan.dir, `${member}.exit`), "utf8");
+      text = builtin("node:fs").readFileSync(inDir(plan.dir, `${member}.exit`), "utf8");
     } catch {
       running.push(member);
       continue;
@@ -54,4 +53,9 @@ export function recordAndCheck(plan: GroupPlan, status: number): GroupResult {
     if (recorded !== 0) failed.push(member);
   }
   return running.length > 0 ? { kind: "waiting", running } : { kind: "last", failed };
+}
+
+/** dir/name, as path.join for an absolute dir and a plain name (node:path costs the executable's start-up). */
+function inDir(dir: string, name: string): string {
+  return `${dir.replace(/\/+$/, "")}/${name}`;
 }

@@ -4,7 +4,7 @@
 // every reader returns undefined for "gone" instead of throwing.
 // Field layout: proc(5), https://man7.org/linux/man-pages/man5/proc_pid_stat.5.html
 
-import { closeSync, openSync, readdirSync, readSync } from "node:fs";
+import { builtin } from "../runtime/builtins.js";
 
 export interface ProcStat {
   readonly pid: number;
@@ -24,7 +24,7 @@ export interface ProcStat {
 /** The numeric entries of /proc: one per process (thread-group leader), never threads. */
 export function listPids(procRoot: string): number[] {
   const pids: number[] = [];
-  for (const name of readdirSync(procRoot)) {
+  for (const name of builtin("node:fs").readdirSync(procRoot)) {
     const c = name.charCodeAt(0);
     if (c >= 48 && c <= 57 && /^[0-9]+$/.test(name)) pids.push(Number(name));
   }
@@ -62,11 +62,11 @@ let buffer = Buffer.allocUnsafe(4096);
 function readSmall(path: string): string | undefined {
   let fd: number | undefined;
   try {
-    fd = openSync(path, "r");
+    fd = builtin("node:fs").openSync(path, "r");
     let length = 0;
     for (;;) {
       const wanted = buffer.length - length;
-      const n = readSync(fd, buffer, length, wanted, null);
+      const n = builtin("node:fs").readSync(fd, buffer, length, wanted, null);
       length += n;
       // procfs fills a read as far as it can: a short one is the end, no need to ask again.
       if (n < wanted) break;
@@ -79,6 +79,6 @@ function readSmall(path: string): string | undefined {
     // /proc): as good as gone, the watcher cannot see it.
     return undefined;
   } finally {
-    if (fd !== undefined) closeSync(fd);
+    if (fd !== undefined) builtin("node:fs").closeSync(fd);
   }
 }

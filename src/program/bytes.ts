@@ -8,8 +8,9 @@
 // only the bytes that are not UTF-8 are octal escapes, cut into pieces below the
 // kernel's 128 KiB limit on one argument, so nothing grows past what it must.
 
-import { isUtf8 } from "node:buffer";
-import { existsSync, readFileSync } from "node:fs";
+import { builtin } from "../runtime/builtins.js";
+
+const isUtf8 = (bytes: Buffer): boolean => builtin("node:buffer").isUtf8(bytes);
 
 export const SHELL = "/bin/sh";
 
@@ -193,12 +194,12 @@ export function alteredEnv(env: NodeJS.ProcessEnv, environ = "/proc/self/environ
 }
 
 export function shellAvailable(): boolean {
-  return existsSync(SHELL);
+  return builtin("node:fs").existsSync(SHELL);
 }
 
 function readOrUndefined(path: string): Buffer | undefined {
   try {
-    return readFileSync(path);
+    return builtin("node:fs").readFileSync(path);
   } catch {
     return undefined;
   }

@@ -1,20 +1,12 @@
 // Runs the wrapped program with iqqq's stdin, stdout and stderr, and reports how it ended.
 
-import { type ChildProcess, spawn } from "node:child_process";
-import { statSync } from "node:fs";
 import type { Program } from "../config/config.js";
 import type { ProgramResult } from "../exit-status.js";
 import type { Logger } from "../log.js";
+import { builtin } from "../runtime/builtins.js";
 import { alteredEnv, alteredWords, type Launch, launcherArgs, SHELL, shellAvailable } from "./bytes.js";
 import type { SignalRelay } from "./signals.js";
-
-interface Start {
-  readonly file: string;
-  readonly args: readonly string[];
-  readonly env: NodeJS.ProcessEnv;
-  /** Its own session and process group (IQQQ_SIGNAL_GROUP), signalled as a whole. */
-  readonly group: boolean;
-}
+import { type Start, spawnProgram } from "./spawn.js";
 
 export function runProgram(program: Program, relay: SignalRelay, log: Logger): Promise<ProgramResult> {
   const words = [program.file, ...program.args];
@@ -58,52 +50,33 @@ function throughShell(launch: Launch, group: boolean): Start {
   return { file: SHELL, args: launcherArgs({ ...launch, unset }), env, group };
 }
 
-function run(
+async function run(
   start: Start,
   file: string,
   relay: SignalRelay,
   log: Logger,
   onNoExec?: () => Start | undefined,
 ): Promise<ProgramResult> {
-  return new Promise((resolve) => {
-    const failed = (err: NodeJS.ErrnoException): void => {
-      const retry = err.code === "ENOEXEC" ? onNoExec?.() : undefined;
-      if (retry !== undefined) resolve(run(retry, file, relay, log));
-      else resolve(spawnFailure(file, err));
-    };
-    let child: ChildProcess;
-    try {
-      // libuv forks and execs synchronously and reports exec's errno: ENOENT and
-      // EACCES arrive as an 'error' event, anything else (ENOEXEC, E2BIG, a NUL
-      // in an argument) is thrown here.
-      // detached is setsid(2): a new session whose process group the program leads.
-      child = spawn(start.file, start.args, { stdio: "inherit", env: start.env, detached: start.group });
-    } catch (err) {
-      failed(err as NodeJS.ErrnoException);
-      return;
-    }
-    // A pid means exec succeeded: the program exists and can be signalled now,
-    // before the 'spawn' event, which only arrives on the next tick.
-    if (child.pid !== undefined) {
-      log.debug(
-        `started ${JSON.stringify(file)} as pid ${child.pid}${start.group ? ", leading its process group" : ""}`,
-      );
-      relay.attach(child, start.group);
-    }
-    child.on("error", (err: NodeJS.ErrnoException) => {
-      // 'error' also reports a kill() that failed on a running program; only
-      // without a pid is it a failure to start.
-      if (child.pid === undefined) failed(err);
-      else log.debug(`program error: ${err.message}`);
-    });
-    child.once("exit", (code, signal) => {
-      relay.detach();
-      resolve(signal !== null ? { kind: "signaled", signal } : { kind: "exited", code: code ?? 0 });
-    });
-  });
+  let child: Awaited<ReturnType<typeof spawnProgram>>;
+  try {
+    child = await spawnProgram(start);
+  } catch (err) {
+    const retry = (err as NodeJS.ErrnoException).code === "ENOEXEC" ? onNoExec?.() : undefined;
+    return retry !== undefined ? run(retry, file, relay, log) : spawnFailure(file, err as NodeJS.ErrnoException);
+  }
+  log.debug(`started ${JSON.stringify(file)} as pid ${child.pid}${start.group ? ", leading its process group" : ""}`);
+  relay.attach(child, start.group);
+  const ended = await child.ended;
+  relay.detach();
+  return ended;
 }
 
 function spawnFailure(file: string, err: NodeJS.ErrnoException): ProgramResult {
+  // Bun.spawn looks a bare name up in PATH itself and calls a directory or a
+  // file without execute permission "not found"; execvp(3), and so the Node
+  // bundle, says EACCES.
+  const found = err.code === "ENOENT" && !file.includes("/") ? firstInPath(file) : undefined;
+  if (found !== undefined && !isExecutableFile(found)) err = Object.assign(new Error(err.message), { code: "EACCES" });
   if (err.code === "ENOENT") {
     return {
       kind: "not-found",
@@ -121,13 +94,31 @@ function spawnFailure(file: string, err: NodeJS.ErrnoException): ProgramResult {
 
 /** Whether `file`, as exec would find it (PATH for a bare name: the first match), is a directory. */
 function isDirectory(file: string): boolean {
-  const candidates = file.includes("/")
-    ? [file]
-    : (process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(":").map((dir) => `${dir || "."}/${file}`);
-  for (const path of candidates) {
+  const path = file.includes("/") ? file : firstInPath(file);
+  try {
+    return path !== undefined && builtin("node:fs").statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function isExecutableFile(path: string): boolean {
+  try {
+    builtin("node:fs").accessSync(path, builtin("node:fs").constants.X_OK);
+    return builtin("node:fs").statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The first PATH entry holding something named `name`, executable or not. */
+function firstInPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(":")) {
+    const path = `${dir || "."}/${name}`;
     try {
-      return statSync(path).isDirectory();
+      builtin("node:fs").statSync(path);
+      return path;
     } catch {}
   }
-  return false;
+  return undefined;
 }

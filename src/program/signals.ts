@@ -3,9 +3,8 @@
 // instead of being lost (a known way peers left pods stuck). iqqq never dies of a
 // forwarded signal: it keeps waiting for the program's own exit, whose status wins.
 
-import type { ChildProcess } from "node:child_process";
-import { constants } from "node:os";
 import type { Logger } from "../log.js";
+import type { Child } from "./spawn.js";
 
 /**
  * What a container can be sent that means something to the program. Not
@@ -15,30 +14,31 @@ import type { Logger } from "../log.js";
  * which describe iqqq; and the tty job-control stops SIGTSTP, SIGTTIN, SIGTTOU,
  * which a terminal sends to the program's process group directly.
  */
-export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = (
-  [
-    "SIGTERM",
-    "SIGINT",
-    "SIGHUP",
-    "SIGQUIT",
-    "SIGUSR1",
-    "SIGUSR2",
-    "SIGWINCH",
-    "SIGALRM",
-    "SIGCONT",
-    "SIGVTALRM",
-    "SIGPROF",
-    "SIGIO",
-    "SIGPWR",
-    "SIGXCPU",
-    "SIGXFSZ",
-  ] as const
-).filter((s) => constants.signals[s] !== undefined);
+export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
+  "SIGTERM",
+  "SIGINT",
+  "SIGHUP",
+  "SIGQUIT",
+  "SIGUSR1",
+  "SIGUSR2",
+  "SIGWINCH",
+  "SIGALRM",
+  "SIGCONT",
+  "SIGVTALRM",
+  "SIGPROF",
+  "SIGIO",
+  "SIGPWR",
+  "SIGXCPU",
+  "SIGXFSZ",
+];
 
 const MAX_PENDING = 64;
 
+/** What forwarding needs of the running program. */
+type Signallable = Pick<Child, "pid" | "kill">;
+
 export class SignalRelay {
-  #child: ChildProcess | undefined;
+  #child: Signallable | undefined;
   #group = false;
   #pending: NodeJS.Signals[] = [];
   #listeners = new Map<NodeJS.Signals, () => void>();
@@ -51,6 +51,7 @@ export class SignalRelay {
     for (const signal of FORWARDED_SIGNALS) {
       const listener = (): void => this.#receive(signal);
       this.#listeners.set(signal, listener);
+      // (Bun does not know SIGPWR: that listener is never called, and the signal keeps its default action.)
       process.on(signal, listener);
     }
     return this;
@@ -70,9 +71,9 @@ export class SignalRelay {
    * Starts forwarding to a running program, first whatever was queued; with
    * `group`, to its whole process group (it must lead one: spawned detached).
    */
-  attach(child: ChildProcess, group = false): void {
+  attach(child: Signallable, group = false): void {
     this.#child = child;
-    this.#group = group && child.pid !== undefined;
+    this.#group = group;
     const pending = this.#pending;
     this.#pending = [];
     for (const signal of pending) this.#forward(signal);
@@ -105,7 +106,7 @@ export class SignalRelay {
     try {
       // kill() fails with ESRCH when the program has just exited: harmless, its
       // 'exit' event is on its way.
-      if (this.#group) process.kill(-(child.pid as number), signal);
+      if (this.#group) process.kill(-child.pid, signal);
       else child.kill(signal);
     } catch (err) {
       this.log.debug(`could not forward ${signal}: ${(err as Error).message}`);

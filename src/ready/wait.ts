@@ -3,11 +3,10 @@
 // Bounded by the configured timeout, and by SIGTERM/SIGINT: a pod being deleted
 // must not wait for a proxy that will never come (a complaint against scuttle).
 
-import { setTimeout as sleep } from "node:timers/promises";
 import type { ReadyCheck, ReadyPlan } from "../config/config.js";
 import { formatDuration, shownUrl } from "../config/values.js";
 import type { Logger } from "../log.js";
-import { timeoutSignal } from "../runtime/timers.js";
+import { later, timeoutSignal } from "../runtime/timers.js";
 import { request } from "../sidecar/request.js";
 import { describe } from "../sidecar/stop.js";
 
@@ -59,8 +58,22 @@ async function waitFor(check: ReadyCheck, log: Logger, stop: AbortSignal): Promi
       log.info(`waiting for ${check.name} to be ready: GET ${shownUrl(check.url)}: ${state}`);
       lastState = state;
     }
-    await sleep(poll, undefined, { signal: stop }).catch(() => {});
+    await pause(poll, stop);
     poll = Math.min(poll * 2, MAX_POLL_MS);
   }
   if (!stop.aborted) log.info(`${check.name} is ready (after ${formatDuration(Date.now() - started)})`);
+}
+
+/** Waits `ms`, or less when `stop` aborts first. */
+function pause(ms: number, stop: AbortSignal): Promise<void> {
+  if (stop.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      cancel();
+      stop.removeEventListener("abort", done);
+      resolve();
+    };
+    const cancel = later(ms, done);
+    stop.addEventListener("abort", done);
+  });
 }

@@ -5,7 +5,7 @@
 // EAGAIN and loses output (its stderr cut short by iqqq's first log line). A
 // plain write(2) leaves the descriptor as iqqq found it.
 
-import { writeSync } from "node:fs";
+import { builtin } from "./builtins.js";
 
 /** How long a write may keep meeting a full pipe (EAGAIN) before the text is dropped. */
 const FULL_PIPE_PATIENCE_MS = 2000;
@@ -17,7 +17,7 @@ export function writeAll(fd: number, text: string): void {
   let waitedMs = 0;
   while (bytes.length > 0) {
     try {
-      bytes = bytes.subarray(writeSync(fd, bytes));
+      bytes = bytes.subarray(builtin("node:fs").writeSync(fd, bytes));
     } catch (err) {
       // EAGAIN: the descriptor was made non-blocking by someone else and the pipe is full.
       if ((err as NodeJS.ErrnoException).code !== "EAGAIN" || waitedMs >= FULL_PIPE_PATIENCE_MS) return;

@@ -1,10 +1,10 @@
-// The same bounded request through fetch, for the Bun-compiled executable only:
-// there node:http takes about 20 ms to load and 20 ms more per request, while
-// Bun's native fetch answers a loopback POST in 2 ms. Same Answer contract as
+// The same bounded request through fetch, for the Bun-compiled executable when
+// plain TCP will not do (HTTPS, or a host name: fetch has Bun's own resolver and
+// TLS; node:http would take about 20 ms to load there). Same Answer contract as
 // request.ts: redirects are returned, not followed (redirect: "manual"); every
 // attempt opens its own connection (keepalive: false); the body is cut short.
 // One difference: a reply that is not HTTP at all reads as a reset ("broken",
-// retried within the budget) where node:http reports a parse error.
+// retried within the budget) where node:https reports a parse error.
 
 import { BROKEN } from "./broken.js";
 import type { Answer, RequestOptions } from "./request.js";

@@ -1,13 +1,18 @@
-// One bounded HTTP request. node:http rather than fetch: it never follows redirects,
-// tells "connection refused" apart from other failures, loads faster than
-// undici, and lets a huge or never-ending body be cut short.
+// One bounded HTTP request. Plain HTTP goes through http1.ts, one raw exchange
+// over TCP; HTTPS through node:https in the Node bundle and fetch in the Bun
+// executable. Neither follows redirects, both tell "connection refused" apart
+// from other failures, and a huge or never-ending body is cut short.
 
 import type { ClientRequest, IncomingMessage } from "node:http";
 import type { LookupFunction } from "node:net";
+import { builtin } from "../runtime/builtins.js";
 import { VERSION } from "../version.js";
 import { BROKEN } from "./broken.js";
 import { fetchRequest } from "./fetch.js";
+import { exchange } from "./http1.js";
 import type { Address } from "./resolve.js";
+
+const USER_AGENT = `iqqq/${VERSION}`;
 
 export type Answer =
   /** The sidecar answered; body is its first bytes, for the log. */
@@ -34,12 +39,13 @@ export interface RequestOptions {
 }
 
 /**
- * Loads node:http in the background, for a wrapper whose program is running,
- * so that stopping the sidecar afterwards costs the request only. Bun's fetch
- * needs no loading.
+ * Loads what stopping the sidecar needs (node:fs for the pod's facts and the
+ * log; node:net for the Node bundle; Bun.connect needs no loading) while the
+ * wrapped program runs, so that the stop afterwards costs the request only.
  */
 export function warmUp(): void {
-  if (process.versions.bun === undefined) import("node:http").catch(() => {});
+  builtin("node:fs");
+  if (process.versions.bun === undefined) builtin("node:net");
 }
 
 export function post(url: URL, timeoutMs: number): Promise<Answer> {
@@ -47,26 +53,30 @@ export function post(url: URL, timeoutMs: number): Promise<Answer> {
 }
 
 export async function request(url: URL, options: RequestOptions): Promise<Answer> {
-  // The Bun-compiled executable: its native fetch is about 40 ms faster here (fetch.ts).
-  if (process.versions.bun !== undefined) return fetchRequest(url, options, `iqqq/${VERSION}`);
   const { method, timeoutMs, bodyBytes = 256, bodyGraceMs = 200 } = options;
-  // Loaded on first use: the wrapper path pays for HTTP only once the program has ended.
-  const http = url.protocol === "https:" ? await import("node:https") : await import("node:http");
   const deadline = AbortSignal.timeout(Math.max(1, timeoutMs));
   const signal = options.abort ? AbortSignal.any([deadline, options.abort]) : deadline;
   const host = url.hostname.replace(/^\[|\]$/g, "");
+  const isAddress = host.includes(":") || /^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/.test(host);
+  // The common case, a sidecar at an IP address over plain HTTP: one raw exchange (http1.ts).
+  if (url.protocol === "http:" && isAddress) return exchange(url, host, options, USER_AGENT, signal);
+  // The Bun-compiled executable: its native fetch, with its own resolver and TLS (fetch.ts).
+  if (process.versions.bun !== undefined) return fetchRequest(url, options, USER_AGENT);
   let lookup: LookupFunction | undefined;
-  if (!host.includes(":") && !/^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/.test(host)) {
+  if (!isAddress) {
     // A name: looked up within the deadline (resolve.ts), not by node:http's unbounded lookup.
     const { resolveHost } = await import("./resolve.js");
     const resolved = await resolveHost(host, signal);
     if (resolved.kind !== "ok") return resolved;
     const [first] = resolved.addresses as [Address];
+    if (url.protocol === "http:") return exchange(url, first.address, options, USER_AGENT, signal);
     lookup = (_name, lookupOptions, callback) => {
       if (lookupOptions.all) (callback as (e: null, a: readonly Address[]) => void)(null, resolved.addresses);
       else (callback as (e: null, a: string, f: number) => void)(null, first.address, first.family);
     };
   }
+  // HTTPS: node:https, loaded on first use.
+  const http = builtin("node:https");
   return new Promise((resolve) => {
     let req: ClientRequest | undefined;
     let settled = false;
@@ -85,7 +95,7 @@ export async function request(url: URL, options: RequestOptions): Promise<Answer
         agent: false,
         signal,
         ...(lookup === undefined ? {} : { lookup }),
-        headers: { ...(method === "POST" ? { "content-length": "0" } : {}), "user-agent": `iqqq/${VERSION}` },
+        headers: { ...(method === "POST" ? { "content-length": "0" } : {}), "user-agent": USER_AGENT },
       });
     } catch (err) {
       settle({ kind: "error", code: (err as NodeJS.ErrnoException).code ?? (err as Error).message });

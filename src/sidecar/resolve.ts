@@ -7,9 +7,7 @@
 // nsswitch, search domains and ndots), which is killed when time is up.
 // (The Bun executable's fetch has its own resolver and is not affected.)
 
-import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { isIP } from "node:net";
+import { builtin } from "../runtime/builtins.js";
 
 export interface Address {
   readonly address: string;
@@ -24,19 +22,22 @@ export type Resolved =
 /** For the child: getaddrinfo through dns.lookup, answered as JSON on stdout. */
 const LOOKUP_SCRIPT = `require("node:dns").lookup(process.argv[1], { all: true }, (e, a) => process.stdout.write(JSON.stringify(e ? { code: e.code } : a)));`;
 
+type IsIP = (input: string) => number;
+
 export async function resolveHost(hostname: string, signal: AbortSignal, hostsFile = "/etc/hosts"): Promise<Resolved> {
+  const { isIP } = builtin("node:net");
   const family = isIP(hostname);
   if (family !== 0) return { kind: "ok", addresses: [{ address: hostname, family: family as 4 | 6 }] };
-  const fromFile = fromHostsFile(hostname, hostsFile);
+  const fromFile = fromHostsFile(hostname, hostsFile, isIP);
   if (fromFile.length > 0) return { kind: "ok", addresses: fromFile };
-  return lookupInChild(hostname, signal);
+  return lookupInChild(hostname, signal, isIP);
 }
 
 /** The addresses /etc/hosts gives `hostname`, in file order (as glibc's "files" source). */
-export function fromHostsFile(hostname: string, hostsFile = "/etc/hosts"): Address[] {
+function fromHostsFile(hostname: string, hostsFile: string, isIP: IsIP): Address[] {
   let text: string;
   try {
-    text = readFileSync(hostsFile, "utf8");
+    text = builtin("node:fs").readFileSync(hostsFile, "utf8");
   } catch {
     return [];
   }
@@ -52,8 +53,9 @@ export function fromHostsFile(hostname: string, hostsFile = "/etc/hosts"): Addre
   return found;
 }
 
-function lookupInChild(hostname: string, signal: AbortSignal): Promise<Resolved> {
-  if (signal.aborted) return Promise.resolve({ kind: "timeout" });
+async function lookupInChild(hostname: string, signal: AbortSignal, isIP: IsIP): Promise<Resolved> {
+  const { spawn } = builtin("node:child_process");
+  if (signal.aborted) return { kind: "timeout" };
   // NODE_OPTIONS is the program's, not the lookup's.
   const { NODE_OPTIONS: _, ...env } = process.env;
   return new Promise((resolve) => {
@@ -78,11 +80,11 @@ function lookupInChild(hostname: string, signal: AbortSignal): Promise<Resolved>
       out += chunk;
     });
     child.on("error", (err: NodeJS.ErrnoException) => settle({ kind: "error", code: err.code ?? "ENOTFOUND" }));
-    child.on("close", () => settle(parseAnswer(out)));
+    child.on("close", () => settle(parseAnswer(out, isIP)));
   });
 }
 
-function parseAnswer(out: string): Resolved {
+function parseAnswer(out: string, isIP: IsIP): Resolved {
   try {
     const answer = JSON.parse(out) as { code?: string } | { address: string; family: number }[];
     if (!Array.isArray(answer)) return { kind: "error", code: answer.code ?? "ENOTFOUND" };

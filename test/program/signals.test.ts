@@ -23,7 +23,7 @@ test("a signal received before the program exists is queued and delivered once i
     });
     const out = watchOutput(child.stdout);
     await out.until("ready\n");
-    relay.attach(child);
+    relay.attach({ pid: child.pid as number, kill: (signal) => child.kill(signal) });
     await out.until("signal SIGUSR2\n");
     await out.until("signal SIGHUP\n");
     child.kill("SIGTERM");

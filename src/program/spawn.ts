@@ -1,0 +1,96 @@
+// Starting the program, one interface over two runtimes. The Bun executable uses
+// Bun.spawn: loading node:child_process there costs about 4 ms of start-up, and
+// Bun's node:child_process is itself built on Bun.spawn. The Node bundle imports
+// node:child_process when the program is started. Both inherit stdin, stdout
+// and stderr, and report exec's errno (ENOENT, EACCES, ENOEXEC, E2BIG…) as a
+// rejection carrying its code.
+
+import { builtin } from "../runtime/builtins.js";
+
+export interface Start {
+  readonly file: string;
+  readonly args: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  /** Its own session and process group (setsid), signalled as a whole. */
+  readonly group: boolean;
+}
+
+export type Ended =
+  | { readonly kind: "exited"; readonly code: number }
+  | { readonly kind: "signaled"; readonly signal: NodeJS.Signals };
+
+/** A running program. */
+export interface Child {
+  readonly pid: number;
+  /** Sends `signal` to the program; throws (ESRCH) only when it is already gone. */
+  kill(signal: NodeJS.Signals): void;
+  readonly ended: Promise<Ended>;
+}
+
+/** The part of Bun's API used here (the Node build has no bun-types). */
+interface BunSpawn {
+  spawn(options: {
+    cmd: string[];
+    env: NodeJS.ProcessEnv;
+    stdio: ["inherit", "inherit", "inherit"];
+    detached: boolean;
+    /** signalCode is the signal's name, as Node's 'exit' event gives it. */
+    onExit(proc: unknown, exitCode: number | null, signalCode: NodeJS.Signals | null): void;
+  }): { readonly pid: number; kill(signal: NodeJS.Signals): void };
+}
+
+/** Starts the program; rejects with exec's error (an Error with `code`) when it cannot. */
+export function spawnProgram(start: Start): Promise<Child> {
+  const bun = (globalThis as { Bun?: BunSpawn }).Bun;
+  return bun === undefined ? spawnWithNode(start) : Promise.resolve(spawnWithBun(bun, start));
+}
+
+function spawnWithBun(bun: BunSpawn, start: Start): Child {
+  let resolveEnded: (ended: Ended) => void = () => {};
+  const ended = new Promise<Ended>((resolve) => {
+    resolveEnded = resolve;
+  });
+  // Throws at once when exec fails: Bun forks and execs synchronously.
+  const proc = bun.spawn({
+    cmd: [start.file, ...start.args],
+    env: start.env,
+    stdio: ["inherit", "inherit", "inherit"],
+    detached: start.group,
+    onExit: (_proc, exitCode, signalCode) =>
+      resolveEnded(
+        signalCode !== null ? { kind: "signaled", signal: signalCode } : { kind: "exited", code: exitCode ?? 0 },
+      ),
+  });
+  return { pid: proc.pid, kill: (signal) => proc.kill(signal), ended };
+}
+
+function spawnWithNode(start: Start): Promise<Child> {
+  const { spawn } = builtin("node:child_process");
+  return new Promise((resolve, reject) => {
+    // libuv forks and execs synchronously and reports exec's errno: ENOENT and
+    // EACCES arrive as an 'error' event, anything else (ENOEXEC, E2BIG, a NUL
+    // in an argument) is thrown here. detached is setsid(2).
+    const child = spawn(start.file, start.args, { stdio: "inherit", env: start.env, detached: start.group });
+    const ended = new Promise<Ended>((resolveEnded) => {
+      child.once("exit", (code, signal) =>
+        resolveEnded(signal !== null ? { kind: "signaled", signal } : { kind: "exited", code: code ?? 0 }),
+      );
+    });
+    // 'error' also reports a kill() that failed on a running program; only
+    // without a pid is it a failure to start.
+    child.on("error", (err) => {
+      if (child.pid === undefined) reject(err);
+    });
+    // A pid means exec succeeded: the program exists and can be signalled now,
+    // before the 'spawn' event, which only arrives on the next tick.
+    const pid = child.pid;
+    if (pid !== undefined)
+      resolve({
+        pid,
+        kill: (signal) => {
+          child.kill(signal);
+        },
+        ended,
+      });
+  });
+}

@@ -1,0 +1,271 @@
+// One HTTP/1.1 exchange over a plain TCP connection, for the common case: a
+// sidecar at an IP address (127.0.0.1:15020). iqqq sends one request without a
+// body and needs the status, the Location header and the body's first bytes;
+// node:http (5 ms to load and 9 ms for its first request) and Bun's fetch (its
+// own thread, 6-8 ms cold) cost more than the whole exchange. Node connects
+// through node:net, the Bun executable through Bun.connect (Bun's node:net
+// takes about 10 ms to load).
+//
+// The same Answer contract as request.ts: redirects are returned, not followed;
+// 1xx answers other than 101 are skipped; 101 ends the exchange; a reply that
+// is not HTTP is an "error" (HPE_INVALID_CONSTANT, as node:http says); a
+// connection closed before a complete head is "broken" (ECONNRESET).
+
+import { builtin } from "../runtime/builtins.js";
+import { BROKEN } from "./broken.js";
+import type { Answer, RequestOptions } from "./request.js";
+
+/** A response head larger than this is refused (node:http's default limit). */
+const MAX_HEAD_BYTES = 16 * 1024;
+
+interface Handlers {
+  open(): void;
+  data(chunk: Uint8Array): void;
+  /** The peer closed the connection, or it broke without an error code. */
+  close(): void;
+  error(code: string): void;
+}
+
+interface Connection {
+  write(bytes: string): void;
+  destroy(): void;
+}
+
+type Connect = (host: string, port: number, on: Handlers) => Connection;
+
+/** Sends `method url` to `address` (url's host, resolved) and resolves to the answer; never rejects. */
+export function exchange(
+  url: URL,
+  address: string,
+  options: RequestOptions,
+  userAgent: string,
+  signal: AbortSignal,
+): Promise<Answer> {
+  const { method, bodyBytes = 256, bodyGraceMs = 200 } = options;
+  const port = url.port === "" ? 80 : Number(url.port);
+  const request =
+    `${method} ${url.pathname}${url.search} HTTP/1.1\r\n` +
+    `Host: ${url.host}\r\n` +
+    `User-Agent: ${userAgent}\r\n` +
+    (method === "POST" ? "Content-Length: 0\r\n" : "") +
+    "Connection: close\r\n\r\n";
+  return new Promise((resolve) => {
+    let settled = false;
+    let grace: ReturnType<typeof setTimeout> | undefined;
+    let connection: Connection | undefined;
+    const parser = new ResponseParser(bodyBytes);
+    const settle = (answer: Answer): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(grace);
+      signal.removeEventListener("abort", onAbort);
+      connection?.destroy();
+      resolve(answer);
+    };
+    const onAbort = (): void => settle({ kind: "timeout" });
+    if (signal.aborted) return settle({ kind: "timeout" });
+    signal.addEventListener("abort", onAbort);
+    const answerNow = (): void => {
+      const answer = parser.answer();
+      if (answer !== undefined) settle(answer);
+    };
+    try {
+      connection = connectFor()(address, port, {
+        open: () => connection?.write(request),
+        data: (chunk) => {
+          const state = parser.push(chunk);
+          if (state === "invalid") settle({ kind: "error", code: parser.problem });
+          else if (state === "complete") answerNow();
+          // The status is what counts; the body is only read a little, for the log.
+          else if (state === "body" && grace === undefined) grace = setTimeout(answerNow, bodyGraceMs);
+        },
+        close: () => settle(parser.answer() ?? { kind: "broken", code: "ECONNRESET" }),
+        error: (code) => {
+          if (parser.answer() !== undefined) return answerNow();
+          if (code === "ECONNREFUSED") settle({ kind: "refused" });
+          else settle(BROKEN.has(code) ? { kind: "broken", code } : { kind: "error", code });
+        },
+      });
+    } catch (err) {
+      settle({ kind: "error", code: (err as { code?: string }).code ?? (err as Error).message });
+    }
+  });
+}
+
+/** Bun.connect in the executable, node:net in Node. */
+function connectFor(): Connect {
+  const bun = (globalThis as { Bun?: BunConnect }).Bun;
+  return bun === undefined ? connectWithNode : (host, port, on) => connectWithBun(bun, host, port, on);
+}
+
+function connectWithNode(host: string, port: number, on: Handlers): Connection {
+  const socket = builtin("node:net").connect({ host, port });
+  socket.setNoDelay(true);
+  socket.on("connect", on.open);
+  socket.on("data", on.data);
+  socket.on("error", (err: NodeJS.ErrnoException) => on.error(err.code ?? err.message));
+  socket.on("close", on.close);
+  return { write: (bytes) => socket.write(bytes), destroy: () => socket.destroy() };
+}
+
+/** The part of Bun's API used here (the Node build has no bun-types). */
+interface BunSocket {
+  write(data: string): number;
+  terminate(): void;
+}
+interface BunConnect {
+  connect(options: {
+    hostname: string;
+    port: number;
+    socket: {
+      open(socket: BunSocket): void;
+      data(socket: BunSocket, chunk: Uint8Array): void;
+      close(socket: BunSocket): void;
+      end(socket: BunSocket): void;
+      error(socket: BunSocket, err: Error): void;
+      connectError(socket: BunSocket, err: Error): void;
+    };
+  }): Promise<BunSocket>;
+}
+
+function connectWithBun(bun: BunConnect, host: string, port: number, on: Handlers): Connection {
+  let socket: BunSocket | undefined;
+  let destroyed = false;
+  const code = (err: Error): string => (err as { code?: string }).code ?? err.message;
+  bun
+    .connect({
+      hostname: host,
+      port,
+      socket: {
+        open: (s) => {
+          socket = s;
+          if (destroyed) s.terminate();
+          else on.open();
+        },
+        data: (_s, chunk) => on.data(chunk),
+        close: () => on.close(),
+        end: () => on.close(),
+        error: (_s, err) => on.error(code(err)),
+        connectError: (_s, err) => on.error(code(err)),
+      },
+    })
+    .catch((err: Error) => on.error(code(err)));
+  return {
+    write: (bytes) => socket?.write(bytes),
+    destroy: () => {
+      destroyed = true;
+      socket?.terminate();
+    },
+  };
+}
+
+type ParseState = "head" | "body" | "complete" | "invalid";
+
+/** An HTTP/1.x response, fed as it arrives. */
+export class ResponseParser {
+  #buffer: Buffer = Buffer.alloc(0);
+  #status: number | undefined;
+  #location: string | undefined;
+  #chunked = false;
+  #expected: number | undefined;
+  #body: Buffer[] = [];
+  #bodySize = 0;
+  #complete = false;
+  problem = "";
+
+  constructor(private readonly bodyBytes: number) {}
+
+  push(chunk: Uint8Array): ParseState {
+    if (this.problem !== "") return "invalid";
+    if (this.#complete) return "complete";
+    if (this.#status === undefined) {
+      this.#buffer = Buffer.concat([this.#buffer, chunk]);
+      return this.#head();
+    }
+    return this.#take(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  }
+
+  /** The answer so far: undefined until a complete head has arrived. */
+  answer(): Answer | undefined {
+    if (this.#status === undefined) return undefined;
+    let body: Buffer = Buffer.concat(this.#body);
+    if (this.#chunked) body = dechunk(body);
+    return {
+      kind: "status",
+      status: this.#status,
+      body: body.toString("utf8").slice(0, this.bodyBytes),
+      ...(this.#location === undefined ? {} : { location: this.#location }),
+    };
+  }
+
+  #head(): ParseState {
+    for (;;) {
+      const end = this.#buffer.indexOf("\r\n\r\n");
+      if (end < 0) {
+        if (this.#buffer.length > MAX_HEAD_BYTES) return this.#invalid("HPE_HEADER_OVERFLOW");
+        // Not HTTP at all: no need to wait for a head that will never come.
+        if (!"HTTP/".startsWith(this.#buffer.subarray(0, 5).toString("latin1"))) return this.#invalid();
+        return "head";
+      }
+      const lines = this.#buffer.subarray(0, end).toString("latin1").split("\r\n");
+      const rest = this.#buffer.subarray(end + 4);
+      const status = /^HTTP\/1\.[01] ([1-9][0-9]{2})(?: .*)?$/.exec(lines[0] ?? "");
+      if (status === null) return this.#invalid();
+      const code = Number(status[1]);
+      // 100 Continue, 102 Processing, 103 Early Hints: the real answer follows.
+      if (code >= 100 && code < 200 && code !== 101) {
+        this.#buffer = rest;
+        continue;
+      }
+      this.#status = code;
+      for (const line of lines.slice(1)) {
+        const colon = line.indexOf(":");
+        if (colon <= 0) return this.#invalid("HPE_INVALID_HEADER_TOKEN");
+        const name = line.slice(0, colon).trim().toLowerCase();
+        const value = line.slice(colon + 1).trim();
+        if (name === "location") this.#location = value;
+        else if (name === "content-length") this.#expected = Number(value);
+        else if (name === "transfer-encoding") this.#chunked = /chunked/i.test(value);
+      }
+      this.#buffer = Buffer.alloc(0);
+      // No body to wait for: 101 (the connection is someone else's now), 204, 304, or an empty one.
+      if (code === 101 || code === 204 || code === 304 || this.#expected === 0) {
+        this.#complete = true;
+        return "complete";
+      }
+      return this.#take(rest);
+    }
+  }
+
+  #take(bytes: Buffer): ParseState {
+    if (bytes.length > 0) {
+      this.#body.push(bytes);
+      this.#bodySize += bytes.length;
+    }
+    if (this.#bodySize >= this.bodyBytes || (this.#expected !== undefined && this.#bodySize >= this.#expected)) {
+      this.#complete = true;
+      return "complete";
+    }
+    return "body";
+  }
+
+  #invalid(code = "HPE_INVALID_CONSTANT"): ParseState {
+    this.problem = code;
+    return "invalid";
+  }
+}
+
+/** The data of a chunked body, as far as it goes (it may be cut short). */
+function dechunk(body: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let at = 0;
+  while (at < body.length) {
+    const eol = body.indexOf("\r\n", at);
+    if (eol < 0) break;
+    const size = Number.parseInt(body.subarray(at, eol).toString("latin1"), 16);
+    if (!(size > 0)) break;
+    parts.push(body.subarray(eol + 2, Math.min(body.length, eol + 2 + size)));
+    at = eol + 2 + size + 2;
+  }
+  return Buffer.concat(parts);
+}
