@@ -56,14 +56,21 @@ export function pairedOverhead(a: readonly number[], b: readonly number[]): numb
   return median(a.map((x, r) => x - (b[r] as number)));
 }
 
-/** From /proc/PID/status: the peak resident set so far, in bytes (0 if the process has gone). */
-export function peakRss(pid: number): number {
+export interface Memory {
+  /** VmHWM: the peak resident set so far. */
+  readonly peak: number;
+  /** RssAnon: resident memory of the process's own (private, anonymous) pages now, not file-backed. */
+  readonly anonymous: number;
+}
+
+/** From /proc/PID/status, in bytes (0 if the process has gone). */
+export function memory(pid: number): Memory {
+  let status = "";
   try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return match ? Number(match[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
+    status = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {}
+  const kib = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+  return { peak: kib("VmHWM"), anonymous: kib("RssAnon") };
 }
 
 /** User + system CPU time a process has used so far, in ms (proc(5) stat fields 14 and 15, at USER_HZ 100). */
