@@ -9,12 +9,16 @@ export const EXIT = {
   STOP_FAILED: 1,
   /** sysexits.h EX_USAGE: a bad command line. Nothing was run. */
   USAGE: 64,
+  /** sysexits.h EX_DATAERR: iqqq inject got input it cannot inject (bad YAML, a look-up that failed). */
+  DATA: 65,
   /** sysexits.h EX_UNAVAILABLE: standalone mode found no sidecar listening (connection refused). */
   NO_SIDECAR: 69,
   /** sysexits.h EX_SOFTWARE: a bug in iqqq itself; the sidecar is still stopped. */
   INTERNAL: 70,
   /** sysexits.h EX_OSFILE: watcher mode cannot read /proc; the sidecars were stopped. */
   NO_PROC: 72,
+  /** sysexits.h EX_CANTCREAT: iqqq install could not copy into its folder. */
+  CANT_CREATE: 73,
   /**
    * sysexits.h EX_TEMPFAIL: QUIT_WITHOUT_ENVOY_TIMEOUT ran out (the program was not
    * started), or IQQQ_WATCH_START_TIMEOUT did (nothing appeared); the sidecars were stopped.

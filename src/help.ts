@@ -20,6 +20,14 @@ Usage:
   iqqq --help | --version
 iqqq's own options come before PROGRAM, in any order: --help wins, then --version.
 
+Commands (the first argument; to run a program of that name: iqqq -- NAME …):
+  iqqq install DIR          copy iqqq into DIR: from the iqqq image the whole
+                            self-contained /opt/iqqq (an init container's job)
+  iqqq inject [FILE…]       Kubernetes YAML (files, or stdin) to stdout with iqqq
+                            injected into every Pod, Job and CronJob; --help for more
+  iqqq webhook              a mutating admission webhook injecting iqqq into pods
+                            labelled iqqq.io/inject=true; --help for more
+
 By default the sidecar is stopped with POST http://127.0.0.1:15020/quitquitquit
 (Istio's pilot-agent); IQQQ_SIDECARS picks others (envoy, linkerd, cloudsql,
 istio-legacy, or auto). Requests are retried on 5xx, resets and timeouts within
@@ -44,5 +52,7 @@ Exit status:
                ${EXIT.STOP_FAILED} a sidecar refused or did not answer in time;
                ${EXIT.NO_SIDECAR} no sidecar listening (connection refused)
   both         ${EXIT.USAGE} bad option, ${EXIT.CONFIG} bad variable (nothing run), ${EXIT.INTERNAL} internal error
+  commands     inject: ${EXIT.DATA} input it cannot inject (nothing written); install: ${EXIT.CANT_CREATE} cannot
+               copy into DIR; webhook: ${EXIT.CONFIG} certificate unreadable or port unusable
 `;
 }

@@ -31,7 +31,18 @@ export interface Io {
  * signal handlers stay installed when it returns, so that a late SIGTERM cannot
  * kill iqqq before the caller exits with the right status.
  */
+/** iqqq's commands, as its first argument; each loaded only when used. `iqqq -- install …` runs a program. */
+const COMMANDS: Record<string, () => Promise<(args: readonly string[], env: Env, io: Io) => Promise<number>>> = {
+  install: async () => (await import("./install/install.js")).installCommand,
+  inject: async () => (await import("./inject/command.js")).injectCommand,
+  webhook: async () => (await import("./webhook/command.js")).webhookCommand,
+};
+
 export async function main(argv: readonly string[], env: Env, io: Io): Promise<number> {
+  // Invoked as scuttle, iqqq follows scuttle's rules: its first argument is always the program.
+  const load =
+    io.invokedAs !== "scuttle" && Object.hasOwn(COMMANDS, argv[0] ?? "") ? COMMANDS[argv[0] as string] : undefined;
+  if (load !== undefined) return (await load())(argv.slice(1), env, io);
   const command = parseConfig(argv, env, io.invokedAs);
   if (command instanceof UsageError) {
     for (const problem of command.problems) io.stderr(`iqqq: error: ${problem}\n`);

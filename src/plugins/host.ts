@@ -16,7 +16,6 @@ import type { HookName, IqqqPlugin, Mode, PluginLog, SetupContext } from "./api.
 import {
   DEFAULT_PLUGIN_BUDGET_MS,
   DEFAULT_PLUGIN_TIMEOUT_MS,
-  type HookData,
   type LoadedPlugin,
   NO_PLUGINS,
   type PluginHost,

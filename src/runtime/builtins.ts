@@ -27,6 +27,7 @@ interface Builtins {
   "node:os": typeof Os;
   "node:path": typeof Path;
   "node:url": typeof Url;
+  "node:zlib": typeof import("node:zlib");
 }
 
 type Load = (id: string) => unknown;
@@ -36,6 +37,12 @@ let load = (process as { getBuiltinModule?: Load }).getBuiltinModule?.bind(proce
 export function builtin<K extends keyof Builtins>(id: K): Builtins[K] {
   if (load === undefined) throw new Error("internal: prepareBuiltins() has not run");
   return load(id) as Builtins[K];
+}
+
+/** Any built-in by name ("process", "node:buffer"), for code bundled as a string (scripts/build.mjs). */
+export function builtinModule(id: string): unknown {
+  if (load === undefined) throw new Error("internal: prepareBuiltins() has not run");
+  return load(id.startsWith("node:") ? id : `node:${id}`);
 }
 
 /** For Node before 20.16, which has no process.getBuiltinModule: the bin awaits this once, first. */

@@ -18,6 +18,12 @@ const KINDS: Readonly<Record<string, string>> = {
   "v1/Pod": "IoK8sApiCoreV1Pod",
   "batch/v1/Job": "IoK8sApiBatchV1Job",
   "batch/v1/CronJob": "IoK8sApiBatchV1CronJob",
+  "v1/Namespace": "IoK8sApiCoreV1Namespace",
+  "v1/ServiceAccount": "IoK8sApiCoreV1ServiceAccount",
+  "v1/Service": "IoK8sApiCoreV1Service",
+  "apps/v1/Deployment": "IoK8sApiAppsV1Deployment",
+  "admissionregistration.k8s.io/v1/MutatingWebhookConfiguration":
+    "IoK8sApiAdmissionregistrationV1MutatingWebhookConfiguration",
 };
 
 type Validator = ((data: unknown) => boolean) & {

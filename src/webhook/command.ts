@@ -1,0 +1,193 @@
+// iqqq webhook: a mutating admission webhook over HTTPS. POST /inject answers
+// AdmissionReviews (review.ts); GET /healthz and /readyz answer 200 while it
+// serves. SIGTERM or SIGINT: it stops taking connections, lets the requests in
+// flight finish (at most 10 s), and exits 0. The certificate and key are read
+// again when their files change (cert-manager renews them in place).
+
+import type { Server } from "node:https";
+import type { Env } from "../config/config.js";
+import { EXIT } from "../exit-status.js";
+import type { Io } from "../main.js";
+import { builtin } from "../runtime/builtins.js";
+import { answerReview, INJECT_LABEL } from "./review.js";
+
+export const WEBHOOK_USAGE = `Usage: iqqq webhook [--image REF] [--cert FILE] [--key FILE] [--port N]
+A mutating admission webhook: injects iqqq (as iqqq inject does) into every pod
+labelled ${INJECT_LABEL}=true (or =watcher) that the API server sends it.
+  --image REF   the iqqq image to inject; default: $IQQQ_IMAGE
+  --cert FILE   the serving certificate (PEM); default /etc/iqqq-webhook/tls.crt
+  --key FILE    its private key (PEM); default /etc/iqqq-webhook/tls.key
+  --port N      the HTTPS port; default 8443 (0: any free one, logged)
+Endpoints: POST /inject (AdmissionReview v1, answered with a JSONPatch),
+GET /healthz, GET /readyz. SIGTERM: finish the requests in flight, then exit 0.
+`;
+
+const BODY_LIMIT = 4 * 1024 * 1024;
+const SHUTDOWN_GRACE_MS = 10_000;
+const CERT_CHECK_MS = 30_000;
+
+interface Options {
+  image: string | undefined;
+  cert: string;
+  key: string;
+  port: number;
+}
+
+export async function webhookCommand(args: readonly string[], env: Env, io: Io): Promise<number> {
+  const options = parseOptions(args, env);
+  if (options === "help") {
+    io.stdout(WEBHOOK_USAGE);
+    return EXIT.OK;
+  }
+  if (typeof options === "string") {
+    io.stderr(`iqqq webhook: error: ${options}\n${WEBHOOK_USAGE}`);
+    return EXIT.USAGE;
+  }
+  const { image } = options;
+  if (image === undefined) {
+    io.stderr("iqqq webhook: error: which iqqq image? Give --image REF or set IQQQ_IMAGE\n");
+    return EXIT.USAGE;
+  }
+  const fs = builtin("node:fs");
+  const readPair = (): { cert: Buffer; key: Buffer } => ({
+    cert: fs.readFileSync(options.cert),
+    key: fs.readFileSync(options.key),
+  });
+  let pair: { cert: Buffer; key: Buffer };
+  try {
+    pair = readPair();
+  } catch (err) {
+    io.stderr(`iqqq webhook: error: cannot read the certificate or key: ${(err as Error).message}\n`);
+    return EXIT.CONFIG;
+  }
+  const { imageCommand } = await import("../inject/registry.js");
+  const log = (line: string): void => io.stderr(`iqqq webhook: ${line}\n`);
+  let draining = false;
+  let server: Server;
+  try {
+    server = builtin("node:https").createServer({ ...pair }, (req, res) => {
+      const reply = (status: number, body: unknown): void => {
+        const text = typeof body === "string" ? body : JSON.stringify(body);
+        res.writeHead(status, { "content-type": typeof body === "string" ? "text/plain" : "application/json" });
+        res.end(text);
+      };
+      const path = (req.url ?? "/").split("?")[0];
+      if (req.method === "GET" && (path === "/healthz" || path === "/readyz")) {
+        reply(draining && path === "/readyz" ? 503 : 200, draining ? "draining\n" : "ok\n");
+        return;
+      }
+      if (path !== "/inject") return reply(404, "not found\n");
+      if (req.method !== "POST") return reply(405, "POST an AdmissionReview\n");
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > BODY_LIMIT) {
+          reply(413, "too large\n");
+          req.destroy();
+        } else chunks.push(chunk);
+      });
+      req.on("end", () => {
+        let body: unknown;
+        try {
+          body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+        } catch {
+          return reply(400, "not JSON\n");
+        }
+        answerReview(body, {
+          image,
+          imageCommand: (ref) => imageCommand(ref, { platform: "linux/amd64", env }),
+        }).then(
+          ({ review, summary }) => {
+            log(summary);
+            reply(200, review);
+          },
+          (err: Error) => {
+            log(`bad request: ${err.message}`);
+            reply(400, `${err.message}\n`);
+          },
+        );
+      });
+    });
+  } catch (err) {
+    io.stderr(`iqqq webhook: error: the certificate or key is not usable: ${(err as Error).message}\n`);
+    return EXIT.CONFIG;
+  }
+  // cert-manager renews the files in place: serve the new pair from the next connection on.
+  let stamp = certStamp(options);
+  const recheck = setInterval(() => {
+    const now = certStamp(options);
+    if (now === stamp) return;
+    try {
+      server.setSecureContext(readPair());
+      stamp = now;
+      log("certificate reloaded");
+    } catch (err) {
+      log(`certificate changed but could not be loaded, keeping the old one: ${(err as Error).message}`);
+    }
+  }, CERT_CHECK_MS);
+  recheck.unref();
+  const listening = await new Promise<Error | undefined>((resolve) => {
+    server.once("error", resolve);
+    server.listen(options.port, () => resolve(undefined));
+  });
+  if (listening !== undefined) {
+    io.stderr(`iqqq webhook: error: cannot listen on port ${options.port}: ${listening.message}\n`);
+    return EXIT.CONFIG;
+  }
+  const port = (server.address() as { port: number }).port;
+  log(`serving on port ${port}, injecting ${image} into pods labelled ${INJECT_LABEL}`);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
+  draining = true;
+  log(`${signal}: finishing the requests in flight`);
+  clearInterval(recheck);
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timeUp = new Promise<"late">((resolve) => setTimeout(() => resolve("late"), SHUTDOWN_GRACE_MS).unref());
+  if ((await Promise.race([closed, timeUp])) === "late") {
+    log(`requests still in flight after ${SHUTDOWN_GRACE_MS / 1000}s: closing them`);
+    server.closeAllConnections();
+  }
+  log("stopped");
+  return EXIT.OK;
+}
+
+function certStamp(options: Options): string {
+  try {
+    const fs = builtin("node:fs");
+    return `${fs.statSync(options.cert).mtimeMs}:${fs.statSync(options.key).mtimeMs}`;
+  } catch {
+    return "";
+  }
+}
+
+function parseOptions(args: readonly string[], env: Env): Options | string {
+  const options: Options = {
+    image: env.IQQQ_IMAGE || undefined,
+    cert: "/etc/iqqq-webhook/tls.crt",
+    key: "/etc/iqqq-webhook/tls.key",
+    port: 8443,
+  };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === "--help" || arg === "-h") return "help";
+    const eq = arg.indexOf("=");
+    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
+    if (!["--image", "--cert", "--key", "--port"].includes(flag)) return `unknown argument ${JSON.stringify(arg)}`;
+    const value = eq >= 0 ? arg.slice(eq + 1) : args[++i];
+    if (value === undefined || value === "") return `${flag} needs a value`;
+    if (flag === "--image") options.image = value;
+    else if (flag === "--cert") options.cert = value;
+    else if (flag === "--key") options.key = value;
+    else {
+      const port = Number(value);
+      if (!/^\d+$/.test(value) || port > 65535)
+        return `--port ${JSON.stringify(value)}: expected 1-65535 (0: any free port)`;
+      options.port = port;
+    }
+  }
+  return options;
+}

@@ -1,0 +1,94 @@
+// One AdmissionReview (admission.k8s.io/v1) answered: for a pod that opted in
+// with the label iqqq.io/inject, the injection of src/inject as a JSONPatch.
+// Never refuses a pod: anything that goes wrong lets it through unchanged, with
+// a warning, as failurePolicy Ignore would.
+
+import { describe, type ImageCommand, InjectError, injectDocument, type Mode } from "../inject/inject.js";
+
+/** The label a pod opts in with: "true" or "wrapper", or "watcher". */
+export const INJECT_LABEL = "iqqq.io/inject";
+
+export interface ReviewOptions {
+  readonly image: string;
+  readonly imageCommand?: (image: string) => Promise<ImageCommand>;
+}
+
+export interface PatchOperation {
+  readonly op: "add" | "replace";
+  readonly path: string;
+  readonly value: unknown;
+}
+
+type Obj = Record<string, unknown>;
+
+export interface Reviewed {
+  /** The AdmissionReview to answer with. */
+  readonly review: Obj;
+  /** For the log. */
+  readonly summary: string;
+}
+
+export async function answerReview(body: unknown, options: ReviewOptions): Promise<Reviewed> {
+  const request = isObj(body) && isObj(body.request) ? body.request : undefined;
+  if (request === undefined || typeof request.uid !== "string")
+    throw new Error("not an AdmissionReview: no request.uid");
+  const uid = request.uid;
+  const answer = (response: Obj, summary: string): Reviewed => ({
+    review: {
+      apiVersion: "admission.k8s.io/v1",
+      kind: "AdmissionReview",
+      response: { uid, allowed: true, ...response },
+    },
+    summary,
+  });
+  const pod = request.object;
+  const where = `${typeof request.namespace === "string" ? `${request.namespace}/` : ""}${describe(pod)}`;
+  if (!isObj(pod) || pod.kind !== "Pod") return answer({}, `${where}: not a Pod, let through`);
+  const labels = isObj(pod.metadata) && isObj(pod.metadata.labels) ? pod.metadata.labels : {};
+  const mode = modeOf(labels[INJECT_LABEL]);
+  if (mode === undefined) return answer({}, `${where}: no ${INJECT_LABEL} label, let through`);
+  const changed = structuredClone(pod) as Obj;
+  try {
+    const outcome = await injectDocument(changed, { image: options.image, mode, ...optional(options.imageCommand) });
+    if (outcome.kind !== "injected") return answer({}, `${where}: already injected`);
+  } catch (err) {
+    if (!(err instanceof InjectError)) throw err;
+    return answer({ warnings: [`iqqq: not injected: ${err.message}`] }, `${where}: not injected: ${err.message}`);
+  }
+  const patch = diffSpec(pod, changed);
+  return answer(
+    { patchType: "JSONPatch", patch: Buffer.from(JSON.stringify(patch)).toString("base64") },
+    `${where}: injected (${mode}), ${patch.length} patch operations`,
+  );
+}
+
+function modeOf(label: unknown): Mode | undefined {
+  if (label === "true" || label === "wrapper") return "wrapper";
+  if (label === "watcher") return "watcher";
+  return undefined;
+}
+
+/** The spec fields the injection changed, each added or replaced whole. */
+export function diffSpec(before: Obj, after: Obj): PatchOperation[] {
+  const old = (isObj(before.spec) ? before.spec : {}) as Obj;
+  const now = (isObj(after.spec) ? after.spec : {}) as Obj;
+  const ops: PatchOperation[] = [];
+  for (const key of Object.keys(now)) {
+    if (JSON.stringify(old[key]) === JSON.stringify(now[key])) continue;
+    ops.push({ op: key in old ? "replace" : "add", path: `/spec/${pointerEscape(key)}`, value: now[key] });
+  }
+  return ops;
+}
+
+/** JSON Pointer (RFC 6901) escaping. */
+function pointerEscape(key: string): string {
+  return key.replace(/~/g, "~0").replace(/\//g, "~1");
+}
+
+function optional<T>(f: T | undefined): { imageCommand?: T } {
+  return f === undefined ? {} : { imageCommand: f };
+}
+
+function isObj(x: unknown): x is Obj {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}

@@ -1,0 +1,340 @@
+// iqqq inject, black-box: YAML in on stdin or in files, YAML out, on both
+// builds. The output is checked against Kubernetes' schema (strictly), for
+// idempotence, and for what each container ends up running. A container
+// without a command gets its image's ENTRYPOINT and CMD from a loopback
+// registry that speaks the distribution API with bearer tokens (the pods suite
+// does the same against a real registry).
+
+import assert from "node:assert/strict";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { parseAllDocuments } from "yaml";
+import { validateObject } from "../examples/kubernetes.js";
+import { runCli } from "../support/cli.js";
+
+const IMAGE = "registry.example/iqqq:1.0";
+const IQQQ = "/opt/iqqq/iqqq";
+
+type Obj = Record<string, any>;
+
+async function inject(yaml: string, args: readonly string[] = [], env: Record<string, string> = {}) {
+  const r = await runCli(["inject", "--image", IMAGE, ...args], { input: yaml, env, timeoutMs: 30_000 });
+  const text = r.stdout.toString();
+  const docs = r.status === 0 ? parseAllDocuments(text).map((d) => d.toJS() as Obj) : [];
+  return { ...r, text, docs };
+}
+
+async function assertValid(docs: readonly Obj[]): Promise<void> {
+  for (const doc of docs) {
+    if (!["Pod", "Job", "CronJob"].includes(doc.kind)) continue;
+    assert.deepEqual(await validateObject(doc), [], `${doc.kind}/${doc.metadata?.name} is not valid`);
+  }
+}
+
+const JOB = `# the job
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: report
+spec:
+  backoffLimit: 0
+  template:
+    metadata:
+      annotations:
+        sidecar.istio.io/inject: "true"
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: report
+          image: python:3.12-slim
+          command: ["python", "-c"]
+          args: ["print('done')"]
+        - name: istio-proxy
+          image: docker.io/istio/proxyv2:1.24.0
+`;
+
+describe("iqqq inject", () => {
+  test("a Job: init container, emptyDir, annotations volume, the command prefixed; sidecars untouched", async () => {
+    const r = await inject(JOB);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, "");
+    const [job] = r.docs as [Obj];
+    await assertValid([job]);
+    const spec = job.spec.template.spec;
+    assert.deepEqual(spec.containers[0].command, [IQQQ, "python", "-c"]);
+    assert.deepEqual(spec.containers[0].args, ["print('done')"]);
+    assert.deepEqual(spec.containers[0].volumeMounts, [
+      { name: "iqqq", mountPath: "/opt/iqqq", readOnly: true },
+      { name: "iqqq-podinfo", mountPath: "/etc/podinfo", readOnly: true },
+    ]);
+    assert.deepEqual(spec.containers[1], { name: "istio-proxy", image: "docker.io/istio/proxyv2:1.24.0" });
+    assert.deepEqual(spec.initContainers, [
+      {
+        name: "iqqq-install",
+        image: IMAGE,
+        command: [IQQQ, "install", "/iqqq-install"],
+        volumeMounts: [{ name: "iqqq", mountPath: "/iqqq-install" }],
+      },
+    ]);
+    assert.deepEqual(
+      spec.volumes.map((v: Obj) => v.name),
+      ["iqqq", "iqqq-podinfo"],
+    );
+    assert.equal(spec.volumes[1].downwardAPI.items[0].fieldRef.fieldPath, "metadata.annotations");
+    // Everything else as it was.
+    assert.equal(job.spec.backoffLimit, 0);
+    assert.equal(job.spec.template.metadata.annotations["sidecar.istio.io/inject"], "true");
+  });
+
+  test("injecting twice equals injecting once, byte for byte", async () => {
+    const once = await inject(JOB);
+    const twice = await inject(once.text);
+    assert.equal(twice.status, 0, twice.stderr);
+    assert.equal(twice.text, once.text);
+  });
+
+  test("a Pod, a CronJob and a List; several files; other kinds pass through as written, with a warning", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "iqqq-inject-"));
+    const pod = join(dir, "pod.yaml");
+    const rest = join(dir, "rest.yaml");
+    await writeFile(
+      pod,
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  restartPolicy: Never\n  containers: [{name: a, image: busybox, command: [sh, -c, 'exit 3']}]\n",
+    );
+    const configMap = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm} # kept\ndata: {a: '1'}\n";
+    await writeFile(
+      rest,
+      `apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly}
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers: [{name: etl, image: etl:1, command: [/bin/etl]}]
+---
+${configMap}---
+apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    kind: Pod
+    metadata: {name: q}
+    spec: {containers: [{name: b, image: busybox, command: ["true"]}]}
+`,
+    );
+    const r = await runCli(["inject", "--image", IMAGE, pod, rest], { timeoutMs: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const text = r.stdout.toString();
+    const docs = parseAllDocuments(text).map((d) => d.toJS() as Obj);
+    assert.deepEqual(
+      docs.map((d) => d.kind),
+      ["Pod", "CronJob", "ConfigMap", "List"],
+    );
+    await assertValid(docs);
+    assert.deepEqual(docs[0]?.spec.containers[0].command, [IQQQ, "sh", "-c", "exit 3"]);
+    assert.deepEqual(docs[1]?.spec.jobTemplate.spec.template.spec.containers[0].command, [IQQQ, "/bin/etl"]);
+    assert.deepEqual(docs[3]?.items[0].spec.containers[0].command, [IQQQ, "true"]);
+    assert.ok(text.includes(configMap), "the ConfigMap is not as written");
+    assert.match(r.stderr, /warning: .*rest\.yaml: ConfigMap\/cm: not a Pod, Job or CronJob: passed through unchanged/);
+  });
+
+  test("several job containers: the last one out stops the sidecars (IQQQ_GROUP in a shared emptyDir)", async () => {
+    const r = await inject(
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: two}\nspec:\n  containers:\n  - {name: a, image: x, command: [a]}\n  - {name: b, image: y, command: [b], env: [{name: IQQQ_NAME, value: custom}]}\n",
+    );
+    assert.equal(r.status, 0, r.stderr);
+    await assertValid(r.docs);
+    const [a, b] = (r.docs[0] as Obj).spec.containers as [Obj, Obj];
+    const env = (c: Obj) => Object.fromEntries(c.env.map((e: Obj) => [e.name, e.value]));
+    assert.deepEqual(env(a), { IQQQ_GROUP: "a,b", IQQQ_NAME: "a", IQQQ_GROUP_DIR: "/run/iqqq-group" });
+    // A variable the user set is left alone.
+    assert.equal(env(b).IQQQ_NAME, "custom");
+    assert.ok(r.docs[0]?.spec.volumes.some((v: Obj) => v.name === "iqqq-group" && v.emptyDir !== undefined));
+  });
+
+  test("watcher mode: a watcher container in a shared process namespace; the job's command untouched", async () => {
+    const r = await inject(JOB, ["--mode", "watcher"]);
+    assert.equal(r.status, 0, r.stderr);
+    await assertValid(r.docs);
+    const spec = r.docs[0]?.spec.template.spec;
+    assert.equal(spec.shareProcessNamespace, true);
+    assert.deepEqual(spec.containers[0].command, ["python", "-c"]);
+    assert.equal(spec.initContainers, undefined);
+    const watcher = spec.containers.find((c: Obj) => c.name === "iqqq-watcher");
+    assert.deepEqual(watcher.command, [IQQQ]);
+    assert.deepEqual(watcher.env, [{ name: "IQQQ_WATCH_PROCESS", value: "python" }]);
+    assert.equal(watcher.image, IMAGE);
+    const again = await inject(r.text, ["--mode", "watcher"]);
+    assert.equal(again.text, r.text);
+  });
+
+  test("bad input: nothing on stdout, a message that says what, and exit 64 or 65", async () => {
+    const noImage = await runCli(["inject"], { input: JOB, timeoutMs: 30_000 });
+    assert.equal(noImage.status, 64);
+    assert.match(noImage.stderr, /--image REF or set IQQQ_IMAGE/);
+    const fromEnv = await runCli(["inject"], { input: JOB, env: { IQQQ_IMAGE: "from/env:1" }, timeoutMs: 30_000 });
+    assert.equal(fromEnv.status, 0, fromEnv.stderr);
+    assert.match(fromEnv.stdout.toString(), /image: from\/env:1/);
+    const badMode = await inject(JOB, ["--mode", "sidecar"]);
+    assert.equal(badMode.status, 64);
+    assert.match(badMode.stderr, /--mode "sidecar": expected wrapper or watcher/);
+    const badYaml = await inject("kind: Pod\n  spec: [\n");
+    assert.equal(badYaml.status, 65);
+    assert.match(badYaml.stderr, /stdin: not valid YAML/);
+    assert.equal(badYaml.text, "");
+    const missing = await runCli(["inject", "--image", IMAGE, "/nonexistent.yaml"], { timeoutMs: 30_000 });
+    assert.equal(missing.status, 65);
+    assert.match(missing.stderr, /cannot read \/nonexistent\.yaml: ENOENT/);
+    const onlySidecars = await inject(
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: s}\nspec: {containers: [{name: istio-proxy, image: x}]}\n",
+    );
+    assert.equal(onlySidecars.status, 65);
+    assert.match(onlySidecars.stderr, /Pod\/s: no job container/);
+  });
+
+  describe("a container without a command: its image's ENTRYPOINT and CMD from the registry", () => {
+    let registry: FakeRegistry;
+    before(async () => {
+      registry = await fakeRegistry();
+    });
+    after(() => registry.server.close());
+
+    const noCommand = (image: string, args?: string[]) =>
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: nc}\nspec:\n  restartPolicy: Never\n  containers:\n  - name: job\n    image: ${image}\n${args ? `    args: ${JSON.stringify(args)}\n` : ""}`;
+
+    test("ENTRYPOINT becomes the command after iqqq, CMD the args (an index, narrowed to the platform)", async () => {
+      const r = await inject(noCommand(`127.0.0.1:${registry.port}/team/job:1`));
+      assert.equal(r.status, 0, r.stderr);
+      await assertValid(r.docs);
+      const c = r.docs[0]?.spec.containers[0];
+      assert.deepEqual(c.command, [IQQQ, "/entry", "--amd64"]);
+      assert.deepEqual(c.args, ["run", "all"]);
+      // The bearer-token flow was followed, and the token was asked for this repository.
+      assert.ok(registry.tokensIssued > 0);
+      assert.deepEqual(registry.scopes, ["repository:team/job:pull"]);
+    });
+
+    test("--platform picks another image of the index; the container's own args replace CMD", async () => {
+      const r = await inject(noCommand(`127.0.0.1:${registry.port}/team/job:1`, ["only"]), [
+        "--platform",
+        "linux/arm64",
+      ]);
+      assert.equal(r.status, 0, r.stderr);
+      const c = r.docs[0]?.spec.containers[0];
+      assert.deepEqual(c.command, [IQQQ, "/entry", "--arm64"]);
+      assert.deepEqual(c.args, ["only"]);
+    });
+
+    test("watcher mode takes the process name from ENTRYPOINT; --watch names it without a look-up", async () => {
+      const looked = await inject(noCommand(`127.0.0.1:${registry.port}/team/job:1`), ["--mode", "watcher"]);
+      assert.equal(looked.status, 0, looked.stderr);
+      const watcher = looked.docs[0]?.spec.containers.find((c: Obj) => c.name === "iqqq-watcher");
+      assert.deepEqual(watcher.env, [{ name: "IQQQ_WATCH_PROCESS", value: "entry" }]);
+      const named = await inject(noCommand("unreachable.invalid/x:1"), ["--mode", "watcher", "--watch", "etl"]);
+      assert.equal(named.status, 0, named.stderr);
+      const w = named.docs[0]?.spec.containers.find((c: Obj) => c.name === "iqqq-watcher");
+      assert.deepEqual(w.env, [{ name: "IQQQ_WATCH_PROCESS", value: "etl" }]);
+    });
+
+    test("an image the registry does not have: exit 65, the container and the answer named, nothing written", async () => {
+      const r = await inject(noCommand(`127.0.0.1:${registry.port}/team/missing:1`));
+      assert.equal(r.status, 65);
+      assert.equal(r.text, "");
+      assert.match(r.stderr, /container job has no command, and its image's ENTRYPOINT could not be read: .*404/);
+    });
+  });
+});
+
+interface FakeRegistry {
+  readonly server: Server;
+  readonly port: number;
+  tokensIssued: number;
+  readonly scopes: string[];
+}
+
+/** The distribution API's read side for one repository, behind bearer tokens, as Docker Hub serves it. */
+async function fakeRegistry(): Promise<FakeRegistry> {
+  const state = { tokensIssued: 0, scopes: [] as string[] };
+  const blobs = new Map<string, { type: string; body: string }>();
+  const put = (type: string, body: unknown): string => {
+    const text = JSON.stringify(body);
+    const digest = `sha256:${(blobs.size + 1).toString(16).padStart(64, "0")}`;
+    blobs.set(digest, { type, body: text });
+    return digest;
+  };
+  const image = (arch: string) => {
+    const config = put("application/vnd.oci.image.config.v1+json", {
+      architecture: arch,
+      os: "linux",
+      config: { Entrypoint: ["/entry", `--${arch}`], Cmd: ["run", "all"] },
+    });
+    return put("application/vnd.oci.image.manifest.v1+json", {
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: config, size: 1 },
+      layers: [],
+    });
+  };
+  const index = {
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.index.v1+json",
+    manifests: [
+      {
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        digest: image("amd64"),
+        size: 1,
+        platform: { os: "linux", architecture: "amd64" },
+      },
+      {
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        digest: image("arm64"),
+        size: 1,
+        platform: { os: "linux", architecture: "arm64" },
+      },
+    ],
+  };
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    if (url.pathname === "/token") {
+      state.tokensIssued++;
+      state.scopes.push(url.searchParams.get("scope") ?? "");
+      res.writeHead(200, { "content-type": "application/json" });
+      return res.end(JSON.stringify({ token: "t0ken" }));
+    }
+    if (req.headers.authorization !== "Bearer t0ken") {
+      const { port } = server.address() as { port: number };
+      res.writeHead(401, {
+        "www-authenticate": `Bearer realm="http://127.0.0.1:${port}/token",service="fake",scope="repository:team/job:pull"`,
+      });
+      return res.end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+    }
+    const m = /^\/v2\/team\/job\/(manifests|blobs)\/(.+)$/.exec(url.pathname);
+    const found = m?.[2] === "1" ? { type: index.mediaType, body: JSON.stringify(index) } : blobs.get(m?.[2] ?? "");
+    if (found === undefined) {
+      res.writeHead(404, { "content-type": "application/json" });
+      return res.end('{"errors":[{"code":"MANIFEST_UNKNOWN"}]}');
+    }
+    res.writeHead(200, { "content-type": found.type });
+    res.end(found.body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const registry = {
+    server,
+    port: (server.address() as { port: number }).port,
+    get tokensIssued() {
+      return state.tokensIssued;
+    },
+    set tokensIssued(n: number) {
+      state.tokensIssued = n;
+    },
+    scopes: state.scopes,
+  };
+  return registry;
+}

@@ -1,0 +1,56 @@
+// iqqq install DIR, black-box on both builds: what an init container runs to put
+// iqqq into an emptyDir (iqqq inject). From the image's self-contained layout
+// (a loader beside the executable, libraries in lib/) the whole folder is
+// copied; otherwise the running file alone. The pods suite runs the real image.
+
+import assert from "node:assert/strict";
+import { chmod, copyFile, mkdir, mkdtemp, readdir, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { test } from "node:test";
+import { CLI, runCli } from "../support/cli.js";
+
+test("from a self-contained folder: the whole folder is copied, modes kept, and the copy runs", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "iqqq-install-"));
+  const source = join(dir, "opt-iqqq");
+  await mkdir(join(source, "lib"), { recursive: true });
+  const self = join(source, basename(CLI));
+  await copyFile(CLI, self);
+  await chmod(self, 0o755);
+  await writeFile(join(source, "ld-linux-x86-64.so.2"), "loader");
+  await writeFile(join(source, "lib", "libc.so.6"), "libc");
+  const target = join(dir, "emptydir", "nested");
+  const r = await runCli(["install", target], { executable: self, timeoutMs: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.length, 0);
+  assert.match(r.stderr, /installed .*opt-iqqq\/ \(self-contained\) into /);
+  assert.deepEqual((await readdir(target)).sort(), [basename(CLI), "ld-linux-x86-64.so.2", "lib"].sort());
+  assert.deepEqual(await readdir(join(target, "lib")), ["libc.so.6"]);
+  assert.equal((await stat(join(target, basename(CLI)))).mode & 0o777, 0o755);
+  const copy = await runCli(["--version"], { executable: join(target, basename(CLI)), timeoutMs: 30_000 });
+  assert.equal(copy.status, 0, copy.stderr);
+  // Again into the same folder (an init container that restarts): it overwrites.
+  assert.equal((await runCli(["install", target], { executable: self, timeoutMs: 30_000 })).status, 0);
+});
+
+test("from anywhere else: the running file alone", async () => {
+  const target = await mkdtemp(join(tmpdir(), "iqqq-install-plain-"));
+  const r = await runCli(["install", target], { timeoutMs: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(await readdir(target), [basename(CLI)]);
+  assert.equal((await runCli(["--version"], { executable: join(target, basename(CLI)) })).status, 0);
+});
+
+test("bad use: no folder or two (64), a folder that cannot be made (73); `iqqq -- install` runs a program", async () => {
+  for (const args of [["install"], ["install", "a", "b"], ["install", "--force"]]) {
+    const r = await runCli(args, { timeoutMs: 30_000 });
+    assert.equal(r.status, 64, args.join(" "));
+    assert.match(r.stderr, /expected one folder to copy iqqq into/);
+  }
+  const r = await runCli(["install", "/proc/iqqq-cannot"], { timeoutMs: 30_000 });
+  assert.equal(r.status, 73);
+  assert.match(r.stderr, /cannot copy into \/proc\/iqqq-cannot: E[A-Z]+/);
+  const gnu = await runCli(["--", "install", "--version"], { timeoutMs: 30_000 });
+  assert.equal(gnu.status, 0, gnu.stderr);
+  assert.match(gnu.stdout.toString(), /install \(GNU coreutils\)/);
+});

@@ -1,0 +1,230 @@
+// iqqq webhook over real TLS: a test CA signs the serving certificate (openssl),
+// the client trusts only that CA, AdmissionReviews go in as the API server
+// sends them, and the JSONPatch that comes back, applied to the pod, gives
+// exactly what `iqqq inject` writes for it. Health endpoints, refusals of bad
+// requests, and a clean exit on SIGTERM.
+
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { parse } from "yaml";
+import { collect, runCli, startCli, watchOutput } from "../support/cli.js";
+
+const IMAGE = "registry.example/iqqq:1.0";
+
+interface Tls {
+  readonly ca: Buffer;
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** A CA, and a certificate it signs for 127.0.0.1, as cert-manager would issue. */
+async function makeTls(): Promise<Tls> {
+  const dir = await mkdtemp(join(tmpdir(), "iqqq-webhook-tls-"));
+  const at = (name: string) => join(dir, name);
+  const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
+  openssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=iqqq test CA",
+    "-keyout",
+    at("ca.key"),
+    "-out",
+    at("ca.crt"),
+  );
+  openssl(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-subj",
+    "/CN=iqqq-webhook",
+    "-keyout",
+    at("tls.key"),
+    "-out",
+    at("tls.csr"),
+  );
+  await writeFile(at("ext"), "subjectAltName=IP:127.0.0.1,DNS:iqqq-webhook.iqqq-system.svc\n");
+  openssl(
+    "x509",
+    "-req",
+    "-in",
+    at("tls.csr"),
+    "-CA",
+    at("ca.crt"),
+    "-CAkey",
+    at("ca.key"),
+    "-CAcreateserial",
+    "-days",
+    "2",
+    "-extfile",
+    at("ext"),
+    "-out",
+    at("tls.crt"),
+  );
+  const { readFile } = await import("node:fs/promises");
+  return { ca: await readFile(at("ca.crt")), cert: at("tls.crt"), key: at("tls.key") };
+}
+
+function call(
+  port: number,
+  ca: Buffer,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: "127.0.0.1", port, method, path, ca, headers: { "content-type": "application/json" } },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          text += chunk;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
+    req.on("error", reject);
+    req.end(body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body));
+  });
+}
+
+const POD = {
+  apiVersion: "v1",
+  kind: "Pod",
+  metadata: { name: "report-x7", namespace: "jobs", labels: { "iqqq.io/inject": "true", "job-name": "report" } },
+  spec: {
+    restartPolicy: "Never",
+    containers: [
+      { name: "report", image: "python:3.12-slim", command: ["python", "-c", "print(1)"] },
+      { name: "istio-proxy", image: "docker.io/istio/proxyv2:1.24.0" },
+    ],
+  },
+};
+
+function review(object: unknown, uid = "0f1e2d3c") {
+  return {
+    apiVersion: "admission.k8s.io/v1",
+    kind: "AdmissionReview",
+    request: { uid, kind: { group: "", version: "v1", kind: "Pod" }, operation: "CREATE", namespace: "jobs", object },
+  };
+}
+
+/** Applies the add/replace operations the webhook answers with (whole fields of /spec). */
+function applyPatch(object: any, patch: { op: string; path: string; value: unknown }[]): any {
+  const copy = structuredClone(object);
+  for (const op of patch) {
+    assert.ok(op.op === "add" || op.op === "replace", `unexpected op ${op.op}`);
+    const [, top, key, ...rest] = op.path.split("/");
+    assert.equal(top, "spec");
+    assert.equal(rest.length, 0);
+    copy.spec[(key as string).replace(/~1/g, "/").replace(/~0/g, "~")] = op.value;
+  }
+  return copy;
+}
+
+describe("iqqq webhook", () => {
+  let tls: Tls;
+  let server: ReturnType<typeof startCli>;
+  let port = 0;
+  let log: ReturnType<typeof watchOutput>;
+
+  before(async () => {
+    tls = await makeTls();
+    server = startCli(["webhook", "--image", IMAGE, "--cert", tls.cert, "--key", tls.key, "--port", "0"]);
+    log = watchOutput(server.stderr as NodeJS.ReadableStream);
+    await log.until(" injecting ", 20_000);
+    port = Number(/serving on port (\d+)/.exec(log.text())?.[1]);
+  });
+  after(() => server.kill("SIGKILL"));
+
+  test("health: GET /healthz and /readyz answer 200 over TLS that the test CA vouches for", async () => {
+    assert.deepEqual(await call(port, tls.ca, "GET", "/healthz"), { status: 200, text: "ok\n" });
+    assert.deepEqual(await call(port, tls.ca, "GET", "/readyz"), { status: 200, text: "ok\n" });
+  });
+
+  test("a labelled pod: allowed, with a JSONPatch that gives exactly what iqqq inject writes", async () => {
+    const answer = await call(port, tls.ca, "POST", "/inject", review(POD));
+    assert.equal(answer.status, 200, answer.text);
+    const { apiVersion, kind, response } = JSON.parse(answer.text);
+    assert.equal(apiVersion, "admission.k8s.io/v1");
+    assert.equal(kind, "AdmissionReview");
+    assert.equal(response.uid, "0f1e2d3c");
+    assert.equal(response.allowed, true);
+    assert.equal(response.patchType, "JSONPatch");
+    const patched = applyPatch(POD, JSON.parse(Buffer.from(response.patch, "base64").toString("utf8")));
+    const injected = await runCli(["inject", "--image", IMAGE], { input: JSON.stringify(POD), timeoutMs: 30_000 });
+    assert.equal(injected.status, 0, injected.stderr);
+    assert.deepEqual(patched, parse(injected.stdout.toString()));
+    assert.match(log.text(), /jobs\/Pod\/report-x7: injected \(wrapper\), \d+ patch operations/);
+    // Sent again (the API server retries): the patched pod needs nothing more.
+    const again = JSON.parse((await call(port, tls.ca, "POST", "/inject", review(patched, "again"))).text);
+    assert.deepEqual(again.response, { uid: "again", allowed: true });
+  });
+
+  test("iqqq.io/inject=watcher: the watcher container and a shared process namespace", async () => {
+    const pod = structuredClone(POD);
+    pod.metadata.labels["iqqq.io/inject"] = "watcher";
+    const { response } = JSON.parse((await call(port, tls.ca, "POST", "/inject", review(pod))).text);
+    const patched = applyPatch(pod, JSON.parse(Buffer.from(response.patch, "base64").toString("utf8")));
+    assert.equal(patched.spec.shareProcessNamespace, true);
+    assert.ok(patched.spec.containers.some((c: { name: string }) => c.name === "iqqq-watcher"));
+  });
+
+  test("no label, another kind, or a pod that cannot be injected: allowed unchanged (with a warning for the last)", async () => {
+    const unlabelled = structuredClone(POD) as any;
+    delete unlabelled.metadata.labels["iqqq.io/inject"];
+    assert.deepEqual(JSON.parse((await call(port, tls.ca, "POST", "/inject", review(unlabelled))).text).response, {
+      uid: "0f1e2d3c",
+      allowed: true,
+    });
+    const cm = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c" } };
+    assert.equal(JSON.parse((await call(port, tls.ca, "POST", "/inject", review(cm))).text).response.allowed, true);
+    const onlySidecar = structuredClone(POD);
+    onlySidecar.spec.containers = [POD.spec.containers[1] as (typeof POD.spec.containers)[0]];
+    const refused = JSON.parse((await call(port, tls.ca, "POST", "/inject", review(onlySidecar))).text).response;
+    assert.equal(refused.allowed, true);
+    assert.equal(refused.patch, undefined);
+    assert.match(refused.warnings[0], /iqqq: not injected: .*no job container/);
+  });
+
+  test("bad requests: 400 for what is not an AdmissionReview, 404 and 405 elsewhere", async () => {
+    assert.equal((await call(port, tls.ca, "POST", "/inject", "{not json")).status, 400);
+    assert.equal((await call(port, tls.ca, "POST", "/inject", { kind: "AdmissionReview" })).status, 400);
+    assert.equal((await call(port, tls.ca, "GET", "/inject")).status, 405);
+    assert.equal((await call(port, tls.ca, "GET", "/elsewhere")).status, 404);
+  });
+
+  test("SIGTERM: it stops, and exits 0", async () => {
+    const done = collect(server, { timeoutMs: 15_000 });
+    server.kill("SIGTERM");
+    const r = await done;
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(log.text(), /SIGTERM: finishing the requests in flight/);
+    assert.match(log.text(), /stopped/);
+  });
+});
+
+describe("iqqq webhook: bad setup", () => {
+  test("no image, or a certificate that cannot be read: an error that says so", async () => {
+    const noImage = await runCli(["webhook", "--port", "0"], { timeoutMs: 15_000 });
+    assert.equal(noImage.status, 64);
+    assert.match(noImage.stderr, /--image REF or set IQQQ_IMAGE/);
+    const noCert = await runCli(["webhook", "--image", IMAGE, "--cert", "/nonexistent.crt", "--port", "0"], {
+      timeoutMs: 15_000,
+    });
+    assert.equal(noCert.status, 78);
+    assert.match(noCert.stderr, /cannot read the certificate or key: .*nonexistent\.crt/);
+  });
+});
