@@ -8,10 +8,10 @@
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { stageImage } from "./image.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const out = join(root, "dist/release");
@@ -57,26 +57,7 @@ for (const name of readdirSync(join(root, "dist/bin")).filter((f) => f.startsWit
 // 3. The image: /opt/iqqq/ is self-contained (the x64 executable, its own loader
 //    and libraries), so it runs FROM scratch, and copied into any image.
 if (withImage) {
-  const stage = mkdtempSync(join(tmpdir(), "iqqq-image-"));
-  const opt = join(stage, "opt/iqqq");
-  mkdirSync(join(opt, "lib"), { recursive: true });
-  const exe = join(opt, "iqqq");
-  copyFileSync(join(root, "dist/bin/iqqq-linux-x64"), exe);
-  const libs = spawnSync("ldd", [exe], { encoding: "utf8" }).stdout;
-  let loader;
-  for (const line of libs.split("\n")) {
-    const lib = /=>\s+(\/\S+)/.exec(line)?.[1];
-    const interp = /^\s*(\/\S*ld-linux\S*)/.exec(line)?.[1];
-    if (lib) copyFileSync(lib, join(opt, "lib", basename(lib)));
-    if (interp) loader = interp;
-  }
-  if (loader === undefined) {
-    console.error("release: ldd found no loader for the executable");
-    process.exit(1);
-  }
-  copyFileSync(loader, join(opt, basename(loader)));
-  run("patchelf", ["--set-interpreter", `/opt/iqqq/${basename(loader)}`, "--set-rpath", "/opt/iqqq/lib", exe]);
-  copyFileSync(join(root, "docker/iqqq.Dockerfile"), join(stage, "Containerfile"));
+  const stage = stageImage(join(root, "dist/bin/iqqq-linux-x64"));
   const conf = join(stage, "containers.conf");
   // This machine's podman settings: ../shared/podman.md (also test/pods/pods.ts).
   writeFileSync(conf, '[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = "cgroupfs"\n');

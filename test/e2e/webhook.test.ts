@@ -5,76 +5,13 @@
 // requests, and a clean exit on SIGTERM.
 
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtemp, writeFile } from "node:fs/promises";
 import { request } from "node:https";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parse } from "yaml";
 import { collect, runCli, startCli, watchOutput } from "../support/cli.js";
+import { makeTls, type Tls } from "../support/tls.js";
 
 const IMAGE = "registry.example/iqqq:1.0";
-
-interface Tls {
-  readonly ca: Buffer;
-  readonly cert: string;
-  readonly key: string;
-}
-
-/** A CA, and a certificate it signs for 127.0.0.1, as cert-manager would issue. */
-async function makeTls(): Promise<Tls> {
-  const dir = await mkdtemp(join(tmpdir(), "iqqq-webhook-tls-"));
-  const at = (name: string) => join(dir, name);
-  const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
-  openssl(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=iqqq test CA",
-    "-keyout",
-    at("ca.key"),
-    "-out",
-    at("ca.crt"),
-  );
-  openssl(
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-subj",
-    "/CN=iqqq-webhook",
-    "-keyout",
-    at("tls.key"),
-    "-out",
-    at("tls.csr"),
-  );
-  await writeFile(at("ext"), "subjectAltName=IP:127.0.0.1,DNS:iqqq-webhook.iqqq-system.svc\n");
-  openssl(
-    "x509",
-    "-req",
-    "-in",
-    at("tls.csr"),
-    "-CA",
-    at("ca.crt"),
-    "-CAkey",
-    at("ca.key"),
-    "-CAcreateserial",
-    "-days",
-    "2",
-    "-extfile",
-    at("ext"),
-    "-out",
-    at("tls.crt"),
-  );
-  const { readFile } = await import("node:fs/promises");
-  return { ca: await readFile(at("ca.crt")), cert: at("tls.crt"), key: at("tls.key") };
-}
 
 function call(
   port: number,

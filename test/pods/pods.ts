@@ -9,13 +9,17 @@
 // The recipe and this machine's settings: ../shared/podman.md.
 
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { request } from "node:https";
+import { createServer } from "node:net";
 import { arch, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
+import { parse, stringify } from "yaml";
 import { ROOT } from "../support/cli.js";
+import { makeTls } from "../support/tls.js";
 
 const WORK = mkdtempSync(join(tmpdir(), "iqqq-pods-"));
 const CONF = join(WORK, "containers.conf");
@@ -38,12 +42,17 @@ function podman(args: readonly string[], options: { allowFail?: boolean; timeout
   return r.stdout.trim();
 }
 
+const MUSL = `/lib/ld-musl-${arch() === "arm64" ? "aarch64" : "x86_64"}.so.1`;
 const available =
   process.getuid?.() === 0 &&
   spawnSync("podman", ["--version"]).status === 0 &&
   existsSync("/bin/busybox") &&
+  existsSync(MUSL) &&
+  spawnSync("docker-registry", ["--version"]).status === 0 &&
+  spawnSync("patchelf", ["--version"]).status === 0 &&
   existsSync(join(ROOT, `dist/bin/iqqq-${VARIANT}`));
-const missing = "needs root, podman, runc, busybox-static and dist/bin (npm run test:pods installs them)";
+const missing =
+  "needs root, podman, runc, busybox-static, musl, docker-registry, patchelf, openssl and dist/bin (npm run test:pods installs them)";
 // Skipped on a developer's machine that lacks them; in CI a missing piece is a failure.
 const skip = available || process.env.CI ? false : missing;
 
@@ -56,11 +65,11 @@ function libraries(binary: string): string[] {
 }
 
 /** A FROM-scratch image from host files: what "distroless base" is, plus busybox. */
-function buildBase(name: string, binaries: readonly string[], user = "0"): void {
+function buildBase(name: string, binaries: readonly string[], user = "0", withLibraries = true): void {
   const dir = join(WORK, `base-${name}`);
   const rootfs = join(dir, "rootfs");
   const files = new Set<string>(binaries);
-  for (const binary of binaries) for (const lib of libraries(binary)) files.add(lib);
+  if (withLibraries) for (const binary of binaries) for (const lib of libraries(binary)) files.add(lib);
   for (const file of files) {
     const target = join(rootfs, file);
     mkdirSync(dirname(target), { recursive: true });
@@ -195,6 +204,125 @@ before(
   { timeout: 600_000 },
 );
 
+// ------------------------------------------- iqqq inject, the webhook, a registry
+
+const HOST_EXE = join(ROOT, `dist/bin/iqqq-${VARIANT}`);
+const SIDECAR_IMAGE = `${TAG}/istio-proxy:fake`;
+const IQQQ_IMAGE = `${TAG}/iqqq:image`;
+let registry: { process: ChildProcess; host: string } | undefined;
+
+before(
+  async () => {
+    if (!available) return;
+    // The iqqq image as npm run release builds it: /opt/iqqq self-contained (scripts/image.mjs).
+    const { stageImage } = (await import(join(ROOT, "scripts/image.mjs"))) as { stageImage(exe: string): string };
+    podman(["build", "-q", "-t", IQQQ_IMAGE, stageImage(HOST_EXE)]);
+    // Job images without iqqq: glibc (base:glibc), musl only (an Alpine-like libc), and nothing at all.
+    buildBase("musl", [MUSL], "0", false);
+    buildBase("scratch", []);
+    // A real registry on loopback (Debian's docker-registry), for the ENTRYPOINT look-up.
+    const port = await freePort();
+    const dir = join(WORK, "registry");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, "config.yml"),
+      `version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: ${dir}/data}}\nhttp: {addr: 127.0.0.1:${port}}\n`,
+    );
+    const child = spawn("docker-registry", ["serve", join(dir, "config.yml")], { stdio: "ignore" });
+    registry = { process: child, host: `127.0.0.1:${port}` };
+    await until(
+      () => spawnSync("busybox", ["wget", "-q", "-O", "/dev/null", `http://${registry?.host}/v2/`]).status === 0,
+      15_000,
+    );
+    // An image whose ENTRYPOINT and CMD run the job, and an index with an arm64 image besides.
+    const entry = join(WORK, "entry");
+    mkdirSync(entry, { recursive: true });
+    writeFileSync(
+      join(entry, "Containerfile"),
+      `FROM ${TAG}/base:glibc\nENTRYPOINT ["/bin/sh", "-c"]\nCMD ["echo job: started; sleep 1; echo job: exiting 4; exit 4"]\n`,
+    );
+    const pushed = `${registry.host}/jobs/entry:1`;
+    podman(["build", "-q", "-t", pushed, entry]);
+    podman(["push", "-q", "--tls-verify=false", pushed]);
+    // FROM scratch: a base image of this machine's arch would be pulled again for arm64.
+    writeFileSync(join(entry, "entry.arm64"), "#!/bin/sh\n");
+    writeFileSync(
+      join(entry, "Containerfile.arm64"),
+      'FROM scratch\nCOPY entry.arm64 /arm64/entry\nENTRYPOINT ["/arm64/entry"]\n',
+    );
+    podman([
+      "build",
+      "-q",
+      "--arch",
+      "arm64",
+      "-f",
+      join(entry, "Containerfile.arm64"),
+      "-t",
+      `${registry.host}/jobs/entry:arm64`,
+      entry,
+    ]);
+    const index = `${registry.host}/jobs/multi:1`;
+    podman(["manifest", "create", index]);
+    podman(["manifest", "add", index, `containers-storage:${pushed}`]);
+    podman(["manifest", "add", index, `containers-storage:${registry.host}/jobs/entry:arm64`]);
+    podman(["manifest", "push", "-q", "--all", "--tls-verify=false", index, `docker://${index}`]);
+  },
+  { timeout: 600_000 },
+);
+
+after(() => registry?.process.kill());
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** iqqq inject, the executable under test, on a manifest. */
+function inject(yaml: string, ...args: string[]): string {
+  const r = spawnSync(HOST_EXE, ["inject", "--image", IQQQ_IMAGE, ...args], { input: yaml, encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout;
+}
+
+/**
+ * podman kube play has no downward API volumes: the iqqq-podinfo volume becomes
+ * a host folder holding the file the kubelet would write (metadata.annotations,
+ * one key="value" per line). Nothing else in the manifest is changed.
+ */
+function withoutDownwardApi(yaml: string): string {
+  const pod = parse(yaml) as { metadata: { name: string; annotations?: Record<string, string> }; spec: any };
+  for (const volume of pod.spec.volumes ?? []) {
+    if (volume.downwardAPI === undefined) continue;
+    const dir = join(WORK, `podinfo-${pod.metadata.name}`);
+    mkdirSync(dir, { recursive: true });
+    const lines = Object.entries(pod.metadata.annotations ?? {}).map(([k, v]) => `${k}=${JSON.stringify(v)}\n`);
+    writeFileSync(join(dir, "annotations"), lines.join(""));
+    delete volume.downwardAPI;
+    volume.hostPath = { path: dir, type: "Directory" };
+  }
+  return stringify(pod);
+}
+
+/** A pod as a user writes it: a job container and the (fake) istio-proxy; no iqqq anywhere. */
+function plainPod(name: string, job: Record<string, unknown>, labels: Record<string, string> = {}): string {
+  return stringify({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, labels: { app: name, ...labels } },
+    spec: {
+      restartPolicy: "Never",
+      containers: [
+        { name: "job", ...job },
+        { name: "istio-proxy", image: SIDECAR_IMAGE },
+      ],
+    },
+  });
+}
+
 // ---------------------------------------------------------------- pods
 
 interface Outcome {
@@ -224,6 +352,8 @@ const IMAGES = {
 interface Play {
   scenario: string;
   manifest: string;
+  /** The manifest itself, instead of a file of test/pods/manifests. */
+  yaml?: string;
   images: Partial<Record<keyof typeof IMAGES, string>>;
   /** Stop the pod (SIGTERM to every container) this long after the job has started. */
   stopAfterMs?: number;
@@ -237,7 +367,7 @@ interface Ended {
 }
 
 async function play(p: Play): Promise<Ended> {
-  let yaml = await readFile(join(ROOT, "test/pods/manifests", p.manifest), "utf8");
+  let yaml = p.yaml ?? (await readFile(join(ROOT, "test/pods/manifests", p.manifest), "utf8"));
   // Longest names first: one is a prefix of another.
   const names = (Object.keys(IMAGES) as (keyof typeof IMAGES)[]).sort((a, b) => IMAGES[b].length - IMAGES[a].length);
   for (const name of names) {
@@ -333,7 +463,7 @@ async function until(condition: () => boolean, timeoutMs: number): Promise<void>
 }
 
 const opts = { skip, timeout: 120_000 };
-const SIDECAR = `${TAG}/istio-proxy:fake`;
+const SIDECAR = SIDECAR_IMAGE;
 
 test("baseline without iqqq: the job exits, the sidecar stays up, the pod does not complete", opts, async () => {
   const { outcome } = await play({
@@ -480,8 +610,114 @@ test("DISABLE_IQQQ=true: behaves as the baseline", opts, async () => {
   assert.equal(outcome.exits["istio-proxy"], "running");
 });
 
+const JOB_EXITS_3 = ["/bin/sh", "-c", "echo job: started; sleep 1; echo job: failing; exit 3"];
+
+for (const flavour of ["glibc", "musl", "scratch"] as const) {
+  test(
+    `iqqq inject, a ${flavour} job image left as it is: the pod completes with the job's status 3`,
+    opts,
+    async () => {
+      const name = `inject-${flavour}`;
+      const yaml = inject(plainPod(name, { image: `${TAG}/base:${flavour}`, command: JOB_EXITS_3 }));
+      const { outcome } = await play({
+        scenario: `iqqq inject, ${flavour} job image`,
+        manifest: "",
+        yaml: withoutDownwardApi(yaml),
+        images: {},
+        waitMs: 15_000,
+      });
+      assert.equal(outcome.exits.job, "3", JSON.stringify(outcome.logs));
+      assert.equal(outcome.exits["istio-proxy"], "0", outcome.logs["istio-proxy"]);
+      assert.match(outcome.logs["istio-proxy"] ?? "", /request POST \/quitquitquit/);
+      assert.match(outcome.logs.job ?? "", /job: failing/);
+    },
+  );
+}
+
+test(
+  "iqqq inject, no command: ENTRYPOINT and CMD read from a real registry (an index narrowed to the platform)",
+  opts,
+  async () => {
+    const host = registry?.host as string;
+    // The index: amd64's ENTRYPOINT, not arm64's.
+    const fromIndex = parse(inject(plainPod("inject-index", { image: `${host}/jobs/multi:1` })));
+    assert.deepEqual(fromIndex.spec.containers[0].command, ["/opt/iqqq/iqqq", "/bin/sh", "-c"]);
+    const arm = parse(inject(plainPod("inject-arm", { image: `${host}/jobs/multi:1` }), "--platform", "linux/arm64"));
+    assert.deepEqual(arm.spec.containers[0].command, ["/opt/iqqq/iqqq", "/arm64/entry"]);
+    const yaml = inject(plainPod("inject-entrypoint", { image: `${host}/jobs/entry:1` }));
+    const pod = parse(yaml);
+    assert.deepEqual(pod.spec.containers[0].args, ["echo job: started; sleep 1; echo job: exiting 4; exit 4"]);
+    const { outcome } = await play({
+      scenario: "iqqq inject, ENTRYPOINT from the registry",
+      manifest: "",
+      yaml: withoutDownwardApi(yaml),
+      images: {},
+      waitMs: 15_000,
+    });
+    assert.equal(outcome.exits.job, "4", JSON.stringify(outcome.logs));
+    assert.equal(outcome.exits["istio-proxy"], "0");
+  },
+);
+
+test(
+  "iqqq webhook over TLS: its patch applied to a labelled pod, the pod completes with the job's status",
+  opts,
+  async () => {
+    const tls = await makeTls();
+    const webhook = spawn(
+      HOST_EXE,
+      ["webhook", "--image", IQQQ_IMAGE, "--cert", tls.cert, "--key", tls.key, "--port", "0"],
+      {
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
+    try {
+      let log = "";
+      webhook.stderr?.on("data", (chunk: Buffer) => {
+        log += chunk.toString();
+      });
+      await until(() => /serving on port \d+/.test(log), 15_000);
+      const port = Number(/serving on port (\d+)/.exec(log)?.[1]);
+      const pod = parse(
+        plainPod("webhook", { image: `${TAG}/base:musl`, command: JOB_EXITS_3 }, { "iqqq.io/inject": "true" }),
+      );
+      const review = {
+        apiVersion: "admission.k8s.io/v1",
+        kind: "AdmissionReview",
+        request: { uid: "u1", namespace: "jobs", object: pod },
+      };
+      const answer = await new Promise<string>((resolve, reject) => {
+        const req = request({ host: "127.0.0.1", port, method: "POST", path: "/inject", ca: tls.ca }, (res) => {
+          let text = "";
+          res.on("data", (c: Buffer) => {
+            text += c.toString();
+          });
+          res.on("end", () => resolve(text));
+        });
+        req.on("error", reject);
+        req.end(JSON.stringify(review));
+      });
+      const { response } = JSON.parse(answer);
+      assert.equal(response.allowed, true);
+      for (const op of JSON.parse(Buffer.from(response.patch, "base64").toString()))
+        pod.spec[op.path.split("/")[2]] = op.value;
+      const { outcome } = await play({
+        scenario: "iqqq webhook, labelled pod",
+        manifest: "",
+        yaml: withoutDownwardApi(stringify(pod)),
+        images: {},
+        waitMs: 15_000,
+      });
+      assert.equal(outcome.exits.job, "3", JSON.stringify(outcome.logs));
+      assert.equal(outcome.exits["istio-proxy"], "0");
+    } finally {
+      webhook.kill();
+    }
+  },
+);
+
 /** The scenarios above: docs/pods.md is written only by a run of all of them (not a filtered one). */
-const SCENARIOS = 12;
+const SCENARIOS = 17;
 
 after(async () => {
   if (table.length === 0) return;

@@ -1,7 +1,8 @@
 // What the wrapper loads at start: the modules reachable from the bin through
 // static imports are evaluated before the program is spawned, in both builds.
 // Everything else (the watcher, the plugin loader, --explain, the pod lookup,
-// the DNS helper, the PID-1 reaper) must be imported where it is used, and no
+// the DNS helper, the PID-1 reaper, the install/inject/webhook commands) must
+// be imported where it is used, and no
 // module on that path may import a Node built-in at its top (runtime/builtins.ts
 // says why). Read from esbuild's metafile of the same entry dist/iqqq.mjs is built from.
 
@@ -20,6 +21,10 @@ const ON_DEMAND = [
   "src/pod/api.ts",
   "src/sidecar/resolve.ts",
   "src/runtime/reaper.ts",
+  "src/install/install.ts",
+  "src/inject/command.ts",
+  "src/inject/registry.ts",
+  "src/webhook/command.ts",
 ];
 
 async function metafile(): Promise<Metafile> {

@@ -217,9 +217,15 @@ async function cli(argv: readonly string[]): Promise<void> {
   };
   // The env variable lets one image serve as a slow-to-be-ready sidecar too.
   const notReadyFor = Number(flag("--ready-after-ms") ?? process.env.FAKE_READY_AFTER_MS ?? 0);
-  const started = Date.now();
-  const ready = (): boolean => Date.now() - started >= notReadyFor;
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
+  // Ready and the "ready" line in the same tick: a client can never see 200 before the line is out.
+  let isReady = false;
+  const becomeReady = (): void => {
+    isReady = true;
+    say("ready");
+  };
+  const readyTimer = notReadyFor > 0 ? setTimeout(becomeReady, notReadyFor) : undefined;
+  const ready = (): boolean => isReady;
   const common = {
     kind: (flag("--kind") ?? "istio") as SidecarKind,
     ready,
@@ -232,7 +238,7 @@ async function cli(argv: readonly string[]): Promise<void> {
   const readyPort = flag("--ready-port");
   const health = readyPort === undefined ? undefined : await startFakeSidecar({ ...common, port: Number(readyPort) });
   say(`listening ${sidecar.port}${health ? ` (ready on ${health.port})` : ""}`);
-  setTimeout(() => say("ready"), notReadyFor);
+  if (readyTimer === undefined) becomeReady();
   const exit = async (why: string): Promise<never> => {
     say(why);
     await Promise.all([sidecar.close(), health?.close()]);

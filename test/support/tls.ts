@@ -1,0 +1,69 @@
+// A CA, and a serving certificate it signs for 127.0.0.1, made with openssl,
+// as cert-manager would issue them: for iqqq webhook's tests.
+
+import { execFileSync } from "node:child_process";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface Tls {
+  /** The CA certificate (PEM), the only one a client should trust. */
+  readonly ca: Buffer;
+  /** Paths of the serving certificate and key (PEM). */
+  readonly cert: string;
+  readonly key: string;
+}
+
+export async function makeTls(): Promise<Tls> {
+  const dir = await mkdtemp(join(tmpdir(), "iqqq-tls-"));
+  const at = (name: string): string => join(dir, name);
+  const openssl = (...args: string[]): void => {
+    execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
+  };
+  openssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=iqqq test CA",
+    "-keyout",
+    at("ca.key"),
+    "-out",
+    at("ca.crt"),
+  );
+  openssl(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-subj",
+    "/CN=iqqq-webhook",
+    "-keyout",
+    at("tls.key"),
+    "-out",
+    at("tls.csr"),
+  );
+  await writeFile(at("ext"), "subjectAltName=IP:127.0.0.1,DNS:iqqq-webhook.iqqq-system.svc\n");
+  openssl(
+    "x509",
+    "-req",
+    "-in",
+    at("tls.csr"),
+    "-CA",
+    at("ca.crt"),
+    "-CAkey",
+    at("ca.key"),
+    "-CAcreateserial",
+    "-days",
+    "2",
+    "-extfile",
+    at("ext"),
+    "-out",
+    at("tls.crt"),
+  );
+  return { ca: await readFile(at("ca.crt")), cert: at("tls.crt"), key: at("tls.key") };
+}
