@@ -243,6 +243,24 @@ items:
       assert.deepEqual(w.env, [{ name: "IQQQ_WATCH_PROCESS", value: "etl" }]);
     });
 
+    test("credentials from Docker's config.json (DOCKER_CONFIG) are sent to the token endpoint; without them, refused", async () => {
+      const config = await mkdtemp(join(tmpdir(), "iqqq-docker-config-"));
+      const host = `127.0.0.1:${registry.port}`;
+      const image = noCommand(`${host}/team/job:1`);
+      registry.requireCredentials = "dXNlcjpwYXNz"; // user:pass
+      try {
+        const refused = await inject(image);
+        assert.equal(refused.status, 65);
+        assert.match(refused.stderr, /token from http:\/\/127\.0\.0\.1:\d+\/token: 401/);
+        await writeFile(join(config, "config.json"), JSON.stringify({ auths: { [host]: { auth: "dXNlcjpwYXNz" } } }));
+        const r = await inject(image, [], { DOCKER_CONFIG: config });
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(r.docs[0]?.spec.containers[0].command, [IQQQ, "/entry", "--amd64"]);
+      } finally {
+        registry.requireCredentials = undefined;
+      }
+    });
+
     test("an image the registry does not have: exit 65, the container and the answer named, nothing written", async () => {
       const r = await inject(noCommand(`127.0.0.1:${registry.port}/team/missing:1`));
       assert.equal(r.status, 65);
@@ -257,11 +275,13 @@ interface FakeRegistry {
   readonly port: number;
   tokensIssued: number;
   readonly scopes: string[];
+  /** base64(user:password) the token endpoint then insists on, as a private repository's does. */
+  requireCredentials: string | undefined;
 }
 
 /** The distribution API's read side for one repository, behind bearer tokens, as Docker Hub serves it. */
 async function fakeRegistry(): Promise<FakeRegistry> {
-  const state = { tokensIssued: 0, scopes: [] as string[] };
+  const state = { tokensIssued: 0, scopes: [] as string[], requireCredentials: undefined as string | undefined };
   const blobs = new Map<string, { type: string; body: string }>();
   const put = (type: string, body: unknown): string => {
     const text = JSON.stringify(body);
@@ -303,6 +323,10 @@ async function fakeRegistry(): Promise<FakeRegistry> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://x");
     if (url.pathname === "/token") {
+      if (state.requireCredentials !== undefined && req.headers.authorization !== `Basic ${state.requireCredentials}`) {
+        res.writeHead(401, { "content-type": "application/json" });
+        return res.end('{"details":"incorrect username or password"}');
+      }
       state.tokensIssued++;
       state.scopes.push(url.searchParams.get("scope") ?? "");
       res.writeHead(200, { "content-type": "application/json" });
@@ -335,6 +359,12 @@ async function fakeRegistry(): Promise<FakeRegistry> {
       state.tokensIssued = n;
     },
     scopes: state.scopes,
+    get requireCredentials() {
+      return state.requireCredentials;
+    },
+    set requireCredentials(value: string | undefined) {
+      state.requireCredentials = value;
+    },
   };
   return registry;
 }
