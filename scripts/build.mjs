@@ -20,52 +20,77 @@ await build({
   legalComments: "none",
   banner: { js: "#!/usr/bin/env node" },
   define: { __IQQQ_VERSION__: JSON.stringify(version) },
-  plugins: [compressedOnDemand(["yaml"])],
+  plugins: [compressedOnDemand(["./install/install.js", "./inject/command.js", "./webhook/command.js"])],
   logLevel: "warning",
 });
 await chmod(outfile, 0o755);
 
 /**
- * Packages imported on demand only (`await import("yaml")`, by iqqq inject),
- * embedded as a gzipped, base64 string and evaluated when imported. V8 scans a
- * string literal far faster than it pre-parses code: the bundle's start-up does
- * not pay for what only a subcommand uses (src/inject/yaml.ts).
+ * The commands (iqqq install, inject, webhook: src/main.ts imports them on
+ * demand), each bundled with what it uses (the yaml package included) into
+ * CommonJS, gzipped and embedded as a base64 string that is inflated and
+ * evaluated when the command runs. V8 scans a string literal far faster than it
+ * pre-parses code, so the wrapper's start-up does not pay for them (as code
+ * they cost it 3-4 ms, the yaml package alone 7 ms). The one module they share
+ * with the rest at run time, src/runtime/builtins.ts, is the bundle's own.
+ * Small stateless modules (exit codes, the sidecar catalogue) are copied.
  */
-function compressedOnDemand(packages) {
+function compressedOnDemand(specifiers) {
+  const builtins = `${root}src/runtime/builtins.ts`;
   return {
     name: "compressed-on-demand",
     setup(plugin) {
-      const filter = new RegExp(`^(${packages.join("|")})$`);
-      plugin.onResolve({ filter }, (args) => {
-        if (args.kind !== "dynamic-import") throw new Error(`${args.path} may only be imported on demand`);
-        return { path: args.path, namespace: "compressed-on-demand" };
+      plugin.onResolve({ filter: /.*/ }, (args) => {
+        if (args.kind !== "dynamic-import" || !specifiers.includes(args.path)) return undefined;
+        const file = `${args.resolveDir}/${args.path.replace(/\.js$/, ".ts")}`;
+        return { path: file, namespace: "compressed-on-demand" };
       });
       plugin.onLoad({ filter: /.*/, namespace: "compressed-on-demand" }, async (args) => {
         const cjs = await build({
-          stdin: { contents: `module.exports = require(${JSON.stringify(args.path)});`, resolveDir: root },
+          entryPoints: [args.path],
           bundle: true,
           platform: "node",
           format: "cjs",
           target: "node20",
           minify: true,
           legalComments: "none",
+          define: { __IQQQ_VERSION__: JSON.stringify(version) },
           write: false,
+          metafile: true,
+          outfile: "command.js",
+          logLevel: "warning",
+          plugins: [
+            {
+              name: "host-builtins",
+              setup(nested) {
+                nested.onResolve({ filter: /runtime\/builtins\.js$/ }, () => ({
+                  path: "iqqq:builtins",
+                  external: true,
+                }));
+              },
+            },
+          ],
+        });
+        // The entry's export names (a CommonJS output lists none): from an ESM transform of the file alone.
+        const esm = await build({
+          entryPoints: [args.path],
+          format: "esm",
+          write: false,
+          metafile: true,
+          outfile: "x.js",
           logLevel: "warning",
         });
+        const names = Object.values(esm.metafile.outputs)[0].exports;
         const blob = gzipSync(cjs.outputFiles[0].contents, { level: 9 }).toString("base64");
-        const names = Object.keys(await import(args.path)).filter(
-          (n) => n !== "default" && /^[A-Za-z_$][\w$]*$/.test(n),
-        );
         return {
           resolveDir: root,
           contents: [
-            `import { builtin, builtinModule } from "./src/runtime/builtins.ts";`,
-            `const m = { exports: {} };`,
-            `const source = builtin("node:zlib").gunzipSync(Buffer.from(${JSON.stringify(blob)}, "base64")).toString("utf8");`,
-            // Its require() is only ever for Node built-ins (the package has no dependencies).
-            `new Function("module", "exports", "require", source)(m, m.exports, (id) => builtinModule(id));`,
+            `import * as host from ${JSON.stringify(builtins)};`,
+            "const m = { exports: {} };",
+            `const source = host.builtin("node:zlib").gunzipSync(Buffer.from(${JSON.stringify(blob)}, "base64")).toString("utf8");`,
+            // require(): the bundle's own builtins module, or a Node built-in (yaml asks for "process" and "buffer").
+            `new Function("module", "exports", "require", source)(m, m.exports, (id) => id === "iqqq:builtins" ? host : host.builtinModule(id));`,
             `export const { ${names.join(", ")} } = m.exports;`,
-            `export default m.exports;`,
           ].join("\n"),
         };
       });

@@ -1,8 +1,8 @@
 // The YAML library (the `yaml` package), for `iqqq inject` only: imported when
-// inject runs, never on the wrapper's path. In dist/iqqq.mjs it is a gzipped
-// string that scripts/build.mjs embeds and that is inflated on this import
-// (about 115 KiB of JavaScript would otherwise be parsed at every start, 7 ms);
-// in the Bun executable it is a chunk of its own.
+// inject runs, never on the wrapper's path. In dist/iqqq.mjs it travels inside
+// inject's gzipped string (scripts/build.mjs; about 115 KiB of JavaScript that
+// would otherwise be parsed at every start, 7 ms); in the Bun executable it is
+// a chunk of its own.
 
 export type Yaml = typeof import("yaml");
 
