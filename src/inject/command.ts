@@ -96,7 +96,7 @@ export async function injectCommand(args: readonly string[], env: Env, io: Io): 
           io.stderr(`iqqq inject: warning: ${input.name}: ${outcome.what}: ${outcome.note}\n`);
           // As written, comments and all; the separator is added below.
           out.push(written.replace(/^---[ \t]*(\n|$)/, ""));
-        } else out.push(yaml.stringify(value, { lineWidth: 0 }));
+        } else out.push(yaml.stringify(value, { lineWidth: 0, aliasDuplicateObjects: false }));
       } catch (err) {
         if (!(err instanceof InjectError)) throw err;
         io.stderr(`iqqq inject: error: ${input.name}: ${err.message}; nothing was written\n`);

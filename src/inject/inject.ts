@@ -21,6 +21,28 @@ const GROUP_DIR = "/run/iqqq-group";
 
 export type Mode = "wrapper" | "watcher";
 
+/**
+ * What iqqq's own containers (iqqq-install, iqqq-watcher) run with: the
+ * "restricted" Pod Security Standard (so a namespace that enforces it admits
+ * the pod), a non-root user of the FROM-scratch image (an emptyDir is writable
+ * by all), and resources for namespaces whose quota demands them (the Bun
+ * executable's peak RSS is about 40 MB).
+ */
+function ownContainer() {
+  return {
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      runAsGroup: 65532,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
+    },
+    resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+  };
+}
+
 /** An image's ENTRYPOINT and CMD, as its config holds them. */
 export interface ImageCommand {
   readonly entrypoint: readonly string[];
@@ -130,6 +152,7 @@ async function injectWrapper(spec: PodSpec, options: InjectOptions, what: string
         image: options.image,
         command: [IQQQ, "install", INSTALL_TARGET],
         volumeMounts: [{ name: VOLUME, mountPath: INSTALL_TARGET }],
+        ...ownContainer(),
       },
       ...(spec.initContainers ?? []),
     ];
@@ -168,6 +191,7 @@ async function injectWatcher(spec: PodSpec, options: InjectOptions, what: string
       command: [IQQQ],
       env: [{ name: "IQQQ_WATCH_PROCESS", value: [...new Set(names)].join(",") }],
       volumeMounts: [{ name: PODINFO_VOLUME, mountPath: PODINFO_DIR, readOnly: true }],
+      ...ownContainer(),
     },
   ];
 }

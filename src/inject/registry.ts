@@ -24,6 +24,8 @@ export interface LookupOptions {
   /** OS/ARCH[/VARIANT], such as linux/amd64. */
   readonly platform: string;
   readonly env: Env;
+  /** Ends the whole look-up early (the webhook's answer cannot wait past the API server's timeout). */
+  readonly signal?: AbortSignal;
 }
 
 export interface Reference {
@@ -66,7 +68,7 @@ export function parseReference(ref: string): Reference {
 
 export async function imageCommand(ref: string, options: LookupOptions): Promise<ImageCommand> {
   const image = parseReference(ref);
-  const client = new RegistryClient(image, credentialsFor(image.registry, options.env));
+  const client = new RegistryClient(image, credentialsFor(image.registry, options.env), options.signal);
   let manifest = await client.json(`manifests/${image.reference}`, [...INDEX_TYPES, ...MANIFEST_TYPES]);
   if (INDEX_TYPES.includes(String(manifest.mediaType)) || Array.isArray(manifest.manifests)) {
     const chosen = choosePlatform(manifest.manifests, options.platform);
@@ -104,6 +106,7 @@ class RegistryClient {
   constructor(
     private readonly image: Reference,
     private readonly basic: string | undefined,
+    private readonly deadline: AbortSignal | undefined,
   ) {
     this.#base = `${isLoopback(image.registry) ? "http" : "https"}://${image.registry}/v2/${image.repository}/`;
   }
@@ -125,8 +128,13 @@ class RegistryClient {
   #get(url: string, accept: readonly string[]): Promise<Response> {
     return fetch(url, {
       headers: { accept: accept.join(", "), ...(this.#authorization ? { authorization: this.#authorization } : {}) },
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      signal: this.#signal(),
     });
+  }
+
+  #signal(): AbortSignal {
+    const own = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+    return this.deadline === undefined ? own : AbortSignal.any([own, this.deadline]);
   }
 
   /** Answers a 401's challenge: Basic with the stored credentials, or Bearer with a token fetched with them. */
@@ -148,7 +156,7 @@ class RegistryClient {
     tokenUrl.searchParams.set("scope", params.scope ?? `repository:${this.image.repository}:pull`);
     const response = await fetch(tokenUrl, {
       headers: this.basic ? { authorization: `Basic ${this.basic}` } : {},
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      signal: this.#signal(),
     });
     if (!response.ok) throw new Error(`token from ${tokenUrl.origin}${tokenUrl.pathname}: ${response.status}`);
     const body = (await response.json()) as { token?: string; access_token?: string };

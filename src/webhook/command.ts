@@ -25,6 +25,12 @@ GET /healthz, GET /readyz. SIGTERM: finish the requests in flight, then exit 0.
 const BODY_LIMIT = 4 * 1024 * 1024;
 const SHUTDOWN_GRACE_MS = 10_000;
 const CERT_CHECK_MS = 30_000;
+/**
+ * All registry look-ups for one review (containers without a command): well
+ * inside the API server's timeout (deploy/webhook.yaml: 10 s), so that a slow
+ * registry gets the pod through unchanged with a warning, not a timeout.
+ */
+const LOOKUP_BUDGET_MS = 6000;
 
 interface Options {
   image: string | undefined;
@@ -94,9 +100,10 @@ export async function webhookCommand(args: readonly string[], env: Env, io: Io):
         } catch {
           return reply(400, "not JSON\n");
         }
+        const deadline = AbortSignal.timeout(LOOKUP_BUDGET_MS);
         answerReview(body, {
           image,
-          imageCommand: (ref) => imageCommand(ref, { platform: "linux/amd64", env }),
+          imageCommand: (ref) => imageCommand(ref, { platform: "linux/amd64", env, signal: deadline }),
         }).then(
           ({ review, summary }) => {
             log(summary);

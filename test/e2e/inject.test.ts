@@ -17,6 +17,19 @@ import { runCli } from "../support/cli.js";
 
 const IMAGE = "registry.example/iqqq:1.0";
 const IQQQ = "/opt/iqqq/iqqq";
+/** iqqq's own containers pass the "restricted" Pod Security Standard and carry resources. */
+const RESTRICTED = {
+  securityContext: {
+    runAsNonRoot: true,
+    runAsUser: 65532,
+    runAsGroup: 65532,
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    capabilities: { drop: ["ALL"] },
+    seccompProfile: { type: "RuntimeDefault" },
+  },
+  resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+};
 
 type Obj = Record<string, any>;
 
@@ -77,6 +90,7 @@ describe("iqqq inject", () => {
         image: IMAGE,
         command: [IQQQ, "install", "/iqqq-install"],
         volumeMounts: [{ name: "iqqq", mountPath: "/iqqq-install" }],
+        ...RESTRICTED,
       },
     ]);
     assert.deepEqual(
@@ -126,7 +140,11 @@ items:
   - apiVersion: v1
     kind: Pod
     metadata: {name: q}
-    spec: {containers: [{name: b, image: busybox, command: ["true"]}]}
+    spec: {containers: [{name: b, image: busybox, command: ["true"], env: &env [{name: A, value: "1"}]}]}
+  - apiVersion: v1
+    kind: Pod
+    metadata: {name: r}
+    spec: {containers: [{name: c, image: busybox, command: ["true"], env: *env}]}
 `,
     );
     const r = await runCli(["inject", "--image", IMAGE, pod, rest], { timeoutMs: 30_000 });
@@ -142,6 +160,9 @@ items:
     assert.deepEqual(docs[1]?.spec.jobTemplate.spec.template.spec.containers[0].command, [IQQQ, "/bin/etl"]);
     assert.deepEqual(docs[3]?.items[0].spec.containers[0].command, [IQQQ, "true"]);
     assert.ok(text.includes(configMap), "the ConfigMap is not as written");
+    // Plain YAML: an alias of the input is written out in full, and nothing iqqq adds is an alias.
+    assert.doesNotMatch(text, /[&*]\w+\d/);
+    assert.deepEqual(docs[3]?.items[1].spec.containers[0].env, [{ name: "A", value: "1" }]);
     assert.match(r.stderr, /warning: .*rest\.yaml: ConfigMap\/cm: not a Pod, Job or CronJob: passed through unchanged/);
   });
 
@@ -171,6 +192,7 @@ items:
     assert.deepEqual(watcher.command, [IQQQ]);
     assert.deepEqual(watcher.env, [{ name: "IQQQ_WATCH_PROCESS", value: "python" }]);
     assert.equal(watcher.image, IMAGE);
+    assert.deepEqual(watcher.securityContext, RESTRICTED.securityContext);
     const again = await inject(r.text, ["--mode", "watcher"]);
     assert.equal(again.text, r.text);
   });

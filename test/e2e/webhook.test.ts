@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { request } from "node:https";
+import { type AddressInfo, createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { parse } from "yaml";
 import { collect, runCli, startCli, watchOutput } from "../support/cli.js";
@@ -134,6 +135,29 @@ describe("iqqq webhook", () => {
     assert.equal(refused.allowed, true);
     assert.equal(refused.patch, undefined);
     assert.match(refused.warnings[0], /iqqq: not injected: .*no job container/);
+  });
+
+  test("a registry that never answers: the pod is let through with a warning inside the API server's 10 s", async () => {
+    // It accepts and says nothing; an aborted fetch may reset the connection (Bun does).
+    const silent = createServer((socket) => socket.on("error", () => {}));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    try {
+      const pod = structuredClone(POD) as any;
+      pod.spec.containers[0] = {
+        name: "report",
+        image: `127.0.0.1:${(silent.address() as AddressInfo).port}/team/job:1`,
+      };
+      const started = Date.now();
+      const answer = await call(port, tls.ca, "POST", "/inject", review(pod));
+      const took = Date.now() - started;
+      const { response } = JSON.parse(answer.text);
+      assert.equal(response.allowed, true);
+      assert.equal(response.patch, undefined);
+      assert.match(response.warnings[0], /its image's ENTRYPOINT could not be read/);
+      assert.ok(took < 9000, `answered after ${took} ms`);
+    } finally {
+      silent.close();
+    }
   });
 
   test("bad requests: 400 for what is not an AdmissionReview, 404 and 405 elsewhere", async () => {
