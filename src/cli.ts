@@ -14,7 +14,10 @@ const write = (fd: number) => (text: string) => writeAll(fd, text);
 // + the name it was built as) and the name it was invoked under in argv0.
 const invokedPath = process.argv[1]?.startsWith("/$bunfs/") ? process.argv0 : process.argv[1];
 
-const invokedAs = (invokedPath ?? "iqqq").replace(/^.*\//, "").replace(/\.(mjs|js)$/, "");
+// String operations, not regular expressions: the executable's engine compiles
+// a regular expression on its first use, which costs start-up.
+const base = (invokedPath ?? "iqqq").slice((invokedPath ?? "").lastIndexOf("/") + 1);
+const invokedAs = base.endsWith(".mjs") ? base.slice(0, -4) : base.endsWith(".js") ? base.slice(0, -3) : base;
 
 prepareBuiltins()
   .then(() => main(process.argv.slice(2), process.env, { stdout: write(1), stderr: write(2), invokedAs }))

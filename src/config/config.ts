@@ -383,7 +383,9 @@ function parseArgs(argv: readonly string[]): Args | UsageError {
 /** Appends a path segment to a base URL's path, as scuttle does with "%s/quitquitquit". */
 function appendPath(base: URL, segment: string): URL {
   const url = new URL(base);
-  url.pathname = `${url.pathname.replace(/\/+$/, "")}/${segment}`;
+  let path = url.pathname;
+  while (path.endsWith("/")) path = path.slice(0, -1);
+  url.pathname = `${path}/${segment}`;
   return url;
 }
 

@@ -9,7 +9,7 @@ import { builtin } from "./builtins.js";
 
 /** How long a write may keep meeting a full pipe (EAGAIN) before the text is dropped. */
 const FULL_PIPE_PATIENCE_MS = 2000;
-const pause = new Int32Array(new SharedArrayBuffer(4));
+let pause: Int32Array | undefined;
 
 /** Writes all of `text` to `fd`; a log line is never worth hanging for, so errors drop it. */
 export function writeAll(fd: number, text: string): void {
@@ -21,6 +21,7 @@ export function writeAll(fd: number, text: string): void {
     } catch (err) {
       // EAGAIN: the descriptor was made non-blocking by someone else and the pipe is full.
       if ((err as NodeJS.ErrnoException).code !== "EAGAIN" || waitedMs >= FULL_PIPE_PATIENCE_MS) return;
+      pause ??= new Int32Array(new SharedArrayBuffer(4));
       Atomics.wait(pause, 0, 0, 5);
       waitedMs += 5;
     }
