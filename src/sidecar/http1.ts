@@ -29,6 +29,8 @@ interface Handlers {
 interface Connection {
   write(bytes: string): void;
   destroy(): void;
+  /** The connection no longer keeps the process alive. */
+  unref(): void;
 }
 
 type Connect = (host: string, port: number, on: Handlers) => Connection;
@@ -40,6 +42,8 @@ export function exchange(
   options: RequestOptions,
   userAgent: string,
   signal: AbortSignal,
+  /** A warm-up's: the connection does not keep the process alive. */
+  extra: { readonly unref?: boolean } = {},
 ): Promise<Answer> {
   const { method, bodyBytes = 256, bodyGraceMs = 200 } = options;
   const port = url.port === "" ? 80 : Number(url.port);
@@ -86,6 +90,7 @@ export function exchange(
           else settle(BROKEN.has(code) ? { kind: "broken", code } : { kind: "error", code });
         },
       });
+      if (extra.unref === true) connection.unref();
     } catch (err) {
       settle({ kind: "error", code: (err as { code?: string }).code ?? (err as Error).message });
     }
@@ -105,7 +110,7 @@ function connectWithNode(host: string, port: number, on: Handlers): Connection {
   socket.on("data", on.data);
   socket.on("error", (err: NodeJS.ErrnoException) => on.error(err.code ?? err.message));
   socket.on("close", on.close);
-  return { write: (bytes) => socket.write(bytes), destroy: () => socket.destroy() };
+  return { write: (bytes) => socket.write(bytes), destroy: () => socket.destroy(), unref: () => socket.unref() };
 }
 
 /** The part of Bun's API used here (the Node build has no bun-types). */
@@ -156,6 +161,8 @@ function connectWithBun(bun: BunConnect, host: string, port: number, on: Handler
       destroyed = true;
       socket?.terminate();
     },
+    // Bun's sockets are not warmed up (no such call is made): nothing to release.
+    unref: () => {},
   };
 }
 
