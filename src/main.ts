@@ -6,7 +6,6 @@
 
 import { type Config, type Env, type Program, parseConfig, UsageError, type WatchPlan } from "./config/config.js";
 import { EXIT, exitStatusOf, signalNumber } from "./exit-status.js";
-import { helpText } from "./help.js";
 import { createLogger, type Logger } from "./log.js";
 import type { ExitInfo, Mode, Sidecar } from "./plugins/api.js";
 import { programExit, watchExit } from "./plugins/context.js";
@@ -50,7 +49,7 @@ export async function main(argv: readonly string[], env: Env, io: Io): Promise<n
     return command.exitCode;
   }
   if (command.action === "help") {
-    io.stdout(helpText());
+    io.stdout((await import("./help.js")).helpText());
     return EXIT.OK;
   }
   if (command.action === "version") {

@@ -111,7 +111,14 @@ export function podSpecsOf(doc: unknown): PodSpec[] {
 
 export function describe(doc: unknown): string {
   if (!isObj(doc)) return "a document that is not a mapping";
-  const name = isObj(doc.metadata) && typeof doc.metadata.name === "string" ? doc.metadata.name : "(no name)";
+  const meta = isObj(doc.metadata) ? doc.metadata : {};
+  // A Job's pods reach the webhook with a generateName only ("report-").
+  const name =
+    typeof meta.name === "string"
+      ? meta.name
+      : typeof meta.generateName === "string"
+        ? `${meta.generateName}…`
+        : "(no name)";
   return `${typeof doc.kind === "string" ? doc.kind : "(no kind)"}/${name}`;
 }
 

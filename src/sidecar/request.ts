@@ -8,7 +8,6 @@ import type { LookupFunction } from "node:net";
 import { builtin } from "../runtime/builtins.js";
 import { VERSION } from "../version.js";
 import { BROKEN } from "./broken.js";
-import { fetchRequest } from "./fetch.js";
 import { exchange } from "./http1.js";
 import type { Address } from "./resolve.js";
 
@@ -84,7 +83,7 @@ export async function request(url: URL, options: RequestOptions): Promise<Answer
   // The common case, a sidecar at an IP address over plain HTTP: one raw exchange (http1.ts).
   if (url.protocol === "http:" && isAddress) return exchange(url, host, options, USER_AGENT, signal);
   // The Bun-compiled executable: its native fetch, with its own resolver and TLS (fetch.ts).
-  if (process.versions.bun !== undefined) return fetchRequest(url, options, USER_AGENT);
+  if (process.versions.bun !== undefined) return (await import("./fetch.js")).fetchRequest(url, options, USER_AGENT);
   let lookup: LookupFunction | undefined;
   if (!isAddress) {
     // A name: looked up within the deadline (resolve.ts), not by node:http's unbounded lookup.

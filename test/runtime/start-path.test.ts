@@ -25,6 +25,8 @@ const ON_DEMAND = [
   "src/inject/command.ts",
   "src/inject/registry.ts",
   "src/webhook/command.ts",
+  "src/help.ts",
+  "src/sidecar/fetch.ts",
 ];
 
 async function metafile(): Promise<Metafile> {
