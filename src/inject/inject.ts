@@ -150,6 +150,10 @@ async function injectWrapper(spec: PodSpec, options: InjectOptions, what: string
   if (jobs.length === 0) throw new InjectError(`${what}: no job container (only sidecars)`);
   // Every command first: a failed look-up leaves the document as it was.
   const commands = await Promise.all(jobs.map((c) => (isInjected(c) ? undefined : wrappedCommand(c, options, what))));
+  // The containers that run the copy of iqqq, now or from an earlier injection.
+  const ours = new Set(jobs.filter((c, i) => commands[i] !== undefined || c.command?.[0] === IQQQ));
+  // Every job container brings its own iqqq (its image or command starts with it): nothing to add.
+  if (ours.size === 0) return;
   addVolume(spec, { name: VOLUME, emptyDir: {} });
   addVolume(spec, podinfoVolume());
   if (!(spec.initContainers ?? []).some((c) => c.name === INSTALL_CONTAINER)) {
@@ -172,7 +176,7 @@ async function injectWrapper(spec: PodSpec, options: InjectOptions, what: string
       c.command = command.command;
       if (command.args !== undefined) c.args = command.args;
     }
-    addMount(c, { name: VOLUME, mountPath: IQQQ_DIR, readOnly: true });
+    if (ours.has(c)) addMount(c, { name: VOLUME, mountPath: IQQQ_DIR, readOnly: true });
     addMount(c, { name: PODINFO_VOLUME, mountPath: PODINFO_DIR, readOnly: true });
     if (group !== undefined) {
       addMount(c, { name: GROUP_VOLUME, mountPath: GROUP_DIR });
@@ -203,8 +207,14 @@ async function injectWatcher(spec: PodSpec, options: InjectOptions, what: string
   ];
 }
 
+/** Already wrapped: by inject, or by an image or command that starts with iqqq itself. */
 function isInjected(c: Container): boolean {
-  return c.command?.[0] === IQQQ;
+  return isIqqq(c.command?.[0]);
+}
+
+function isIqqq(program: string | undefined): boolean {
+  const name = program?.split("/").pop();
+  return program === IQQQ || name === "iqqq" || name === "istio_quitquitquit";
 }
 
 /** The container's command with iqqq first, and its args when CMD must be spelt out. */
@@ -212,9 +222,11 @@ async function wrappedCommand(
   c: Container,
   options: InjectOptions,
   what: string,
-): Promise<{ command: string[]; args?: string[] }> {
+): Promise<{ command: string[]; args?: string[] } | undefined> {
   if (nonEmpty(c.command)) return { command: [IQQQ, ...c.command] };
   const image = await imageCommand(c, options, what);
+  // An image whose ENTRYPOINT is iqqq already (docker/wrap.Dockerfile): nothing to add.
+  if (isIqqq(image.entrypoint[0])) return undefined;
   // Without a command of its own the container runs ENTRYPOINT + (args, or else CMD).
   // Once command is set Kubernetes ignores CMD, so CMD becomes args.
   if (image.entrypoint.length === 0 && image.cmd.length === 0 && !nonEmpty(c.args))

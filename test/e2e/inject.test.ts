@@ -166,6 +166,17 @@ items:
     assert.match(r.stderr, /warning: .*rest\.yaml: ConfigMap\/cm: not a Pod, Job or CronJob: passed through unchanged/);
   });
 
+  test("a command that already starts with iqqq (an image built with it): the pod is left as it is", async () => {
+    const r = await inject(
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: w}\nspec:\n  containers:\n  - {name: a, image: x, command: [/usr/local/bin/iqqq, /app/job]}\n",
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.docs[0]?.spec.containers[0].command, ["/usr/local/bin/iqqq", "/app/job"]);
+    // No copy of iqqq is needed: no init container, no volume.
+    assert.equal(r.docs[0]?.spec.initContainers, undefined);
+    assert.equal(r.docs[0]?.spec.volumes, undefined);
+  });
+
   test("several job containers: the last one out stops the sidecars (IQQQ_GROUP in a shared emptyDir)", async () => {
     const r = await inject(
       "apiVersion: v1\nkind: Pod\nmetadata: {name: two}\nspec:\n  containers:\n  - {name: a, image: x, command: [a]}\n  - {name: b, image: y, command: [b], env: [{name: IQQQ_NAME, value: custom}]}\n",
@@ -283,6 +294,15 @@ items:
       }
     });
 
+    test("an image whose ENTRYPOINT is iqqq already: its command is left unset", async () => {
+      const r = await inject(noCommand(`127.0.0.1:${registry.port}/team/job:wrapped`));
+      assert.equal(r.status, 0, r.stderr);
+      const c = r.docs[0]?.spec.containers[0];
+      assert.equal(c.command, undefined);
+      assert.equal(c.args, undefined);
+      assert.equal(r.docs[0]?.spec.initContainers, undefined);
+    });
+
     test("an image the registry does not have: exit 65, the container and the answer named, nothing written", async () => {
       const r = await inject(noCommand(`127.0.0.1:${registry.port}/team/missing:1`));
       assert.equal(r.status, 65);
@@ -324,6 +344,17 @@ async function fakeRegistry(): Promise<FakeRegistry> {
       layers: [],
     });
   };
+  const wrapped = (() => {
+    const config = put("application/vnd.oci.image.config.v1+json", {
+      config: { Entrypoint: ["/usr/local/bin/iqqq", "/app/job"], Cmd: [] },
+    });
+    return put("application/vnd.oci.image.manifest.v1+json", {
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: config, size: 1 },
+      layers: [],
+    });
+  })();
   const index = {
     schemaVersion: 2,
     mediaType: "application/vnd.oci.image.index.v1+json",
@@ -362,7 +393,12 @@ async function fakeRegistry(): Promise<FakeRegistry> {
       return res.end('{"errors":[{"code":"UNAUTHORIZED"}]}');
     }
     const m = /^\/v2\/team\/job\/(manifests|blobs)\/(.+)$/.exec(url.pathname);
-    const found = m?.[2] === "1" ? { type: index.mediaType, body: JSON.stringify(index) } : blobs.get(m?.[2] ?? "");
+    const found =
+      m?.[2] === "1"
+        ? { type: index.mediaType, body: JSON.stringify(index) }
+        : m?.[2] === "wrapped"
+          ? (blobs.get(wrapped) as { type: string; body: string })
+          : blobs.get(m?.[2] ?? "");
     if (found === undefined) {
       res.writeHead(404, { "content-type": "application/json" });
       return res.end('{"errors":[{"code":"MANIFEST_UNKNOWN"}]}');
