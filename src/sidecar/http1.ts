@@ -117,6 +117,7 @@ function connectWithNode(host: string, port: number, on: Handlers): Connection {
 interface BunSocket {
   write(data: string): number;
   terminate(): void;
+  unref(): void;
 }
 interface BunConnect {
   connect(options: {
@@ -136,6 +137,7 @@ interface BunConnect {
 function connectWithBun(bun: BunConnect, host: string, port: number, on: Handlers): Connection {
   let socket: BunSocket | undefined;
   let destroyed = false;
+  let unref = false;
   const code = (err: Error): string => (err as { code?: string }).code ?? err.message;
   bun
     .connect({
@@ -144,6 +146,7 @@ function connectWithBun(bun: BunConnect, host: string, port: number, on: Handler
       socket: {
         open: (s) => {
           socket = s;
+          if (unref) s.unref();
           if (destroyed) s.terminate();
           else on.open();
         },
@@ -161,8 +164,10 @@ function connectWithBun(bun: BunConnect, host: string, port: number, on: Handler
       destroyed = true;
       socket?.terminate();
     },
-    // Bun's sockets are not warmed up (no such call is made): nothing to release.
-    unref: () => {},
+    unref: () => {
+      unref = true;
+      socket?.unref();
+    },
   };
 }
 

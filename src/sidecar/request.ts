@@ -41,15 +41,16 @@ export interface RequestOptions {
  * Loads what stopping the sidecar needs (node:fs for the pod's facts and the
  * log; node:net for the Node bundle; Bun.connect needs no loading) while the
  * wrapped program runs, so that the stop afterwards costs the request only.
- * Under Node it also makes one exchange with a throwaway server of its own on
- * loopback: V8 compiles a function on its first call, and the socket, stream
- * and parser code of a first request cost Node's teardown about 6 ms. Nothing
- * leaves the process but a loopback connection to itself; it never keeps iqqq
- * alive, and a failure changes nothing.
+ * It also makes one exchange with a throwaway server of its own on loopback:
+ * a function's first call costs (V8 compiles it; JavaScriptCore builds its
+ * caches), and the socket, stream and parser code of a first request cost the
+ * teardown about 6 ms under Node. Nothing leaves the process but a loopback
+ * connection to itself; it never keeps iqqq alive, and a failure changes nothing.
  */
 export function warmUp(): void {
   builtin("node:fs");
-  if (process.versions.bun !== undefined) return;
+  const bun = (globalThis as { Bun?: BunListen }).Bun;
+  if (bun !== undefined) return warmUpBun(bun);
   const net = builtin("node:net");
   try {
     const server = net.createServer((socket) => {
@@ -166,4 +167,30 @@ function classify(err: NodeJS.ErrnoException): Answer {
   if (code === "ECONNREFUSED") return { kind: "refused" };
   if (BROKEN.has(code)) return { kind: "broken", code };
   return { kind: "error", code };
+}
+
+/** The part of Bun's API the warm-up uses (the Node build has no bun-types). */
+interface BunListen {
+  listen(options: {
+    hostname: string;
+    port: number;
+    socket: { open(socket: { end(data: string): void }): void; data(): void; error(): void };
+  }): { readonly port: number; stop(closeActive?: boolean): void; unref(): void };
+}
+
+function warmUpBun(bun: BunListen): void {
+  try {
+    const server = bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: { open: (socket) => socket.end("HTTP/1.1 204 No Content\r\n\r\n"), data: () => {}, error: () => {} },
+    });
+    server.unref();
+    const url = new URL(`http://127.0.0.1:${server.port}/`);
+    void exchange(url, "127.0.0.1", { method: "POST", timeoutMs: 1000 }, USER_AGENT, AbortSignal.timeout(1000), {
+      unref: true,
+    }).finally(() => server.stop(true));
+  } catch {
+    // Only a warm-up.
+  }
 }
