@@ -50,7 +50,10 @@ export interface RequestOptions {
 export function warmUp(): void {
   builtin("node:fs");
   const bun = (globalThis as { Bun?: BunListen }).Bun;
-  if (bun !== undefined) return warmUpBun(bun);
+  if (bun !== undefined) {
+    warmUpBun(bun);
+    return;
+  }
   const net = builtin("node:net");
   try {
     const server = net.createServer((socket) => {
