@@ -3,7 +3,7 @@
 import { EXIT } from "./exit-status.js";
 import { main } from "./main.js";
 import { prepareBuiltins } from "./runtime/builtins.js";
-import { writeAll } from "./runtime/stdio.js";
+import { keepStdioBlocking, writeAll } from "./runtime/stdio.js";
 
 // Plain write(2) calls, never process.stdout/stderr: see runtime/stdio.ts. (They
 // are also cheaper: creating those streams costs about 10 ms under Bun.)
@@ -19,6 +19,7 @@ const invokedPath = process.argv[1]?.startsWith("/$bunfs/") ? process.argv0 : pr
 const base = (invokedPath ?? "iqqq").slice((invokedPath ?? "").lastIndexOf("/") + 1);
 const invokedAs = base.endsWith(".mjs") ? base.slice(0, -4) : base.endsWith(".js") ? base.slice(0, -3) : base;
 
+keepStdioBlocking();
 prepareBuiltins()
   .then(() => main(process.argv.slice(2), process.env, { stdout: write(1), stderr: write(2), invokedAs }))
   .then(

@@ -27,6 +27,8 @@ interface Builtins {
   "node:os": typeof Os;
   "node:path": typeof Path;
   "node:url": typeof Url;
+  "node:stream": typeof import("node:stream");
+  "node:tty": typeof import("node:tty");
   "node:zlib": typeof import("node:zlib");
 }
 

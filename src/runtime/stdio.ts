@@ -4,6 +4,11 @@
 // program it runs. A program that then writes faster than its reader reads gets
 // EAGAIN and loses output (its stderr cut short by iqqq's first log line). A
 // plain write(2) leaves the descriptor as iqqq found it.
+//
+// Node itself reaches for process.stderr where nobody writes: closing any TCP
+// socket compares it with process.stderr (net.js, Socket#_destroy), which
+// creates the stream. So under Node the two getters are replaced, before
+// anything runs, by streams that write with write(2) as well.
 
 import { builtin } from "./builtins.js";
 
@@ -12,8 +17,9 @@ const FULL_PIPE_PATIENCE_MS = 2000;
 let pause: Int32Array | undefined;
 
 /** Writes all of `text` to `fd`; a log line is never worth hanging for, so errors drop it. */
-export function writeAll(fd: number, text: string): void {
-  let bytes = Buffer.from(text, "utf8");
+export function writeAll(fd: number, text: string | Uint8Array): void {
+  let bytes =
+    typeof text === "string" ? Buffer.from(text, "utf8") : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
   let waitedMs = 0;
   while (bytes.length > 0) {
     try {
@@ -26,4 +32,39 @@ export function writeAll(fd: number, text: string): void {
       waitedMs += 5;
     }
   }
+}
+
+/**
+ * Under Node: process.stdout and process.stderr become, on first use, plain
+ * Writables over writeAll(), which never change the descriptor's mode. (Bun's
+ * streams leave the mode alone.)
+ */
+export function keepStdioBlocking(): void {
+  if (process.versions.bun !== undefined) return;
+  for (const [name, fd] of [
+    ["stdout", 1],
+    ["stderr", 2],
+  ] as const) {
+    let stream: NodeJS.WriteStream | undefined;
+    Object.defineProperty(process, name, {
+      configurable: true,
+      enumerable: true,
+      get: () => {
+        stream ??= blockingStream(fd);
+        return stream;
+      },
+    });
+  }
+}
+
+function blockingStream(fd: 1 | 2): NodeJS.WriteStream {
+  const { Writable } = builtin("node:stream");
+  const stream = new Writable({
+    decodeStrings: false,
+    write(chunk: string | Uint8Array, _encoding, done) {
+      writeAll(fd, chunk);
+      done();
+    },
+  });
+  return Object.assign(stream, { fd, isTTY: builtin("node:tty").isatty(fd) }) as unknown as NodeJS.WriteStream;
 }
