@@ -121,7 +121,9 @@ export async function loadPlugins(paths: readonly string[], options: PluginOptio
             fn(freeze({ ...structuredClone(data), mode, version: VERSION, log: plugin.log, signal }) as never),
           limit.ms,
         );
-        budget.charge(Date.now() - started);
+        // A call that timed out used its whole allowance, whatever the clock says
+        // (Date.now() can read a millisecond short of the timer, leaving a 1 ms slot).
+        budget.charge(Math.max(Date.now() - started, result.kind === "timeout" ? limit.ms : 0));
         if (result.kind === "done") log.debug(`plugin ${plugin.name}: ${hook} done`);
         else log.warn(`plugin ${plugin.name}: ${hook} ${describeFailure(result, limit)}; going on without it`);
       }
