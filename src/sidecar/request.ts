@@ -50,28 +50,64 @@ export interface RequestOptions {
 export function warmUp(): void {
   builtin("node:fs");
   const bun = (globalThis as { Bun?: BunListen }).Bun;
-  if (bun !== undefined) {
-    warmUpBun(bun);
-    return;
-  }
-  const net = builtin("node:net");
-  try {
-    const server = net.createServer((socket) => {
+  // One server per runtime; the exchange with it is the same code as the stop's.
+  const listening = bun === undefined ? listenWithNode() : listenWithBun(bun);
+  void listening
+    .then((server) =>
+      exchange(
+        new URL(`http://127.0.0.1:${server.port}/`),
+        "127.0.0.1",
+        { method: "POST", timeoutMs: WARM_UP_MS },
+        USER_AGENT,
+        AbortSignal.timeout(WARM_UP_MS),
+        { unref: true },
+      ).finally(server.close),
+    )
+    .catch(() => {
+      // Only a warm-up.
+    });
+}
+
+const WARM_UP_MS = 1000;
+const WARM_UP_ANSWER = "HTTP/1.1 204 No Content\r\n\r\n";
+
+/** A throwaway loopback server that answers every connection at once and never keeps iqqq alive. */
+interface WarmUpServer {
+  readonly port: number;
+  readonly close: () => void;
+}
+
+function listenWithNode(): Promise<WarmUpServer> {
+  return new Promise((resolve, reject) => {
+    const server = builtin("node:net").createServer((socket) => {
       socket.on("error", () => {});
-      socket.end("HTTP/1.1 204 No Content\r\n\r\n");
+      socket.end(WARM_UP_ANSWER);
     });
-    server.on("error", () => {});
+    server.on("error", reject);
     server.unref();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      const url = new URL(`http://127.0.0.1:${port}/`);
-      void exchange(url, "127.0.0.1", { method: "POST", timeoutMs: 1000 }, USER_AGENT, AbortSignal.timeout(1000), {
-        unref: true,
-      }).finally(() => server.close());
-    });
-  } catch {
-    // Only a warm-up.
-  }
+    server.listen(0, "127.0.0.1", () =>
+      resolve({ port: (server.address() as { port: number }).port, close: () => server.close() }),
+    );
+  });
+}
+
+/** The part of Bun's API the warm-up uses (the Node build has no bun-types). */
+interface BunListen {
+  listen(options: {
+    hostname: string;
+    port: number;
+    socket: { open(socket: { end(data: string): void }): void; data(): void; error(): void };
+  }): { readonly port: number; stop(closeActive?: boolean): void; unref(): void };
+}
+
+async function listenWithBun(bun: BunListen): Promise<WarmUpServer> {
+  const server = bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: { open: (socket) => socket.end(WARM_UP_ANSWER), data: () => {}, error: () => {} },
+  });
+  server.unref();
+  return { port: server.port, close: () => server.stop(true) };
 }
 
 export function post(url: URL, timeoutMs: number): Promise<Answer> {
@@ -170,30 +206,4 @@ function classify(err: NodeJS.ErrnoException): Answer {
   if (code === "ECONNREFUSED") return { kind: "refused" };
   if (BROKEN.has(code)) return { kind: "broken", code };
   return { kind: "error", code };
-}
-
-/** The part of Bun's API the warm-up uses (the Node build has no bun-types). */
-interface BunListen {
-  listen(options: {
-    hostname: string;
-    port: number;
-    socket: { open(socket: { end(data: string): void }): void; data(): void; error(): void };
-  }): { readonly port: number; stop(closeActive?: boolean): void; unref(): void };
-}
-
-function warmUpBun(bun: BunListen): void {
-  try {
-    const server = bun.listen({
-      hostname: "127.0.0.1",
-      port: 0,
-      socket: { open: (socket) => socket.end("HTTP/1.1 204 No Content\r\n\r\n"), data: () => {}, error: () => {} },
-    });
-    server.unref();
-    const url = new URL(`http://127.0.0.1:${server.port}/`);
-    void exchange(url, "127.0.0.1", { method: "POST", timeoutMs: 1000 }, USER_AGENT, AbortSignal.timeout(1000), {
-      unref: true,
-    }).finally(() => server.stop(true));
-  } catch {
-    // Only a warm-up.
-  }
 }
