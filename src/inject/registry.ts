@@ -7,6 +7,7 @@
 // as Docker and podman do; every other one over HTTPS.
 
 import type { Env } from "../config/config.js";
+import { isLoopback } from "../config/values.js";
 import { builtin } from "../runtime/builtins.js";
 import type { ImageCommand } from "./inject.js";
 
@@ -108,7 +109,8 @@ class RegistryClient {
     private readonly basic: string | undefined,
     private readonly deadline: AbortSignal | undefined,
   ) {
-    this.#base = `${isLoopback(image.registry) ? "http" : "https"}://${image.registry}/v2/${image.repository}/`;
+    const loopback = isLoopback(new URL(`http://${image.registry}`));
+    this.#base = `${loopback ? "http" : "https"}://${image.registry}/v2/${image.repository}/`;
   }
 
   async json(path: string, accept: readonly string[]): Promise<Json> {
@@ -164,11 +166,6 @@ class RegistryClient {
     if (typeof token !== "string") throw new Error(`token from ${tokenUrl.origin}: no token in the answer`);
     return `Bearer ${token}`;
   }
-}
-
-function isLoopback(registry: string): boolean {
-  const host = registry.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
-  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /**

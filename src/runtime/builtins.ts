@@ -37,8 +37,7 @@ let load = (process as { getBuiltinModule?: Load }).getBuiltinModule?.bind(proce
 
 /** A built-in module, built on first use (cheap once loaded). */
 export function builtin<K extends keyof Builtins>(id: K): Builtins[K] {
-  if (load === undefined) throw new Error("internal: prepareBuiltins() has not run");
-  return load(id) as Builtins[K];
+  return builtinModule(id) as Builtins[K];
 }
 
 /** Any built-in by name ("process", "node:buffer"), for code bundled as a string (scripts/build.mjs). */
