@@ -2,7 +2,7 @@
 // stop the sidecars → exit status. main() returns the status; only the bin
 // (cli.ts) calls process.exit. Only the wrapper's and the standalone stop's
 // modules are imported at start; --explain, the plugin loader and the watcher
-// are imported when they are used (test/build/lazy.test.ts checks it).
+// are imported when they are used (test/runtime/start-path.test.ts checks it).
 
 import { type Config, type Env, type Program, parseConfig, UsageError, type WatchPlan } from "./config/config.js";
 import { EXIT, exitStatusOf, signalNumber } from "./exit-status.js";
@@ -25,11 +25,6 @@ export interface Io {
   readonly invokedAs: string;
 }
 
-/**
- * Runs iqqq and resolves to its exit status. In wrapper and watcher mode the
- * signal handlers stay installed when it returns, so that a late SIGTERM cannot
- * kill iqqq before the caller exits with the right status.
- */
 /** iqqq's commands, as its first argument; each loaded only when used. `iqqq -- install …` runs a program. */
 const COMMANDS: Record<string, () => Promise<(args: readonly string[], env: Env, io: Io) => Promise<number>>> = {
   install: async () => (await import("./install/install.js")).installCommand,
@@ -37,6 +32,11 @@ const COMMANDS: Record<string, () => Promise<(args: readonly string[], env: Env,
   webhook: async () => (await import("./webhook/command.js")).webhookCommand,
 };
 
+/**
+ * Runs iqqq and resolves to its exit status. In wrapper and watcher mode the
+ * signal handlers stay installed when it returns, so that a late SIGTERM cannot
+ * kill iqqq before the caller exits with the right status.
+ */
 export async function main(argv: readonly string[], env: Env, io: Io): Promise<number> {
   // Invoked as scuttle, iqqq follows scuttle's rules: its first argument is always the program.
   const load =
