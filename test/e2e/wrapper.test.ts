@@ -1,7 +1,7 @@
 // The wrapper end to end: the built CLI, real programs, a fake pilot-agent on loopback.
 
 import assert from "node:assert/strict";
-import { chmod, mkdtemp, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, stat, writeFile } from "node:fs/promises";
 import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -89,6 +89,20 @@ describe("exit status", () => {
       assert.match(r.stderr, target === dir ? /is a directory, not a program/ : /cannot execute/);
       assert.equal(r.quits, 1);
     }
+  });
+
+  test("a bare name PATH holds only as a non-executable file or a directory: 126, as execvp says (EACCES)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "iqqq-"));
+    await writeFile(join(dir, "iqqq-not-executable"), "#!/bin/sh\nexit 0\n");
+    await chmod(join(dir, "iqqq-not-executable"), 0o644);
+    await mkdir(join(dir, "iqqq-a-directory"));
+    const env = { PATH: `${dir}:${process.env.PATH ?? "/usr/bin:/bin"}` };
+    const file = await runCli(["iqqq-not-executable"], { env });
+    assert.equal(file.status, 126, file.stderr);
+    assert.match(file.stderr, /"iqqq-not-executable": cannot execute: permission denied/);
+    const folder = await runCli(["iqqq-a-directory"], { env });
+    assert.equal(folder.status, 126, folder.stderr);
+    assert.match(folder.stderr, /"iqqq-a-directory": is a directory, not a program/);
   });
 
   test("a command is looked up on PATH", async () => {
