@@ -103,9 +103,10 @@ function isDirectory(file: string): boolean {
 }
 
 function isExecutableFile(path: string): boolean {
+  const fs = builtin("node:fs");
   try {
-    builtin("node:fs").accessSync(path, builtin("node:fs").constants.X_OK);
-    return builtin("node:fs").statSync(path).isFile();
+    fs.accessSync(path, fs.constants.X_OK);
+    return fs.statSync(path).isFile();
   } catch {
     return false;
   }

@@ -5,6 +5,7 @@
 // and stderr, and report exec's errno (ENOENT, EACCES, ENOEXEC, E2BIG…) as a
 // rejection carrying its code.
 
+import type { ProgramResult } from "../exit-status.js";
 import { builtin } from "../runtime/builtins.js";
 
 export interface Start {
@@ -15,9 +16,8 @@ export interface Start {
   readonly group: boolean;
 }
 
-export type Ended =
-  | { readonly kind: "exited"; readonly code: number }
-  | { readonly kind: "signaled"; readonly signal: NodeJS.Signals };
+/** How a program that did start ended. */
+export type Ended = Extract<ProgramResult, { readonly kind: "exited" | "signaled" }>;
 
 /** A running program. */
 export interface Child {
