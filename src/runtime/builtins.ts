@@ -28,6 +28,7 @@ interface Builtins {
   "node:path": typeof Path;
   "node:url": typeof Url;
   "node:stream": typeof import("node:stream");
+  "node:tls": typeof import("node:tls");
   "node:tty": typeof import("node:tty");
   "node:zlib": typeof import("node:zlib");
 }

@@ -4,6 +4,7 @@
 // flight finish (at most 10 s), and exits 0. The certificate and key are read
 // again when their files change (cert-manager renews them in place).
 
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Server } from "node:https";
 import type { Env } from "../config/config.js";
 import { EXIT } from "../exit-status.js";
@@ -25,6 +26,7 @@ GET /healthz, GET /readyz. SIGTERM: finish the requests in flight, then exit 0.
 const BODY_LIMIT = 4 * 1024 * 1024;
 const SHUTDOWN_GRACE_MS = 10_000;
 const CERT_CHECK_MS = 30_000;
+const RELOAD_RETRY_MS = 1000;
 /**
  * All registry look-ups for one review (containers without a command): well
  * inside the API server's timeout (deploy/webhook.yaml: 10 s), so that a slow
@@ -69,75 +71,119 @@ export async function webhookCommand(args: readonly string[], env: Env, io: Io):
   const { imageCommand } = await import("../inject/registry.js");
   const log = (line: string): void => io.stderr(`iqqq webhook: ${line}\n`);
   let draining = false;
-  let server: Server;
-  try {
-    server = builtin("node:https").createServer({ ...pair }, (req, res) => {
-      const reply = (status: number, body: unknown): void => {
-        const text = typeof body === "string" ? body : JSON.stringify(body);
-        res.writeHead(status, { "content-type": typeof body === "string" ? "text/plain" : "application/json" });
-        res.end(text);
-      };
-      const path = (req.url ?? "/").split("?")[0];
-      if (req.method === "GET" && (path === "/healthz" || path === "/readyz")) {
-        reply(draining && path === "/readyz" ? 503 : 200, draining ? "draining\n" : "ok\n");
-        return;
-      }
-      if (path !== "/inject") return reply(404, "not found\n");
-      if (req.method !== "POST") return reply(405, "POST an AdmissionReview\n");
-      const chunks: Buffer[] = [];
-      let size = 0;
-      req.on("data", (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > BODY_LIMIT) {
-          reply(413, "too large\n");
-          req.destroy();
-        } else chunks.push(chunk);
-      });
-      req.on("end", () => {
-        let body: unknown;
-        try {
-          body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-        } catch {
-          return reply(400, "not JSON\n");
-        }
-        const deadline = AbortSignal.timeout(LOOKUP_BUDGET_MS);
-        answerReview(body, {
-          image,
-          imageCommand: (ref) => imageCommand(ref, { platform: "linux/amd64", env, signal: deadline }),
-        }).then(
-          ({ review, summary }) => {
-            log(summary);
-            reply(200, review);
-          },
-          (err: Error) => {
-            log(`bad request: ${err.message}`);
-            reply(400, `${err.message}\n`);
-          },
-        );
-      });
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const reply = (status: number, body: unknown): void => {
+      const text = typeof body === "string" ? body : JSON.stringify(body);
+      res.writeHead(status, { "content-type": typeof body === "string" ? "text/plain" : "application/json" });
+      res.end(text);
+    };
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method === "GET" && (path === "/healthz" || path === "/readyz")) {
+      reply(draining && path === "/readyz" ? 503 : 200, draining ? "draining\n" : "ok\n");
+      return;
+    }
+    if (path !== "/inject") return reply(404, "not found\n");
+    if (req.method !== "POST") return reply(405, "POST an AdmissionReview\n");
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > BODY_LIMIT) {
+        reply(413, "too large\n");
+        req.destroy();
+      } else chunks.push(chunk);
     });
+    req.on("end", () => {
+      let body: unknown;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+      } catch {
+        return reply(400, "not JSON\n");
+      }
+      const deadline = AbortSignal.timeout(LOOKUP_BUDGET_MS);
+      answerReview(body, {
+        image,
+        imageCommand: (ref) => imageCommand(ref, { platform: "linux/amd64", env, signal: deadline }),
+      }).then(
+        ({ review, summary }) => {
+          log(summary);
+          reply(200, review);
+        },
+        (err: Error) => {
+          log(`bad request: ${err.message}`);
+          reply(400, `${err.message}\n`);
+        },
+      );
+    });
+  };
+  const serve = (tls: { cert: Buffer; key: Buffer }): Server => builtin("node:https").createServer({ ...tls }, handle);
+  let server: Server;
+  /** Servers a renewed certificate replaced (Bun), finishing their requests. */
+  const retired: Server[] = [];
+  try {
+    server = serve(pair);
   } catch (err) {
     io.stderr(`iqqq webhook: error: the certificate or key is not usable: ${(err as Error).message}\n`);
     return EXIT.CONFIG;
   }
-  // cert-manager renews the files in place: serve the new pair from the next connection on.
+  // cert-manager renews the files in place: serve the new pair from the next
+  // connection on. Watched in their folders (a mounted Secret changes by a
+  // symlink swap there), and looked at every CERT_CHECK_MS in case a change
+  // brings no event.
   let stamp = certStamp(options);
-  const recheck = setInterval(() => {
+  let reloading = Promise.resolve();
+  let failedStamp = "";
+  const reload = async (): Promise<void> => {
     const now = certStamp(options);
-    if (now === stamp) return;
+    if (now === stamp || now === failedStamp || draining) return;
     try {
-      server.setSecureContext(readPair());
+      const renewed = readPair();
+      // A pair that does not match (one file renewed, the other not yet) throws here, before any swap.
+      builtin("node:tls").createSecureContext(renewed);
+      if (typeof server.setSecureContext === "function") server.setSecureContext(renewed);
+      else {
+        // Bun's https server cannot change its certificate: a new server takes
+        // the port over, and the old one finishes the requests it has. A
+        // connection arriving in between is refused (failurePolicy Ignore lets
+        // that pod through unchanged).
+        const replacement = serve(renewed);
+        const { port } = server.address() as { port: number };
+        server.close();
+        server.closeIdleConnections();
+        retired.push(server);
+        server = replacement;
+        const failed = await listen(server, port);
+        if (failed !== undefined) throw failed;
+      }
       stamp = now;
       log("certificate reloaded");
     } catch (err) {
+      // Often one file of the pair is in and the other not yet: looked at again
+      // in a second (its own event may not come), and this pair not retried.
+      failedStamp = now;
+      setTimeout(recheck, RELOAD_RETRY_MS).unref();
       log(`certificate changed but could not be loaded, keeping the old one: ${(err as Error).message}`);
     }
-  }, CERT_CHECK_MS);
-  recheck.unref();
-  const listening = await new Promise<Error | undefined>((resolve) => {
-    server.once("error", resolve);
-    server.listen(options.port, () => resolve(undefined));
-  });
+  };
+  // One reload at a time: a renewal writes two files, and each brings events.
+  const recheck = (): void => {
+    reloading = reloading.then(reload);
+  };
+  const polling = setInterval(recheck, CERT_CHECK_MS);
+  polling.unref();
+  const watchers = [...new Set([options.cert, options.key].map((f) => builtin("node:path").dirname(f)))].flatMap(
+    (folder) => {
+      try {
+        const watcher = fs.watch(folder, recheck);
+        watcher.on("error", () => {});
+        watcher.unref();
+        return [watcher];
+      } catch {
+        return [];
+      }
+    },
+  );
+  const listening = await listen(server, options.port);
   if (listening !== undefined) {
     io.stderr(`iqqq webhook: error: cannot listen on port ${options.port}: ${listening.message}\n`);
     return EXIT.CONFIG;
@@ -150,16 +196,27 @@ export async function webhookCommand(args: readonly string[], env: Env, io: Io):
   });
   draining = true;
   log(`${signal}: finishing the requests in flight`);
-  clearInterval(recheck);
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
+  clearInterval(polling);
+  for (const watcher of watchers) watcher.close();
+  await reloading;
+  const servers = [server, ...retired];
+  const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  for (const s of servers) s.closeIdleConnections();
   const timeUp = new Promise<"late">((resolve) => setTimeout(() => resolve("late"), SHUTDOWN_GRACE_MS).unref());
   if ((await Promise.race([closed, timeUp])) === "late") {
     log(`requests still in flight after ${SHUTDOWN_GRACE_MS / 1000}s: closing them`);
-    server.closeAllConnections();
+    for (const s of servers) s.closeAllConnections();
   }
   log("stopped");
   return EXIT.OK;
+}
+
+/** Starts listening; resolves to the error when the port cannot be had. */
+function listen(server: Server, port: number): Promise<Error | undefined> {
+  return new Promise((resolve) => {
+    server.once("error", resolve);
+    server.listen(port, () => resolve(undefined));
+  });
 }
 
 function certStamp(options: Options): string {

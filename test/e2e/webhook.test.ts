@@ -5,6 +5,7 @@
 // requests, and a clean exit on SIGTERM.
 
 import assert from "node:assert/strict";
+import { readFile, writeFile } from "node:fs/promises";
 import { request } from "node:https";
 import { type AddressInfo, createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
@@ -22,8 +23,9 @@ function call(
   body?: unknown,
 ): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
+    // agent: false: a new TLS session each time (a resumed one would skip the certificate).
     const req = request(
-      { host: "127.0.0.1", port, method, path, ca, headers: { "content-type": "application/json" } },
+      { host: "127.0.0.1", port, method, path, ca, agent: false, headers: { "content-type": "application/json" } },
       (res) => {
         let text = "";
         res.setEncoding("utf8");
@@ -174,6 +176,27 @@ describe("iqqq webhook", () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(log.text(), /SIGTERM: finishing the requests in flight/);
     assert.match(log.text(), /stopped/);
+  });
+});
+
+describe("iqqq webhook: a renewed certificate", () => {
+  test("files replaced in place are served from the next connection on, without a restart", async () => {
+    const [first, renewed] = await Promise.all([makeTls(), makeTls()]);
+    const server = startCli(["webhook", "--image", IMAGE, "--cert", first.cert, "--key", first.key, "--port", "0"]);
+    try {
+      const log = watchOutput(server.stderr as NodeJS.ReadableStream);
+      await log.until(" injecting ", 20_000);
+      const port = Number(/serving on port (\d+)/.exec(log.text())?.[1]);
+      assert.equal((await call(port, first.ca, "GET", "/healthz")).status, 200);
+      // As cert-manager renews it: same paths, new pair (signed by another CA here, so it shows).
+      await writeFile(first.key, await readFile(renewed.key));
+      await writeFile(first.cert, await readFile(renewed.cert));
+      await log.until("certificate reloaded", 10_000);
+      assert.equal((await call(port, renewed.ca, "GET", "/healthz")).status, 200);
+      await assert.rejects(call(port, first.ca, "GET", "/healthz"));
+    } finally {
+      server.kill("SIGKILL");
+    }
   });
 });
 
