@@ -12,4 +12,6 @@
 # The build context is the staging folder scripts/release.mjs prepares (opt/iqqq/).
 FROM scratch
 COPY opt/ /opt/
+# Non-root, as a number so that runAsNonRoot can check it (inject's containers set no runAsUser).
+USER 65532:65532
 ENTRYPOINT ["/opt/iqqq/iqqq"]

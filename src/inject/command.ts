@@ -5,8 +5,7 @@ import type { Env } from "../config/config.js";
 import { EXIT } from "../exit-status.js";
 import type { Io } from "../main.js";
 import { builtin } from "../runtime/builtins.js";
-import { InjectError, injectDocument, type Mode } from "./inject.js";
-import { loadYaml } from "./yaml.js";
+import { InjectError, type Mode } from "./inject.js";
 
 export const INJECT_USAGE = `Usage: iqqq inject [--image REF] [--mode wrapper|watcher] [--watch NAME]
                    [--platform OS/ARCH] [FILE…]
@@ -52,10 +51,7 @@ export async function injectCommand(args: readonly string[], env: Env, io: Io): 
   const inputs: { name: string; text: string }[] = [];
   for (const file of parsed.files.length > 0 ? parsed.files : ["-"]) {
     try {
-      inputs.push({
-        name: file === "-" ? "stdin" : file,
-        text: builtin("node:fs").readFileSync(file === "-" ? 0 : file, "utf8"),
-      });
+      inputs.push({ name: file === "-" ? "stdin" : file, text: await readInput(file) });
     } catch (err) {
       io.stderr(
         `iqqq inject: error: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`,
@@ -63,7 +59,7 @@ export async function injectCommand(args: readonly string[], env: Env, io: Io): 
       return EXIT.DATA;
     }
   }
-  const yaml = await loadYaml();
+  const { injectStream } = await import("./stream.js");
   const { imageCommand } = await import("./registry.js");
   const lookups = new Map<string, ReturnType<typeof imageCommand>>();
   const options = {
@@ -78,35 +74,65 @@ export async function injectCommand(args: readonly string[], env: Env, io: Io): 
     },
   };
   const out: string[] = [];
-  for (const input of inputs) {
-    let from = 0;
-    for (const doc of yaml.parseAllDocuments(input.text)) {
-      // This document's text as written: from where the previous one ended, comments included.
-      const written = input.text.slice(from, doc.range[2]);
-      from = doc.range[2];
-      if (doc.errors.length > 0) {
-        io.stderr(`iqqq inject: error: ${input.name}: not valid YAML: ${doc.errors[0]?.message}\n`);
-        return EXIT.DATA;
-      }
-      const value: unknown = doc.toJS();
-      if (value === null || value === undefined) continue;
-      try {
-        const outcome = await injectDocument(value, options);
-        if (outcome.kind === "skipped") {
-          io.stderr(`iqqq inject: warning: ${input.name}: ${outcome.what}: ${outcome.note}\n`);
-          // As written, comments and all; the separator is added below.
-          out.push(written.replace(/^---[ \t]*(\n|$)/, ""));
-        } else out.push(yaml.stringify(value, { lineWidth: 0, aliasDuplicateObjects: false }));
-      } catch (err) {
-        if (!(err instanceof InjectError)) throw err;
-        io.stderr(`iqqq inject: error: ${input.name}: ${err.message}; nothing was written\n`);
-        return EXIT.DATA;
-      }
+  let documents = 0;
+  const passed: string[] = [];
+  for (const [n, input] of inputs.entries()) {
+    let result: Awaited<ReturnType<typeof injectStream>>;
+    try {
+      result = await injectStream(n > 0 ? input.text.replace(/^\uFEFF/, "") : input.text, input.name, options);
+    } catch (err) {
+      if (!(err instanceof InjectError)) throw err;
+      io.stderr(`iqqq inject: error: ${err.message}; nothing was written\n`);
+      return EXIT.DATA;
     }
+    const { text } = result;
+    documents += result.documents;
+    passed.push(...result.passed);
+    // Files are joined as one stream: a document separator between them (`...` where the next one starts with directives).
+    if (out.length > 0) out.push(/^\s*(#.*\s*)*%/.test(text) ? "...\n" : "---\n");
+    out.push(text.length > 0 && !text.endsWith("\n") ? `${text}\n` : text);
   }
-  if (out.length === 0) io.stderr(`iqqq inject: warning: no document in ${inputs.map((i) => i.name).join(", ")}\n`);
-  io.stdout(out.map((d) => (d.endsWith("\n") ? d : `${d}\n`)).join("---\n"));
+  if (passed.length > 0)
+    io.stderr(
+      `iqqq inject: note: ${passed.length} document${passed.length === 1 ? "" : "s"} with no pod passed through as written: ${summary(passed)}\n`,
+    );
+  if (documents === 0) io.stderr(`iqqq inject: warning: no document in ${inputs.map((i) => i.name).join(", ")}\n`);
+  io.stdout(out.join(""));
   return EXIT.OK;
+}
+
+/** "ConfigMap ×3, Service" */
+function summary(kinds: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const k of kinds) counts.set(k, (counts.get(k) ?? 0) + 1);
+  return [...counts].map(([k, c]) => (c > 1 ? `${k} ×${c}` : k)).join(", ");
+}
+
+/**
+ * A file, or stdin, read whole. Stdin may be a pipe whose other end made it
+ * non-blocking (EAGAIN), or a slow writer: read until end of file, waiting
+ * for data when there is none yet, rather than readFileSync's one attempt.
+ */
+async function readInput(file: string): Promise<string> {
+  const fs = builtin("node:fs");
+  if (file !== "-") return fs.readFileSync(file, "utf8");
+  const chunks: Buffer[] = [];
+  const buffer = Buffer.allocUnsafe(1 << 16);
+  for (let delay = 1; ; ) {
+    let n: number;
+    try {
+      n = fs.readSync(0, buffer, 0, buffer.length, null);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, 50);
+      continue;
+    }
+    if (n === 0) break;
+    chunks.push(Buffer.from(buffer.subarray(0, n)));
+    delay = 1;
+  }
+  return new TextDecoder("utf-8", { ignoreBOM: true }).decode(Buffer.concat(chunks));
 }
 
 function parseOptions(args: readonly string[], env: Env): Options | string {

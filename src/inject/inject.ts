@@ -6,10 +6,12 @@
 // image look-up for a container without a command is passed in.
 
 import { SIDECARS } from "../sidecar/catalogue.js";
+import { same } from "./value.js";
 
 /** Where the copy of /opt/iqqq is mounted in a job container: the path its loader was patched to. */
 export const IQQQ_DIR = "/opt/iqqq";
 export const IQQQ = `${IQQQ_DIR}/iqqq`;
+/** iqqq's volumes' usual names; ourNames() picks others where the pod has volumes of these names. */
 export const VOLUME = "iqqq";
 export const PODINFO_VOLUME = "iqqq-podinfo";
 export const GROUP_VOLUME = "iqqq-group";
@@ -24,22 +26,23 @@ export type Mode = "wrapper" | "watcher";
 /**
  * What iqqq's own containers (iqqq-install, iqqq-watcher) run with: the
  * "restricted" Pod Security Standard (so a namespace that enforces it admits
- * the pod), a non-root user of the FROM-scratch image (an emptyDir is writable
- * by all), and resources for namespaces whose quota demands them (the Bun
- * executable's peak RSS is about 40 MB).
+ * the pod). No user id: the iqqq image's USER is the non-root 65532, which
+ * runAsNonRoot accepts, and a platform that assigns ids from a range
+ * (OpenShift's restricted SCC) can set its own. Requests and limits for CPU
+ * and memory, so that a namespace whose quota counts limits.cpu or memory
+ * admits the pod without a LimitRange default (the executable's peak RSS is
+ * about 40 MB; copying it is about 0.3 s of CPU).
  */
 function ownContainer() {
   return {
     securityContext: {
       runAsNonRoot: true,
-      runAsUser: 65532,
-      runAsGroup: 65532,
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
       capabilities: { drop: ["ALL"] },
       seccompProfile: { type: "RuntimeDefault" },
     },
-    resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+    resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "500m", memory: "128Mi" } },
   };
 }
 
@@ -130,14 +133,69 @@ export async function injectDocument(doc: unknown, options: InjectOptions): Prom
     return { what, kind: "skipped", note: "not a Pod, Job or CronJob: passed through unchanged" };
   const specs = podSpecsOf(doc);
   if (specs.length === 0) return { what, kind: "skipped", note: "no pod spec found: passed through unchanged" };
+  for (const spec of specs) checkShape(spec, what);
   let changed = false;
   for (const spec of specs) {
-    const before = JSON.stringify(spec);
+    const before = structuredClone(spec);
     if (options.mode === "wrapper") await injectWrapper(spec, options, what);
     else await injectWatcher(spec, options, what);
-    changed ||= JSON.stringify(spec) !== before;
+    changed ||= !same(spec, before);
   }
   return { what, kind: changed ? "injected" : "unchanged" };
+}
+
+/**
+ * The fields inject reads and extends must have the types Kubernetes gives
+ * them; a value YAML 1.1 read as something else (`command: [sleep, 1e3]`:
+ * a number) would be refused by the API server anyway, so it is refused here,
+ * with the place and the fix.
+ */
+function checkShape(spec: PodSpec, what: string): void {
+  const fail = (path: string, value: unknown, want: string): never => {
+    const got =
+      value === null
+        ? "null"
+        : Array.isArray(value)
+          ? "a list"
+          : typeof value === "object"
+            ? "a map"
+            : typeof value === "bigint" || typeof value === "number"
+              ? "a number"
+              : `a ${typeof value}`;
+    const hint =
+      typeof value === "string" || typeof value === "object"
+        ? ""
+        : ` (YAML reads ${JSON.stringify(String(value))} as ${got}; quote it)`;
+    throw new InjectError(`${what}: ${path} is ${got} where Kubernetes needs ${want}${hint}`);
+  };
+  const list = (value: unknown, path: string): unknown[] => {
+    if (value === undefined) return [];
+    return Array.isArray(value) ? value : fail(path, value, "a list");
+  };
+  const map = (value: unknown, path: string): Obj => (isObj(value) ? value : fail(path, value, "a map"));
+  const str = (value: unknown, path: string, optional = false): void => {
+    if (typeof value !== "string" && !(optional && value === undefined)) fail(path, value, "a string");
+  };
+  const named = (value: unknown, path: string): Obj => {
+    const m = map(value, path);
+    str(m.name, `${path}.name`);
+    return m;
+  };
+  for (const [i, v] of list(spec.volumes, "volumes").entries()) named(v, `volumes[${i}]`);
+  for (const field of ["containers", "initContainers"] as const) {
+    list(spec[field], field).forEach((value, i) => {
+      const path = `${field}[${i}]`;
+      const c = named(value, path);
+      str(c.image, `${path}.image`, true);
+      for (const words of ["command", "args"])
+        for (const [j, w] of list(c[words], `${path}.${words}`).entries()) str(w, `${path}.${words}[${j}]`);
+      for (const [j, e] of list(c.env, `${path}.env`).entries()) named(e, `${path}.env[${j}]`);
+      list(c.volumeMounts, `${path}.volumeMounts`).forEach((m, j) => {
+        named(m, `${path}.volumeMounts[${j}]`);
+        str((m as Obj).mountPath, `${path}.volumeMounts[${j}].mountPath`);
+      });
+    });
+  }
 }
 
 /** The job containers: every container but known sidecars and iqqq's own. */
@@ -154,32 +212,43 @@ async function injectWrapper(spec: PodSpec, options: InjectOptions, what: string
   const ours = new Set(jobs.filter((c, i) => commands[i] !== undefined || c.command?.[0] === IQQQ));
   // Every job container brings its own iqqq (its image or command starts with it): nothing to add.
   if (ours.size === 0) return;
-  addVolume(spec, { name: VOLUME, emptyDir: {} });
-  addVolume(spec, podinfoVolume());
+  const names = ourNames(spec, [...ours]);
+  const group = jobs.length > 1 ? jobs.map((c) => c.name).join(",") : undefined;
+  // Every mount first, so that a clash leaves the document as it was.
+  const mounts = new Map<Container, Obj[]>(
+    jobs.map((c) => [
+      c,
+      [
+        ...(ours.has(c) ? [{ name: names.volume, mountPath: IQQQ_DIR, readOnly: true }] : []),
+        { name: names.podinfo, mountPath: PODINFO_DIR, readOnly: true },
+        ...(group !== undefined ? [{ name: names.group, mountPath: GROUP_DIR }] : []),
+      ].filter((m) => !hasMount(c, m, what)),
+    ]),
+  );
+  addVolume(spec, { name: names.volume, emptyDir: {} });
+  addVolume(spec, podinfoVolume(names.podinfo));
   if (!(spec.initContainers ?? []).some((c) => c.name === INSTALL_CONTAINER)) {
     spec.initContainers = [
       {
         name: INSTALL_CONTAINER,
         image: options.image,
         command: [IQQQ, "install", INSTALL_TARGET],
-        volumeMounts: [{ name: VOLUME, mountPath: INSTALL_TARGET }],
+        volumeMounts: [{ name: names.volume, mountPath: INSTALL_TARGET }],
         ...ownContainer(),
       },
       ...(spec.initContainers ?? []),
     ];
   }
-  const group = jobs.length > 1 ? jobs.map((c) => c.name).join(",") : undefined;
-  if (group !== undefined) addVolume(spec, { name: GROUP_VOLUME, emptyDir: {} });
+  if (group !== undefined) addVolume(spec, { name: names.group, emptyDir: {} });
   jobs.forEach((c, i) => {
     const command = commands[i];
     if (command !== undefined) {
       c.command = command.command;
       if (command.args !== undefined) c.args = command.args;
     }
-    if (ours.has(c)) addMount(c, { name: VOLUME, mountPath: IQQQ_DIR, readOnly: true });
-    addMount(c, { name: PODINFO_VOLUME, mountPath: PODINFO_DIR, readOnly: true });
+    const added = mounts.get(c) ?? [];
+    if (added.length > 0) c.volumeMounts = [...(c.volumeMounts ?? []), ...added];
     if (group !== undefined) {
-      addMount(c, { name: GROUP_VOLUME, mountPath: GROUP_DIR });
       addEnv(c, "IQQQ_GROUP", group);
       addEnv(c, "IQQQ_NAME", c.name);
       addEnv(c, "IQQQ_GROUP_DIR", GROUP_DIR);
@@ -191,20 +260,82 @@ async function injectWatcher(spec: PodSpec, options: InjectOptions, what: string
   const jobs = jobContainers(spec);
   if (jobs.length === 0) throw new InjectError(`${what}: no job container (only sidecars)`);
   if ((spec.containers ?? []).some((c) => c.name === WATCHER_CONTAINER)) return;
-  const names = await Promise.all(jobs.map((c) => processName(c, options, what)));
+  const watched = await Promise.all(jobs.map((c) => processName(c, options, what)));
+  const podinfo = ourNames(spec, []).podinfo;
   spec.shareProcessNamespace = true;
-  addVolume(spec, podinfoVolume());
+  addVolume(spec, podinfoVolume(podinfo));
   spec.containers = [
     ...(spec.containers ?? []),
     {
       name: WATCHER_CONTAINER,
       image: options.image,
       command: [IQQQ],
-      env: [{ name: "IQQQ_WATCH_PROCESS", value: [...new Set(names)].join(",") }],
-      volumeMounts: [{ name: PODINFO_VOLUME, mountPath: PODINFO_DIR, readOnly: true }],
+      env: [{ name: "IQQQ_WATCH_PROCESS", value: [...new Set(watched)].join(",") }],
+      volumeMounts: [{ name: podinfo, mountPath: PODINFO_DIR, readOnly: true }],
       ...ownContainer(),
     },
   ];
+}
+
+/** The volumes iqqq uses in this pod. */
+interface Names {
+  readonly volume: string;
+  readonly podinfo: string;
+  readonly group: string;
+}
+
+/**
+ * The names of iqqq's volumes: those an earlier injection used (read from
+ * iqqq-install's mount and the wrapped containers' mounts), else the usual
+ * names, else, where a volume of the user's already has that name, the first
+ * free one of name-2, name-3… A volume of the user's is never reused, but a
+ * downward-API volume that already serves the pod's annotations at
+ * /etc/podinfo is what iqqq would add.
+ */
+function ourNames(spec: PodSpec, wrapped: readonly Container[]): Names {
+  const volumes = spec.volumes ?? [];
+  const taken = new Set(volumes.map((v) => v.name));
+  const free = (base: string): string => {
+    for (let n = 1; ; n++) {
+      const name = n === 1 ? base : `${base}-${n}`;
+      if (!taken.has(name)) return name;
+    }
+  };
+  const mountedAt = (containers: readonly Container[], path: string): string | undefined =>
+    containers.flatMap((c) => c.volumeMounts ?? []).find((m) => m.mountPath === path)?.name as string | undefined;
+  const install = (spec.initContainers ?? []).filter((c) => c.name === INSTALL_CONTAINER);
+  const watcher = (spec.containers ?? []).filter((c) => c.name === WATCHER_CONTAINER);
+  const podinfo = mountedAt([...wrapped, ...watcher, ...jobContainers(spec)], PODINFO_DIR);
+  const servesAnnotations = (name: string | undefined) =>
+    name !== undefined &&
+    same(
+      volumes.find((v) => v.name === name),
+      podinfoVolume(name),
+    );
+  return {
+    volume: mountedAt(install, INSTALL_TARGET) ?? free(VOLUME),
+    podinfo: servesAnnotations(podinfo) ? (podinfo as string) : free(PODINFO_VOLUME),
+    group: mountedAt(wrapped, GROUP_DIR) ?? free(GROUP_VOLUME),
+  };
+}
+
+/**
+ * Does the container mount this already? A mount of something else at the
+ * same path, or beneath it, is a clash that would break the pod (iqqq's loader
+ * is built for /opt/iqqq; its annotations and group records have fixed homes):
+ * refused, never reused.
+ */
+function hasMount(c: Container, mount: Obj, what: string): boolean {
+  const path = mount.mountPath as string;
+  for (const m of c.volumeMounts ?? []) {
+    const at = String(m.mountPath ?? "").replace(/\/+$/, "");
+    if (at === path && m.name === mount.name) return true;
+    if (at === path || at.startsWith(`${path}/`))
+      throw new InjectError(
+        `${what}: container ${c.name} already mounts the volume ${JSON.stringify(m.name)} at ${at}, where iqqq needs its own ${path}; move that mount elsewhere`,
+      );
+  }
+  return false;
 }
 
 /** Already wrapped: by inject, or by an image or command that starts with iqqq itself. */
@@ -231,7 +362,17 @@ async function wrappedCommand(
   // Once command is set Kubernetes ignores CMD, so CMD becomes args.
   if (image.entrypoint.length === 0 && image.cmd.length === 0 && !nonEmpty(c.args))
     throw new InjectError(`${what}: container ${c.name}: its image ${c.image} has neither ENTRYPOINT nor CMD`);
-  return { command: [IQQQ, ...image.entrypoint], ...(nonEmpty(c.args) ? {} : { args: [...image.cmd] }) };
+  // The kubelet expands $(VAR) and $$ in command and args, never in an image's own ENTRYPOINT and CMD:
+  // what comes from the image is escaped so that the container runs exactly that.
+  return {
+    command: [IQQQ, ...image.entrypoint.map(escapeExpansion)],
+    ...(nonEmpty(c.args) ? {} : { args: image.cmd.map(escapeExpansion) }),
+  };
+}
+
+/** Text the kubelet's $(VAR) expansion leaves as it is: every `$` doubled. */
+export function escapeExpansion(word: string): string {
+  return word.replaceAll("$", "$$$$");
 }
 
 /** The name of the process a watcher waits for: the last part of the container's argv[0]. */
@@ -262,21 +403,15 @@ async function imageCommand(c: Container, options: InjectOptions, what: string, 
   }
 }
 
-function podinfoVolume(): Obj {
+function podinfoVolume(name: string): Obj {
   return {
-    name: PODINFO_VOLUME,
+    name,
     downwardAPI: { items: [{ path: "annotations", fieldRef: { fieldPath: "metadata.annotations" } }] },
   };
 }
 
 function addVolume(spec: PodSpec, volume: Obj): void {
   if (!(spec.volumes ?? []).some((v) => v.name === volume.name)) spec.volumes = [...(spec.volumes ?? []), volume];
-}
-
-function addMount(c: Container, mount: Obj): void {
-  const mounts = c.volumeMounts ?? [];
-  if (mounts.some((m) => m.mountPath === mount.mountPath || m.name === mount.name)) return;
-  c.volumeMounts = [...mounts, mount];
 }
 
 function addEnv(c: Container, name: string, value: string): void {

@@ -21,14 +21,12 @@ const IQQQ = "/opt/iqqq/iqqq";
 const RESTRICTED = {
   securityContext: {
     runAsNonRoot: true,
-    runAsUser: 65532,
-    runAsGroup: 65532,
     allowPrivilegeEscalation: false,
     readOnlyRootFilesystem: true,
     capabilities: { drop: ["ALL"] },
     seccompProfile: { type: "RuntimeDefault" },
   },
-  resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+  resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "500m", memory: "128Mi" } },
 };
 
 type Obj = Record<string, any>;
@@ -163,7 +161,7 @@ items:
     // Plain YAML: an alias of the input is written out in full, and nothing iqqq adds is an alias.
     assert.doesNotMatch(text, /[&*]\w+\d/);
     assert.deepEqual(docs[3]?.items[1].spec.containers[0].env, [{ name: "A", value: "1" }]);
-    assert.match(r.stderr, /warning: .*rest\.yaml: ConfigMap\/cm: not a Pod, Job or CronJob: passed through unchanged/);
+    assert.match(r.stderr, /note: 1 document with no pod passed through as written: ConfigMap\n/);
   });
 
   test("a command that already starts with iqqq (an image built with it): the pod is left as it is", async () => {
@@ -179,7 +177,7 @@ items:
 
   test("several job containers: the last one out stops the sidecars (IQQQ_GROUP in a shared emptyDir)", async () => {
     const r = await inject(
-      "apiVersion: v1\nkind: Pod\nmetadata: {name: two}\nspec:\n  containers:\n  - {name: a, image: x, command: [a]}\n  - {name: b, image: y, command: [b], env: [{name: IQQQ_NAME, value: custom}]}\n",
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: two}\nspec:\n  containers:\n  - {name: a, image: x, command: [a]}\n  - {name: b, image: busybox, command: [b], env: [{name: IQQQ_NAME, value: custom}]}\n",
     );
     assert.equal(r.status, 0, r.stderr);
     await assertValid(r.docs);
@@ -220,7 +218,7 @@ items:
     assert.match(badMode.stderr, /--mode "sidecar": expected wrapper or watcher/);
     const badYaml = await inject("kind: Pod\n  spec: [\n");
     assert.equal(badYaml.status, 65);
-    assert.match(badYaml.stderr, /stdin: not valid YAML/);
+    assert.match(badYaml.stderr, /stdin: document 1 \(line 1\): not valid YAML/);
     assert.equal(badYaml.text, "");
     const missing = await runCli(["inject", "--image", IMAGE, "/nonexistent.yaml"], { timeoutMs: 30_000 });
     assert.equal(missing.status, 65);

@@ -1,0 +1,367 @@
+// A stream of Kubernetes YAML documents, edited without changing what any of
+// them means. Only documents that may hold a pod (Pod, Job, CronJob, List) are
+// parsed beyond their `kind`; the rest, and every byte between documents
+// (directives, `...`, comments, a BOM, CRLF), are copied as written. A parsed
+// document that inject changes is edited in place, node by node: comments, key
+// order, flow style and every untouched scalar's text survive, and what iqqq
+// adds is written so that YAML 1.1 (go-yaml v2) reads it back as meant.
+//
+// Syntax comes from the `yaml` package (its CST parser is linear; its failsafe
+// schema keeps every scalar as the text written); meaning from meaning.ts.
+
+import {
+  Composer,
+  CST,
+  type Document,
+  isAlias,
+  isMap,
+  isSeq,
+  type Node,
+  Pair,
+  Parser,
+  Scalar,
+  visit,
+  YAMLMap,
+  YAMLSeq,
+} from "yaml";
+import { stringifyString, stringTag } from "yaml/util";
+import { MeaningError, meaningOf, originsOf, resolvePlain } from "./meaning.js";
+import { same, type Value } from "./value.js";
+
+/** The kinds whose documents can hold a pod spec: the only ones parsed in full. */
+const POD_KINDS = new Set(["Pod", "Job", "CronJob", "List"]);
+
+/** A problem in the input, with where it is. */
+export class ManifestError extends Error {}
+
+/** One document of a stream: where it stands in the text, and its kind when a look at the top level tells it. */
+export interface Segment {
+  /** 1-based position in the stream. */
+  readonly index: number;
+  /** The text to replace when the document is rewritten: its directives, `---` and content. */
+  readonly start: number;
+  readonly end: number;
+  /** Its line (1-based) in the text. */
+  readonly line: number;
+  /** The top-level `kind` ("" when it has none); undefined when only a full parse can tell. */
+  readonly kind: string | undefined;
+  readonly tokens: readonly CST.Token[];
+}
+
+/** The documents of a YAML stream, found by the CST parser without composing any of them. */
+export function splitStream(text: string): Segment[] {
+  const segments: Segment[] = [];
+  let directives: CST.Token[] = [];
+  const lines = lineStarts(text);
+  const tokens = [...new Parser().parse(text)];
+  tokens.forEach((token, i) => {
+    if (token.type === "directive") directives.push(token);
+    else if (token.type === "document") {
+      const start = directives[0]?.offset ?? token.offset;
+      const end = tokens[i + 1]?.offset ?? text.length;
+      segments.push({
+        index: segments.length + 1,
+        start,
+        end,
+        line: lineOf(lines, token.offset),
+        kind: kindOf(token),
+        tokens: [...directives, token],
+      });
+      directives = [];
+    } else if (token.type === "doc-end") directives = [];
+  });
+  return segments;
+}
+
+/** Might this document hold a pod spec? */
+export function mayHoldPods(segment: Segment): boolean {
+  return segment.kind === undefined || POD_KINDS.has(segment.kind);
+}
+
+/** The document's top-level `kind` from its tokens; undefined where that takes a full parse. */
+function kindOf(doc: CST.Document): string | undefined {
+  const value = doc.value;
+  if (value === undefined) return "";
+  if (value.type !== "block-map" && !(value.type === "flow-collection" && value.start.source === "{"))
+    return CST.isScalar(value) ? "" : undefined;
+  let kind = "";
+  for (const item of value.items) {
+    if (item.start.some((t) => t.type === "anchor" || t.type === "tag")) return undefined;
+    const key = item.key;
+    if (key === null || key === undefined || !CST.isScalar(key)) {
+      if (key === null || key === undefined) continue;
+      return undefined;
+    }
+    const name = scalarText(key);
+    if (name === undefined) return undefined;
+    if (name === "<<") return undefined;
+    if (name !== "kind") continue;
+    if ((item.sep ?? []).some((t) => t.type === "anchor" || t.type === "tag")) return undefined;
+    const v = item.value;
+    if (v === undefined || v === null) kind = "";
+    else if (!CST.isScalar(v)) return undefined;
+    else {
+      const text = scalarText(v);
+      if (text === undefined) return undefined;
+      const meaning = v.type === "scalar" ? resolvePlain(text) : text;
+      kind = typeof meaning === "string" ? meaning : "";
+    }
+  }
+  return kind;
+}
+
+function scalarText(token: CST.FlowScalar | CST.BlockScalar): string | undefined {
+  if (token.type === "alias") return undefined;
+  const resolved = CST.resolveAsScalar(token);
+  return resolved === null ? undefined : resolved.value;
+}
+
+/** Read as text: every scalar a string, nothing resolved (meaning.ts does that); keys may repeat (meaning.ts refuses it). */
+const READ = {
+  schema: "failsafe",
+  merge: false,
+  uniqueKeys: false,
+  keepSourceTokens: false,
+  strict: false,
+  customTags: (tags: unknown[]) => tags.map((t) => (t === stringTag ? KUBERNETES_STRING : t)),
+} as const;
+
+/** One document, parsed; a syntax error is a ManifestError naming the document and its line. */
+export function parseSegment(text: string, segment: Segment, name: string): Document {
+  const docs = [...new Composer(READ as never).compose(segment.tokens)];
+  const doc = docs[0] as Document | undefined;
+  if (doc === undefined) throw new ManifestError(`${where(name, segment)}: no document`);
+  const error = doc.errors[0];
+  if (error !== undefined)
+    throw new ManifestError(`${where(name, segment, text, error.pos[0])}: not valid YAML: ${firstLine(error.message)}`);
+  return doc;
+}
+
+/** The document's meaning (meaning.ts), its problems named with the document and line. */
+export function readValue(doc: Document, text: string, segment: Segment, name: string): Value {
+  try {
+    return meaningOf(doc);
+  } catch (err) {
+    if (!(err instanceof MeaningError)) throw err;
+    throw new ManifestError(`${where(name, segment, text, err.offset)}: ${err.message}`);
+  }
+}
+
+function where(name: string, segment: Segment, text?: string, offset?: number): string {
+  const line = text !== undefined && offset !== undefined ? lineOf(lineStarts(text), offset) : segment.line;
+  return `${name}: document ${segment.index} (line ${line})`;
+}
+
+function firstLine(message: string): string {
+  return message.split("\n")[0] ?? message;
+}
+
+function lineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
+  return starts;
+}
+
+function lineOf(starts: readonly number[], offset: number): number {
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if ((starts[mid] as number) <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo + 1;
+}
+
+/**
+ * Makes the document mean `after` where it meant `before`, changing as few
+ * nodes as it can: maps gain or change keys, sequences gain items at either
+ * end or have items (matched by position or by name) edited; a node is only
+ * written anew where its type changed. An aliased node that must change is
+ * first copied into each alias, so no other place changes with it.
+ */
+export function applyValue(doc: Document, before: Value, after: Value): void {
+  doc.contents = edit(doc, doc.contents as Node | null, before, after) as never;
+}
+
+function edit(doc: Document, node: Node | null, before: Value, after: Value): Node {
+  if (same(before, after) && node !== null) return node;
+  let at = node;
+  if (isAlias(at)) at = detach(at.resolve(doc) as Node);
+  else if (at !== null && "anchor" in at && at.anchor) unshare(doc, at);
+  if (isMap(at) && isRecord(before) && isRecord(after)) {
+    editMap(doc, at, before, after);
+    return at;
+  }
+  if (isSeq(at) && Array.isArray(before) && Array.isArray(after) && editSeq(doc, at, before, after)) return at;
+  return build(after, at !== null && (isMap(at) || isSeq(at)) ? Boolean(at.flow) : false);
+}
+
+function editMap(doc: Document, map: YAMLMap, before: Record<string, Value>, after: Record<string, Value>): void {
+  for (const key of Object.keys(before))
+    if (!Object.hasOwn(after, key)) throw new Error(`inject removed ${key}: it only ever adds`);
+  const origins = originsOf(map, doc);
+  for (const [key, value] of Object.entries(after)) {
+    const origin = origins.get(key);
+    if (origin === undefined || !Object.hasOwn(before, key)) {
+      map.items.push(new Pair(text(key, Boolean(map.flow)), build(value, Boolean(map.flow))));
+      continue;
+    }
+    const old = before[key] as Value;
+    if (same(old, value)) continue;
+    if (origin.own) {
+      const pair = map.items[origin.index] as Pair<unknown, Node | null>;
+      pair.value = edit(doc, pair.value ?? null, old, value);
+    } else {
+      // The key came from a merge (<<): a key of the map's own, written after everything, wins in go-yaml v2.
+      map.items.push(new Pair(text(key, Boolean(map.flow)), edit(doc, detach(origin.node), old, value)));
+    }
+  }
+}
+
+/** Edits a sequence in place; false when it must be written anew. */
+function editSeq(doc: Document, seq: YAMLSeq, before: Value[], after: Value[]): boolean {
+  const items = seq.items as (Node | null)[];
+  const flow = Boolean(seq.flow);
+  const n = before.length;
+  const m = after.length;
+  if (m === n) {
+    for (let i = 0; i < n; i++) items[i] = edit(doc, items[i] ?? null, before[i] as Value, after[i] as Value);
+    return true;
+  }
+  if (m < n) return false;
+  if (before.every((b, i) => same(b, after[i]))) {
+    for (const value of after.slice(n)) items.push(build(value, flow));
+    return true;
+  }
+  if (before.every((b, i) => same(b, after[m - n + i]))) {
+    items.unshift(...after.slice(0, m - n).map((value) => build(value, flow)));
+    return true;
+  }
+  // Items with names (containers, volumes): each edited where it stands, new ones where `after` puts them.
+  const names = (list: Value[]) => list.map((v) => (isRecord(v) && typeof v.name === "string" ? v.name : undefined));
+  const was = names(before);
+  const now = names(after);
+  if (was.some((x) => x === undefined) || new Set(was).size !== n || new Set(now).size !== m) return false;
+  if (was.some((x) => !now.includes(x))) return false;
+  const edited = after.map((value, i) => {
+    const j = was.indexOf(now[i]);
+    return j < 0 ? build(value, flow) : edit(doc, items[j] ?? null, before[j] as Value, value);
+  });
+  items.splice(0, items.length, ...edited);
+  return true;
+}
+
+/** A copy of a node for one place: no anchors in it, so it defines nothing for later aliases. */
+function detach(node: Node): Node {
+  const copy = node.clone() as Node;
+  visit(copy, (_, n) => {
+    if (n !== null && typeof n === "object" && "anchor" in n) delete (n as { anchor?: string }).anchor;
+  });
+  return copy;
+}
+
+/** Before an anchored node is edited: each alias of it becomes a copy of it as it was. */
+function unshare(doc: Document, node: Node): void {
+  const original = detach(node);
+  visit(doc, {
+    Alias(_, alias) {
+      if (alias.resolve(doc) === node) return original.clone() as Node;
+      return undefined;
+    },
+  });
+}
+
+/** A new node for a value iqqq adds. */
+function build(value: Value, flow: boolean): Node {
+  if (Array.isArray(value)) {
+    const seq = new YAMLSeq();
+    seq.flow = flow || value.length === 0;
+    seq.items = value.map((v) => build(v, Boolean(seq.flow)));
+    return seq;
+  }
+  if (isRecord(value)) {
+    const map = new YAMLMap();
+    map.flow = flow || Object.keys(value).length === 0;
+    for (const [k, v] of Object.entries(value)) map.items.push(new Pair(text(k, map.flow), build(v, map.flow)));
+    return map;
+  }
+  if (typeof value === "string") return text(value, flow);
+  const scalar = new Scalar(value === null ? "null" : String(value));
+  scalar.type = "PLAIN";
+  VERBATIM.add(scalar);
+  return scalar;
+}
+
+/** A string scalar iqqq adds: plain where go-yaml v2 (and any YAML reader) reads that text as this string, else double-quoted. */
+function text(value: string, flow = false): Scalar {
+  const scalar = new Scalar(value);
+  scalar.type = isPlainSafe(value, flow) ? "PLAIN" : "QUOTE_DOUBLE";
+  return scalar;
+}
+
+/** Scalars written as their text, unquoted: the numbers and booleans iqqq adds. */
+const VERBATIM = new WeakSet<Scalar>();
+
+/**
+ * Plain only where the text cannot be read as anything else: a conservative
+ * alphabet, no YAML 1.1 number, boolean or null, and `:`/`@` (image
+ * references, URLs) only in block context after a letter or `/` (libyaml
+ * refuses `:` in a plain scalar inside flow collections; some YAML 1.1 readers
+ * take `10:30` for a base-60 number).
+ */
+function isPlainSafe(value: string, flow: boolean): boolean {
+  if (resolvePlain(value) !== value) return false;
+  if (/^[A-Za-z0-9_/][A-Za-z0-9_./-]*$/.test(value)) return true;
+  return !flow && /^[A-Za-z_/][A-Za-z0-9_./@:-]*$/.test(value) && !value.endsWith(":");
+}
+
+/**
+ * Characters a YAML 1.1 reader (libyaml, go-yaml v2) cannot take as written
+ * inside a string: controls, DEL and C1, a byte-order mark, the non-characters,
+ * and the line breaks NEL, LS and PS (which YAML 1.2 writers leave raw, but
+ * YAML 1.1 folds into spaces).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters to find
+const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]|[\ud800-\udfff]/u;
+
+/** A double-quoted scalar go-yaml v2 reads back as exactly this string. */
+function quote(value: string): string {
+  let out = '"';
+  for (const ch of value) {
+    const code = ch.codePointAt(0) as number;
+    if (ch === '"' || ch === "\\") out += `\\${ch}`;
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\t") out += "\\t";
+    else if (ch === "\r") out += "\\r";
+    else if (UNSAFE.test(ch)) out += code < 0x100 ? `\\x${hex(code, 2)}` : `\\u${hex(code, 4)}`;
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
+function hex(code: number, width: number): string {
+  return code.toString(16).toUpperCase().padStart(width, "0");
+}
+
+/** Strings as the `yaml` package writes them, except where YAML 1.1 would read that text otherwise. */
+const KUBERNETES_STRING = {
+  ...stringTag,
+  stringify(item: Scalar, ctx: never, onComment?: () => void, onChompKeep?: () => void): string {
+    const value = String(item.value);
+    if (VERBATIM.has(item)) return value;
+    if (item.type === "QUOTE_DOUBLE" || UNSAFE.test(value)) return quote(value);
+    return stringifyString(item, ctx, onComment, onChompKeep);
+  },
+};
+
+/** The document as text: its CRLF line ends kept if it had them, its `---` if it had one. */
+export function writeDocument(doc: Document, original: string): string {
+  let out = doc.toString({ lineWidth: 0, indentSeq: true, flowCollectionPadding: false });
+  if (/^---(\s|$)/.test(original.trimStart()) && !/^(%.*\n)*---/.test(out)) out = `---\n${out}`;
+  return original.includes("\r\n") ? out.replace(/\r?\n/g, "\r\n") : out;
+}
+
+function isRecord(v: unknown): v is Record<string, Value> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}

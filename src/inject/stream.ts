@@ -1,0 +1,58 @@
+// One YAML stream through inject: each document that holds pods is parsed,
+// injected (inject.ts) and edited in place (manifest.ts); every other byte is
+// copied as written. The same text in gives the same text out, and a second
+// pass changes nothing.
+
+import { describe, InjectError, type InjectOptions, injectDocument } from "./inject.js";
+import {
+  applyValue,
+  ManifestError,
+  mayHoldPods,
+  parseSegment,
+  readValue,
+  splitStream,
+  writeDocument,
+} from "./manifest.js";
+
+export interface Injected {
+  readonly text: string;
+  /** How many documents the stream had. */
+  readonly documents: number;
+  /** The kinds (or names) of the documents with no pod in them, passed through as written. */
+  readonly passed: readonly string[];
+}
+
+/** Injects iqqq into every pod of a YAML stream. A problem is an InjectError naming the file, document and line. */
+export async function injectStream(text: string, name: string, options: InjectOptions): Promise<Injected> {
+  let written = "";
+  let from = 0;
+  let documents = 0;
+  const passed: string[] = [];
+  for (const segment of splitStream(text)) {
+    documents++;
+    if (!mayHoldPods(segment)) {
+      if (segment.kind !== "") passed.push(segment.kind as string);
+      continue;
+    }
+    try {
+      const doc = parseSegment(text, segment, name);
+      const before = readValue(doc, text, segment, name);
+      const after = structuredClone(before);
+      const outcome = await injectDocument(after, options);
+      if (outcome.kind === "skipped") {
+        if (typeof after === "object" && after !== null) passed.push(describe(after));
+        continue;
+      }
+      if (outcome.kind !== "injected") continue;
+      applyValue(doc, before, after);
+      written += text.slice(from, segment.start) + writeDocument(doc, text.slice(segment.start, segment.end));
+      from = segment.end;
+    } catch (err) {
+      if (err instanceof ManifestError) throw new InjectError(err.message);
+      if (err instanceof InjectError)
+        throw new InjectError(`${name}: document ${segment.index} (line ${segment.line}): ${err.message}`);
+      throw err;
+    }
+  }
+  return { text: written + text.slice(from), documents, passed };
+}

@@ -1,0 +1,324 @@
+// Inject changes nothing but what it adds, as Kubernetes reads YAML. Random
+// Jobs written in every style (plain, quoted, block, flow; anchors, merges,
+// comments; boolean-, octal- and number-looking scalars) go through inject; the
+// oracle is Kubernetes' own decoder (sigs.k8s.io/yaml over go-yaml v2, see
+// test/support/kubernetes-yaml.ts): what it reads from the output must equal
+// what it reads from the input, with iqqq's additions applied to that.
+
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import fc from "fast-check";
+import { type ImageCommand, type InjectOptions, injectDocument } from "../../src/inject/inject.js";
+import { parseSegment, readValue, splitStream } from "../../src/inject/manifest.js";
+import { injectStream } from "../../src/inject/stream.js";
+import { oracleMissing, readAsKubernetes } from "../support/kubernetes-yaml.js";
+
+const missing = oracleMissing();
+if (missing !== undefined && process.env.CI) throw new Error(`the Kubernetes YAML oracle is needed in CI: ${missing}`);
+
+/** Scalars that YAML 1.1 and 1.2 read differently, or that need quoting, or that the kubelet expands. */
+const TRICKY = [
+  "on",
+  "On",
+  "off",
+  "yes",
+  "Yes",
+  "no",
+  "NO",
+  "y",
+  "Y",
+  "n",
+  "true",
+  "False",
+  "~",
+  "null",
+  "",
+  "0644",
+  "0400",
+  "0",
+  "07",
+  "08",
+  "1_000",
+  "0b1010",
+  "-0b11",
+  "0x1F",
+  "0o17",
+  "1e3",
+  "1.10",
+  ".5",
+  "-.inf",
+  ".nan",
+  "12345678901234567890",
+  "-1",
+  "+1",
+  "2001-12-14",
+  "1:20",
+  "190:20:30",
+  "a: b",
+  "#x",
+  "a #b",
+  "- a",
+  "<<",
+  "=",
+  "$HOME",
+  "$(HOME)",
+  "$$",
+  "$$(HOME)",
+  "a b",
+  "'q'",
+  '"dq"',
+  "\\",
+  "é",
+  "日本",
+  "😀",
+  "tab\there",
+  "x\ny",
+  "x\r\ny",
+  "\u0085",
+  "\u2028",
+  "\u007f",
+  "\u0007",
+  "\ufeff",
+  " lead",
+  "trail ",
+  "@at",
+  "`tick",
+  "%pct",
+  "!bang",
+  "&amp",
+  "*star",
+  "?q",
+  "|",
+  ">",
+  "[",
+  "{",
+  "]",
+  ",",
+  "a,b",
+  "[a]",
+];
+
+const text = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(...TRICKY) },
+  { weight: 1, arbitrary: fc.string({ maxLength: 8 }) },
+  { weight: 1, arbitrary: fc.stringMatching(/^[a-z][a-z0-9-]{0,8}$/) },
+);
+
+type Style = "plain" | "single" | "double";
+
+/** Could this text stand as a plain scalar (in block and flow context) and still parse? */
+function plainWritable(s: string): boolean {
+  return (
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the characters a plain scalar cannot hold
+    /^[A-Za-z0-9~+.$=_/\u00e9\u65e5\u672c][^\n\r\t:#,[\]{}"'\\\u0085\u2028\u2029\u007f\u0007\ufeff]*$/u.test(s) &&
+    !s.endsWith(" ") &&
+    !/^[-?:]/.test(s)
+  );
+}
+
+/** A double-quoted scalar every YAML reader reads as this string. */
+function dq(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.codePointAt(0) as number;
+    if (ch === '"' || ch === "\\") out += `\\${ch}`;
+    else if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x2028 || c === 0x2029 || c === 0xfeff)
+      out += `\\u${c.toString(16).padStart(4, "0")}`;
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
+function scalar(s: string, style: Style): string {
+  if (style === "plain" && plainWritable(s)) return s;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the characters a single-quoted scalar cannot hold
+  if (style !== "double" && /^[^\n\r\u0085\u2028\u2029\u007f\u0007\ufeff\t]*$/u.test(s))
+    return `'${s.replaceAll("'", "''")}'`;
+  return dq(s);
+}
+
+type Node =
+  | { s: string; style: Style }
+  | { seq: Node[]; flow: boolean }
+  | { map: [string, Style, Node][]; flow: boolean };
+
+function render(node: Node, indent: string): string {
+  if ("s" in node) return ` ${scalar(node.s, node.style)}`;
+  if ("seq" in node) {
+    if (node.flow || node.seq.length === 0) return ` [${node.seq.map((n) => render(n, "").trim()).join(", ")}]`;
+    return node.seq.map((n) => `\n${indent}-${"s" in n ? render(n, indent) : renderIn(n, `${indent}  `)}`).join("");
+  }
+  if (node.flow || node.map.length === 0)
+    return ` {${node.map.map(([k, ks, v]) => `${scalar(k, ks)}: ${render(v, "").trim()}`).join(", ")}}`;
+  return node.map.map(([k, ks, v]) => `\n${indent}${scalar(k, ks)}:${render(v, `${indent}  `)}`).join("");
+}
+
+/** A collection as a sequence item: its first line after the dash. */
+function renderIn(node: Node, indent: string): string {
+  const r = render(node, indent);
+  return r.startsWith("\n") ? ` ${r.slice(1 + indent.length)}` : r;
+}
+
+const style = fc.constantFrom<Style>("plain", "single", "double");
+const flow = fc.boolean();
+const leaf: fc.Arbitrary<Node> = fc.record({ s: text, style });
+const stringList = fc.tuple(fc.array(leaf, { maxLength: 3 }), flow).map(([seq, f]): Node => ({ seq, flow: f }));
+/** A map with unique keys (as Kubernetes reads them) of random values. */
+const freeMap = fc
+  .tuple(
+    fc.uniqueArray(fc.tuple(text, style), { maxLength: 4, selector: ([k]) => k }),
+    fc.array(leaf, { minLength: 4, maxLength: 4 }),
+    flow,
+  )
+  .map(([keys, values, f]): Node => ({ map: keys.map(([k, ks], i) => [k, ks, values[i] as Node]), flow: f }));
+
+const s = (v: string): Node => ({ s: v, style: "plain" });
+
+const container = (name: string, image: string) =>
+  fc
+    .record({
+      command: fc.option(stringList, { nil: undefined }),
+      args: fc.option(stringList, { nil: undefined }),
+      env: fc.option(
+        fc.tuple(fc.array(fc.tuple(fc.stringMatching(/^[A-Z][A-Z_]{0,5}$/), leaf), { maxLength: 3 }), flow),
+        { nil: undefined },
+      ),
+      mode: fc.constantFrom("0400", "0644", "420", "0o644", "0x1A4", "1_0"),
+      f: flow,
+    })
+    .map(({ command, args, env, mode, f }): { node: Node; mode: string } => ({
+      mode,
+      node: {
+        flow: f,
+        map: [
+          ["name", "plain", s(name)],
+          ["image", "plain", s(image)],
+          ...(command ? ([["command", "plain", command]] as [string, Style, Node][]) : []),
+          ...(args ? ([["args", "plain", args]] as [string, Style, Node][]) : []),
+          ...(env
+            ? ([
+                [
+                  "env",
+                  "plain",
+                  {
+                    flow: env[1],
+                    seq: [...new Map(env[0]).entries()].map(
+                      ([k, v]): Node => ({
+                        flow: env[1],
+                        map: [
+                          ["name", "plain", s(k)],
+                          ["value", "plain", v],
+                        ],
+                      }),
+                    ),
+                  },
+                ],
+              ] as [string, Style, Node][])
+            : []),
+        ],
+      },
+    }));
+
+/** Images without a command get this ENTRYPOINT and CMD: dollars, spaces and YAML-looking words included. */
+const IMAGES: Record<string, ImageCommand> = {
+  "python:3.12": { entrypoint: ["sh", "-c", 'echo "my pid is $$ and $(HOME)" "$@"', "--"], cmd: ["on", "0644", "$1"] },
+  "busybox:1": { entrypoint: [], cmd: ["sleep", "1e3"] },
+};
+
+const OPTIONS: InjectOptions = {
+  image: "registry.example/iqqq:1.0",
+  mode: "wrapper",
+  imageCommand: async (image) => {
+    const found = IMAGES[image];
+    if (found === undefined) throw new Error(`no image ${image}`);
+    return found;
+  },
+};
+
+/** A Job as text, in random styles; anchors and merges on some. */
+const job = fc
+  .record({
+    labels: freeMap,
+    annotations: freeMap,
+    main: container("main", "python:3.12"),
+    second: fc.option(container("second", "busybox:1"), { nil: undefined }),
+    sidecar: fc.boolean(),
+    merge: fc.boolean(),
+    comment: fc.boolean(),
+    directive: fc.boolean(),
+  })
+  .map(({ labels, annotations, main, second, sidecar, merge, comment, directive }) => {
+    const lines: string[] = [];
+    if (directive) lines.push("%YAML 1.1", "---");
+    if (comment) lines.push("# a Job, written by hand");
+    lines.push("apiVersion: batch/v1", "kind: Job", "metadata:", "  name: job");
+    lines.push(`  labels:${render(labels, "    ")}`);
+    lines.push("spec:", "  template:", "    metadata:", `      annotations:${render(annotations, "        ")}`);
+    lines.push("    spec:", "      restartPolicy: Never");
+    if (merge)
+      lines.push(
+        `      x-base: &base${render({ map: [["imagePullPolicy", "plain", s("Always")]], flow: false }, "        ")}`,
+      );
+    lines.push("      containers:");
+    lines.push(`      -${renderIn(main.node, "        ")}`);
+    if (second) {
+      if (merge && !("s" in second.node) && "map" in second.node && !second.node.flow)
+        lines.push(`      - <<: *base${render(second.node, "        ").replace(/^\n {8}/, "\n        ")}`);
+      else lines.push(`      -${renderIn(second.node, "        ")}`);
+    }
+    if (sidecar) lines.push("      - name: istio-proxy", "        image: istio/proxyv2:1.22  # the mesh");
+    lines.push("      volumes:", "      - name: secret", `        secret: {secretName: s, defaultMode: ${main.mode}}`);
+    return `${lines.join("\n")}\n`;
+  });
+
+function literal(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+describe("inject, read back as Kubernetes reads YAML", { skip: missing }, () => {
+  test("the output means the input plus iqqq's additions, and nothing else (fast-check, sigs.k8s.io/yaml)", async () => {
+    await fc.assert(
+      fc.asyncProperty(job, async (input) => {
+        const [read] = readAsKubernetes([input]);
+        fc.pre(read?.json !== undefined && read.strict === undefined);
+        const expected = structuredClone(read?.json) as Record<string, unknown>;
+        const refused = await injectDocument(expected, OPTIONS).then(
+          () => undefined,
+          (err: Error) => err,
+        );
+        if (refused !== undefined) {
+          // Input Kubernetes would refuse (a number where a string belongs): refused the same way, with the reason.
+          await assert.rejects(injectStream(input, "job.yaml", OPTIONS), {
+            message: new RegExp(literal(refused.message.replace(/ where .*/s, ""))),
+          });
+          return;
+        }
+        const out = await injectStream(input, "job.yaml", OPTIONS);
+        const [back] = readAsKubernetes([out.text]);
+        assert.equal(back?.error, undefined, `Kubernetes cannot read the output:\n${out.text}`);
+        assert.equal(back?.strict, undefined, `duplicate keys in the output:\n${out.text}`);
+        assert.deepEqual(back?.json, expected, `the output means something else:\n${input}\n=>\n${out.text}`);
+        const again = await injectStream(out.text, "job.yaml", OPTIONS);
+        assert.equal(again.text, out.text, "a second inject changed the bytes");
+      }),
+      { numRuns: 300, seed: 19, endOnFailure: true },
+    );
+  });
+
+  test("what inject reads from a document is what Kubernetes reads (fast-check)", async () => {
+    fc.assert(
+      fc.property(job, (input) => {
+        const [read] = readAsKubernetes([input]);
+        fc.pre(read?.json !== undefined && read.strict === undefined);
+        const segment = splitStream(input)[0];
+        assert.ok(segment);
+        const doc = parseSegment(input, segment, "job.yaml");
+        const mine = JSON.parse(
+          JSON.stringify(readValue(doc, input, segment, "job.yaml"), (_, v) => (typeof v === "bigint" ? Number(v) : v)),
+        );
+        assert.deepEqual(mine, read?.json, input);
+      }),
+      { numRuns: 300, seed: 20, endOnFailure: true },
+    );
+  });
+});
