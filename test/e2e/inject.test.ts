@@ -14,6 +14,8 @@ import { after, before, describe, test } from "node:test";
 import { parseAllDocuments } from "yaml";
 import { validateObject } from "../examples/kubernetes.js";
 import { runCli } from "../support/cli.js";
+import { expandKubelet } from "../support/kubelet.js";
+import { kubernetesDocument } from "../support/kubernetes-yaml.js";
 
 const IMAGE = "registry.example/iqqq:1.0";
 const IQQQ = "/opt/iqqq/iqqq";
@@ -301,6 +303,28 @@ items:
       assert.equal(r.docs[0]?.spec.initContainers, undefined);
     });
 
+    test("ENTRYPOINT and CMD are escaped for the kubelet: after its $(VAR) and $$ expansion the container runs exactly them", async () => {
+      const r = await inject(noCommand(`127.0.0.1:${registry.port}/team/job:dollars`));
+      assert.equal(r.status, 0, r.stderr);
+      // Read as Kubernetes reads it (YAML 1.1): "on", "0644", "yes" and "1e3" stay strings.
+      const pod = kubernetesDocument(r.text) as Obj;
+      const c = pod.spec.containers[0];
+      const env = { HOME: "/root" }; // defined for the container: the kubelet would substitute it
+      assert.deepEqual(
+        c.command.map((w: string) => expandKubelet(w, env)),
+        [IQQQ, ...DOLLARS.entrypoint],
+      );
+      assert.deepEqual(
+        c.args.map((w: string) => expandKubelet(w, env)),
+        DOLLARS.cmd,
+      );
+      // Unescaped, the kubelet would have changed them: the test can tell.
+      assert.notDeepEqual(
+        DOLLARS.entrypoint.map((w) => expandKubelet(w, env)),
+        DOLLARS.entrypoint,
+      );
+    });
+
     test("an image the registry does not have: exit 65, the container and the answer named, nothing written", async () => {
       const r = await inject(noCommand(`127.0.0.1:${registry.port}/team/missing:1`));
       assert.equal(r.status, 65);
@@ -309,6 +333,11 @@ items:
     });
   });
 });
+
+const DOLLARS = {
+  entrypoint: ["sh", "-c", 'echo "my pid is $$, home $(HOME), $$(HOME) $(" "$@"', "--"],
+  cmd: ["$(HOME)", "on", "0644", "yes", "1e3", "$"],
+};
 
 interface FakeRegistry {
   readonly server: Server;
@@ -345,6 +374,18 @@ async function fakeRegistry(): Promise<FakeRegistry> {
   const wrapped = (() => {
     const config = put("application/vnd.oci.image.config.v1+json", {
       config: { Entrypoint: ["/usr/local/bin/iqqq", "/app/job"], Cmd: [] },
+    });
+    return put("application/vnd.oci.image.manifest.v1+json", {
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: config, size: 1 },
+      layers: [],
+    });
+  })();
+  /** A shell ENTRYPOINT with what the kubelet would expand in a pod spec, and CMD words YAML 1.1 would misread. */
+  const dollars = (() => {
+    const config = put("application/vnd.oci.image.config.v1+json", {
+      config: { Entrypoint: DOLLARS.entrypoint, Cmd: DOLLARS.cmd },
     });
     return put("application/vnd.oci.image.manifest.v1+json", {
       schemaVersion: 2,
@@ -394,8 +435,8 @@ async function fakeRegistry(): Promise<FakeRegistry> {
     const found =
       m?.[2] === "1"
         ? { type: index.mediaType, body: JSON.stringify(index) }
-        : m?.[2] === "wrapped"
-          ? (blobs.get(wrapped) as { type: string; body: string })
+        : m?.[2] === "wrapped" || m?.[2] === "dollars"
+          ? (blobs.get(m[2] === "wrapped" ? wrapped : dollars) as { type: string; body: string })
           : blobs.get(m?.[2] ?? "");
     if (found === undefined) {
       res.writeHead(404, { "content-type": "application/json" });

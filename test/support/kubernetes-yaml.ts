@@ -55,8 +55,8 @@ export function readAsKubernetes(docs: readonly string[]): KubernetesRead[] {
   }));
 }
 
-/** One document as Kubernetes reads it; throws with its error where it cannot. */
-export function kubernetesValue(doc: string): unknown {
+/** The first document of a stream as Kubernetes reads it; throws with its error where it cannot. */
+export function kubernetesDocument(doc: string): unknown {
   const [read] = readAsKubernetes([doc]);
   if (read?.error !== undefined) throw new Error(`Kubernetes cannot read it: ${read.error}`);
   return read?.json;
