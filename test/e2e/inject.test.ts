@@ -7,13 +7,13 @@
 
 import assert from "node:assert/strict";
 import { mkdtemp, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseAllDocuments } from "yaml";
 import { validateObject } from "../examples/kubernetes.js";
 import { runCli } from "../support/cli.js";
+import { DOLLARS, type FakeRegistry, fakeRegistry } from "../support/fake-registry.js";
 import { expandKubelet } from "../support/kubelet.js";
 import { kubernetesDocument } from "../support/kubernetes-yaml.js";
 
@@ -333,135 +333,3 @@ items:
     });
   });
 });
-
-const DOLLARS = {
-  entrypoint: ["sh", "-c", 'echo "my pid is $$, home $(HOME), $$(HOME) $(" "$@"', "--"],
-  cmd: ["$(HOME)", "on", "0644", "yes", "1e3", "$"],
-};
-
-interface FakeRegistry {
-  readonly server: Server;
-  readonly port: number;
-  tokensIssued: number;
-  readonly scopes: string[];
-  /** base64(user:password) the token endpoint then insists on, as a private repository's does. */
-  requireCredentials: string | undefined;
-}
-
-/** The distribution API's read side for one repository, behind bearer tokens, as Docker Hub serves it. */
-async function fakeRegistry(): Promise<FakeRegistry> {
-  const state = { tokensIssued: 0, scopes: [] as string[], requireCredentials: undefined as string | undefined };
-  const blobs = new Map<string, { type: string; body: string }>();
-  const put = (type: string, body: unknown): string => {
-    const text = JSON.stringify(body);
-    const digest = `sha256:${(blobs.size + 1).toString(16).padStart(64, "0")}`;
-    blobs.set(digest, { type, body: text });
-    return digest;
-  };
-  const image = (arch: string) => {
-    const config = put("application/vnd.oci.image.config.v1+json", {
-      architecture: arch,
-      os: "linux",
-      config: { Entrypoint: ["/entry", `--${arch}`], Cmd: ["run", "all"] },
-    });
-    return put("application/vnd.oci.image.manifest.v1+json", {
-      schemaVersion: 2,
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: config, size: 1 },
-      layers: [],
-    });
-  };
-  const wrapped = (() => {
-    const config = put("application/vnd.oci.image.config.v1+json", {
-      config: { Entrypoint: ["/usr/local/bin/iqqq", "/app/job"], Cmd: [] },
-    });
-    return put("application/vnd.oci.image.manifest.v1+json", {
-      schemaVersion: 2,
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: config, size: 1 },
-      layers: [],
-    });
-  })();
-  /** A shell ENTRYPOINT with what the kubelet would expand in a pod spec, and CMD words YAML 1.1 would misread. */
-  const dollars = (() => {
-    const config = put("application/vnd.oci.image.config.v1+json", {
-      config: { Entrypoint: DOLLARS.entrypoint, Cmd: DOLLARS.cmd },
-    });
-    return put("application/vnd.oci.image.manifest.v1+json", {
-      schemaVersion: 2,
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: config, size: 1 },
-      layers: [],
-    });
-  })();
-  const index = {
-    schemaVersion: 2,
-    mediaType: "application/vnd.oci.image.index.v1+json",
-    manifests: [
-      {
-        mediaType: "application/vnd.oci.image.manifest.v1+json",
-        digest: image("amd64"),
-        size: 1,
-        platform: { os: "linux", architecture: "amd64" },
-      },
-      {
-        mediaType: "application/vnd.oci.image.manifest.v1+json",
-        digest: image("arm64"),
-        size: 1,
-        platform: { os: "linux", architecture: "arm64" },
-      },
-    ],
-  };
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://x");
-    if (url.pathname === "/token") {
-      if (state.requireCredentials !== undefined && req.headers.authorization !== `Basic ${state.requireCredentials}`) {
-        res.writeHead(401, { "content-type": "application/json" });
-        return res.end('{"details":"incorrect username or password"}');
-      }
-      state.tokensIssued++;
-      state.scopes.push(url.searchParams.get("scope") ?? "");
-      res.writeHead(200, { "content-type": "application/json" });
-      return res.end(JSON.stringify({ token: "t0ken" }));
-    }
-    if (req.headers.authorization !== "Bearer t0ken") {
-      const { port } = server.address() as { port: number };
-      res.writeHead(401, {
-        "www-authenticate": `Bearer realm="http://127.0.0.1:${port}/token",service="fake",scope="repository:team/job:pull"`,
-      });
-      return res.end('{"errors":[{"code":"UNAUTHORIZED"}]}');
-    }
-    const m = /^\/v2\/team\/job\/(manifests|blobs)\/(.+)$/.exec(url.pathname);
-    const found =
-      m?.[2] === "1"
-        ? { type: index.mediaType, body: JSON.stringify(index) }
-        : m?.[2] === "wrapped" || m?.[2] === "dollars"
-          ? (blobs.get(m[2] === "wrapped" ? wrapped : dollars) as { type: string; body: string })
-          : blobs.get(m?.[2] ?? "");
-    if (found === undefined) {
-      res.writeHead(404, { "content-type": "application/json" });
-      return res.end('{"errors":[{"code":"MANIFEST_UNKNOWN"}]}');
-    }
-    res.writeHead(200, { "content-type": found.type });
-    res.end(found.body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const registry = {
-    server,
-    port: (server.address() as { port: number }).port,
-    get tokensIssued() {
-      return state.tokensIssued;
-    },
-    set tokensIssued(n: number) {
-      state.tokensIssued = n;
-    },
-    scopes: state.scopes,
-    get requireCredentials() {
-      return state.requireCredentials;
-    },
-    set requireCredentials(value: string | undefined) {
-      state.requireCredentials = value;
-    },
-  };
-  return registry;
-}

@@ -11,6 +11,9 @@ import { type AddressInfo, createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { parse } from "yaml";
 import { collect, runCli, startCli, watchOutput } from "../support/cli.js";
+import { DOLLARS, fakeRegistry } from "../support/fake-registry.js";
+import { expandKubelet } from "../support/kubelet.js";
+import { kubernetesDocument } from "../support/kubernetes-yaml.js";
 import { makeTls, type Tls } from "../support/tls.js";
 
 const IMAGE = "registry.example/iqqq:1.0";
@@ -111,6 +114,34 @@ describe("iqqq webhook", () => {
     // Sent again (the API server retries): the patched pod needs nothing more.
     const again = JSON.parse((await call(port, tls.ca, "POST", "/inject", review(patched, "again"))).text);
     assert.deepEqual(again.response, { uid: "again", allowed: true });
+  });
+
+  test("the same as inject, read as Kubernetes reads YAML, for a pod with a volume named iqqq, YAML 1.1 words and a command from its image", async () => {
+    const registry = await fakeRegistry();
+    try {
+      const pod = structuredClone(POD) as any;
+      pod.metadata.labels.y = "on";
+      pod.spec.volumes = [{ name: "iqqq", configMap: { name: "mine", defaultMode: 0o400 } }];
+      pod.spec.containers[0].args = ["yes", "0644", "$(HOME)"];
+      pod.spec.containers.unshift({ name: "shell", image: `127.0.0.1:${registry.port}/team/job:dollars` });
+      const { response } = JSON.parse((await call(port, tls.ca, "POST", "/inject", review(pod))).text);
+      assert.equal(response.patchType, "JSONPatch", JSON.stringify(response));
+      const patched = applyPatch(pod, JSON.parse(Buffer.from(response.patch, "base64").toString("utf8")));
+      const injected = await runCli(["inject", "--image", IMAGE], { input: JSON.stringify(pod), timeoutMs: 30_000 });
+      assert.equal(injected.status, 0, injected.stderr);
+      assert.deepEqual(kubernetesDocument(injected.stdout.toString()), patched);
+      assert.deepEqual(
+        patched.spec.volumes.map((v: { name: string }) => v.name),
+        ["iqqq", "iqqq-2", "iqqq-podinfo", "iqqq-group"],
+      );
+      // What the kubelet runs is the image's own program, `$` and all.
+      assert.deepEqual(
+        patched.spec.containers[0].command.map((w: string) => expandKubelet(w, { HOME: "/root" })),
+        ["/opt/iqqq/iqqq", ...DOLLARS.entrypoint],
+      );
+    } finally {
+      registry.server.close();
+    }
   });
 
   test("iqqq.io/inject=watcher: the watcher container and a shared process namespace", async () => {
