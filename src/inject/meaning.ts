@@ -94,7 +94,11 @@ function goParseFloat(text: string): number | undefined {
     if (lower.endsWith("nan")) return Number.NaN;
     return lower.startsWith("-") ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
   }
-  if (GO_DECIMAL_FLOAT.test(text)) return Number(text);
+  if (GO_DECIMAL_FLOAT.test(text)) {
+    // Go refuses a number beyond float64 (ErrRange), and go-yaml then keeps the text.
+    const f = Number(text);
+    return Number.isFinite(f) ? f : undefined;
+  }
   if (GO_HEX_FLOAT.test(text)) return undefined; // Go reads it; nothing in a pod spec is written so
   return undefined;
 }
@@ -148,14 +152,20 @@ export type Origin = { readonly own: true; readonly index: number } | { readonly
  * first, so the first wins), a later key replacing an earlier one. Explicit
  * keys that repeat are refused, as the API server's strict decoding does.
  */
-export function originsOf(map: YAMLMap, doc: Document): Map<string, Origin> {
+export function originsOf(
+  map: YAMLMap,
+  doc: Document,
+  countAlias: (at?: number) => void = () => {},
+): Map<string, Origin> {
   const origins = new Map<string, Origin>();
   const seen = new Set<string>();
   map.items.forEach((pair, index) => {
     if (isMergeKey(pair.key)) {
-      for (const source of mergeSources(pair.value as Node | null, doc))
-        for (const [key, origin] of originsOf(source, doc))
+      for (const source of mergeSources(pair.value as Node | null, doc)) {
+        countAlias((pair.value as Node | null)?.range?.[0]);
+        for (const [key, origin] of originsOf(source, doc, countAlias))
           origins.set(key, origin.own ? { own: false, node: source.items[origin.index]?.value as Node } : origin);
+      }
       return;
     }
     const at = (pair.key as Node | null)?.range?.[0];
@@ -186,19 +196,21 @@ function mergeSources(value: Node | null, doc: Document): YAMLMap[] {
 /**
  * The document's value as Kubernetes reads it. Each alias is expanded into a
  * value of its own (so editing one place never edits another), at most
- * MAX_ALIASES of them and MAX_VALUES values in all.
+ * MAX_ALIASES of them (merged maps counted) and MAX_VALUES values in all.
  */
 export function meaningOf(doc: Document): Value {
   let aliases = 0;
   let values = 0;
+  const countAlias = (at?: number): void => {
+    if (++aliases > MAX_ALIASES) throw new MeaningError(`more than ${MAX_ALIASES} aliases in one document`, at);
+  };
   const active = new Set<Node>();
   const value = (node: unknown): Value => {
     if (++values > MAX_VALUES)
       throw new MeaningError(`the document expands to more than ${MAX_VALUES} values through its aliases`, undefined);
     if (node === null || node === undefined) return null;
     if (isAlias(node)) {
-      if (++aliases > MAX_ALIASES)
-        throw new MeaningError(`more than ${MAX_ALIASES} aliases in one document`, node.range?.[0]);
+      countAlias(node.range?.[0]);
       const target = node.resolve(doc);
       if (target === undefined) throw new MeaningError(`the alias *${node.source} names no anchor`, node.range?.[0]);
       if (active.has(target)) throw new MeaningError(`the alias *${node.source} contains itself`, node.range?.[0]);
@@ -213,7 +225,7 @@ export function meaningOf(doc: Document): Value {
     if (isSeq(node)) return node.items.map(value);
     if (isMap(node)) {
       const out: { [key: string]: Value } = {};
-      for (const [key, origin] of originsOf(node, doc))
+      for (const [key, origin] of originsOf(node, doc, countAlias))
         out[key] = value(origin.own ? (node.items[origin.index]?.value ?? null) : origin.node);
       return out;
     }
