@@ -5,6 +5,7 @@ import type { Config, QuitTarget } from "./config/config.js";
 import { formatDuration, shownUrl } from "./config/values.js";
 import { EXIT } from "./exit-status.js";
 import { readPodFacts } from "./pod/facts.js";
+import { rerunReason } from "./pod/knowledge.js";
 import { READY_REQUEST_TIMEOUT_MS } from "./ready/wait.js";
 import { SIDECARS } from "./sidecar/catalogue.js";
 import { ATTEMPT_TIMEOUT_MS, REFUSED_GRACE_MS } from "./sidecar/stop.js";
@@ -65,6 +66,16 @@ export function explain(config: Config): string {
   }
   const failed =
     program !== undefined && stop.skipOnFailure ? " if the program succeeded (NEVER_KILL_ISTIO_ON_FAILURE)" : "";
+  if (stop.skipReason === undefined && stop.restartPolicy !== undefined) {
+    const rerun = rerunReason(stop.restartPolicy, true);
+    step(
+      stop.restartPolicy === "OnFailure"
+        ? `if the program fails, stop no sidecar: ${rerun} (IQQQ_RESTART_POLICY)`
+        : stop.restartPolicy === "Always"
+          ? `stop no sidecar: ${rerun} (IQQQ_RESTART_POLICY)`
+          : "the pod's restartPolicy is Never (IQQQ_RESTART_POLICY): the program runs once",
+    );
+  }
   if (config.group !== undefined && stop.skipReason === undefined) {
     const { dir, members, name } = config.group;
     step(
@@ -80,9 +91,13 @@ export function explain(config: Config): string {
     if (stop.genericFirst && stop.generic.length > 0) lines.push("   first, one after the other with the rest:");
     for (const url of stop.generic) lines.push(`   POST ${shownUrl(url)} (generic endpoint: answer logged only)`);
     const { facts, warning } = readPodFacts(stop.podinfo.path, stop.podinfo.explicit);
+    const present = new Set([...stop.podSidecars, ...facts.present]);
     for (const t of stop.targets) {
       const native = facts.skip.get(t.name);
-      lines.push(native === undefined ? `   ${target(t)}` : `   not ${t.name}: ${native}`);
+      const late = present.has(t.name)
+        ? `; the pod has it, so while it refuses connections its stop is retried for ${formatDuration(stop.startTimeoutMs)} (IQQQ_POD_SIDECARS, IQQQ_SIDECAR_START_TIMEOUT)`
+        : "";
+      lines.push(native === undefined ? `   ${target(t)}${late}` : `   not ${t.name}: ${native}`);
     }
     lines.push(`   (what the pod says of its sidecars: ${warning ?? facts.source}; IQQQ_PODINFO_ANNOTATIONS)`);
     if (stop.podLookup)

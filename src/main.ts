@@ -10,6 +10,7 @@ import { createLogger, type Logger } from "./log.js";
 import type { ExitInfo, Mode, Sidecar } from "./plugins/api.js";
 import { programExit, watchExit } from "./plugins/context.js";
 import { NO_PLUGINS, type PluginHost } from "./plugins/paths.js";
+import { NO_KNOWLEDGE } from "./pod/knowledge.js";
 import { runProgram } from "./program/run.js";
 import { SignalRelay } from "./program/signals.js";
 import { waitUntilReady } from "./ready/wait.js";
@@ -110,6 +111,8 @@ async function wrap(config: Config, program: Program, plugins: PluginHost, log: 
         log.warn("the sidecar was not ready within WAIT_FOR_ENVOY_TIMEOUT: starting the program anyway");
     }
     await plugins.run("beforeStart", { program: { file: program.file, args: program.args } });
+    // Started again by the kubelet (restartPolicy OnFailure): this member is running, not finished.
+    if (config.group !== undefined) (await import("./pod/group.js")).clearRecord(config.group, log);
     const started = Date.now();
     const running = runProgram(program, relay, log);
     // The program has been spawned and iqqq is idle until it ends: load the HTTP client now.
@@ -178,6 +181,15 @@ async function stop(
 ): Promise<number> {
   let plan = config.stop;
   let failed = programFailed;
+  let pod = NO_KNOWLEDGE;
+  if (plan.skipReason === undefined) {
+    // What the pod says (pod/knowledge.ts): native sidecars, sidecars still starting, a retry to come.
+    const { podKnowledge, rerunReason } = await import("./pod/knowledge.js");
+    pod = await podKnowledge(plan, log);
+    const rerun = rerunReason(pod.restartPolicy, programFailed);
+    // The program runs again: this member has not finished, so it records nothing either.
+    if (rerun !== undefined) plan = { ...plan, skipReason: rerun };
+  }
   if (config.group !== undefined && plan.skipReason === undefined) {
     // Several job containers: only the last one out stops the sidecars (pod/group.ts).
     const { recordAndCheck } = await import("./pod/group.js");
@@ -202,7 +214,7 @@ async function stop(
     url: t.kind === "http" ? t.url.href : `signal:${t.signal}:${t.process}`,
   }));
   await plugins.run("beforeStop", { exit, sidecars, skipReason: plan.skipReason });
-  const result = await stopSidecars(plan, failed, log);
+  const result = await stopSidecars(plan, failed, log, pod);
   const status = statusOf(result);
   await plugins.run("afterStop", {
     exit,

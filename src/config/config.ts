@@ -45,6 +45,8 @@ export type QuitTarget =
       readonly url: URL;
       /** auto detection: connection refused just means "not this kind", said at debug level. */
       readonly optional: boolean;
+      /** The variable its address came from, when one was set (for messages). */
+      readonly from?: string | undefined;
     }
   | {
       readonly kind: "signal";
@@ -76,7 +78,17 @@ export interface StopPlan {
   readonly podLookup: boolean;
   /** Total time for all stop requests, retries included. */
   readonly budgetMs: number;
+  /** IQQQ_RESTART_POLICY: the pod's restartPolicy, when known. */
+  readonly restartPolicy: RestartPolicy | undefined;
+  /** IQQQ_POD_SIDECARS: the sidecar kinds the pod is known to have. */
+  readonly podSidecars: readonly string[];
+  /** IQQQ_SIDECAR_START_TIMEOUT: how long a known sidecar that refuses connections is waited for. */
+  readonly startTimeoutMs: number;
 }
+
+export const RESTART_POLICIES = ["Never", "OnFailure", "Always"] as const;
+export type RestartPolicy = (typeof RESTART_POLICIES)[number];
+export const DEFAULT_SIDECAR_START_TIMEOUT_MS = 60_000;
 
 /** A readiness endpoint: GET until 200 (and, for server_info, state LIVE). */
 export interface ReadyCheck {
@@ -213,6 +225,9 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
   const signalGroup = read.value("IQQQ_SIGNAL_GROUP", parseBool) ?? false;
   const podinfoPath = read.value("IQQQ_PODINFO_ANNOTATIONS", parseAbsolutePath);
   const podLookup = read.value("IQQQ_POD_LOOKUP", parsePodLookup) === "api";
+  const restartPolicy = read.value("IQQQ_RESTART_POLICY", parseRestartPolicy);
+  const podSidecars = read.value("IQQQ_POD_SIDECARS", (raw) => parseList(raw, SIDECAR_KINDS)) ?? [];
+  const startTimeoutMs = read.value("IQQQ_SIDECAR_START_TIMEOUT", parseDuration) ?? DEFAULT_SIDECAR_START_TIMEOUT_MS;
   const groupDir = read.value("IQQQ_GROUP_DIR", parseAbsolutePath);
   const groupMembers = read.value("IQQQ_GROUP", parseMemberList);
   const groupName = read.value("IQQQ_NAME", parseMemberName);
@@ -247,10 +262,19 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
   const envoyLocal = envoyAdminApi !== undefined && isLoopback(envoyAdminApi);
   const envoyBase = envoyLocal ? envoyAdminApi : new URL(`http://127.0.0.1:${port(sidecar("envoy").port)}`);
   const endpoint = (base: URL | string, path: string): URL => appendPath(new URL(base), path);
+  const fromVariable = (kind: Exclude<SidecarKind, "istio-legacy">): string | undefined =>
+    kind === "istio" && istioQuitApi !== undefined
+      ? "ISTIO_QUIT_API"
+      : kind === "envoy" && envoyLocal
+        ? "ENVOY_ADMIN_API"
+        : read.present(sidecar(kind).port.variable)
+          ? sidecar(kind).port.variable
+          : undefined;
   const httpTarget = (kind: Exclude<SidecarKind, "istio-legacy">, optional: boolean): QuitTarget => ({
     kind: "http",
     name: kind,
     optional,
+    ...(fromVariable(kind) !== undefined ? { from: fromVariable(kind) } : {}),
     url:
       kind === "istio" && istioQuitApi !== undefined
         ? endpoint(istioQuitApi, sidecar(kind).quitPath)
@@ -337,6 +361,9 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
         podinfo: { path: podinfoPath ?? DEFAULT_PODINFO_ANNOTATIONS, explicit: podinfoPath !== undefined },
         podLookup,
         budgetMs,
+        restartPolicy,
+        podSidecars,
+        startTimeoutMs,
       },
       group:
         groupDir !== undefined && groupMembers !== undefined && groupName !== undefined
@@ -471,6 +498,12 @@ function parseProcessNames(raw: string): string[] {
 }
 
 /** IQQQ_POD_LOOKUP: "api", or unset. */
+function parseRestartPolicy(raw: string): RestartPolicy {
+  const found = RESTART_POLICIES.find((p) => p === raw);
+  if (found === undefined) throw new ValueError(`expected ${RESTART_POLICIES.join(", ")} (the pod's restartPolicy)`);
+  return found;
+}
+
 function parsePodLookup(raw: string): "api" {
   if (raw !== "api")
     throw new ValueError('expected "api" (read the pod\'s spec from the API server), or leave it unset');

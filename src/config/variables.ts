@@ -15,7 +15,8 @@ export type VariableKind =
   | "process-name"
   | "regex"
   | "path-list"
-  | "path";
+  | "path"
+  | "restart-policy";
 
 export interface Variable {
   readonly name: string;
@@ -182,6 +183,27 @@ export const VARIABLES: readonly Variable[] = [
     default: "(unset)",
     meaning:
       "api: at stop time, read the pod's own spec from the API server (service account; RBAC get pods); known sidecars among its native init containers get no quit",
+  },
+  {
+    name: "IQQQ_RESTART_POLICY",
+    kind: "restart-policy",
+    default: "(unset)",
+    meaning:
+      "the pod's restartPolicy (iqqq inject and the webhook set it; IQQQ_POD_LOOKUP=api reads it): OnFailure and a failed program: nothing is stopped, since the kubelet runs the program again and it needs its sidecars; Always: nothing is ever stopped",
+  },
+  {
+    name: "IQQQ_POD_SIDECARS",
+    kind: "sidecar-list",
+    default: "(unset)",
+    meaning:
+      "the sidecars this pod is known to have (iqqq inject and the webhook set it; the pod's annotations and IQQQ_POD_LOOKUP=api tell it too): a 'connection refused' from one of them means it has not started yet, and its stop is retried up to IQQQ_SIDECAR_START_TIMEOUT",
+  },
+  {
+    name: "IQQQ_SIDECAR_START_TIMEOUT",
+    kind: "duration",
+    default: "60s",
+    meaning:
+      "how long the stop of a sidecar the pod is known to have (IQQQ_POD_SIDECARS) keeps trying while nothing listens yet, beyond IQQQ_QUIT_TIMEOUT",
   },
   {
     name: "IQQQ_GROUP_DIR",

@@ -86,11 +86,22 @@ export async function injectCommand(args: readonly string[], env: Env, io: Io): 
       return EXIT.DATA;
     }
     const { text } = result;
+    for (const warning of result.warnings) io.stderr(`iqqq inject: warning: ${input.name}: ${warning}\n`);
     documents += result.documents;
     passed.push(...result.passed);
-    // Files are joined as one stream: a document separator between them (`...` where the next one starts with directives).
-    if (out.length > 0) out.push(/^\s*(#.*\s*)*%/.test(text) ? "...\n" : "---\n");
-    out.push(text.length > 0 && !text.endsWith("\n") ? `${text}\n` : text);
+    // Files are joined as one stream: a document separator between them (`...` where the next one starts with
+    // directives), after a line break the previous file may lack. The last file ends as it ended.
+    if (out.length > 0) {
+      const previous = out[out.length - 1] as string;
+      if (previous.length > 0 && !previous.endsWith("\n")) {
+        io.stderr(
+          `iqqq inject: warning: ${inputs[n - 1]?.name} does not end with a line break: one is added before ${input.name}, which a block scalar (|) at its very end would keep\n`,
+        );
+        out.push("\n");
+      }
+      out.push(/^\s*(#.*\s*)*%/.test(text) ? "...\n" : "---\n");
+    }
+    out.push(text);
   }
   if (passed.length > 0)
     io.stderr(

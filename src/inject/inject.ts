@@ -6,6 +6,7 @@
 // image look-up for a container without a command is passed in.
 
 import { SIDECARS } from "../sidecar/catalogue.js";
+import { podSidecars } from "./sidecars.js";
 import { same } from "./value.js";
 
 /** Where the copy of /opt/iqqq is mounted in a job container: the path its loader was patched to. */
@@ -76,6 +77,7 @@ interface Container extends Obj {
 }
 
 interface PodSpec extends Obj {
+  restartPolicy?: string;
   containers?: Container[];
   initContainers?: Container[];
   volumes?: Obj[];
@@ -88,25 +90,41 @@ export interface Outcome {
   readonly what: string;
   readonly kind: "injected" | "unchanged" | "skipped";
   readonly note?: string;
+  /** What stands in the way of a pod that ends, or what inject changed besides adding itself. */
+  readonly warnings?: readonly string[];
+}
+
+/** A pod in a document: its spec, and the object whose metadata is the pod's (the Pod, or a template). */
+interface Pod {
+  readonly spec: PodSpec;
+  readonly holder: Obj;
 }
 
 /** The pod specs a workload holds: a Pod's, a Job's template's, a CronJob's job template's. */
 export function podSpecsOf(doc: unknown): PodSpec[] {
+  return podsOf(doc).map((p) => p.spec);
+}
+
+function podsOf(doc: unknown): Pod[] {
   if (!isObj(doc)) return [];
-  const spec = (o: unknown, ...path: string[]): PodSpec | undefined => {
-    let at: unknown = o;
-    for (const key of path) at = isObj(at) ? at[key] : undefined;
-    return isObj(at) ? (at as PodSpec) : undefined;
+  const at = (o: unknown, ...path: string[]): Obj | undefined => {
+    let x: unknown = o;
+    for (const key of path) x = isObj(x) ? x[key] : undefined;
+    return isObj(x) ? x : undefined;
+  };
+  const pod = (holder: Obj | undefined): Pod[] => {
+    const spec = at(holder, "spec");
+    return holder !== undefined && spec !== undefined ? [{ spec: spec as PodSpec, holder }] : [];
   };
   switch (doc.kind) {
     case "Pod":
-      return [spec(doc, "spec")].filter(isObj) as PodSpec[];
+      return pod(doc);
     case "Job":
-      return [spec(doc, "spec", "template", "spec")].filter(isObj) as PodSpec[];
+      return pod(at(doc, "spec", "template"));
     case "CronJob":
-      return [spec(doc, "spec", "jobTemplate", "spec", "template", "spec")].filter(isObj) as PodSpec[];
+      return pod(at(doc, "spec", "jobTemplate", "spec", "template"));
     case "List":
-      return Array.isArray(doc.items) ? doc.items.flatMap(podSpecsOf) : [];
+      return Array.isArray(doc.items) ? doc.items.flatMap(podsOf) : [];
     default:
       return [];
   }
@@ -131,17 +149,39 @@ export async function injectDocument(doc: unknown, options: InjectOptions): Prom
   const kind = isObj(doc) ? doc.kind : undefined;
   if (kind !== "Pod" && kind !== "Job" && kind !== "CronJob" && kind !== "List")
     return { what, kind: "skipped", note: "not a Pod, Job or CronJob: passed through unchanged" };
-  const specs = podSpecsOf(doc);
-  if (specs.length === 0) return { what, kind: "skipped", note: "no pod spec found: passed through unchanged" };
-  for (const spec of specs) checkShape(spec, what);
+  const pods = podsOf(doc);
+  if (pods.length === 0) return { what, kind: "skipped", note: "no pod spec found: passed through unchanged" };
+  for (const { spec } of pods) checkShape(spec, what);
   let changed = false;
-  for (const spec of specs) {
-    const before = structuredClone(spec);
-    if (options.mode === "wrapper") await injectWrapper(spec, options, what);
-    else await injectWatcher(spec, options, what);
-    changed ||= !same(spec, before);
+  const warnings: string[] = [];
+  for (const pod of pods) {
+    const before = structuredClone(pod.holder);
+    const said =
+      options.mode === "wrapper" ? await injectWrapper(pod, options, what) : await injectWatcher(pod, options, what);
+    warnings.push(...said.map((w) => `${what}: ${w}`));
+    changed ||= !same(pod.holder, before);
   }
-  return { what, kind: changed ? "injected" : "unchanged" };
+  return { what, kind: changed ? "injected" : "unchanged", ...(warnings.length > 0 ? { warnings } : {}) };
+}
+
+/** The variables that tell iqqq about its pod: which sidecars, what port, whether the kubelet reruns the program. */
+function podEnv(pod: Pod): { env: { name: string; value: string }[]; warnings: readonly string[] } {
+  const { spec, holder } = pod;
+  const meta = isObj(holder.metadata) ? holder.metadata : {};
+  const found = podSidecars(meta, spec.containers ?? [], spec.initContainers ?? []);
+  const env = [
+    ...(found.stop !== undefined ? [{ name: "IQQQ_SIDECARS", value: found.stop.join(",") }] : []),
+    ...(found.present.length > 0 ? [{ name: "IQQQ_POD_SIDECARS", value: found.present.join(",") }] : []),
+    ...found.env,
+  ];
+  // Linkerd's shutdown endpoint is off unless the pod asks for it (its injector reads the annotation).
+  if (Object.keys(found.annotations).length > 0) {
+    holder.metadata = {
+      ...meta,
+      annotations: { ...(isObj(meta.annotations) ? meta.annotations : {}), ...found.annotations },
+    };
+  }
+  return { env, warnings: found.warnings };
 }
 
 /**
@@ -200,10 +240,19 @@ function checkShape(spec: PodSpec, what: string): void {
 
 /** The job containers: every container but known sidecars and iqqq's own. */
 export function jobContainers(spec: PodSpec): Container[] {
-  return (spec.containers ?? []).filter((c) => c.name !== WATCHER_CONTAINER && !SIDECARS.some((s) => s.container(c)));
+  return (spec.containers ?? []).filter(
+    (c) => c.name !== WATCHER_CONTAINER && !isWatcher(c) && !SIDECARS.some((s) => s.container(c)),
+  );
 }
 
-async function injectWrapper(spec: PodSpec, options: InjectOptions, what: string): Promise<void> {
+/** A watcher of the user's own (examples/watcher): iqqq with IQQQ_WATCH_PROCESS or IQQQ_WATCH_PATTERN and no program. */
+function isWatcher(c: Container): boolean {
+  const watches = (c.env ?? []).some((e) => e.name === "IQQQ_WATCH_PROCESS" || e.name === "IQQQ_WATCH_PATTERN");
+  return watches && (c.command === undefined || (isIqqq(c.command[0]) && c.command.length === 1 && !nonEmpty(c.args)));
+}
+
+async function injectWrapper(pod: Pod, options: InjectOptions, what: string): Promise<readonly string[]> {
+  const { spec } = pod;
   const jobs = jobContainers(spec);
   if (jobs.length === 0) throw new InjectError(`${what}: no job container (only sidecars)`);
   // Every command first: a failed look-up leaves the document as it was.
@@ -211,8 +260,9 @@ async function injectWrapper(spec: PodSpec, options: InjectOptions, what: string
   // The containers that run the copy of iqqq, now or from an earlier injection.
   const ours = new Set(jobs.filter((c, i) => commands[i] !== undefined || c.command?.[0] === IQQQ));
   // Every job container brings its own iqqq (its image or command starts with it): nothing to add.
-  if (ours.size === 0) return;
+  if (ours.size === 0) return [];
   const names = ourNames(spec, [...ours]);
+  const said: string[] = [];
   const group = jobs.length > 1 ? jobs.map((c) => c.name).join(",") : undefined;
   // Every mount first, so that a clash leaves the document as it was.
   const mounts = new Map<Container, Obj[]>(
@@ -225,9 +275,22 @@ async function injectWrapper(spec: PodSpec, options: InjectOptions, what: string
       ].filter((m) => !hasMount(c, m, what)),
     ]),
   );
+  const { env, warnings } = podEnv(pod);
+  said.push(...warnings);
+  const restart =
+    spec.restartPolicy === "OnFailure" || spec.restartPolicy === "Always" ? spec.restartPolicy : undefined;
   addVolume(spec, { name: names.volume, emptyDir: {} });
   addVolume(spec, podinfoVolume(names.podinfo));
-  if (!(spec.initContainers ?? []).some((c) => c.name === INSTALL_CONTAINER)) {
+  const install = (spec.initContainers ?? []).find((c) => c.name === INSTALL_CONTAINER);
+  if (install !== undefined && !same(install.command, [IQQQ, "install", INSTALL_TARGET]))
+    throw new InjectError(
+      `${what}: it has an init container named ${INSTALL_CONTAINER} that is not iqqq's (its command is not ${IQQQ} install ${INSTALL_TARGET}); rename it`,
+    );
+  if (install !== undefined && install.image !== options.image) {
+    said.push(`iqqq's image changed from ${install.image} to ${options.image} (container ${INSTALL_CONTAINER})`);
+    install.image = options.image;
+  }
+  if (install === undefined) {
     spec.initContainers = [
       {
         name: INSTALL_CONTAINER,
@@ -248,20 +311,33 @@ async function injectWrapper(spec: PodSpec, options: InjectOptions, what: string
     }
     const added = mounts.get(c) ?? [];
     if (added.length > 0) c.volumeMounts = [...(c.volumeMounts ?? []), ...added];
+    for (const e of env) addEnv(c, e.name, e.value);
+    if (restart !== undefined) addEnv(c, "IQQQ_RESTART_POLICY", restart);
     if (group !== undefined) {
       addEnv(c, "IQQQ_GROUP", group);
       addEnv(c, "IQQQ_NAME", c.name);
       addEnv(c, "IQQQ_GROUP_DIR", GROUP_DIR);
     }
   });
+  return said;
 }
 
-async function injectWatcher(spec: PodSpec, options: InjectOptions, what: string): Promise<void> {
+async function injectWatcher(pod: Pod, options: InjectOptions, what: string): Promise<readonly string[]> {
+  const { spec } = pod;
   const jobs = jobContainers(spec);
+  // The pod has a watcher already: iqqq's own (its image kept up to date), or the user's.
+  const watcher = (spec.containers ?? []).find((c) => c.name === WATCHER_CONTAINER);
+  if (watcher !== undefined) {
+    if (watcher.image === options.image) return [];
+    const from = watcher.image;
+    watcher.image = options.image;
+    return [`iqqq's image changed from ${from} to ${options.image} (container ${WATCHER_CONTAINER})`];
+  }
+  if ((spec.containers ?? []).some(isWatcher)) return [];
   if (jobs.length === 0) throw new InjectError(`${what}: no job container (only sidecars)`);
-  if ((spec.containers ?? []).some((c) => c.name === WATCHER_CONTAINER)) return;
   const watched = await Promise.all(jobs.map((c) => processName(c, options, what)));
   const podinfo = ourNames(spec, []).podinfo;
+  const { env, warnings } = podEnv(pod);
   spec.shareProcessNamespace = true;
   addVolume(spec, podinfoVolume(podinfo));
   spec.containers = [
@@ -270,11 +346,12 @@ async function injectWatcher(spec: PodSpec, options: InjectOptions, what: string
       name: WATCHER_CONTAINER,
       image: options.image,
       command: [IQQQ],
-      env: [{ name: "IQQQ_WATCH_PROCESS", value: [...new Set(watched)].join(",") }],
+      env: [{ name: "IQQQ_WATCH_PROCESS", value: [...new Set(watched)].join(",") }, ...env],
       volumeMounts: [{ name: podinfo, mountPath: PODINFO_DIR, readOnly: true }],
       ...ownContainer(),
     },
   ];
+  return warnings;
 }
 
 /** The volumes iqqq uses in this pod. */
@@ -302,21 +379,45 @@ function ourNames(spec: PodSpec, wrapped: readonly Container[]): Names {
     }
   };
   const mountedAt = (containers: readonly Container[], path: string): string | undefined =>
-    containers.flatMap((c) => c.volumeMounts ?? []).find((m) => m.mountPath === path)?.name as string | undefined;
-  const install = (spec.initContainers ?? []).filter((c) => c.name === INSTALL_CONTAINER);
-  const watcher = (spec.containers ?? []).filter((c) => c.name === WATCHER_CONTAINER);
-  const podinfo = mountedAt([...wrapped, ...watcher, ...jobContainers(spec)], PODINFO_DIR);
-  const servesAnnotations = (name: string | undefined) =>
+    containers.flatMap((c) => c.volumeMounts ?? []).find((m) => normalPath(String(m.mountPath)) === path)?.name as
+      | string
+      | undefined;
+  // Ours only if it is what iqqq adds: an emptyDir (install, group), the annotations (podinfo).
+  const emptyDir = (name: string | undefined): string | undefined =>
+    name !== undefined &&
+    same(
+      volumes.find((v) => v.name === name),
+      { name, emptyDir: {} },
+    )
+      ? name
+      : undefined;
+  const annotations = (name: string | undefined): string | undefined =>
     name !== undefined &&
     same(
       volumes.find((v) => v.name === name),
       podinfoVolume(name),
-    );
+    )
+      ? name
+      : undefined;
+  const install = (spec.initContainers ?? []).filter((c) => c.name === INSTALL_CONTAINER);
+  const watcher = (spec.containers ?? []).filter((c) => c.name === WATCHER_CONTAINER);
   return {
-    volume: mountedAt(install, INSTALL_TARGET) ?? free(VOLUME),
-    podinfo: servesAnnotations(podinfo) ? (podinfo as string) : free(PODINFO_VOLUME),
-    group: mountedAt(wrapped, GROUP_DIR) ?? free(GROUP_VOLUME),
+    volume: emptyDir(mountedAt(install, INSTALL_TARGET)) ?? free(VOLUME),
+    podinfo:
+      annotations(mountedAt([...wrapped, ...watcher, ...jobContainers(spec)], PODINFO_DIR)) ?? free(PODINFO_VOLUME),
+    group: emptyDir(mountedAt(wrapped, GROUP_DIR)) ?? free(GROUP_VOLUME),
   };
+}
+
+/** A mount path as the kubelet takes it: `//opt/iqqq/` and `/opt/./iqqq` are /opt/iqqq. */
+function normalPath(path: string): string {
+  const parts: string[] = [];
+  for (const part of path.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") parts.pop();
+    else parts.push(part);
+  }
+  return `/${parts.join("/")}`;
 }
 
 /**
@@ -328,7 +429,7 @@ function ourNames(spec: PodSpec, wrapped: readonly Container[]): Names {
 function hasMount(c: Container, mount: Obj, what: string): boolean {
   const path = mount.mountPath as string;
   for (const m of c.volumeMounts ?? []) {
-    const at = String(m.mountPath ?? "").replace(/\/+$/, "");
+    const at = normalPath(String(m.mountPath ?? ""));
     if (at === path && m.name === mount.name) return true;
     if (at === path || at.startsWith(`${path}/`))
       throw new InjectError(

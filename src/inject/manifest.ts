@@ -10,11 +10,15 @@
 // schema keeps every scalar as the text written); meaning from meaning.ts.
 
 import {
+  type Alias,
   Composer,
   CST,
   type Document,
   isAlias,
+  isDocument,
   isMap,
+  isPair,
+  isScalar,
   isSeq,
   type Node,
   Pair,
@@ -25,7 +29,7 @@ import {
   YAMLSeq,
 } from "yaml";
 import { stringifyString, stringTag } from "yaml/util";
-import { MeaningError, meaningOf, originsOf, resolvePlain } from "./meaning.js";
+import { keyString, MeaningError, meaningOf, originsOf, resolvePlain, scalarValue } from "./meaning.js";
 import { same, type Value } from "./value.js";
 
 /** The kinds whose documents can hold a pod spec: the only ones parsed in full. */
@@ -74,8 +78,55 @@ export function splitStream(text: string): Segment[] {
 }
 
 /** Might this document hold a pod spec? */
-export function mayHoldPods(segment: Segment): boolean {
-  return segment.kind === undefined || POD_KINDS.has(segment.kind);
+export function mayHoldPods(segment: Segment, text: string): boolean {
+  if (segment.kind === undefined || POD_KINDS.has(segment.kind)) return true;
+  // NEL, LS and PS end a line for YAML 1.1 but not for the parser here: a `kind` could hide behind one.
+  const own = text.slice(segment.start, segment.end);
+  if (!YAML11_BREAK.test(own)) return false;
+  const seen = splitStream(own.replace(YAML11_BREAKS, "\n"))[0];
+  return seen === undefined || mayHoldPods(seen, own);
+}
+
+const YAML11_BREAK = /[\u0085\u2028\u2029]/;
+const YAML11_BREAKS = /[\u0085\u2028\u2029]/g;
+/** Characters go-yaml v2 refuses in its input (it allows tab, LF, CR, NEL and the printable rest). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters to find
+const REFUSED_CHARACTER = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u0084\u0086-\u009f\ufffe\uffff]/;
+
+/**
+ * Text the `yaml` package would read otherwise than go-yaml v2 does is refused
+ * rather than given a meaning Kubernetes would not: a raw NEL, LS or PS (line
+ * breaks in YAML 1.1, not in 1.2), a character go-yaml refuses, and the
+ * double-quoted escapes it refuses (`\/`, a UTF-16 surrogate).
+ */
+function checkText(text: string, segment: Segment, name: string): void {
+  const own = text.slice(segment.start, segment.end);
+  const at = (offset: number) => where(name, segment, text, segment.start + offset);
+  const brk = own.search(YAML11_BREAK);
+  if (brk >= 0)
+    throw new ManifestError(
+      `${at(brk)}: a raw line-break character (U+${(own.codePointAt(brk) as number).toString(16).toUpperCase().padStart(4, "0")}) that YAML 1.1, as Kubernetes reads it, takes for the end of a line where other YAML readers do not; write it as an escape in a double-quoted string (\\N, \\L, \\P)`,
+    );
+  const bad = own.search(REFUSED_CHARACTER);
+  if (bad >= 0)
+    throw new ManifestError(
+      `${at(bad)}: the control character U+${(own.codePointAt(bad) as number).toString(16).toUpperCase().padStart(4, "0")}, which Kubernetes refuses in YAML; write it as an escape in a double-quoted string`,
+    );
+  const escape = (token: unknown): void => {
+    if (typeof token !== "object" || token === null) return;
+    if (Array.isArray(token)) return token.forEach(escape);
+    const t = token as { type?: string; source?: string; offset?: number };
+    if (t.type === "double-quoted-scalar" && typeof t.source === "string") {
+      const m = /\\(?:\/|u[dD][89a-fA-F][0-9a-fA-F]{2}|U0000[dD][89a-fA-F][0-9a-fA-F]{2})/.exec(t.source);
+      if (m !== null)
+        throw new ManifestError(
+          `${where(name, segment, text, (t.offset ?? 0) + m.index)}: the escape ${m[0]}, which Kubernetes refuses in a double-quoted string`,
+        );
+      return;
+    }
+    for (const value of Object.values(token)) escape(value);
+  };
+  escape(segment.tokens);
 }
 
 /** The document's top-level `kind` from its tokens; undefined where that takes a full parse. */
@@ -128,6 +179,7 @@ const READ = {
 
 /** One document, parsed; a syntax error is a ManifestError naming the document and its line. */
 export function parseSegment(text: string, segment: Segment, name: string): Document {
+  checkText(text, segment, name);
   const docs = [...new Composer(READ as never).compose(segment.tokens)];
   const doc = docs[0] as Document | undefined;
   if (doc === undefined) throw new ManifestError(`${where(name, segment)}: no document`);
@@ -181,26 +233,78 @@ function lineOf(starts: readonly number[], offset: number): number {
  * first copied into each alias, so no other place changes with it.
  */
 export function applyValue(doc: Document, before: Value, after: Value): void {
-  doc.contents = edit(doc, doc.contents as Node | null, before, after) as never;
+  const editing: Editing = { doc, aliases: aliasesByTarget(doc) };
+  doc.contents = edit(editing, doc.contents as Node | null, before, after) as never;
 }
 
-function edit(doc: Document, node: Node | null, before: Value, after: Value): Node {
+/** The document being edited, and where each anchored node is aliased (found in one pass). */
+interface Editing {
+  readonly doc: Document;
+  readonly aliases: Map<Node, Place[]>;
+}
+
+/** Where an alias stands, and how to put another node there. */
+interface Place {
+  readonly alias: Alias;
+  replace(node: Node): void;
+}
+
+/**
+ * Every alias of the document by the node it names: anchors in document
+ * order, an alias naming the last one defined before it (as YAML does). One
+ * walk, where asking each alias (Alias.resolve walks the document) would make
+ * editing many anchored nodes quadratic.
+ */
+function aliasesByTarget(doc: Document): Map<Node, Place[]> {
+  const anchors = new Map<string, Node>();
+  const found = new Map<Node, Place[]>();
+  collectAliases(doc, found, (alias) => anchors.get(alias.source), anchors);
+  return found;
+}
+
+/** Adds the places of the aliases under `root` to `found`, each by the node `target` says it names. */
+function collectAliases(
+  root: Document | Node,
+  found: Map<Node, Place[]>,
+  target: (alias: Alias) => Node | undefined,
+  anchors?: Map<string, Node>,
+): void {
+  visit(root, (key, node, path) => {
+    if (isAlias(node)) {
+      const named = target(node);
+      const parent = path[path.length - 1];
+      if (named === undefined || parent === undefined) return;
+      const replace = (n: Node): void => {
+        if (isPair(parent)) {
+          if (key === "key") parent.key = n;
+          else parent.value = n;
+        } else if (isSeq(parent) && typeof key === "number") parent.items[key] = n;
+        else if (isDocument(parent)) parent.contents = n as never;
+      };
+      found.set(named, [...(found.get(named) ?? []), { alias: node, replace }]);
+    } else if (anchors !== undefined && node !== null && typeof node === "object" && "anchor" in node) {
+      if (typeof node.anchor === "string") anchors.set(node.anchor, node as Node);
+    }
+  });
+}
+
+function edit(editing: Editing, node: Node | null, before: Value, after: Value): Node {
   if (same(before, after) && node !== null) return node;
   let at = node;
-  if (isAlias(at)) at = detach(at.resolve(doc) as Node);
-  else if (at !== null && "anchor" in at && at.anchor) unshare(doc, at);
+  if (isAlias(at)) at = detach(at.resolve(editing.doc) as Node);
+  else if (at !== null) unshare(editing, at);
   if (isMap(at) && isRecord(before) && isRecord(after)) {
-    editMap(doc, at, before, after);
+    editMap(editing, at, before, after);
     return at;
   }
-  if (isSeq(at) && Array.isArray(before) && Array.isArray(after) && editSeq(doc, at, before, after)) return at;
+  if (isSeq(at) && Array.isArray(before) && Array.isArray(after) && editSeq(editing, at, before, after)) return at;
   return build(after, at !== null && (isMap(at) || isSeq(at)) ? Boolean(at.flow) : false);
 }
 
-function editMap(doc: Document, map: YAMLMap, before: Record<string, Value>, after: Record<string, Value>): void {
+function editMap(editing: Editing, map: YAMLMap, before: Record<string, Value>, after: Record<string, Value>): void {
   for (const key of Object.keys(before))
     if (!Object.hasOwn(after, key)) throw new Error(`inject removed ${key}: it only ever adds`);
-  const origins = originsOf(map, doc);
+  const origins = originsOf(map, editing.doc);
   for (const [key, value] of Object.entries(after)) {
     const origin = origins.get(key);
     if (origin === undefined || !Object.hasOwn(before, key)) {
@@ -211,22 +315,25 @@ function editMap(doc: Document, map: YAMLMap, before: Record<string, Value>, aft
     if (same(old, value)) continue;
     if (origin.own) {
       const pair = map.items[origin.index] as Pair<unknown, Node | null>;
-      pair.value = edit(doc, pair.value ?? null, old, value);
+      pair.value = edit(editing, pair.value ?? null, old, value);
     } else {
       // The key came from a merge (<<): a key of the map's own, written after everything, wins in go-yaml v2.
-      map.items.push(new Pair(text(key, Boolean(map.flow)), edit(doc, detach(origin.node), old, value)));
+      // An own key of that name that the merge overrode goes, so that the map never has it twice.
+      const mine = map.items.findIndex((p) => isScalar(p.key) && keyString(scalarValue(p.key), undefined) === key);
+      if (mine >= 0) map.items.splice(mine, 1);
+      map.items.push(new Pair(text(key, Boolean(map.flow)), edit(editing, detach(origin.node), old, value)));
     }
   }
 }
 
 /** Edits a sequence in place; false when it must be written anew. */
-function editSeq(doc: Document, seq: YAMLSeq, before: Value[], after: Value[]): boolean {
+function editSeq(editing: Editing, seq: YAMLSeq, before: Value[], after: Value[]): boolean {
   const items = seq.items as (Node | null)[];
   const flow = Boolean(seq.flow);
   const n = before.length;
   const m = after.length;
   if (m === n) {
-    for (let i = 0; i < n; i++) items[i] = edit(doc, items[i] ?? null, before[i] as Value, after[i] as Value);
+    for (let i = 0; i < n; i++) items[i] = edit(editing, items[i] ?? null, before[i] as Value, after[i] as Value);
     return true;
   }
   if (m < n) return false;
@@ -246,7 +353,7 @@ function editSeq(doc: Document, seq: YAMLSeq, before: Value[], after: Value[]): 
   if (was.some((x) => !now.includes(x))) return false;
   const edited = after.map((value, i) => {
     const j = was.indexOf(now[i]);
-    return j < 0 ? build(value, flow) : edit(doc, items[j] ?? null, before[j] as Value, value);
+    return j < 0 ? build(value, flow) : edit(editing, items[j] ?? null, before[j] as Value, value);
   });
   items.splice(0, items.length, ...edited);
   return true;
@@ -261,15 +368,18 @@ function detach(node: Node): Node {
   return copy;
 }
 
-/** Before an anchored node is edited: each alias of it becomes a copy of it as it was. */
-function unshare(doc: Document, node: Node): void {
+/** Before a node that aliases name is edited: each of its aliases becomes a copy of it as it was. */
+function unshare(editing: Editing, node: Node): void {
+  const places = editing.aliases.get(node);
+  if (places === undefined) return;
+  editing.aliases.delete(node);
   const original = detach(node);
-  visit(doc, {
-    Alias(_, alias) {
-      if (alias.resolve(doc) === node) return original.clone() as Node;
-      return undefined;
-    },
-  });
+  for (const place of places) {
+    const copy = original.clone() as Node;
+    place.replace(copy);
+    // Aliases inside the copy name anchors defined before it: they are places too, should those be edited.
+    collectAliases(copy, editing.aliases, (alias) => alias.resolve(editing.doc) as Node | undefined);
+  }
 }
 
 /** A new node for a value iqqq adds. */

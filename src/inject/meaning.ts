@@ -16,6 +16,11 @@ import type { Value } from "./value.js";
 export const MAX_ALIASES = 100;
 /** The most values a document may expand to through its aliases. */
 const MAX_VALUES = 1_000_000;
+/**
+ * The deepest nesting read. A pod spec is a dozen levels deep; the `yaml`
+ * package writes documents recursively, and runs out of stack at about 650.
+ */
+export const MAX_DEPTH = 200;
 
 const STR = "tag:yaml.org,2002:str";
 const BINARY = "tag:yaml.org,2002:binary";
@@ -138,9 +143,12 @@ function goFloat32(f: number): string {
   return String(target);
 }
 
-/** Is this pair a merge (`<<: …`)? Only a plain, untagged `<<` key is one. */
+/** Is this pair a merge (`<<: …`)? A plain, untagged `<<` key, or one tagged !!merge (go-yaml v2's isMerge). */
 export function isMergeKey(key: unknown): boolean {
-  return isScalar(key) && key.type === "PLAIN" && key.tag === undefined && key.value === "<<";
+  if (!isScalar(key)) return false;
+  // Tagged !!merge, the `yaml` package makes the value a symbol of its own.
+  if (key.tag === "tag:yaml.org,2002:merge") return true;
+  return key.type === "PLAIN" && key.tag === undefined && key.value === "<<";
 }
 
 /** Where a map's effective value for a key comes from: its own pair, or a merged map's value node. */
@@ -205,7 +213,10 @@ export function meaningOf(doc: Document): Value {
     if (++aliases > MAX_ALIASES) throw new MeaningError(`more than ${MAX_ALIASES} aliases in one document`, at);
   };
   const active = new Set<Node>();
+  let depth = 0;
   const value = (node: unknown): Value => {
+    if (depth > MAX_DEPTH)
+      throw new MeaningError(`nested deeper than ${MAX_DEPTH} levels`, (node as Node | null)?.range?.[0]);
     if (++values > MAX_VALUES)
       throw new MeaningError(`the document expands to more than ${MAX_VALUES} values through its aliases`, undefined);
     if (node === null || node === undefined) return null;
@@ -222,12 +233,17 @@ export function meaningOf(doc: Document): Value {
       }
     }
     if (isScalar(node)) return scalarValue(node);
-    if (isSeq(node)) return node.items.map(value);
-    if (isMap(node)) {
-      const out: { [key: string]: Value } = {};
-      for (const [key, origin] of originsOf(node, doc, countAlias))
-        out[key] = value(origin.own ? (node.items[origin.index]?.value ?? null) : origin.node);
-      return out;
+    depth++;
+    try {
+      if (isSeq(node)) return node.items.map(value);
+      if (isMap(node)) {
+        const out: { [key: string]: Value } = {};
+        for (const [key, origin] of originsOf(node, doc, countAlias))
+          out[key] = value(origin.own ? (node.items[origin.index]?.value ?? null) : origin.node);
+        return out;
+      }
+    } finally {
+      depth--;
     }
     throw new MeaningError("a node of a kind YAML does not have", undefined);
   };

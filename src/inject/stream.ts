@@ -20,6 +20,8 @@ export interface Injected {
   readonly documents: number;
   /** The kinds (or names) of the documents with no pod in them, passed through as written. */
   readonly passed: readonly string[];
+  /** What stands in the way of a pod that ends, or what changed besides iqqq's additions: "document N: …". */
+  readonly warnings: readonly string[];
 }
 
 /** Injects iqqq into every pod of a YAML stream. A problem is an InjectError naming the file, document and line. */
@@ -28,9 +30,10 @@ export async function injectStream(text: string, name: string, options: InjectOp
   let from = 0;
   let documents = 0;
   const passed: string[] = [];
+  const warnings: string[] = [];
   for (const segment of splitStream(text)) {
     documents++;
-    if (!mayHoldPods(segment)) {
+    if (!mayHoldPods(segment, text)) {
       if (segment.kind !== "") passed.push(segment.kind as string);
       continue;
     }
@@ -43,16 +46,20 @@ export async function injectStream(text: string, name: string, options: InjectOp
         if (typeof after === "object" && after !== null) passed.push(describe(after));
         continue;
       }
+      for (const w of outcome.warnings ?? []) warnings.push(`document ${segment.index} (line ${segment.line}): ${w}`);
       if (outcome.kind !== "injected") continue;
       applyValue(doc, before, after);
       written += text.slice(from, segment.start) + writeDocument(doc, text.slice(segment.start, segment.end));
       from = segment.end;
     } catch (err) {
       if (err instanceof ManifestError) throw new InjectError(err.message);
+      // The `yaml` package writes and reads recursively: nesting too deep for its stack.
+      if (err instanceof RangeError)
+        throw new InjectError(`${name}: document ${segment.index} (line ${segment.line}): nested too deeply to handle`);
       if (err instanceof InjectError)
         throw new InjectError(`${name}: document ${segment.index} (line ${segment.line}): ${err.message}`);
       throw err;
     }
   }
-  return { text: written + text.slice(from), documents, passed };
+  return { text: written + text.slice(from), documents, passed, warnings };
 }

@@ -16,7 +16,14 @@ interface Container {
 }
 
 export type Lookup =
-  | { readonly kind: "ok"; readonly skip: ReadonlyMap<string, string>; readonly pod: string }
+  | {
+      readonly kind: "ok";
+      readonly skip: ReadonlyMap<string, string>;
+      /** Known sidecars among its (regular) containers. */
+      readonly present: ReadonlySet<string>;
+      readonly restartPolicy: string | undefined;
+      readonly pod: string;
+    }
   | { readonly kind: "error"; readonly message: string };
 
 export interface LookupOptions {
@@ -85,9 +92,19 @@ export async function lookupPod(options: LookupOptions): Promise<Lookup> {
           }
           try {
             const pod = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
-              spec?: { initContainers?: Container[] };
+              spec?: { initContainers?: Container[]; containers?: Container[]; restartPolicy?: string };
             };
-            settle({ kind: "ok", skip: nativeSidecars(pod.spec?.initContainers ?? []), pod: `${namespace}/${name}` });
+            const skip = nativeSidecars(pod.spec?.initContainers ?? []);
+            const present = new Set(
+              (pod.spec?.containers ?? []).flatMap((c) => SIDECARS.filter((k) => k.container(c)).map((k) => k.name)),
+            );
+            settle({
+              kind: "ok",
+              skip,
+              present,
+              restartPolicy: pod.spec?.restartPolicy,
+              pod: `${namespace}/${name}`,
+            });
           } catch (err) {
             settle({ kind: "error", message: `${where}: not a pod (${(err as Error).message})` });
           }

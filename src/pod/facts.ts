@@ -18,7 +18,16 @@ export interface PodFacts {
   readonly source: string;
   /** Sidecar kinds not to send a quit to, each with the reason. */
   readonly skip: ReadonlyMap<string, string>;
+  /** Sidecar kinds the annotations show are in the pod (their injectors' marks). */
+  readonly present: ReadonlySet<string>;
 }
+
+/**
+ * The most of the annotations file read. Kubernetes allows 256 KiB of
+ * annotations in all; anything larger is not the kubelet's file, and reading
+ * it must not eat the stop's time.
+ */
+export const ANNOTATIONS_LIMIT = 1024 * 1024;
 
 export interface FactsResult {
   readonly facts: PodFacts;
@@ -34,10 +43,14 @@ export interface FactsResult {
 export function readPodFacts(path: string, explicit: boolean): FactsResult {
   let text: string;
   try {
-    text = builtin("node:fs").readFileSync(path, "utf8");
+    text = readAtMost(path, ANNOTATIONS_LIMIT);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const none: PodFacts = { source: `no pod annotations (${path}: ${code ?? "unreadable"})`, skip: new Map() };
+    const none: PodFacts = {
+      source: `no pod annotations (${path}: ${code ?? "unreadable"})`,
+      skip: new Map(),
+      present: new Set(),
+    };
     if (code === "ENOENT" && !explicit) return { facts: none };
     return {
       facts: none,
@@ -47,11 +60,49 @@ export function readPodFacts(path: string, explicit: boolean): FactsResult {
   const parsed = parseAnnotations(text);
   if (parsed instanceof Error) {
     return {
-      facts: { source: `no pod annotations (${path} is malformed)`, skip: new Map() },
+      facts: { source: `no pod annotations (${path} is malformed)`, skip: new Map(), present: new Set() },
       warning: `the pod's annotations in ${path} are malformed (${parsed.message}): every configured sidecar is stopped as usual`,
     };
   }
-  return { facts: { source: `pod annotations from ${path}`, skip: decide(parsed) } };
+  const skip = decide(parsed);
+  return { facts: { source: `pod annotations from ${path}`, skip, present: presentIn(parsed, skip) } };
+}
+
+/** The file's text, or an error (code EFBIG) when it is larger than `limit` bytes. */
+function readAtMost(path: string, limit: number): string {
+  const fs = builtin("node:fs");
+  const fd = fs.openSync(path, "r");
+  try {
+    const buffer = Buffer.allocUnsafe(limit + 1);
+    let size = 0;
+    for (let n = 1; n > 0 && size <= limit; size += n) n = fs.readSync(fd, buffer, size, limit + 1 - size, null);
+    if (size > limit)
+      throw Object.assign(new Error(`larger than ${limit} bytes`), { code: `larger than ${limit} bytes` });
+    return buffer.subarray(0, size).toString("utf8");
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Which sidecar kinds the annotations show to be in the pod, not native:
+ * Istio's injector lists istio-proxy among the containers in
+ * sidecar.istio.io/status; Linkerd's writes linkerd.io/proxy-version.
+ */
+export function presentIn(annotations: ReadonlyMap<string, string>, skip: ReadonlyMap<string, string>): Set<string> {
+  const present = new Set<string>();
+  const status = annotations.get("sidecar.istio.io/status");
+  if (status !== undefined) {
+    try {
+      const containers = (JSON.parse(status) as { containers?: unknown }).containers;
+      if (Array.isArray(containers) && containers.includes("istio-proxy")) present.add("istio");
+    } catch {
+      // Not Istio's JSON: no knowledge.
+    }
+  }
+  if (annotations.has("linkerd.io/proxy-version")) present.add("linkerd");
+  for (const kind of skip.keys()) present.delete(kind);
+  return present;
 }
 
 /** Which sidecar kinds the annotations show as native or absent. */

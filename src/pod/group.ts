@@ -25,11 +25,30 @@ export type GroupResult =
 /** Container names: DNS labels. */
 export const MEMBER_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
+/**
+ * A member that starts (again: the kubelet reruns a failed container under
+ * restartPolicy OnFailure) removes its record, so that no other member counts
+ * it as finished while it runs.
+ */
+export function clearRecord(plan: GroupPlan, log: { warn(message: string): void }): void {
+  try {
+    builtin("node:fs").unlinkSync(inDir(plan.dir, `${plan.name}.exit`));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "ENOENT") log.warn(`cannot clear this member's earlier record in ${plan.dir}: ${code ?? err}`);
+  }
+}
+
 export function recordAndCheck(plan: GroupPlan, status: number): GroupResult {
   const file = inDir(plan.dir, `${plan.name}.exit`);
-  const temporary = inDir(plan.dir, `.${plan.name}.exit.${process.pid}`);
+  // A name nobody can guess, created exclusively (O_CREAT|O_EXCL never follows a planted symlink), then renamed
+  // over the record (rename replaces a symlink itself, never its target).
+  const temporary = inDir(plan.dir, `.${plan.name}.exit.${process.pid}.${randomHex()}`);
   try {
-    builtin("node:fs").writeFileSync(temporary, `${JSON.stringify({ status, at: new Date().toISOString() })}\n`);
+    builtin("node:fs").writeFileSync(temporary, `${JSON.stringify({ status, at: new Date().toISOString() })}\n`, {
+      flag: "wx",
+      mode: 0o644,
+    });
     builtin("node:fs").renameSync(temporary, file);
   } catch (err) {
     return { kind: "unrecorded", message: `cannot record this member's end in ${plan.dir}: ${(err as Error).message}` };
@@ -53,6 +72,11 @@ export function recordAndCheck(plan: GroupPlan, status: number): GroupResult {
     if (recorded !== 0) failed.push(member);
   }
   return running.length > 0 ? { kind: "waiting", running } : { kind: "last", failed };
+}
+
+/** Unpredictable enough from another container (node:crypto would cost the wrapper's start-up). */
+function randomHex(): string {
+  return `${process.hrtime.bigint().toString(36)}${Math.random().toString(36).slice(2)}`;
 }
 
 /** dir/name, as path.join for an absolute dir and a plain name (node:path costs the executable's start-up). */

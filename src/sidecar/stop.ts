@@ -6,7 +6,7 @@ import type { QuitTarget, StopPlan } from "../config/config.js";
 import { formatDuration, shownUrl } from "../config/values.js";
 import { EXIT } from "../exit-status.js";
 import type { Logger } from "../log.js";
-import { readPodFacts } from "../pod/facts.js";
+import { NO_KNOWLEDGE, type PodKnowledge } from "../pod/knowledge.js";
 import { hintFor } from "./catalogue.js";
 import { signalProcessesNamed } from "./pkill.js";
 import { type Answer, post } from "./request.js";
@@ -30,7 +30,12 @@ export const REFUSED_GRACE_MS = 200;
 const FIRST_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 1000;
 
-export async function stopSidecars(plan: StopPlan, programFailed: boolean, log: Logger): Promise<StopResult> {
+export async function stopSidecars(
+  plan: StopPlan,
+  programFailed: boolean,
+  log: Logger,
+  pod: PodKnowledge = NO_KNOWLEDGE,
+): Promise<StopResult> {
   const reason =
     plan.skipReason ??
     (plan.skipOnFailure && programFailed ? "the program failed and NEVER_KILL_ISTIO_ON_FAILURE is true" : undefined);
@@ -40,22 +45,13 @@ export async function stopSidecars(plan: StopPlan, programFailed: boolean, log: 
     );
     return { kind: "skipped", reason };
   }
-  const budget: Budget = { deadline: Date.now() + plan.budgetMs, ms: plan.budgetMs };
-  // What the pod says about its sidecars (downward API): native ones and ambient mode get no quit.
-  const { facts, warning } = readPodFacts(plan.podinfo.path, plan.podinfo.explicit);
-  if (warning !== undefined) log.warn(warning);
-  const skip = new Map(facts.skip);
-  if (plan.podLookup) {
-    // Within the stop's own budget, leaving it at least half for the quits.
-    const { lookupPod } = await import("../pod/api.js");
-    const found = await lookupPod({ env: process.env, timeoutMs: Math.max(100, Math.min(2000, plan.budgetMs / 2)) });
-    if (found.kind === "error")
-      log.warn(`IQQQ_POD_LOOKUP=api: ${found.message}; every configured sidecar is stopped as usual`);
-    else {
-      log.debug(`IQQQ_POD_LOOKUP=api: read pod ${found.pod}`);
-      for (const [kind, reason] of found.skip) if (!skip.has(kind)) skip.set(kind, reason);
-    }
-  }
+  const budget: Budget = {
+    started: Date.now(),
+    deadline: Date.now() + plan.budgetMs,
+    ms: plan.budgetMs,
+    startTimeoutMs: plan.startTimeoutMs,
+  };
+  const skip = pod.skip;
   const generic = (): Promise<unknown> =>
     Promise.all(plan.generic.map((url) => stopHttp("generic endpoint", url, budget, log, GENERIC)));
   const targets = (): Promise<TargetOutcome[]> =>
@@ -66,7 +62,7 @@ export async function stopSidecars(plan: StopPlan, programFailed: boolean, log: 
           log.info(`not stopping ${target.name}: ${native}`);
           return { name: target.name, outcome: "native" as const };
         }
-        let outcome = await stopTarget(target, budget, log);
+        let outcome = await stopTarget(target, budget, log, pod.present.has(target.name));
         if (outcome !== "stopped" && plan.pkillFallback && target.name === "istio") {
           log.info("ISTIO_FALLBACK_PKILL is true: sending SIGINT to pilot-agent instead");
           outcome = await stopTarget(
@@ -98,12 +94,17 @@ export function standaloneStatus(result: StopResult): number {
 
 /** The stop's time: when it ends, and how long it was (IQQQ_QUIT_TIMEOUT), for messages. */
 interface Budget {
+  readonly started: number;
   readonly deadline: number;
   readonly ms: number;
+  /** IQQQ_SIDECAR_START_TIMEOUT: how long a sidecar the pod has may refuse connections before it counts as absent. */
+  readonly startTimeoutMs: number;
 }
 
-async function stopTarget(target: QuitTarget, budget: Budget, log: Logger): Promise<Outcome> {
-  if (target.kind === "http") return stopHttp(target.name, target.url, budget, log, target.optional ? PROBE : SIDECAR);
+/** present: the pod is known to have this sidecar, so "connection refused" means "not started yet". */
+async function stopTarget(target: QuitTarget, budget: Budget, log: Logger, present = false): Promise<Outcome> {
+  if (target.kind === "http")
+    return stopHttp(target.name, target.url, budget, log, target.optional ? PROBE : SIDECAR, present, target.from);
   const pids = await signalProcessesNamed(target.process, target.signal);
   if (pids.length > 0) {
     log.info(`stopped ${target.name}: sent ${target.signal} to ${target.process} (pid ${pids.join(", ")})`);
@@ -130,22 +131,39 @@ const GENERIC: Levels = { failed: "info", refused: "info" };
 /** auto: a known port that nobody listens on just means "not this kind of sidecar". */
 const PROBE: Levels = { failed: "warn", refused: "debug" };
 
-async function stopHttp(name: string, url: URL, budget: Budget, log: Logger, levels: Levels): Promise<Outcome> {
-  const { deadline } = budget;
-  const started = Date.now();
+async function stopHttp(
+  name: string,
+  url: URL,
+  budget: Budget,
+  log: Logger,
+  levels: Levels,
+  present = false,
+  from?: string,
+): Promise<Outcome> {
+  // A sidecar the pod has may still be starting: refused connections are retried for IQQQ_SIDECAR_START_TIMEOUT.
+  const refusedUntil = budget.started + (present ? budget.startTimeoutMs : REFUSED_GRACE_MS);
   const report = log[levels.failed];
   let backoff = FIRST_BACKOFF_MS;
   let last: Answer | undefined;
+  let waitingSaid = false;
   for (let attempt = 1; ; attempt++) {
+    const deadline = last?.kind === "refused" ? Math.max(budget.deadline, refusedUntil) : budget.deadline;
     const remaining = deadline - Date.now();
-    if (remaining <= 0) {
+    // The first attempt is always made, however long what came before took (a slow pod lookup, say).
+    if (remaining <= 0 && attempt > 1) {
+      if (last?.kind === "refused") {
+        log.warn(
+          `could not stop ${name}: nothing listened at ${shownUrl(url)} within IQQQ_SIDECAR_START_TIMEOUT ${formatDuration(budget.startTimeoutMs)}, though the pod has it`,
+        );
+        return "absent";
+      }
       report(
         `could not stop ${name}: POST ${shownUrl(url)} ${describe(last)} after ${attempt - 1} attempts (IQQQ_QUIT_TIMEOUT ${formatDuration(budget.ms)} used up)`,
       );
       return "failed";
     }
     log.debug(`POST ${shownUrl(url)} (attempt ${attempt})`);
-    last = await post(url, Math.min(remaining, ATTEMPT_TIMEOUT_MS));
+    last = await post(url, Math.min(Math.max(remaining, ATTEMPT_TIMEOUT_MS / 2), ATTEMPT_TIMEOUT_MS));
     log.debug(`POST ${shownUrl(url)}: ${describe(last)}`);
     switch (last.kind) {
       case "status": {
@@ -168,11 +186,17 @@ async function stopHttp(name: string, url: URL, budget: Budget, log: Logger, lev
         break;
       }
       case "refused":
-        if (Date.now() - started >= REFUSED_GRACE_MS) {
+        if (Date.now() >= refusedUntil) {
           log[levels.refused](
-            `no sidecar is listening at ${shownUrl(url)} (connection refused): nothing to stop there`,
+            `no sidecar is listening at ${shownUrl(url)}${from !== undefined ? ` (its port from ${from})` : ""} (connection refused): nothing to stop there. If the pod has one that starts late, set IQQQ_WAIT_FOR=${name} (the program then starts once it is ready) or IQQQ_POD_SIDECARS=${name} (its stop waits up to IQQQ_SIDECAR_START_TIMEOUT)`,
           );
           return "absent";
+        }
+        if (present && !waitingSaid && Date.now() - budget.started >= REFUSED_GRACE_MS) {
+          waitingSaid = true;
+          log.info(
+            `${name} is not listening at ${shownUrl(url)} yet; the pod has it, so its stop is retried for up to IQQQ_SIDECAR_START_TIMEOUT ${formatDuration(budget.startTimeoutMs)}`,
+          );
         }
         break;
       case "error":
@@ -182,7 +206,7 @@ async function stopHttp(name: string, url: URL, budget: Budget, log: Logger, lev
       case "broken":
         break;
     }
-    const pause = Math.min(backoff, deadline - Date.now());
+    const pause = Math.min(backoff, Math.max(budget.deadline, last.kind === "refused" ? refusedUntil : 0) - Date.now());
     if (pause > 0) await new Promise((r) => setTimeout(r, pause));
     backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
   }

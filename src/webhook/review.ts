@@ -48,17 +48,24 @@ export async function answerReview(body: unknown, options: ReviewOptions): Promi
   const mode = modeOf(labels[INJECT_LABEL]);
   if (mode === undefined) return answer({}, `${where}: no ${INJECT_LABEL} label, let through`);
   const changed = structuredClone(pod) as Obj;
+  let warnings: readonly string[];
   try {
     const outcome = await injectDocument(changed, { image: options.image, mode, ...optional(options.imageCommand) });
-    if (outcome.kind !== "injected") return answer({}, `${where}: already injected`);
+    warnings = (outcome.warnings ?? []).map((w) => `iqqq: ${w}`);
+    if (outcome.kind !== "injected")
+      return answer(warnings.length > 0 ? { warnings } : {}, `${where}: already injected`);
   } catch (err) {
     if (!(err instanceof InjectError)) throw err;
     return answer({ warnings: [`iqqq: not injected: ${err.message}`] }, `${where}: not injected: ${err.message}`);
   }
   const patch = diffSpec(pod, changed);
   return answer(
-    { patchType: "JSONPatch", patch: Buffer.from(JSON.stringify(patch)).toString("base64") },
-    `${where}: injected (${mode}), ${patch.length} patch operations`,
+    {
+      patchType: "JSONPatch",
+      patch: Buffer.from(JSON.stringify(patch)).toString("base64"),
+      ...(warnings.length > 0 ? { warnings } : {}),
+    },
+    `${where}: injected (${mode}), ${patch.length} patch operations${warnings.map((w) => `; ${w}`).join("")}`,
   );
 }
 
@@ -68,7 +75,7 @@ function modeOf(label: unknown): Mode | undefined {
   return undefined;
 }
 
-/** The spec fields the injection changed, each added or replaced whole. */
+/** The spec fields the injection changed, and the pod's annotations if it added any, each added or replaced whole. */
 export function diffSpec(before: Obj, after: Obj): PatchOperation[] {
   const old = (isObj(before.spec) ? before.spec : {}) as Obj;
   const now = (isObj(after.spec) ? after.spec : {}) as Obj;
@@ -76,6 +83,13 @@ export function diffSpec(before: Obj, after: Obj): PatchOperation[] {
   for (const key of Object.keys(now)) {
     if (JSON.stringify(old[key]) === JSON.stringify(now[key])) continue;
     ops.push({ op: key in old ? "replace" : "add", path: `/spec/${pointerEscape(key)}`, value: now[key] });
+  }
+  const meta = (o: Obj): Obj => (isObj(o.metadata) ? o.metadata : {});
+  const annotations = meta(after).annotations;
+  if (JSON.stringify(meta(before).annotations) !== JSON.stringify(annotations)) {
+    if (!isObj(before.metadata)) ops.push({ op: "add", path: "/metadata", value: {} });
+    const op = isObj(meta(before).annotations) ? "replace" : "add";
+    ops.push({ op, path: "/metadata/annotations", value: annotations });
   }
   return ops;
 }

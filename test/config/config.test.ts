@@ -180,6 +180,9 @@ describe("bad values: named, with the value, and nothing runs", () => {
     ["IQQQ_GROUP", "job,Bad_Name"],
     ["IQQQ_NAME", "Job One"],
     ["IQQQ_POD_LOOKUP", "kubernetes"],
+    ["IQQQ_RESTART_POLICY", "onfailure"],
+    ["IQQQ_POD_SIDECARS", "istio,vault"],
+    ["IQQQ_SIDECAR_START_TIMEOUT", "a minute"],
   ];
   for (const [name, value] of rows) {
     test(`${name}=${JSON.stringify(value)}`, () => {

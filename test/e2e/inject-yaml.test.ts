@@ -251,6 +251,85 @@ describe("iqqq inject: what Kubernetes reads is what the user wrote, plus iqqq",
     }
   });
 
+  test("what a hostile review found: each reads as Kubernetes reads it, or is refused with the reason", async () => {
+    const pod = (extra: string) =>
+      `kind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: m, image: x, command: [a]}]\n${extra}`;
+    // Characters YAML 1.1 reads as line breaks, or refuses: refused, never given another meaning.
+    for (const [input, message] of [
+      [pod("  # note\u2028  hostNetwork: true\n"), /a raw line-break character \(U\+2028\)/],
+      [pod('  x: "a\u0085b"\n'), /a raw line-break character \(U\+0085\)/],
+      [pod('  x: "a\u0007b"\n'), /the control character U\+0007/],
+      [pod('  x: "a\\/b"\n'), /the escape \\\/, which Kubernetes refuses/],
+      [pod('  x: "\\uD83D\\uDE00"\n'), /the escape \\uD83D, which Kubernetes refuses/],
+      // A kind behind a line break YAML 1.1 sees and the parser here does not.
+      ["kind: ConfigMap # \u2028kind: Pod\nmetadata: {name: p}\n", /a raw line-break character/],
+      // Nesting deeper than any pod spec.
+      [
+        pod(`  x:\n${Array.from({ length: 650 }, (_, i) => `${" ".repeat(2 * i + 4)}k:\n`).join("")}`),
+        /nested deeper than 200 levels/,
+      ],
+    ] as const) {
+      const r = await inject(input);
+      assert.equal(r.status, 65, `${JSON.stringify(input.slice(0, 80))}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
+    // !!merge is a merge, as in go-yaml: the merged mounts stay.
+    const merged = await inject(
+      "kind: Pod\nmetadata: {name: p}\nbase: &base\n  volumeMounts: [{name: data, mountPath: /data}]\nspec:\n  containers:\n    - !!merge <<: *base\n      name: m\n      image: x\n      command: [a]\n  volumes: [{name: data, emptyDir: {}}]\n",
+    );
+    assert.equal(merged.status, 0, merged.stderr);
+    const [mergedPod] = kubernetes(merged.text);
+    assert.deepEqual(
+      mergedPod?.spec.containers[0].volumeMounts.map((m: Obj) => m.mountPath),
+      ["/data", "/opt/iqqq", "/etc/podinfo"],
+    );
+    // A key a later merge overrides is written once, and a second inject changes nothing.
+    const overridden = await inject(
+      "kind: Pod\nmetadata: {name: p}\nbase: &b {name: m, image: img, command: [sh]}\nspec:\n  containers:\n    - command: [run]\n      <<: *b\n",
+    );
+    assert.equal(overridden.status, 0, overridden.stderr);
+    assert.doesNotMatch(overridden.text, /command: \[run\]/, "the overridden key stays beside the new one");
+    assert.deepEqual(kubernetes(overridden.text)[0]?.spec.containers[0].command, ["/opt/iqqq/iqqq", "sh"]);
+    assert.equal((await inject(overridden.text)).text, overridden.text);
+    // A file without a final line break ends as it ended: the block scalar keeps its meaning.
+    const bare = "kind: ConfigMap\ndata:\n  a: |\n    text";
+    const r = await inject(bare);
+    assert.equal(r.text, bare);
+    // A user's group directory or init container named like iqqq's is never taken over.
+    const group = await inject(
+      "kind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - {name: m, image: x, command: [a], volumeMounts: [{name: cfg, mountPath: /run/iqqq-group}]}\n    - {name: k, image: x, command: [b]}\n  volumes: [{name: cfg, configMap: {name: c}}]\n",
+    );
+    assert.equal(group.status, 65);
+    assert.match(group.stderr, /container m already mounts the volume "cfg" at \/run\/iqqq-group/);
+    const init = await inject(
+      "kind: Pod\nmetadata: {name: p}\nspec:\n  initContainers: [{name: iqqq-install, image: u, command: [s]}]\n  containers: [{name: m, image: x, command: [a]}]\n",
+    );
+    assert.equal(init.status, 65);
+    assert.match(init.stderr, /an init container named iqqq-install that is not iqqq's/);
+    const dotted = await inject(
+      pod("").replace("command: [a]}", "command: [a], volumeMounts: [{name: v, mountPath: //opt/./iqqq/}]}"),
+    );
+    assert.equal(dotted.status, 65);
+    assert.match(dotted.stderr, /already mounts the volume "v" at \/opt\/iqqq/);
+  });
+
+  test("many anchored containers in a List: edited in linear time", async () => {
+    const items = Array.from(
+      { length: 1000 },
+      (_, i) =>
+        `- kind: Pod\n  metadata: {name: p${i}}\n  spec:\n    containers: [{name: m, image: x, command: &c${i} [a]}]\n${i % 20 === 0 ? `    x: *c${i}\n` : ""}`,
+    ).join("");
+    const started = Date.now();
+    const r = await inject(`apiVersion: v1\nkind: List\nitems:\n${items}`);
+    const took = Date.now() - started;
+    assert.equal(r.status, 0, r.stderr);
+    const [list] = kubernetes(r.text);
+    assert.deepEqual(list?.items[980].spec.x, ["a"]);
+    assert.deepEqual(list?.items[999].spec.containers[0].command, ["/opt/iqqq/iqqq", "a"]);
+    // Not a budget: the quadratic version took 27 s here; linear takes about one.
+    assert.ok(took < 15_000, `took ${took} ms`);
+  });
+
   test("iqqq's own containers: limits.cpu set, no fixed user (the image's non-root USER, which OpenShift may replace)", async () => {
     const r = await inject(WRITTEN_BY_HAND);
     const [doc] = kubernetes(r.text);

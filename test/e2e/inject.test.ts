@@ -201,7 +201,12 @@ items:
     assert.equal(spec.initContainers, undefined);
     const watcher = spec.containers.find((c: Obj) => c.name === "iqqq-watcher");
     assert.deepEqual(watcher.command, [IQQQ]);
-    assert.deepEqual(watcher.env, [{ name: "IQQQ_WATCH_PROCESS", value: "python" }]);
+    // The pod's istio-proxy: the watcher stops it, and waits for it if it starts late.
+    assert.deepEqual(watcher.env, [
+      { name: "IQQQ_WATCH_PROCESS", value: "python" },
+      { name: "IQQQ_SIDECARS", value: "istio" },
+      { name: "IQQQ_POD_SIDECARS", value: "istio" },
+    ]);
     assert.equal(watcher.image, IMAGE);
     assert.deepEqual(watcher.securityContext, RESTRICTED.securityContext);
     const again = await inject(r.text, ["--mode", "watcher"]);

@@ -70,9 +70,10 @@ function applyPatch(object: any, patch: { op: string; path: string; value: unkno
   for (const op of patch) {
     assert.ok(op.op === "add" || op.op === "replace", `unexpected op ${op.op}`);
     const [, top, key, ...rest] = op.path.split("/");
-    assert.equal(top, "spec");
+    assert.ok(top === "spec" || top === "metadata", op.path);
     assert.equal(rest.length, 0);
-    copy.spec[(key as string).replace(/~1/g, "/").replace(/~0/g, "~")] = op.value;
+    copy[top] ??= {};
+    copy[top][(key as string).replace(/~1/g, "/").replace(/~0/g, "~")] = op.value;
   }
   return copy;
 }

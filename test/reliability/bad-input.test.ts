@@ -129,6 +129,7 @@ const HOSTILE: Readonly<Record<Exclude<VariableKind, "presence">, readonly strin
   "path-list": [",", "a.mjs,,b.mjs", " , ", "a.mjs,"],
   // WRAPPER_PLUGIN_PATH: any path is a path; a missing file is a warning at load time.
   path: [],
+  "restart-policy": ["never", "onfailure", "Never ", " OnFailure", "On-Failure", "Always!", "1", "true"],
 };
 
 /** The table, one row per variable and value. */
