@@ -112,9 +112,12 @@ function checkText(text: string, segment: Segment, name: string): void {
     throw new ManifestError(
       `${at(bad)}: the control character U+${(own.codePointAt(bad) as number).toString(16).toUpperCase().padStart(4, "0")}, which Kubernetes refuses in YAML; write it as an escape in a double-quoted string`,
     );
-  const escape = (token: unknown): void => {
+  const refusedEscape = (token: unknown): void => {
     if (typeof token !== "object" || token === null) return;
-    if (Array.isArray(token)) return token.forEach(escape);
+    if (Array.isArray(token)) {
+      for (const t of token) refusedEscape(t);
+      return;
+    }
     const t = token as { type?: string; source?: string; offset?: number };
     if (t.type === "double-quoted-scalar" && typeof t.source === "string") {
       const m = /\\(?:\/|u[dD][89a-fA-F][0-9a-fA-F]{2}|U0000[dD][89a-fA-F][0-9a-fA-F]{2})/.exec(t.source);
@@ -124,9 +127,9 @@ function checkText(text: string, segment: Segment, name: string): void {
         );
       return;
     }
-    for (const value of Object.values(token)) escape(value);
+    for (const value of Object.values(token)) refusedEscape(value);
   };
-  escape(segment.tokens);
+  refusedEscape(segment.tokens);
 }
 
 /** The document's top-level `kind` from its tokens; undefined where that takes a full parse. */
