@@ -498,10 +498,38 @@ async function imageCommand(c: Container, options: InjectOptions, what: string, 
   try {
     return await options.imageCommand(c.image);
   } catch (err) {
+    const ways =
+      options.mode === "watcher"
+        ? "give the container a command:, or the process to watch with --watch NAME"
+        : "give the container a command: (its image's ENTRYPOINT and CMD), or use --mode watcher, which changes no command";
     throw new InjectError(
-      `${where}, and its image's ENTRYPOINT could not be read: ${(err as Error).message}${hint ? `; ${hint}` : ""}`,
+      `${where}, and its image's ENTRYPOINT could not be read from ${registryOf(c.image)}: ${lookupFailure(err)}; ${hint || ways}`,
     );
   }
+}
+
+/** The registry host of an image reference, as the distribution spec reads it (Docker Hub when none). */
+function registryOf(image: string): string {
+  const first = image.split("/")[0] ?? "";
+  return image.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost")
+    ? first
+    : "docker.io";
+}
+
+/** Why a look-up failed, in words: DNS, refused, a status (401: credentials), a timeout, or the message. */
+function lookupFailure(err: unknown): string {
+  const e = err as Error & { code?: string; cause?: { code?: string; message?: string } };
+  const code = e.code ?? e.cause?.code ?? "";
+  const said = `${e.message} ${e.cause?.message ?? ""}`;
+  if (e.name === "TimeoutError" || e.name === "AbortError" || /TIMEDOUT|Timeout/i.test(code))
+    return `timed out (${e.message})`;
+  if (/ECONNREFUSED|ConnectionRefused/.test(code) || /ECONNREFUSED|Unable to connect/i.test(said))
+    return "connection refused";
+  if (/ENOTFOUND|EAI_AGAIN|DNS/i.test(code) || /getaddrinfo/i.test(said))
+    return `its name does not resolve (DNS: ${code || e.message})`;
+  if (/: 401\b/.test(e.message))
+    return `${e.message}: it wants credentials (docker login or podman login, or DOCKER_CONFIG / REGISTRY_AUTH_FILE)`;
+  return e.cause?.message !== undefined ? `${e.message} (${e.cause.message})` : e.message;
 }
 
 function podinfoVolume(name: string): Obj {

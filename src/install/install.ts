@@ -34,11 +34,29 @@ export async function installCommand(args: readonly string[], _env: Env, io: Io)
   const selfContained = fs.readdirSync(folder).some((name) => name.startsWith("ld-")) && fs.existsSync(`${folder}/lib`);
   try {
     makeFolders(path.resolve(target));
-    if (selfContained) fs.cpSync(folder, target, { recursive: true, force: true, preserveTimestamps: true });
-    else {
-      const name = path.basename(self);
-      fs.copyFileSync(self, path.join(target, name));
-      fs.chmodSync(path.join(target, name), 0o755);
+    if (selfContained) {
+      // Nothing in DIR that would be written may be a symlink: cpSync would write through it.
+      const planted = symlinksIn(folder, target);
+      if (planted !== undefined) {
+        io.stderr(`iqqq install: error: ${planted} is a symbolic link: not followed, nothing copied\n`);
+        return EXIT.CANT_CREATE;
+      }
+      fs.cpSync(folder, target, { recursive: true, force: true, preserveTimestamps: true });
+    } else {
+      // Always DIR/iqqq. The Node bundle keeps its .mjs (Node 20 runs an extensionless file as CommonJS)
+      // and DIR/iqqq links to it (Node takes the format from the link's target). Each file is new, then
+      // renamed into place, so that a symlink planted at its name is replaced, never written through.
+      const temporary = (): string => path.join(target, `.iqqq.${process.pid}.${Math.random().toString(36).slice(2)}`);
+      const bundle = self.endsWith(".mjs");
+      const copy = temporary();
+      fs.copyFileSync(self, copy, fs.constants.COPYFILE_EXCL);
+      fs.chmodSync(copy, 0o755);
+      fs.renameSync(copy, path.join(target, bundle ? "iqqq.mjs" : "iqqq"));
+      if (bundle) {
+        const link = temporary();
+        fs.symlinkSync("iqqq.mjs", link);
+        fs.renameSync(link, path.join(target, "iqqq"));
+      }
     }
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
@@ -47,6 +65,26 @@ export async function installCommand(args: readonly string[], _env: Env, io: Io)
   }
   io.stderr(`iqqq: installed ${selfContained ? `${folder}/ (self-contained)` : self} into ${target}\n`);
   return EXIT.OK;
+}
+
+/** The first path under `target` that copying `source` would write and that is a symlink, if any. */
+function symlinksIn(source: string, target: string): string | undefined {
+  const fs = builtin("node:fs");
+  for (const entry of fs.readdirSync(source, { withFileTypes: true })) {
+    const at = `${target}/${entry.name}`;
+    let stat: ReturnType<typeof fs.lstatSync> | undefined;
+    try {
+      stat = fs.lstatSync(at);
+    } catch {
+      continue;
+    }
+    if (stat.isSymbolicLink()) return at;
+    if (entry.isDirectory()) {
+      const inner = symlinksIn(`${source}/${entry.name}`, at);
+      if (inner !== undefined) return inner;
+    }
+  }
+  return undefined;
 }
 
 /** mkdir -p, one level at a time: Node's recursive mkdirSync never returns on a path under /proc. */

@@ -334,7 +334,10 @@ items:
       const r = await inject(noCommand(`127.0.0.1:${registry.port}/team/missing:1`));
       assert.equal(r.status, 65);
       assert.equal(r.text, "");
-      assert.match(r.stderr, /container job has no command, and its image's ENTRYPOINT could not be read: .*404/);
+      assert.match(
+        r.stderr,
+        /container job has no command, and its image's ENTRYPOINT could not be read from 127\.0\.0\.1:\d+: .*404/,
+      );
     });
   });
 });

@@ -4,7 +4,19 @@
 // copied; otherwise the running file alone. The pods suite runs the real image.
 
 import assert from "node:assert/strict";
-import { chmod, copyFile, mkdir, mkdtemp, readdir, stat, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  copyFile,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  stat,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { test } from "node:test";
@@ -33,12 +45,14 @@ test("from a self-contained folder: the whole folder is copied, modes kept, and 
   assert.equal((await runCli(["install", target], { executable: self, timeoutMs: 30_000 })).status, 0);
 });
 
-test("from anywhere else: the running file alone", async () => {
+test("from anywhere else: the running file alone, always as DIR/iqqq", async () => {
   const target = await mkdtemp(join(tmpdir(), "iqqq-install-plain-"));
   const r = await runCli(["install", target], { timeoutMs: 30_000 });
   assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(await readdir(target), [basename(CLI)]);
-  assert.equal((await runCli(["--version"], { executable: join(target, basename(CLI)) })).status, 0);
+  // The Node bundle keeps its .mjs beside a link (Node 20 runs an extensionless file as CommonJS).
+  assert.deepEqual((await readdir(target)).sort(), CLI.endsWith(".mjs") ? ["iqqq", "iqqq.mjs"] : ["iqqq"]);
+  const copy = await runCli(["--version"], { executable: join(target, "iqqq") });
+  assert.equal(copy.status, 0, copy.stderr);
 });
 
 test("bad use: no folder or two (64), a folder that cannot be made (73); `iqqq -- install` runs a program", async () => {
@@ -53,4 +67,36 @@ test("bad use: no folder or two (64), a folder that cannot be made (73); `iqqq -
   const gnu = await runCli(["--", "install", "--version"], { timeoutMs: 30_000 });
   assert.equal(gnu.status, 0, gnu.stderr);
   assert.match(gnu.stdout.toString(), /install \(GNU coreutils\)/);
+});
+
+test("a symlink planted in DIR is never written through: replaced (DIR/iqqq), or refused (the image's folder)", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "iqqq-install-link-"));
+  const victim = join(dir, "victim");
+  await writeFile(victim, "precious\n");
+  await chmod(victim, 0o600);
+  const target = join(dir, "emptydir");
+  await mkdir(target);
+  await symlink(victim, join(target, "iqqq"));
+  const r = await runCli(["install", target], { timeoutMs: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(await readFile(victim, "utf8"), "precious\n");
+  assert.equal((await stat(victim)).mode & 0o777, 0o600);
+  // DIR/iqqq is iqqq's own now: the executable, or the bundle's link to its .mjs.
+  if (CLI.endsWith(".mjs")) assert.equal(await readlink(join(target, "iqqq")), "iqqq.mjs");
+  else assert.equal((await lstat(join(target, "iqqq"))).isSymbolicLink(), false);
+  // The image's self-contained folder: a link where a file of it goes is refused, exit 73.
+  const source = join(dir, "opt-iqqq");
+  await mkdir(join(source, "lib"), { recursive: true });
+  const self = join(source, basename(CLI));
+  await copyFile(CLI, self);
+  await chmod(self, 0o755);
+  await writeFile(join(source, "ld-linux-x86-64.so.2"), "loader");
+  await writeFile(join(source, "lib", "libc.so.6"), "libc");
+  const planted = join(dir, "planted");
+  await mkdir(join(planted, "lib"), { recursive: true });
+  await symlink(victim, join(planted, "lib", "libc.so.6"));
+  const refused = await runCli(["install", planted], { executable: self, timeoutMs: 30_000 });
+  assert.equal(refused.status, 73, refused.stderr);
+  assert.match(refused.stderr, /lib\/libc\.so\.6 is a symbolic link: not followed, nothing copied/);
+  assert.equal(await readFile(victim, "utf8"), "precious\n");
 });

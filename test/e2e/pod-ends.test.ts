@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { parse, parseAllDocuments } from "yaml";
 import { ROOT, runCli, startCli, watchOutput } from "../support/cli.js";
+import { fakeRegistry } from "../support/fake-registry.js";
 import { startFakeSidecar } from "../support/fake-sidecar.js";
 import { closedPort, fakeSidecars, K8S } from "../support/sidecars.js";
 
@@ -156,6 +157,29 @@ describe("inject: which sidecars the pod has, and its restartPolicy", () => {
     }
   });
 
+  test("an image whose registry cannot be reached: the registry, the reason, and the two ways out", async () => {
+    const port = await closedPort();
+    const noCommand = (image: string) =>
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: nc}\nspec:\n  containers:\n  - {name: job, image: ${image}}\n`;
+    const refused = await inject(noCommand(`127.0.0.1:${port}/team/job:1`));
+    assert.equal(refused.status, 65);
+    assert.match(
+      refused.stderr,
+      new RegExp(
+        `container job has no command, and its image's ENTRYPOINT could not be read from 127\\.0\\.0\\.1:${port}: connection refused; give the container a command: \\(its image's ENTRYPOINT and CMD\\), or use --mode watcher`,
+      ),
+    );
+    const registry = await fakeRegistry();
+    registry.requireCredentials = "dXNlcjpwYXNz";
+    try {
+      const denied = await inject(noCommand(`127.0.0.1:${registry.port}/team/job:1`));
+      assert.equal(denied.status, 65);
+      assert.match(denied.stderr, /: 401: it wants credentials \(docker login or podman login, or DOCKER_CONFIG/);
+    } finally {
+      registry.server.close();
+    }
+  });
+
   test("--explain in the injected container says what it will stop, why, and what it waits for", async () => {
     const r = await inject(
       job(
@@ -171,6 +195,64 @@ describe("inject: which sidecars the pod has, and its restartPolicy", () => {
     assert.match(text, /if the program fails, stop no sidecar: .*restartPolicy is OnFailure/);
     assert.match(text, /POST http:\/\/127\.0\.0\.1:4191\/shutdown \(linkerd.*the pod has it/);
     assert.match(text, /POST http:\/\/127\.0\.0\.1:9092\/quitquitquit \(cloudsql.*the pod has it/);
+  });
+});
+
+describe("examples to inject", () => {
+  const expected: Record<string, Record<string, Record<string, string>>> = {
+    "istio.yaml": { report: { IQQQ_SIDECARS: "istio", IQQQ_POD_SIDECARS: "istio" } },
+    "linkerd.yaml": { report: { IQQQ_SIDECARS: "linkerd", IQQQ_POD_SIDECARS: "linkerd" } },
+    "cloudsql.yaml": {
+      report: { IQQQ_SIDECARS: "cloudsql", IQQQ_POD_SIDECARS: "cloudsql", CLOUDSQL_ADMIN_PORT: "9092" },
+    },
+    "onfailure.yaml": {
+      nightly: { IQQQ_SIDECARS: "istio", IQQQ_POD_SIDECARS: "istio", IQQQ_RESTART_POLICY: "OnFailure" },
+    },
+    "two-containers.yaml": {
+      extract: {
+        IQQQ_SIDECARS: "istio",
+        IQQQ_POD_SIDECARS: "istio",
+        IQQQ_GROUP: "extract,load",
+        IQQQ_NAME: "extract",
+        IQQQ_GROUP_DIR: "/run/iqqq-group",
+      },
+      load: {
+        IQQQ_SIDECARS: "istio",
+        IQQQ_POD_SIDECARS: "istio",
+        IQQQ_GROUP: "extract,load",
+        IQQQ_NAME: "load",
+        IQQQ_GROUP_DIR: "/run/iqqq-group",
+      },
+    },
+  };
+  for (const [file, containers] of Object.entries(expected)) {
+    test(`examples/inject/${file}: injected without a warning, iqqq told what the pod has, its comments kept`, async () => {
+      const text = await readFile(join(ROOT, "examples/inject", file), "utf8");
+      const r = await runCli(["inject", "--image", IMAGE], { input: text, timeoutMs: 30_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr, "");
+      const out = r.stdout.toString();
+      const doc = parse(out);
+      const spec = doc.kind === "CronJob" ? doc.spec.jobTemplate.spec.template.spec : doc.spec.template.spec;
+      for (const [name, env] of Object.entries(containers)) {
+        const c = spec.containers.find((x: Obj) => x.name === name);
+        assert.equal(c.command[0], "/opt/iqqq/iqqq", name);
+        assert.deepEqual(Object.fromEntries(c.env.map((e: Obj) => [e.name, e.value])), env, name);
+      }
+      for (const comment of text.match(/#.*$/gm) ?? []) assert.ok(out.includes(comment.trim()), `lost: ${comment}`);
+    });
+  }
+
+  test("every other example comes through inject with its comments (the wrapped ones unchanged)", async () => {
+    for (const kind of ["istio", "linkerd", "cloudsql", "watcher"]) {
+      for (const file of ["job.yaml", "cronjob.yaml"]) {
+        const text = await readFile(join(ROOT, "examples", kind, file), "utf8");
+        const args = kind === "watcher" ? ["--mode", "watcher"] : [];
+        const r = await runCli(["inject", "--image", IMAGE, ...args], { input: text, timeoutMs: 30_000 });
+        assert.equal(r.status, 0, `${kind}/${file}: ${r.stderr}`);
+        assert.equal(r.stdout.toString(), text, `${kind}/${file}: a pod that brings its own iqqq needs nothing`);
+      }
+    }
   });
 });
 
