@@ -716,8 +716,165 @@ test(
   },
 );
 
+// ------------------------------------------- an injected pod always ends (issue 20)
+
+/** The fake sidecar's CLI, in the stand-in image, as another kind on another port. */
+const standIn = (kind: string, port: number, ...args: string[]) => ({
+  image: SIDECAR_IMAGE,
+  command: ["/usr/bin/node", "/fake-sidecar.mjs"],
+  args: ["--kind", kind, "--port", String(port), ...args],
+});
+
+/** A pod as users write it, with whatever sidecars and restartPolicy; no iqqq anywhere. */
+function podWith(name: string, spec: Record<string, unknown>, metadata: Record<string, unknown> = {}): string {
+  return stringify({ apiVersion: "v1", kind: "Pod", metadata: { name, labels: { app: name }, ...metadata }, spec });
+}
+
+/** A job that fails on its first run and succeeds on the next (the kubelet's retry under OnFailure). */
+const FAIL_ONCE = [
+  "/bin/sh",
+  "-c",
+  'if [ -e /state/$NAME ]; then echo "job: second run"; sleep 1; echo "job: done"; exit 0; fi; : > /state/$NAME; echo "job: first run, failing"; exit 1',
+];
+
+async function playInjected(scenario: string, yaml: string) {
+  return play({ scenario, manifest: "", yaml: withoutDownwardApi(inject(yaml)), images: {}, waitMs: 30_000 });
+}
+
+/** How many quits a stand-in logged (one line per request). */
+const quits = (log: string | undefined) =>
+  (log ?? "").match(/request (POST|GET) \/(quitquitquit|shutdown)/g)?.length ?? 0;
+
+test("iqqq inject beside cloud-sql-proxy (--quitquitquit, --admin-port 9092): the pod completes", opts, async () => {
+  const yaml = podWith("inject-cloudsql", {
+    restartPolicy: "Never",
+    containers: [
+      { name: "job", image: `${TAG}/base:glibc`, command: JOB_EXITS_3 },
+      { name: "cloud-sql-proxy", ...standIn("cloudsql", 9092, "--quitquitquit", "--admin-port=9092", "p:r:i") },
+    ],
+  });
+  const { outcome } = await playInjected("iqqq inject, cloud-sql-proxy stand-in", yaml);
+  assert.equal(outcome.exits.job, "3", JSON.stringify(outcome.logs));
+  assert.equal(outcome.exits["cloud-sql-proxy"], "0", outcome.logs["cloud-sql-proxy"]);
+  assert.equal(quits(outcome.logs["cloud-sql-proxy"]), 1);
+});
+
+test("iqqq inject in a Linkerd-injected pod (linkerd-proxy, shutdown on): the pod completes", opts, async () => {
+  const yaml = podWith(
+    "inject-linkerd",
+    {
+      restartPolicy: "Never",
+      containers: [
+        { name: "job", image: `${TAG}/base:glibc`, command: JOB_EXITS_3 },
+        {
+          name: "linkerd-proxy",
+          ...standIn("linkerd", 4191),
+          env: [{ name: "LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED", value: "true" }],
+        },
+      ],
+    },
+    { annotations: { "linkerd.io/inject": "enabled" } },
+  );
+  const { outcome } = await playInjected("iqqq inject, Linkerd stand-in", yaml);
+  assert.equal(outcome.exits.job, "3", JSON.stringify(outcome.logs));
+  assert.equal(outcome.exits["linkerd-proxy"], "0", outcome.logs["linkerd-proxy"]);
+  assert.equal(quits(outcome.logs["linkerd-proxy"]), 1);
+});
+
+test(
+  "restartPolicy OnFailure: the job fails once, its retry runs with the proxy up, then the pod completes",
+  opts,
+  async () => {
+    const yaml = podWith("inject-onfailure", {
+      restartPolicy: "OnFailure",
+      containers: [
+        {
+          name: "job",
+          image: `${TAG}/base:glibc`,
+          command: FAIL_ONCE,
+          env: [{ name: "NAME", value: "job" }],
+          volumeMounts: [{ name: "state", mountPath: "/state" }],
+        },
+        { name: "istio-proxy", image: SIDECAR_IMAGE },
+      ],
+      volumes: [{ name: "state", emptyDir: {} }],
+    });
+    const { outcome } = await playInjected("OnFailure: fails once, the retry keeps its proxy", yaml);
+    assert.equal(outcome.exits.job, "0", JSON.stringify(outcome.logs));
+    assert.equal(outcome.exits["istio-proxy"], "0");
+    assert.match(outcome.logs.job ?? "", /job: first run, failing[\s\S]*job: second run/);
+    assert.equal(quits(outcome.logs["istio-proxy"]), 1, outcome.logs["istio-proxy"]);
+    // The one quit came after the retry had started: it ran with its mesh.
+    const retried = loggedAt(outcome.stamped.job ?? "", /job: second run/);
+    const quit = loggedAt(outcome.stamped["istio-proxy"] ?? "", /request POST \/quitquitquit/);
+    assert.ok(quit >= retried, `the quit (${quit}) came before the retry (${retried})`);
+  },
+);
+
+test(
+  "OnFailure with two job containers: the one that fails and reruns is never counted as finished",
+  opts,
+  async () => {
+    const yaml = podWith("inject-onfailure-group", {
+      restartPolicy: "OnFailure",
+      containers: [
+        {
+          name: "flaky",
+          image: `${TAG}/base:glibc`,
+          command: FAIL_ONCE,
+          env: [{ name: "NAME", value: "flaky" }],
+          volumeMounts: [{ name: "state", mountPath: "/state" }],
+        },
+        { name: "steady", image: `${TAG}/base:glibc`, command: ["/bin/sh", "-c", "echo steady: done"] },
+        { name: "istio-proxy", image: SIDECAR_IMAGE },
+      ],
+      volumes: [{ name: "state", emptyDir: {} }],
+    });
+    const { outcome } = await playInjected("OnFailure, two job containers", yaml);
+    assert.equal(outcome.exits.flaky, "0", JSON.stringify(outcome.logs));
+    assert.equal(outcome.exits.steady, "0");
+    assert.equal(outcome.exits["istio-proxy"], "0");
+    assert.equal(quits(outcome.logs["istio-proxy"]), 1, outcome.logs["istio-proxy"]);
+    const retried = loggedAt(outcome.stamped.flaky ?? "", /job: done/);
+    const quit = loggedAt(outcome.stamped["istio-proxy"] ?? "", /request POST \/quitquitquit/);
+    assert.ok(quit >= retried, "the proxy was stopped before the rerun member finished");
+  },
+);
+
+test(
+  "a proxy that starts listening 4 s after the job has ended still gets its quit: the pod completes",
+  opts,
+  async () => {
+    const yaml = podWith("inject-late-proxy", {
+      restartPolicy: "Never",
+      containers: [
+        {
+        name: "job",
+        image: `${TAG}/base:glibc`,
+        command: ["/bin/sh", "-c", "echo job: quick; exit 0"],
+        env: [{ name: "IQQQ_LOG_LEVEL", value: "info" }],
+      },
+        {
+          name: "istio-proxy",
+          image: SIDECAR_IMAGE,
+          command: [
+            "/bin/sh",
+            "-c",
+            "sleep 4; exec /usr/bin/node /fake-sidecar.mjs --kind istio --port 15020 --ready-port 15021",
+          ],
+        },
+      ],
+    });
+    const { outcome } = await playInjected("proxy listening 4 s after the job ends", yaml);
+    assert.equal(outcome.exits.job, "0", JSON.stringify(outcome.logs));
+    assert.equal(outcome.exits["istio-proxy"], "0", outcome.logs["istio-proxy"]);
+    assert.equal(quits(outcome.logs["istio-proxy"]), 1);
+    assert.match(outcome.logs.job ?? "", /the pod has it, so its stop is retried/);
+  },
+);
+
 /** The scenarios above: docs/pods.md is written only by a run of all of them (not a filtered one). */
-const SCENARIOS = 17;
+const SCENARIOS = 22;
 
 after(async () => {
   if (table.length === 0) return;
