@@ -156,12 +156,19 @@ async function watch(config: Config, plan: WatchPlan, plugins: PluginHost, log: 
       ...(plan.pattern === undefined ? {} : { pattern: plan.pattern.source }),
     },
   });
-  const result = await watchEvery(
-    plan.names,
-    { pattern: plan.pattern, startTimeoutMs: plan.startTimeoutMs },
-    log,
-    interrupt.signal,
-  );
+  const result =
+    plan.containers !== undefined
+      ? await (await import("./watch/containers.js")).watchContainers(
+          { count: plan.containers, startTimeoutMs: plan.startTimeoutMs },
+          log,
+          interrupt.signal,
+        )
+      : await watchEvery(
+          plan.names,
+          { pattern: plan.pattern, startTimeoutMs: plan.startTimeoutMs },
+          log,
+          interrupt.signal,
+        );
   const outcome = watchOutcome(result, log, received, config.stop.skipOnFailure);
   const exit = watchExit(result, outcome.status);
   if (exit !== undefined) await plugins.run("afterExit", { exit });

@@ -121,6 +121,8 @@ export interface WatchPlan {
   readonly pattern: Pattern | undefined;
   /** undefined: wait for the process to appear as long as it takes. */
   readonly startTimeoutMs: number | undefined;
+  /** IQQQ_WATCH_CONTAINERS: watch this many job containers (watch/containers.ts), not names. */
+  readonly containers?: number | undefined;
 }
 
 export interface PluginPlan {
@@ -216,6 +218,7 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
   const watchName = watchNames?.join(",");
   const watchPattern = read.value("IQQQ_WATCH_PATTERN", parseWatchPattern);
   const watchStartTimeout = read.value("IQQQ_WATCH_START_TIMEOUT", parsePositiveDuration);
+  const watchContainers = read.value("IQQQ_WATCH_CONTAINERS", parseCount);
   const plugins = pluginPaths(
     read.value("IQQQ_PLUGINS", parsePluginPaths),
     read.value("WRAPPER_PLUGIN_PATH", parseWrapperPluginPath),
@@ -252,7 +255,7 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
   if (read.problems.length > 0 && flavour === "iqqq") return new UsageError(read.problems, EXIT.CONFIG);
   const warnings = read.problems.map((p) => `${p}; ignored, as scuttle does`);
   warnings.push(...misspeltVariables(env, flavour, plugins.length > 0));
-  const watching = watchName !== undefined || watchPattern !== undefined;
+  const watching = watchName !== undefined || watchPattern !== undefined || watchContainers !== undefined;
   if (watching && args.program !== undefined) {
     warnings.push("IQQQ_WATCH_PROCESS/IQQQ_WATCH_PATTERN are ignored: a PROGRAM was given, so iqqq wraps it");
   }
@@ -339,7 +342,13 @@ export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq
       program: args.program === undefined ? undefined : { ...args.program, signalGroup },
       watch:
         watching && args.program === undefined
-          ? { name: watchName, names: watchNames ?? [], pattern: watchPattern, startTimeoutMs: watchStartTimeout }
+          ? {
+              name: watchName,
+              names: watchNames ?? [],
+              pattern: watchPattern,
+              startTimeoutMs: watchStartTimeout,
+              ...(watchContainers !== undefined ? { containers: watchContainers } : {}),
+            }
           : undefined,
       plugins: { paths: plugins, timeoutMs: pluginTimeout, budgetMs: pluginBudget },
       logLevel,
@@ -498,6 +507,11 @@ function parseProcessNames(raw: string): string[] {
 }
 
 /** IQQQ_POD_LOOKUP: "api", or unset. */
+function parseCount(raw: string): number {
+  if (!/^[1-9][0-9]{0,3}$/.test(raw)) throw new ValueError("expected a whole number from 1 to 9999");
+  return Number(raw);
+}
+
 function parseRestartPolicy(raw: string): RestartPolicy {
   const found = RESTART_POLICIES.find((p) => p === raw);
   if (found === undefined) throw new ValueError(`expected ${RESTART_POLICIES.join(", ")} (the pod's restartPolicy)`);

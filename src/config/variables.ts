@@ -16,7 +16,8 @@ export type VariableKind =
   | "regex"
   | "path-list"
   | "path"
-  | "restart-policy";
+  | "restart-policy"
+  | "count";
 
 export interface Variable {
   readonly name: string;
@@ -151,6 +152,13 @@ export const VARIABLES: readonly Variable[] = [
     default: "(unset)",
     meaning:
       "watcher mode: a JavaScript regular expression matched against the full command line, in linear time (no backreferences or lookaround); with IQQQ_WATCH_PROCESS, both must match",
+  },
+  {
+    name: "IQQQ_WATCH_CONTAINERS",
+    kind: "count",
+    default: "(unset)",
+    meaning:
+      "watcher mode: wait for the processes of this many job containers, each told by the mount at /run/iqqq-job that iqqq inject --mode watcher gives it, whatever they are called or exec into; the watch ends once that many have appeared and none of their processes is left; needs shareProcessNamespace",
   },
   {
     name: "IQQQ_WATCH_START_TIMEOUT",

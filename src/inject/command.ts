@@ -15,9 +15,10 @@ with iqqq injected into every Pod, Job and CronJob; other kinds pass through.
                      default: $IQQQ_IMAGE
   --mode wrapper     (default) an init container copies iqqq into an emptyDir and
                      each job container's command starts with it
-  --mode watcher     a watcher container instead, with shareProcessNamespace
-  --watch NAME       watcher mode: the process to wait for in a container that
-                     has no command (else its image's ENTRYPOINT names it)
+  --mode watcher     a watcher container instead, with shareProcessNamespace: it
+                     waits for the job containers' processes (each marked by a
+                     mount at /run/iqqq-job), whatever they exec into
+  --watch NAME       watcher mode: wait for processes named NAME instead
   --platform OS/ARCH the platform whose image config is read when a container has
                      no command (default linux/amd64)
 A container without a command gets its image's ENTRYPOINT and CMD from the

@@ -6,6 +6,7 @@
 // image look-up for a container without a command is passed in.
 
 import { SIDECARS } from "../sidecar/catalogue.js";
+import { MARK } from "../watch/containers.js";
 import { podSidecars } from "./sidecars.js";
 import { same } from "./value.js";
 
@@ -16,6 +17,9 @@ export const IQQQ = `${IQQQ_DIR}/iqqq`;
 export const VOLUME = "iqqq";
 export const PODINFO_VOLUME = "iqqq-podinfo";
 export const GROUP_VOLUME = "iqqq-group";
+export const JOB_VOLUME = "iqqq-job";
+/** Watcher mode: where each job container gets the mount that tells it apart. */
+const JOB_MARK = MARK;
 export const INSTALL_CONTAINER = "iqqq-install";
 export const WATCHER_CONTAINER = "iqqq-watcher";
 const INSTALL_TARGET = "/iqqq-install";
@@ -335,19 +339,28 @@ async function injectWatcher(pod: Pod, options: InjectOptions, what: string): Pr
   }
   if ((spec.containers ?? []).some(isWatcher)) return [];
   if (jobs.length === 0) throw new InjectError(`${what}: no job container (only sidecars)`);
-  const watched = await Promise.all(jobs.map((c) => processName(c, options, what)));
-  const podinfo = ourNames(spec, []).podinfo;
+  // By default the watcher follows the job containers themselves, each marked by a mount of its own
+  // (watch/containers.ts), whatever their processes are called or exec into; --watch NAME watches a name.
+  const names = ourNames(spec, []);
+  const mark = { name: names.job, mountPath: JOB_MARK, readOnly: true };
+  const marked = options.watch === undefined ? jobs.filter((c) => !hasMount(c, mark, what)) : [];
   const { env, warnings } = podEnv(pod);
   spec.shareProcessNamespace = true;
-  addVolume(spec, podinfoVolume(podinfo));
+  addVolume(spec, podinfoVolume(names.podinfo));
+  if (options.watch === undefined) addVolume(spec, { name: names.job, emptyDir: {} });
+  for (const c of marked) c.volumeMounts = [...(c.volumeMounts ?? []), mark];
+  const watch =
+    options.watch === undefined
+      ? { name: "IQQQ_WATCH_CONTAINERS", value: String(jobs.length) }
+      : { name: "IQQQ_WATCH_PROCESS", value: options.watch };
   spec.containers = [
     ...(spec.containers ?? []),
     {
       name: WATCHER_CONTAINER,
       image: options.image,
       command: [IQQQ],
-      env: [{ name: "IQQQ_WATCH_PROCESS", value: [...new Set(watched)].join(",") }, ...env],
-      volumeMounts: [{ name: podinfo, mountPath: PODINFO_DIR, readOnly: true }],
+      env: [watch, ...env],
+      volumeMounts: [{ name: names.podinfo, mountPath: PODINFO_DIR, readOnly: true }],
       ...ownContainer(),
     },
   ];
@@ -359,6 +372,8 @@ interface Names {
   readonly volume: string;
   readonly podinfo: string;
   readonly group: string;
+  /** Watcher mode: the mark of the job containers. */
+  readonly job: string;
 }
 
 /**
@@ -406,6 +421,7 @@ function ourNames(spec: PodSpec, wrapped: readonly Container[]): Names {
     podinfo:
       annotations(mountedAt([...wrapped, ...watcher, ...jobContainers(spec)], PODINFO_DIR)) ?? free(PODINFO_VOLUME),
     group: emptyDir(mountedAt(wrapped, GROUP_DIR)) ?? free(GROUP_VOLUME),
+    job: emptyDir(mountedAt(jobContainers(spec), JOB_MARK)) ?? free(JOB_VOLUME),
   };
 }
 
@@ -476,34 +492,16 @@ export function escapeExpansion(word: string): string {
   return word.replaceAll("$", "$$$$");
 }
 
-/** The name of the process a watcher waits for: the last part of the container's argv[0]. */
-async function processName(c: Container, options: InjectOptions, what: string): Promise<string> {
-  let argv0: string | undefined = c.command?.[0];
-  if (argv0 === undefined && options.watch !== undefined) return options.watch;
-  if (argv0 === undefined) {
-    const image = await imageCommand(c, options, what, "or give the process to watch with --watch NAME");
-    argv0 = image.entrypoint[0] ?? (nonEmpty(c.args) ? c.args[0] : image.cmd[0]);
-  }
-  const name = argv0?.split("/").pop();
-  if (name === undefined || name === "")
-    throw new InjectError(`${what}: container ${c.name}: no program to watch; give it with --watch NAME`);
-  return name;
-}
-
-async function imageCommand(c: Container, options: InjectOptions, what: string, hint = ""): Promise<ImageCommand> {
+async function imageCommand(c: Container, options: InjectOptions, what: string): Promise<ImageCommand> {
   const where = `${what}: container ${c.name} has no command`;
   if (c.image === undefined) throw new InjectError(`${where} and no image`);
   if (options.imageCommand === undefined)
-    throw new InjectError(`${where}, and its image's ENTRYPOINT cannot be looked up here${hint ? `; ${hint}` : ""}`);
+    throw new InjectError(`${where}, and its image's ENTRYPOINT cannot be looked up here`);
   try {
     return await options.imageCommand(c.image);
   } catch (err) {
-    const ways =
-      options.mode === "watcher"
-        ? "give the container a command:, or the process to watch with --watch NAME"
-        : "give the container a command: (its image's ENTRYPOINT and CMD), or use --mode watcher, which changes no command";
     throw new InjectError(
-      `${where}, and its image's ENTRYPOINT could not be read from ${registryOf(c.image)}: ${lookupFailure(err)}; ${hint || ways}`,
+      `${where}, and its image's ENTRYPOINT could not be read from ${registryOf(c.image)}: ${lookupFailure(err)}; give the container a command: (its image's ENTRYPOINT and CMD), or use --mode watcher, which changes no command and looks nothing up`,
     );
   }
 }

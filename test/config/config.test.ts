@@ -183,6 +183,7 @@ describe("bad values: named, with the value, and nothing runs", () => {
     ["IQQQ_RESTART_POLICY", "onfailure"],
     ["IQQQ_POD_SIDECARS", "istio,vault"],
     ["IQQQ_SIDECAR_START_TIMEOUT", "a minute"],
+    ["IQQQ_WATCH_CONTAINERS", "0"],
   ];
   for (const [name, value] of rows) {
     test(`${name}=${JSON.stringify(value)}`, () => {

@@ -202,11 +202,16 @@ items:
     const watcher = spec.containers.find((c: Obj) => c.name === "iqqq-watcher");
     assert.deepEqual(watcher.command, [IQQQ]);
     // The pod's istio-proxy: the watcher stops it, and waits for it if it starts late.
+    // It follows the job container (marked by its mount at /run/iqqq-job), whatever it execs into.
     assert.deepEqual(watcher.env, [
-      { name: "IQQQ_WATCH_PROCESS", value: "python" },
+      { name: "IQQQ_WATCH_CONTAINERS", value: "1" },
       { name: "IQQQ_SIDECARS", value: "istio" },
       { name: "IQQQ_POD_SIDECARS", value: "istio" },
     ]);
+    assert.deepEqual(spec.containers[0].volumeMounts, [
+      { name: "iqqq-job", mountPath: "/run/iqqq-job", readOnly: true },
+    ]);
+    assert.ok(spec.volumes.some((v: Obj) => v.name === "iqqq-job" && v.emptyDir !== undefined));
     assert.equal(watcher.image, IMAGE);
     assert.deepEqual(watcher.securityContext, RESTRICTED.securityContext);
     const again = await inject(r.text, ["--mode", "watcher"]);
@@ -270,11 +275,11 @@ items:
       assert.deepEqual(c.args, ["only"]);
     });
 
-    test("watcher mode takes the process name from ENTRYPOINT; --watch names it without a look-up", async () => {
-      const looked = await inject(noCommand(`127.0.0.1:${registry.port}/team/job:1`), ["--mode", "watcher"]);
+    test("watcher mode looks nothing up: it follows the containers; --watch names a process instead", async () => {
+      const looked = await inject(noCommand("unreachable.invalid/x:1"), ["--mode", "watcher"]);
       assert.equal(looked.status, 0, looked.stderr);
       const watcher = looked.docs[0]?.spec.containers.find((c: Obj) => c.name === "iqqq-watcher");
-      assert.deepEqual(watcher.env, [{ name: "IQQQ_WATCH_PROCESS", value: "entry" }]);
+      assert.deepEqual(watcher.env, [{ name: "IQQQ_WATCH_CONTAINERS", value: "1" }]);
       const named = await inject(noCommand("unreachable.invalid/x:1"), ["--mode", "watcher", "--watch", "etl"]);
       assert.equal(named.status, 0, named.stderr);
       const w = named.docs[0]?.spec.containers.find((c: Obj) => c.name === "iqqq-watcher");

@@ -849,11 +849,11 @@ test(
       restartPolicy: "Never",
       containers: [
         {
-        name: "job",
-        image: `${TAG}/base:glibc`,
-        command: ["/bin/sh", "-c", "echo job: quick; exit 0"],
-        env: [{ name: "IQQQ_LOG_LEVEL", value: "info" }],
-      },
+          name: "job",
+          image: `${TAG}/base:glibc`,
+          command: ["/bin/sh", "-c", "echo job: quick; exit 0"],
+          env: [{ name: "IQQQ_LOG_LEVEL", value: "info" }],
+        },
         {
           name: "istio-proxy",
           image: SIDECAR_IMAGE,
@@ -873,8 +873,60 @@ test(
   },
 );
 
+for (const [variant, command] of [
+  [
+    'behind an ENTRYPOINT script\'s exec "$@"',
+    ["/bin/sh", "-c", 'exec "$@"', "entry", "/bin/sh", "-c", "echo job: started; sleep 2; echo job: done"],
+  ],
+  ["behind sh -c, which execs its one command", ["/bin/sh", "-c", "sleep 3"]],
+] as const) {
+  test(
+    `iqqq inject --mode watcher, the program ${variant}: the watcher follows the container, the pod completes after it`,
+    opts,
+    async () => {
+      const name = `watch-${variant.includes("ENTRYPOINT") ? "exec" : "shc"}`;
+      const pod = parse(
+        inject(
+          podWith(name, {
+            restartPolicy: "Never",
+            containers: [
+              { name: "job", image: `${TAG}/base:glibc`, command: [...command] },
+              { name: "istio-proxy", image: SIDECAR_IMAGE },
+            ],
+          }),
+          "--mode",
+          "watcher",
+        ),
+      );
+      // The kubelet sets KUBERNETES_SERVICE_HOST in every container; podman kube play does not (see buildBase).
+      const watcher = pod.spec.containers.find((c: { name: string }) => c.name === "iqqq-watcher");
+      watcher.env.push(
+        { name: "KUBERNETES_SERVICE_HOST", value: "10.96.0.1" },
+        { name: "IQQQ_LOG_LEVEL", value: "info" },
+      );
+      const { outcome, finished } = await play({
+        scenario: `iqqq inject --mode watcher, program ${variant}`,
+        manifest: "",
+        yaml: withoutDownwardApi(stringify(pod)),
+        images: {},
+        waitMs: 30_000,
+      });
+      assert.equal(outcome.exits.job, "0", JSON.stringify(outcome.logs));
+      assert.equal(outcome.exits["iqqq-watcher"], "0", outcome.logs["iqqq-watcher"]);
+      assert.equal(outcome.exits["istio-proxy"], "0", outcome.logs["istio-proxy"]);
+      assert.match(outcome.logs["iqqq-watcher"] ?? "", /job container 1 of 1 seen/);
+      // At the right moment: the quit came after the job's last process had ended.
+      const quit = loggedAt(outcome.stamped["istio-proxy"] ?? "", /request POST \/quitquitquit/);
+      assert.ok(
+        quit >= (finished.job ?? Number.POSITIVE_INFINITY) - 50,
+        `quit at ${quit}, job ended at ${finished.job}`,
+      );
+    },
+  );
+}
+
 /** The scenarios above: docs/pods.md is written only by a run of all of them (not a filtered one). */
-const SCENARIOS = 22;
+const SCENARIOS = 24;
 
 after(async () => {
   if (table.length === 0) return;

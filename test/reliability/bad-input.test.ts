@@ -129,6 +129,7 @@ const HOSTILE: Readonly<Record<Exclude<VariableKind, "presence">, readonly strin
   "path-list": [",", "a.mjs,,b.mjs", " , ", "a.mjs,"],
   // WRAPPER_PLUGIN_PATH: any path is a path; a missing file is a warning at load time.
   path: [],
+  count: ["0", "-1", "1.5", "01", "two", " 2", "2 ", "10000", "1e3", "0x2"],
   "restart-policy": ["never", "onfailure", "Never ", " OnFailure", "On-Failure", "Always!", "1", "true"],
 };
 

@@ -1,0 +1,124 @@
+// Watcher mode by container (IQQQ_WATCH_CONTAINERS=N): waits for the
+// processes of N job containers, whatever they are called and whatever they
+// exec into (an ENTRYPOINT script ending in `exec "$@"`, `bash -c "one
+// command"`). A job container is told by a mount that iqqq inject gives it
+// alone, at MARK (an empty, read-only emptyDir): every process in it shows
+// that mount point in /proc/PID/mountinfo, which procfs lets any user of a
+// shared process namespace read (its environment and root it does not). Its
+// cgroup (/proc/PID/cgroup, also readable) tells one container from another.
+// The watch ends once N containers' processes have appeared and none is left.
+// Processes are tracked as (pid, start time), each classified once.
+
+import { formatDuration } from "../config/values.js";
+import type { Logger } from "../log.js";
+import { listPids, readArgv, readStat } from "../proc/read.js";
+import { builtin } from "../runtime/builtins.js";
+import { commandLine } from "./match.js";
+import { DEFAULT_WATCH_INTERVAL_MS, type WatchedProcess, type WatchResult } from "./watch.js";
+
+/** Where iqqq inject mounts the mark in each job container (watcher mode). */
+export const MARK = "/run/iqqq-job";
+
+export interface ContainersSpec {
+  readonly count: number;
+  readonly startTimeoutMs?: number | undefined;
+  readonly intervalMs?: number | undefined;
+  readonly procRoot?: string | undefined;
+  readonly selfPid?: number | undefined;
+}
+
+/** Never rejects; resolves once: the end, the start timeout, the abort, or /proc unreadable. */
+export async function watchContainers(spec: ContainersSpec, log: Logger, signal: AbortSignal): Promise<WatchResult> {
+  const procRoot = spec.procRoot ?? "/proc";
+  const intervalMs = Math.max(1, spec.intervalMs ?? DEFAULT_WATCH_INTERVAL_MS);
+  const selfPid = spec.selfPid ?? process.pid;
+  const started = performance.now();
+  /** "pid:startTime" → the container (cgroup) of a job process, or null for any other process. */
+  const known = new Map<string, string | null>();
+  const containers = new Set<string>();
+  const watched: WatchedProcess[] = [];
+  let firstSeen: number | undefined;
+  let said = false;
+  for (;;) {
+    if (signal.aborted) return { kind: "aborted", processes: watched };
+    let pids: number[];
+    try {
+      pids = listPids(procRoot);
+    } catch (err) {
+      return { kind: "unavailable", message: `cannot list ${procRoot}: ${(err as Error).message}` };
+    }
+    let alive = 0;
+    const seen = new Set<string>();
+    for (const pid of pids) {
+      if (pid === selfPid) continue;
+      const stat = readStat(procRoot, pid);
+      if (stat === undefined || stat.state === "Z" || stat.state === "X") continue;
+      const key = `${pid}:${stat.startTime}`;
+      seen.add(key);
+      let container = known.get(key);
+      if (container === undefined) {
+        container = isMarked(procRoot, pid) ? (readText(`${procRoot}/${pid}/cgroup`) ?? `pid ${pid}`) : null;
+        known.set(key, container);
+        if (container !== null) {
+          const argv = readArgv(procRoot, pid) ?? [];
+          watched.push({ pid, startTime: stat.startTime, comm: stat.comm, commandLine: commandLine(argv) });
+          if (!containers.has(container)) {
+            containers.add(container);
+            firstSeen ??= performance.now();
+            log.info(
+              `job container ${containers.size} of ${spec.count} seen: pid ${pid} (${stat.comm}), marked by its mount at ${MARK}`,
+            );
+          }
+        }
+      }
+      if (container !== null) alive++;
+    }
+    // Forget what has gone, so that the map stays the size of the pod's processes.
+    for (const key of known.keys()) if (!seen.has(key)) known.delete(key);
+    if (containers.size >= spec.count && alive === 0) {
+      const now = performance.now();
+      return {
+        kind: "ended",
+        processes: watched,
+        waitedMs: (firstSeen ?? now) - started,
+        watchedMs: now - (firstSeen ?? now),
+      };
+    }
+    if (containers.size < spec.count) {
+      const waited = performance.now() - started;
+      if (spec.startTimeoutMs !== undefined && waited >= spec.startTimeoutMs)
+        return { kind: "never-appeared", waitedMs: waited };
+      if (!said && waited >= 5000) {
+        said = true;
+        log.info(
+          `waiting for ${spec.count - containers.size} more job container(s): processes with a mount at ${MARK} (iqqq inject --mode watcher adds it), visible with shareProcessNamespace; ${spec.startTimeoutMs !== undefined ? `IQQQ_WATCH_START_TIMEOUT ${formatDuration(spec.startTimeoutMs)}` : "no IQQQ_WATCH_START_TIMEOUT: as long as it takes"}`,
+        );
+      }
+    }
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, intervalMs);
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+}
+
+/** Does the process see a mount at MARK? (mountinfo(5): the fifth field is the mount point.) */
+function isMarked(procRoot: string, pid: number): boolean {
+  const text = readText(`${procRoot}/${pid}/mountinfo`);
+  if (text === undefined) return false;
+  for (const line of text.split("\n")) if (line.split(" ")[4] === MARK) return true;
+  return false;
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return builtin("node:fs").readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
