@@ -145,6 +145,27 @@ describe("iqqq webhook", () => {
     }
   });
 
+  test("a Linkerd pod with cloud-sql-proxy and restartPolicy OnFailure: the same env and annotation as inject gives it", async () => {
+    const pod = structuredClone(POD) as any;
+    pod.metadata.annotations = { "linkerd.io/inject": "enabled" };
+    pod.spec.restartPolicy = "OnFailure";
+    pod.spec.containers[1] = { name: "sql", image: "cloud-sql-proxy:2", args: ["--quitquitquit", "--admin-port=9092"] };
+    const { response } = JSON.parse((await call(port, tls.ca, "POST", "/inject", review(pod))).text);
+    const patched = applyPatch(pod, JSON.parse(Buffer.from(response.patch, "base64").toString("utf8")));
+    const injected = await runCli(["inject", "--image", IMAGE], { input: JSON.stringify(pod), timeoutMs: 30_000 });
+    assert.deepEqual(kubernetesDocument(injected.stdout.toString()), patched);
+    assert.equal(patched.metadata.annotations["config.linkerd.io/proxy-admin-shutdown"], "enabled");
+    const env = Object.fromEntries(
+      patched.spec.containers[0].env.map((e: { name: string; value: string }) => [e.name, e.value]),
+    );
+    assert.deepEqual(env, {
+      IQQQ_SIDECARS: "linkerd,cloudsql",
+      IQQQ_POD_SIDECARS: "linkerd,cloudsql",
+      CLOUDSQL_ADMIN_PORT: "9092",
+      IQQQ_RESTART_POLICY: "OnFailure",
+    });
+  });
+
   test("iqqq.io/inject=watcher: the watcher container and a shared process namespace", async () => {
     const pod = structuredClone(POD);
     pod.metadata.labels["iqqq.io/inject"] = "watcher";
