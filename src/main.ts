@@ -193,7 +193,8 @@ async function stop(
     // What the pod says (pod/knowledge.ts): native sidecars, sidecars still starting, a retry to come.
     const { podKnowledge, rerunReason } = await import("./pod/knowledge.js");
     pod = await podKnowledge(plan, log);
-    const rerun = rerunReason(pod.restartPolicy, programFailed);
+    // Only a wrapper knows the program failed; a watcher cannot tell a run the kubelet repeats from the last.
+    const rerun = config.program !== undefined ? rerunReason(pod.restartPolicy, programFailed) : undefined;
     // The program runs again: this member has not finished, so it records nothing either.
     if (rerun !== undefined) plan = { ...plan, skipReason: rerun };
   }

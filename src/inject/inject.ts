@@ -315,10 +315,13 @@ async function injectWrapper(pod: Pod, options: InjectOptions, what: string): Pr
     }
     const added = mounts.get(c) ?? [];
     if (added.length > 0) c.volumeMounts = [...(c.volumeMounts ?? []), ...added];
-    for (const e of env) addEnv(c, e.name, e.value);
-    if (restart !== undefined) addEnv(c, "IQQQ_RESTART_POLICY", restart);
+    for (const e of env) (FACTS.has(e.name) ? setEnv : addEnv)(c, e.name, e.value);
+    // Facts about the pod are iqqq's to keep true: a pod injected before, then changed, gets them anew.
+    if (restart !== undefined || (c.env ?? []).some((e) => e.name === "IQQQ_RESTART_POLICY"))
+      setEnv(c, "IQQQ_RESTART_POLICY", restart ?? "Never");
+    if (!env.some((e) => e.name === "IQQQ_POD_SIDECARS")) dropEnv(c, "IQQQ_POD_SIDECARS");
     if (group !== undefined) {
-      addEnv(c, "IQQQ_GROUP", group);
+      setEnv(c, "IQQQ_GROUP", group);
       addEnv(c, "IQQQ_NAME", c.name);
       addEnv(c, "IQQQ_GROUP_DIR", GROUP_DIR);
     }
@@ -332,10 +335,20 @@ async function injectWatcher(pod: Pod, options: InjectOptions, what: string): Pr
   // The pod has a watcher already: iqqq's own (its image kept up to date), or the user's.
   const watcher = (spec.containers ?? []).find((c) => c.name === WATCHER_CONTAINER);
   if (watcher !== undefined) {
-    if (watcher.image === options.image) return [];
-    const from = watcher.image;
-    watcher.image = options.image;
-    return [`iqqq's image changed from ${from} to ${options.image} (container ${WATCHER_CONTAINER})`];
+    const said: string[] = [];
+    if (watcher.image !== options.image) {
+      said.push(`iqqq's image changed from ${watcher.image} to ${options.image} (container ${WATCHER_CONTAINER})`);
+      watcher.image = options.image;
+    }
+    // Job containers added since: marked and counted too.
+    if ((watcher.env ?? []).some((e) => e.name === "IQQQ_WATCH_CONTAINERS")) {
+      const names = ourNames(spec, []);
+      const mark = { name: names.job, mountPath: JOB_MARK, readOnly: true };
+      for (const c of jobs.filter((j) => !hasMount(j, mark, what))) c.volumeMounts = [...(c.volumeMounts ?? []), mark];
+      addVolume(spec, { name: names.job, emptyDir: {} });
+      setEnv(watcher, "IQQQ_WATCH_CONTAINERS", String(jobs.length));
+    }
+    return said;
   }
   if ((spec.containers ?? []).some(isWatcher)) return [];
   if (jobs.length === 0) throw new InjectError(`${what}: no job container (only sidecars)`);
@@ -344,7 +357,12 @@ async function injectWatcher(pod: Pod, options: InjectOptions, what: string): Pr
   const names = ourNames(spec, []);
   const mark = { name: names.job, mountPath: JOB_MARK, readOnly: true };
   const marked = options.watch === undefined ? jobs.filter((c) => !hasMount(c, mark, what)) : [];
-  const { env, warnings } = podEnv(pod);
+  const { env, warnings: found } = podEnv(pod);
+  const warnings = [...found];
+  if (spec.restartPolicy === "OnFailure")
+    warnings.push(
+      "restartPolicy is OnFailure: a watcher cannot tell a failed run the kubelet will repeat from the last one, and stops the sidecars after the first; inject it as a wrapper (the default mode) instead",
+    );
   spec.shareProcessNamespace = true;
   addVolume(spec, podinfoVolume(names.podinfo));
   if (options.watch === undefined) addVolume(spec, { name: names.job, emptyDir: {} });
@@ -543,6 +561,19 @@ function addVolume(spec: PodSpec, volume: Obj): void {
 
 function addEnv(c: Container, name: string, value: string): void {
   if (!(c.env ?? []).some((e) => e.name === name)) c.env = [...(c.env ?? []), { name, value }];
+}
+
+/** Variables that state facts about the pod (what it has, its policy, its members): always iqqq's current reading. */
+const FACTS = new Set(["IQQQ_POD_SIDECARS", "IQQQ_RESTART_POLICY", "IQQQ_GROUP", "IQQQ_WATCH_CONTAINERS"]);
+
+function setEnv(c: Container, name: string, value: string): void {
+  const at = (c.env ?? []).findIndex((e) => e.name === name);
+  if (at < 0) c.env = [...(c.env ?? []), { name, value }];
+  else if ((c.env as Obj[])[at]?.value !== value) (c.env as Obj[])[at] = { name, value };
+}
+
+function dropEnv(c: Container, name: string): void {
+  if ((c.env ?? []).some((e) => e.name === name)) c.env = (c.env ?? []).filter((e) => e.name !== name);
 }
 
 function nonEmpty(list: readonly string[] | undefined): list is string[] {

@@ -48,6 +48,7 @@ export function podSidecars(
   const env: { name: string; value: string }[] = [];
   const warnings: string[] = [];
   const needs: Record<string, string> = {};
+  const extra: string[] = [];
   const running = (kind: HttpSidecar) => containers.filter((c) => kind.container(c));
   const native = (kind: HttpSidecar) =>
     initContainers.some((c) => c.restartPolicy === "Always" && kind.container(c)) ||
@@ -78,30 +79,41 @@ export function podSidecars(
     if (kind.name === "istio" || kind.name === "linkerd" || native(kind)) continue;
     for (const c of running(kind)) {
       if (kind.name === "cloudsql") {
+        // Its flags, or the CSQL_PROXY_* variables that stand for them (cloud-sql-proxy v2).
         const words = [...(c.command ?? []), ...(c.args ?? [])];
-        if (!words.some((w) => w === "--quitquitquit" || w === "--quitquitquit=true")) {
+        const variable = (name: string) => c.env?.find((e) => e.name === name)?.value as string | undefined;
+        const quit = flagValue(words, "--quitquitquit", true) ?? variable("CSQL_PROXY_QUITQUITQUIT");
+        if (quit === undefined || !GO_TRUE.has(quit)) {
           warnings.push(
             `${c.name} (cloud-sql-proxy) runs without --quitquitquit: iqqq cannot stop it, and the pod will not end; add --quitquitquit to its args`,
           );
           continue;
         }
-        const port = flagValue(words, "--admin-port");
-        if (port !== undefined && port !== String(kind.port.default))
-          env.push({ name: kind.port.variable, value: port });
+        const port = flagValue(words, "--admin-port") ?? variable("CSQL_PROXY_ADMIN_PORT") ?? String(kind.port.default);
+        // One CLOUDSQL_ADMIN_PORT: a second proxy on another port is POSTed as a generic endpoint.
+        if (!present.includes(kind.name)) {
+          if (port !== String(kind.port.default)) env.push({ name: kind.port.variable, value: port });
+        } else extra.push(`http://127.0.0.1:${port}/${kind.quitPath}`);
       }
       if (!present.includes(kind.name)) present.push(kind.name);
     }
   }
 
+  if (extra.length > 0) env.push({ name: "GENERIC_QUIT_ENDPOINTS", value: extra.join(",") });
   const stop = present.length > 0 ? present : istioSays === "false" ? ["auto"] : undefined;
   return { stop, present, env, annotations: needs, warnings };
 }
 
-/** A flag's value: `--flag=V` or `--flag V`. */
-function flagValue(words: readonly string[], flag: string): string | undefined {
+/** Go's flag package's true (strconv.ParseBool). */
+const GO_TRUE = new Set(["1", "t", "T", "true", "TRUE", "True"]);
+
+/** A flag's value, as Go's flag package reads it: `--flag=V`, `--flag V`, or a bool flag alone ("true"). */
+function flagValue(words: readonly string[], flag: string, bool = false): string | undefined {
   for (const [i, w] of words.entries()) {
-    if (w.startsWith(`${flag}=`)) return w.slice(flag.length + 1);
-    if (w === flag) return words[i + 1];
+    for (const f of [flag, flag.slice(1)]) {
+      if (w.startsWith(`${f}=`)) return w.slice(f.length + 1);
+      if (w === f) return bool ? "true" : words[i + 1];
+    }
   }
   return undefined;
 }

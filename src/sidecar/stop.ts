@@ -146,17 +146,26 @@ async function stopHttp(
   let backoff = FIRST_BACKOFF_MS;
   let last: Answer | undefined;
   let waitingSaid = false;
+  // A late sidecar's first answer that is not "refused" starts its own IQQQ_QUIT_TIMEOUT for retries.
+  let answeredBy = budget.deadline;
+  const nothingListens = (): Outcome => {
+    const port = from !== undefined ? ` (its port from ${from})` : "";
+    if (present)
+      log.warn(
+        `could not stop ${name}: nothing listened at ${shownUrl(url)}${port} within IQQQ_SIDECAR_START_TIMEOUT ${formatDuration(budget.startTimeoutMs)}, though the pod has it`,
+      );
+    else
+      log[levels.refused](
+        `no sidecar is listening at ${shownUrl(url)}${port} (connection refused): nothing to stop there. If the pod has one that starts late, set IQQQ_WAIT_FOR=${name} (the program then starts once it is ready) or IQQQ_POD_SIDECARS=${name} (its stop waits up to IQQQ_SIDECAR_START_TIMEOUT)`,
+      );
+    return "absent";
+  };
   for (let attempt = 1; ; attempt++) {
-    const deadline = last?.kind === "refused" ? Math.max(budget.deadline, refusedUntil) : budget.deadline;
+    const deadline = last?.kind === "refused" ? Math.max(answeredBy, refusedUntil) : answeredBy;
     const remaining = deadline - Date.now();
     // The first attempt is always made, however long what came before took (a slow pod lookup, say).
     if (remaining <= 0 && attempt > 1) {
-      if (last?.kind === "refused") {
-        log.warn(
-          `could not stop ${name}: nothing listened at ${shownUrl(url)} within IQQQ_SIDECAR_START_TIMEOUT ${formatDuration(budget.startTimeoutMs)}, though the pod has it`,
-        );
-        return "absent";
-      }
+      if (last?.kind === "refused") return nothingListens();
       report(
         `could not stop ${name}: POST ${shownUrl(url)} ${describe(last)} after ${attempt - 1} attempts (IQQQ_QUIT_TIMEOUT ${formatDuration(budget.ms)} used up)`,
       );
@@ -165,6 +174,10 @@ async function stopHttp(
     log.debug(`POST ${shownUrl(url)} (attempt ${attempt})`);
     last = await post(url, Math.min(Math.max(remaining, ATTEMPT_TIMEOUT_MS / 2), ATTEMPT_TIMEOUT_MS));
     log.debug(`POST ${shownUrl(url)}: ${describe(last)}`);
+    if (present && last.kind !== "refused" && answeredBy === budget.deadline && Date.now() >= budget.deadline) {
+      answeredBy = Date.now() + budget.ms;
+      backoff = FIRST_BACKOFF_MS;
+    }
     switch (last.kind) {
       case "status": {
         if (last.status >= 200 && last.status < 300) {
@@ -186,12 +199,7 @@ async function stopHttp(
         break;
       }
       case "refused":
-        if (Date.now() >= refusedUntil) {
-          log[levels.refused](
-            `no sidecar is listening at ${shownUrl(url)}${from !== undefined ? ` (its port from ${from})` : ""} (connection refused): nothing to stop there. If the pod has one that starts late, set IQQQ_WAIT_FOR=${name} (the program then starts once it is ready) or IQQQ_POD_SIDECARS=${name} (its stop waits up to IQQQ_SIDECAR_START_TIMEOUT)`,
-          );
-          return "absent";
-        }
+        if (Date.now() >= refusedUntil) return nothingListens();
         if (present && !waitingSaid && Date.now() - budget.started >= REFUSED_GRACE_MS) {
           waitingSaid = true;
           log.info(
@@ -206,7 +214,7 @@ async function stopHttp(
       case "broken":
         break;
     }
-    const pause = Math.min(backoff, Math.max(budget.deadline, last.kind === "refused" ? refusedUntil : 0) - Date.now());
+    const pause = Math.min(backoff, Math.max(answeredBy, last.kind === "refused" ? refusedUntil : 0) - Date.now());
     if (pause > 0) await new Promise((r) => setTimeout(r, pause));
     backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
   }

@@ -6,7 +6,8 @@
 // that mount point in /proc/PID/mountinfo, which procfs lets any user of a
 // shared process namespace read (its environment and root it does not). Its
 // cgroup (/proc/PID/cgroup, also readable) tells one container from another.
-// The watch ends once N containers' processes have appeared and none is left.
+// The watch ends once N containers' processes have appeared and none is left;
+// a container not seen within STARTED_BEFORE_MS had already ended.
 // Processes are tracked as (pid, start time), each classified once.
 
 import { formatDuration } from "../config/values.js";
@@ -19,8 +20,20 @@ import { DEFAULT_WATCH_INTERVAL_MS, type WatchedProcess, type WatchResult } from
 /** Where iqqq inject mounts the mark in each job container (watcher mode). */
 export const MARK = "/run/iqqq-job";
 
+/**
+ * iqqq inject puts the watcher last, and the kubelet starts a pod's containers
+ * one after the other, in order (image pull included): by the time the watcher
+ * runs, every job container has started. One it has not seen within this long
+ * had ended before it first looked (a quick job), and is not waited for.
+ */
+export const STARTED_BEFORE_MS = 5000;
+/** The processes kept for the report (plugins, logs): a long job may start many. */
+const KEPT = 100;
+
 export interface ContainersSpec {
   readonly count: number;
+  /** Default STARTED_BEFORE_MS. */
+  readonly startedBeforeMs?: number | undefined;
   readonly startTimeoutMs?: number | undefined;
   readonly intervalMs?: number | undefined;
   readonly procRoot?: string | undefined;
@@ -60,8 +73,10 @@ export async function watchContainers(spec: ContainersSpec, log: Logger, signal:
         container = isMarked(procRoot, pid) ? (readText(`${procRoot}/${pid}/cgroup`) ?? `pid ${pid}`) : null;
         known.set(key, container);
         if (container !== null) {
-          const argv = readArgv(procRoot, pid) ?? [];
-          watched.push({ pid, startTime: stat.startTime, comm: stat.comm, commandLine: commandLine(argv) });
+          if (watched.length < KEPT) {
+            const argv = readArgv(procRoot, pid) ?? [];
+            watched.push({ pid, startTime: stat.startTime, comm: stat.comm, commandLine: commandLine(argv) });
+          }
           if (!containers.has(container)) {
             containers.add(container);
             firstSeen ??= performance.now();
@@ -75,8 +90,13 @@ export async function watchContainers(spec: ContainersSpec, log: Logger, signal:
     }
     // Forget what has gone, so that the map stays the size of the pod's processes.
     for (const key of known.keys()) if (!seen.has(key)) known.delete(key);
-    if (containers.size >= spec.count && alive === 0) {
+    const looked = performance.now() - started >= (spec.startedBeforeMs ?? STARTED_BEFORE_MS);
+    if (alive === 0 && (containers.size >= spec.count || looked)) {
       const now = performance.now();
+      if (containers.size < spec.count)
+        log.info(
+          `${spec.count - containers.size} of ${spec.count} job containers had ended before the watcher first looked (the kubelet starts it last)`,
+        );
       return {
         kind: "ended",
         processes: watched,

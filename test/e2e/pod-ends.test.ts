@@ -11,7 +11,7 @@ import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { parse, parseAllDocuments } from "yaml";
+import { parse, parseAllDocuments, stringify } from "yaml";
 import { ROOT, runCli, startCli, watchOutput } from "../support/cli.js";
 import { fakeRegistry } from "../support/fake-registry.js";
 import { startFakeSidecar } from "../support/fake-sidecar.js";
@@ -146,6 +146,53 @@ describe("inject: which sidecars the pod has, and its restartPolicy", () => {
       again.stderr,
       /iqqq's image changed from registry\.example\/iqqq:1\.0 to registry\.example\/iqqq:2\.0/,
     );
+  });
+
+  test("re-inject keeps the pod's facts true: a new restartPolicy, a new job container, a new sidecar set", async () => {
+    const first = await inject(job("{}", JOB_CONTAINER, "OnFailure"));
+    const changed = first.stdout.toString().replace("restartPolicy: OnFailure", "restartPolicy: Never");
+    const again = await inject(changed);
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(envOf(again.docs[0] as Obj).IQQQ_RESTART_POLICY, "Never");
+    // Two job containers, then a third: every member learns of it.
+    const two = await inject(job("{}", `${JOB_CONTAINER}      - {name: b, image: busybox, command: [b]}\n`));
+    const withC = parse(two.stdout.toString());
+    withC.spec.template.spec.containers.push({ name: "c", image: "busybox", command: ["c"] });
+    const three = await inject(stringify(withC));
+    assert.equal(three.status, 0, three.stderr);
+    for (const name of ["job", "b", "c"]) assert.equal(envOf(three.docs[0] as Obj, name).IQQQ_GROUP, "job,b,c", name);
+    // Watcher mode: a job container added since is marked and counted.
+    const watched = await inject(job("{}", JOB_CONTAINER), ["--mode", "watcher"]);
+    const withD = parse(watched.stdout.toString());
+    withD.spec.template.spec.containers.unshift({ name: "d", image: "busybox", command: ["d"] });
+    const more = await inject(stringify(withD), ["--mode", "watcher"]);
+    assert.equal(more.status, 0, more.stderr);
+    assert.equal(envOf(more.docs[0] as Obj, "iqqq-watcher").IQQQ_WATCH_CONTAINERS, "2");
+    const d = more.docs[0]?.spec.template.spec.containers.find((c: Obj) => c.name === "d");
+    assert.deepEqual(d.volumeMounts, [{ name: "iqqq-job", mountPath: "/run/iqqq-job", readOnly: true }]);
+  });
+
+  test("cloud-sql-proxy set up by its variables, and two proxies on two ports: each is stopped", async () => {
+    const r = await inject(
+      job(
+        "{}",
+        `${JOB_CONTAINER}      - {name: one, image: cloud-sql-proxy:2, env: [{name: CSQL_PROXY_QUITQUITQUIT, value: "true"}, {name: CSQL_PROXY_ADMIN_PORT, value: "9092"}]}\n      - {name: two, image: cloud-sql-proxy:2, args: [--quitquitquit=1, --admin-port=9093]}\n`,
+      ),
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, "");
+    assert.deepEqual(envOf(r.docs[0] as Obj), {
+      IQQQ_SIDECARS: "cloudsql",
+      IQQQ_POD_SIDECARS: "cloudsql",
+      CLOUDSQL_ADMIN_PORT: "9092",
+      GENERIC_QUIT_ENDPOINTS: "http://127.0.0.1:9093/quitquitquit",
+    });
+  });
+
+  test("watcher mode in an OnFailure pod: a warning that says to use the wrapper", async () => {
+    const r = await inject(job("{}", JOB_CONTAINER, "OnFailure"), ["--mode", "watcher"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /restartPolicy is OnFailure: a watcher cannot tell a failed run .* inject it as a wrapper/);
   });
 
   test("the shipped watcher examples inject cleanly: their own watcher is recognised, not looked up", async () => {
@@ -323,6 +370,32 @@ describe("the wrapper acts on what the pod says", () => {
     }
   });
 
+  test("a late sidecar whose first answer is a 503: retried within a quit timeout of its own, then stopped", async () => {
+    const port = await closedPort();
+    const child = startCli(["true"], {
+      env: {
+        ...K8S,
+        ISTIO_PORT: String(port),
+        IQQQ_POD_SIDECARS: "istio",
+        IQQQ_QUIT_TIMEOUT: "1s",
+        IQQQ_LOG_LEVEL: "info",
+      },
+    });
+    const log = watchOutput(child.stderr as NodeJS.ReadableStream);
+    const done = new Promise<number | null>((resolve) => child.once("close", resolve));
+    await log.until("the pod has it, so its stop is retried", 20_000);
+    // Wait past IQQQ_QUIT_TIMEOUT (1s) before the sidecar comes up: its answers get a budget of their own.
+    await new Promise((r) => setTimeout(r, 1500));
+    const late = await startFakeSidecar({ port, quit: [{ status: 503, body: "starting" }, "ok"] });
+    try {
+      assert.equal(await done, 0, log.text());
+      assert.match(log.text(), /stopped istio/);
+      assert.equal(late.quits(), 1);
+    } finally {
+      await late.close();
+    }
+  });
+
   test("nothing listening and nothing says the pod has it: absent at once, with what fixes a late one", async () => {
     const port = await closedPort();
     const r = await runCli(["true"], { env: { ...K8S, ISTIO_PORT: String(port) } });
@@ -332,6 +405,25 @@ describe("the wrapper acts on what the pod says", () => {
       /no sidecar is listening at .*: nothing to stop there\. If the pod has one that starts late, set IQQQ_WAIT_FOR=istio .* or IQQQ_POD_SIDECARS=istio/,
     );
     assert.match(r.stderr, /\(its port from ISTIO_PORT\)/);
+    // A quit timeout shorter than the grace for refusals: the same message, not the late sidecar's.
+    const short = await runCli(["true"], { env: { ...K8S, ISTIO_PORT: String(port), IQQQ_QUIT_TIMEOUT: "100ms" } });
+    assert.match(short.stderr, /no sidecar is listening at/);
+    assert.doesNotMatch(short.stderr, /though the pod has it/);
+  });
+
+  test("a watcher never applies the OnFailure rule (it cannot see a failure): the sidecars are stopped", async () => {
+    const s = await sidecar({ stayAfterQuit: true });
+    const r = await runCli([], {
+      env: {
+        ...K8S,
+        ISTIO_PORT: String(s.port),
+        IQQQ_WATCH_PROCESS: "never-there",
+        IQQQ_WATCH_START_TIMEOUT: "200ms",
+        IQQQ_RESTART_POLICY: "OnFailure",
+      },
+    });
+    assert.equal(r.status, 75, r.stderr);
+    assert.equal(s.quits(), 1, r.stderr);
   });
 
   test("a huge annotations file costs nothing, and the quit is sent at least once however small the budget", async () => {

@@ -97,10 +97,22 @@ describe("watching job containers by their mark", () => {
     abort.abort();
   });
 
+  test("a job container that ended before the watcher first looked is not waited for (the kubelet starts the watcher last)", async () => {
+    const proc = mkdtempSync(join(tmpdir(), "iqqq-fakeproc-"));
+    const log = captureLog();
+    const result = await watchContainers(
+      { count: 1, intervalMs: 10, procRoot: proc, startedBeforeMs: 100 },
+      log,
+      new AbortController().signal,
+    );
+    assert.equal(result.kind, "ended");
+    await log.until(/1 of 1 job containers had ended before the watcher first looked/);
+  });
+
   test("none appears within the start timeout: never-appeared", async () => {
     const proc = mkdtempSync(join(tmpdir(), "iqqq-fakeproc-"));
     const result = await watchContainers(
-      { count: 1, intervalMs: 10, procRoot: proc, startTimeoutMs: 100 },
+      { count: 1, intervalMs: 10, procRoot: proc, startTimeoutMs: 100, startedBeforeMs: 60_000 },
       captureLog(),
       new AbortController().signal,
     );
