@@ -22,8 +22,8 @@ import { basename, join } from "node:path";
 import { test } from "node:test";
 import { CLI, runCli } from "../support/cli.js";
 
-test("from a self-contained folder: the whole folder is copied, modes kept, and the copy runs", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "iqqq-install-"));
+/** The image's layout in DIR/opt-iqqq (the CLI under test beside a loader, libraries in lib/); its executable. */
+async function selfContained(dir: string): Promise<string> {
   const source = join(dir, "opt-iqqq");
   await mkdir(join(source, "lib"), { recursive: true });
   const self = join(source, basename(CLI));
@@ -31,6 +31,12 @@ test("from a self-contained folder: the whole folder is copied, modes kept, and 
   await chmod(self, 0o755);
   await writeFile(join(source, "ld-linux-x86-64.so.2"), "loader");
   await writeFile(join(source, "lib", "libc.so.6"), "libc");
+  return self;
+}
+
+test("from a self-contained folder: the whole folder is copied, modes kept, and the copy runs", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "iqqq-install-"));
+  const self = await selfContained(dir);
   const target = join(dir, "emptydir", "nested");
   const r = await runCli(["install", target], { executable: self, timeoutMs: 30_000 });
   assert.equal(r.status, 0, r.stderr);
@@ -85,13 +91,7 @@ test("a symlink planted in DIR is never written through: replaced (DIR/iqqq), or
   if (CLI.endsWith(".mjs")) assert.equal(await readlink(join(target, "iqqq")), "iqqq.mjs");
   else assert.equal((await lstat(join(target, "iqqq"))).isSymbolicLink(), false);
   // The image's self-contained folder: a link where a file of it goes is refused, exit 73.
-  const source = join(dir, "opt-iqqq");
-  await mkdir(join(source, "lib"), { recursive: true });
-  const self = join(source, basename(CLI));
-  await copyFile(CLI, self);
-  await chmod(self, 0o755);
-  await writeFile(join(source, "ld-linux-x86-64.so.2"), "loader");
-  await writeFile(join(source, "lib", "libc.so.6"), "libc");
+  const self = await selfContained(dir);
   const planted = join(dir, "planted");
   await mkdir(join(planted, "lib"), { recursive: true });
   await symlink(victim, join(planted, "lib", "libc.so.6"));

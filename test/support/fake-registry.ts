@@ -30,42 +30,23 @@ export async function fakeRegistry(): Promise<FakeRegistry> {
     blobs.set(digest, { type, body: text });
     return digest;
   };
-  const image = (arch: string) => {
-    const config = put("application/vnd.oci.image.config.v1+json", {
-      architecture: arch,
-      os: "linux",
-      config: { Entrypoint: ["/entry", `--${arch}`], Cmd: ["run", "all"] },
-    });
-    return put("application/vnd.oci.image.manifest.v1+json", {
+  /** An image manifest whose config is `config`. */
+  const manifest = (config: unknown): string =>
+    put("application/vnd.oci.image.manifest.v1+json", {
       schemaVersion: 2,
       mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: config, size: 1 },
+      config: {
+        mediaType: "application/vnd.oci.image.config.v1+json",
+        digest: put("application/vnd.oci.image.config.v1+json", config),
+        size: 1,
+      },
       layers: [],
     });
-  };
-  const wrapped = (() => {
-    const config = put("application/vnd.oci.image.config.v1+json", {
-      config: { Entrypoint: ["/usr/local/bin/iqqq", "/app/job"], Cmd: [] },
-    });
-    return put("application/vnd.oci.image.manifest.v1+json", {
-      schemaVersion: 2,
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: config, size: 1 },
-      layers: [],
-    });
-  })();
+  const image = (arch: string) =>
+    manifest({ architecture: arch, os: "linux", config: { Entrypoint: ["/entry", `--${arch}`], Cmd: ["run", "all"] } });
+  const wrapped = manifest({ config: { Entrypoint: ["/usr/local/bin/iqqq", "/app/job"], Cmd: [] } });
   /** A shell ENTRYPOINT with what the kubelet would expand in a pod spec, and CMD words YAML 1.1 would misread. */
-  const dollars = (() => {
-    const config = put("application/vnd.oci.image.config.v1+json", {
-      config: { Entrypoint: DOLLARS.entrypoint, Cmd: DOLLARS.cmd },
-    });
-    return put("application/vnd.oci.image.manifest.v1+json", {
-      schemaVersion: 2,
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: config, size: 1 },
-      layers: [],
-    });
-  })();
+  const dollars = manifest({ config: { Entrypoint: DOLLARS.entrypoint, Cmd: DOLLARS.cmd } });
   const index = {
     schemaVersion: 2,
     mediaType: "application/vnd.oci.image.index.v1+json",
