@@ -6,6 +6,7 @@ import { formatDuration, shownUrl } from "./config/values.js";
 import { EXIT } from "./exit-status.js";
 import { readPodFacts } from "./pod/facts.js";
 import { rerunReason } from "./pod/knowledge.js";
+import { locate } from "./program/run.js";
 import { READY_REQUEST_TIMEOUT_MS } from "./ready/wait.js";
 import { SIDECARS } from "./sidecar/catalogue.js";
 import { ATTEMPT_TIMEOUT_MS, REFUSED_GRACE_MS } from "./sidecar/stop.js";
@@ -40,8 +41,11 @@ export function explain(config: Config): string {
     }
   }
   if (program !== undefined) {
+    const found = locate(program.file);
     step(
-      `run ${JSON.stringify([program.file, ...program.args])} (looked up on PATH), forwarding signals; exit with its status`,
+      "path" in found
+        ? `run ${JSON.stringify([program.file, ...program.args])} (${found.path}), forwarding signals; exit with its status`
+        : `run ${JSON.stringify([program.file, ...program.args])}: it cannot, ${JSON.stringify(program.file)} is ${found.why}: the run would exit ${found.status}`,
     );
   } else if (watch !== undefined) {
     const what = [

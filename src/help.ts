@@ -16,8 +16,8 @@ Usage:
                             namespace) to appear and to end, then stop the sidecar
   iqqq --explain [PROGRAM…] print the resolved configuration and every step iqqq
                             would take (waits, requests, URLs, time limits) to
-                            stdout; run nothing
-  iqqq --help | --version
+                            stdout; run nothing; says when PROGRAM cannot be found
+  iqqq --help (-h) | --version (with the build: runtime, platform)
 iqqq's own options come before PROGRAM, in any order: --help wins, then --version.
 
 Commands (the first argument; to run a program of that name: iqqq -- NAME …):

@@ -54,7 +54,12 @@ export async function main(argv: readonly string[], env: Env, io: Io): Promise<n
     return EXIT.OK;
   }
   if (command.action === "version") {
-    io.stdout(`iqqq ${VERSION}\n`);
+    // What a bug report needs: the build (Bun executable or Node bundle), its runtime and platform.
+    const build =
+      process.versions.bun !== undefined
+        ? `Bun executable, bun ${process.versions.bun}`
+        : `Node bundle, node ${process.versions.node}`;
+    io.stdout(`iqqq ${VERSION}\n${build}, ${process.platform}-${process.arch}\n`);
     return EXIT.OK;
   }
   const { config } = command;

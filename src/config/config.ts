@@ -394,7 +394,8 @@ function parseArgs(argv: readonly string[]): Args | UsageError {
   let i = 0;
   for (; i < argv.length; i++) {
     const arg = argv[i] as string;
-    if (arg === "--help" || arg === "--version" || arg === "--explain") own.add(arg);
+    if (arg === "--help" || arg === "-h" || arg === "--version" || arg === "--explain")
+      own.add(arg === "-h" ? "--help" : arg);
     else break;
   }
   if (own.has("--help")) return { action: "help" };
@@ -405,7 +406,7 @@ function parseArgs(argv: readonly string[]): Args | UsageError {
   else if (next?.startsWith("-") && next !== "-") {
     return new UsageError(
       [
-        `unknown option ${JSON.stringify(next)}: iqqq's own are --help, --version and --explain (to run a program whose name starts with "-", put -- before it)`,
+        `unknown option ${JSON.stringify(next)}: iqqq's own are --help (-h), --version and --explain (to run a program whose name starts with "-", put -- before it)`,
       ],
       EXIT.USAGE,
     );

@@ -92,6 +92,28 @@ function spawnFailure(file: string, err: NodeJS.ErrnoException): ProgramResult {
   return { kind: "not-executable", message: `${JSON.stringify(file)}: cannot execute: ${reason}` };
 }
 
+/**
+ * Where exec would find `file` and whether it could run it, without running
+ * it (for --explain): the path, or the status the run would exit with (127 not
+ * found, 126 not executable) and why.
+ */
+export function locate(file: string): { readonly path: string } | { readonly status: 126 | 127; readonly why: string } {
+  if (file.includes("/")) {
+    if (isExecutableFile(file)) return { path: file };
+    const exists = builtin("node:fs").existsSync(file);
+    return exists
+      ? { status: 126, why: isDirectory(file) ? "a directory, not a program" : "not executable" }
+      : { status: 127, why: "no such file" };
+  }
+  for (const dir of (process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(":")) {
+    const path = `${dir || "."}/${file}`;
+    if (isExecutableFile(path)) return { path };
+  }
+  return firstInPath(file) !== undefined
+    ? { status: 126, why: `not executable where PATH has it (${firstInPath(file)})` }
+    : { status: 127, why: `not found in PATH (${process.env.PATH ?? ""})` };
+}
+
 /** Whether `file`, as exec would find it (PATH for a bare name: the first match), is a directory. */
 function isDirectory(file: string): boolean {
   const path = file.includes("/") ? file : firstInPath(file);

@@ -53,7 +53,7 @@ describe("arguments", () => {
       }
     });
   }
-  for (const argv of [["-x"], ["--verbose", "ls"], ["-h"], ["--foo=bar"], ["--explain", "--bogus"]]) {
+  for (const argv of [["-x"], ["--verbose", "ls"], ["-H"], ["--foo=bar"], ["--explain", "--bogus"]]) {
     test(`${JSON.stringify(argv)} is a usage error`, () => {
       const err = usageError(argv, {});
       assert.equal(err.exitCode, EXIT.USAGE);

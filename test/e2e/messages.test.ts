@@ -55,7 +55,7 @@ describe("messages", () => {
     assert.match(help.stdout.toString(), /IQQQ_QUIT_TIMEOUT/);
     const unknown = await runCli(["--explain", "--verbose", "ls"]);
     assert.equal(unknown.status, 64);
-    assert.match(unknown.stderr, /unknown option "--verbose": iqqq's own are --help, --version and --explain/);
+    assert.match(unknown.stderr, /unknown option "--verbose": iqqq's own are --help \(-h\), --version and --explain/);
   });
 
   test("a directory as PROGRAM: 126, and the message says it is a directory", async () => {

@@ -5,7 +5,7 @@ import { chmod, mkdir, mkdtemp, stat, writeFile } from "node:fs/promises";
 import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { pool, runCli } from "../support/cli.js";
+import { CLI_IS_COMPILED, pool, runCli } from "../support/cli.js";
 import { sharedSidecar } from "../support/sidecars.js";
 
 const shared = sharedSidecar();
@@ -217,7 +217,22 @@ describe("--help and --version", () => {
     const { ROOT } = await import("../support/cli.js");
     const { version } = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8"));
     const r = await runCli(["--version"]);
-    assert.equal(r.stdout.toString(), `iqqq ${version}\n`);
+    const [first, second] = r.stdout.toString().split("\n");
+    assert.equal(first, `iqqq ${version}`);
+    // The build details a bug report needs.
+    assert.match(second ?? "", CLI_IS_COMPILED ? /^Bun executable, bun \d+\.\d+/ : /^Node bundle, node \d+\.\d+/);
+    assert.match(second ?? "", new RegExp(`, ${process.platform}-${process.arch}$`));
+  });
+
+  test("-h is --help; --explain says when PROGRAM cannot be found and what the run would exit with", async () => {
+    const h = await runCli(["-h"]);
+    assert.equal(h.status, 0);
+    assert.equal(h.stdout.toString(), (await runCli(["--help"])).stdout.toString());
+    const missing = await runCli(["--explain", "pyhton", "x"]);
+    assert.equal(missing.status, 0);
+    assert.match(missing.stdout.toString(), /"pyhton" is not found in PATH .*: the run would exit 127/);
+    const found = await runCli(["--explain", "sh", "-c", "true"]);
+    assert.match(found.stdout.toString(), /run \["sh","-c","true"\] \(\/\S*\/sh\)/);
   });
   test("options after PROGRAM are the program's", async () => {
     const r = await runCli(["sh", "-c", 'echo "$@"', "sh", "--help"], { env: shared.env });

@@ -89,15 +89,21 @@ for (const runtime of runtimes) {
       const count = 5;
       // Each orphan's parent exits at once, so it is re-parented to PID 1, iqqq.
       // When it exits, only PID 1 can reap it; if not, it stays a zombie.
+      // Conditions, not fixed sleeps: the orphans live until told to go (a file), the counts are polled.
       const script = [
-        `for i in $(seq ${count}); do sh -c 'sleep 0.3 & exit 0'; done`,
-        "sleep 0.1",
+        "go=/tmp/iqqq-orphans-go-$$; rm -f $go",
+        `for i in $(seq ${count}); do sh -c "(while [ ! -e $go ]; do sleep 0.05; done) & exit 0"; done`,
         'ppid1() { n=0; for f in /proc/[0-9]*/status; do grep -q "^PPid:[[:space:]]*1$" "$f" 2>/dev/null && grep -q "^State:[[:space:]]*$1" "$f" && n=$((n+1)); done; echo $n; }',
+        // Every orphan re-parented to PID 1 (the program, sh, is its child too: count + 1).
+        `i=0; while [ "$(ppid1 S)" -lt ${count + 1} ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done`,
         'echo "orphans $(ppid1 S)"',
-        // They have all exited after 0.3 s; a reaper scans every second. Up to 3 s for it.
-        "sleep 0.5",
+        ": > $go",
+        // Every orphan has exited (only the program is still running)…
+        'i=0; while [ "$(ppid1 S)" -gt 1 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done',
+        // …and a reaper, which scans every second, gets up to 3 s.
         'i=0; while [ "$(ppid1 Z)" -gt 0 ] && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done',
         'echo "zombies $(ppid1 Z)"',
+        "rm -f $go",
         "exit 7",
       ].join("\n");
       const { watched } = asPid1(runtime, ["sh", "-c", script]);
