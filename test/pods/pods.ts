@@ -876,9 +876,9 @@ test(
 for (const [variant, command] of [
   [
     'behind an ENTRYPOINT script\'s exec "$@"',
-    ["/bin/sh", "-c", 'exec "$@"', "entry", "/bin/sh", "-c", "echo job: started; sleep 2; echo job: done"],
+    ["/bin/sh", "-c", 'exec "$@"', "entry", "/bin/sh", "-c", "echo job: started; sleep 8; echo job: done"],
   ],
-  ["behind sh -c, which execs its one command", ["/bin/sh", "-c", "sleep 3"]],
+  ["behind sh -c, which execs its one command", ["/bin/sh", "-c", "sleep 8"]],
 ] as const) {
   test(
     `iqqq inject --mode watcher, the program ${variant}: the watcher follows the container, the pod completes after it`,
@@ -914,7 +914,8 @@ for (const [variant, command] of [
       assert.equal(outcome.exits.job, "0", JSON.stringify(outcome.logs));
       assert.equal(outcome.exits["iqqq-watcher"], "0", outcome.logs["iqqq-watcher"]);
       assert.equal(outcome.exits["istio-proxy"], "0", outcome.logs["istio-proxy"]);
-      assert.match(outcome.logs["iqqq-watcher"] ?? "", /job container 1 of 1 seen/);
+      // The job runs 8 s: long enough that the watcher, started last, sees it running however slowly podman starts it.
+    assert.match(outcome.logs["iqqq-watcher"] ?? "", /job container 1 of 1 seen/);
       // At the right moment: the quit came after the job's last process had ended.
       const quit = loggedAt(outcome.stamped["istio-proxy"] ?? "", /request POST \/quitquitquit/);
       assert.ok(
