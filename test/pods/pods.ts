@@ -915,7 +915,7 @@ for (const [variant, command] of [
       assert.equal(outcome.exits["iqqq-watcher"], "0", outcome.logs["iqqq-watcher"]);
       assert.equal(outcome.exits["istio-proxy"], "0", outcome.logs["istio-proxy"]);
       // The job runs 8 s: long enough that the watcher, started last, sees it running however slowly podman starts it.
-    assert.match(outcome.logs["iqqq-watcher"] ?? "", /job container 1 of 1 seen/);
+      assert.match(outcome.logs["iqqq-watcher"] ?? "", /job container 1 of 1 seen/);
       // At the right moment: the quit came after the job's last process had ended.
       const quit = loggedAt(outcome.stamped["istio-proxy"] ?? "", /request POST \/quitquitquit/);
       assert.ok(
