@@ -53,7 +53,13 @@ const install = run("npm", ["i", "-g", "--no-audit", "--no-fund", "--prefix", pr
 check(`npm i -g ./${tgz}`, install.status === 0, install.stderr);
 const installed = join(prefix, "bin/iqqq");
 const v = run(installed, ["--version"]);
-check("installed iqqq --version", v.status === 0 && v.stdout.trim() === `iqqq ${version}`, v.stdout + v.stderr);
+// --version's first line; the second names the build (runtime and platform).
+const firstLine = (text) => text.split("\n")[0];
+check(
+  "installed iqqq --version (the Node bundle)",
+  v.status === 0 && firstLine(v.stdout) === `iqqq ${version}` && /^Node bundle, node /m.test(v.stdout),
+  v.stdout + v.stderr,
+);
 const wrapped = run(installed, ["sh", "-c", "echo out; exit 3"], { env: { PATH: process.env.PATH } });
 check("installed iqqq runs a program and keeps its status", wrapped.status === 3 && wrapped.stdout === "out\n");
 
@@ -92,7 +98,7 @@ if (archive === undefined) {
   const ver = podman(["run", "--rm", "--network", "none", image, "--version"]);
   check(
     "the image runs iqqq FROM scratch",
-    ver.status === 0 && ver.stdout.trim() === `iqqq ${version}`,
+    ver.status === 0 && firstLine(ver.stdout) === `iqqq ${version}` && /^Bun executable, bun /m.test(ver.stdout),
     ver.stdout + ver.stderr,
   );
   // /opt/iqqq copied into another image with no libc of its own: busybox-static.
