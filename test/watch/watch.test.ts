@@ -5,7 +5,9 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { FULL_SCAN_MS, watchProcess } from "../../src/watch/watch.js";
@@ -93,14 +95,24 @@ test("waits until every process with the name has gone, also one that started wh
 
 test("an exited process that its parent has not reaped (a zombie) has gone", async () => {
   const name = uniqueName();
-  // The background child's parent exec's into a long sleep that never wait()s for it.
-  const parent = spawn("bash", ["-c", `exec -a ${name} sleep 0.3 & exec sleep 20`], { stdio: "ignore" });
+  const go = join(await mkdtemp(join(tmpdir(), "iqqq-zombie-")), "go");
+  // The background child's parent exec's into a long sleep that never wait()s for it. The child
+  // lives until the watcher has found it (a condition, not a race a loaded machine could lose).
+  const parent = spawn(
+    "bash",
+    ["-c", `(exec -a ${name} sh -c 'while [ ! -e ${go} ]; do sleep 0.05; done') & exec sleep 20`],
+    { stdio: "ignore" },
+  );
   try {
-    const result = await watchProcess({ name }, captureLog(), never);
+    const log = captureLog();
+    const watched = watchProcess({ name }, log, never);
+    await log.until(/found /, 20_000);
+    await writeFile(go, "");
+    const result = await watched;
     assert.equal(result.kind, "ended");
     const pid = result.processes[0]?.pid;
     const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-    assert.match(stat, /^\d+ \(sleep\) Z /, "the watched process is not a zombie: the test proves nothing");
+    assert.match(stat, /^\d+ \(sh\) Z /, "the watched process is not a zombie: the test proves nothing");
     assert.equal(parent.exitCode, null);
   } finally {
     parent.kill("SIGKILL");
