@@ -104,11 +104,7 @@ interface Pod {
   readonly holder: Obj;
 }
 
-/** The pod specs a workload holds: a Pod's, a Job's template's, a CronJob's job template's. */
-export function podSpecsOf(doc: unknown): PodSpec[] {
-  return podsOf(doc).map((p) => p.spec);
-}
-
+/** The pods a workload holds: a Pod, a Job's template, a CronJob's job template, and those in a List. */
 function podsOf(doc: unknown): Pod[] {
   if (!isObj(doc)) return [];
   const at = (o: unknown, ...path: string[]): Obj | undefined => {
