@@ -26,6 +26,9 @@ registry (anonymous or bearer-token access; credentials from Docker's
 config.json or podman's auth.json).
 `;
 
+/** One image look-up, waiting for its registry included: generous, a person is waiting, not an API server. */
+const LOOKUP_DEADLINE_MS = 60_000;
+
 interface Options {
   image: string | undefined;
   mode: Mode;
@@ -61,16 +64,18 @@ export async function injectCommand(args: readonly string[], env: Env, io: Io): 
     }
   }
   const { injectStream } = await import("./stream.js");
-  const { imageCommand } = await import("./registry.js");
-  const lookups = new Map<string, ReturnType<typeof imageCommand>>();
+  const { ImageLookups } = await import("../registry/lookups.js");
+  // One look-up per image, however many containers use it; any address (this
+  // runs on the user's own machine, for the user).
+  const lookups = new ImageLookups({ platform: parsed.platform, env, deadlineMs: LOOKUP_DEADLINE_MS, perHost: 4 });
+  const cache = new Map<string, ReturnType<typeof lookups.lookup>>();
   const options = {
     image,
     mode: parsed.mode,
     watch: parsed.watch,
     imageCommand: (ref: string) => {
-      // One look-up per image, however many containers use it.
-      const found = lookups.get(ref) ?? imageCommand(ref, { platform: parsed.platform, env });
-      lookups.set(ref, found);
+      const found = cache.get(ref) ?? lookups.lookup(ref);
+      cache.set(ref, found);
       return found;
     },
   };

@@ -20,6 +20,8 @@ import type * as Url from "node:url";
 interface Builtins {
   "node:buffer": typeof import("node:buffer");
   "node:child_process": typeof ChildProcess;
+  "node:crypto": typeof import("node:crypto");
+  "node:dns": typeof import("node:dns");
   "node:fs": typeof Fs;
   "node:http": typeof Http;
   "node:https": typeof Https;

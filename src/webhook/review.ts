@@ -69,6 +69,18 @@ export async function answerReview(body: unknown, options: ReviewOptions): Promi
   );
 }
 
+/** The answer to a review that was not read: allowed, unchanged, with a warning saying why. */
+export function shedReview(uid: string, why: string): Reviewed {
+  return {
+    review: {
+      apiVersion: "admission.k8s.io/v1",
+      kind: "AdmissionReview",
+      response: { uid, allowed: true, warnings: [`iqqq: not injected: ${why}`] },
+    },
+    summary: `review ${JSON.stringify(uid)}: not read, let through: ${why}`,
+  };
+}
+
 function modeOf(label: unknown): Mode | undefined {
   if (label === "true" || label === "wrapper") return "wrapper";
   if (label === "watcher") return "watcher";

@@ -86,7 +86,22 @@ describe("iqqq webhook", () => {
 
   before(async () => {
     tls = await makeTls();
-    server = startCli(["webhook", "--image", IMAGE, "--cert", tls.cert, "--key", tls.key, "--port", "0"]);
+    // The test registries are on loopback: the webhook contacts such addresses only when told to.
+    server = startCli([
+      "webhook",
+      "--image",
+      IMAGE,
+      "--cert",
+      tls.cert,
+      "--key",
+      tls.key,
+      "--port",
+      "0",
+      "--allow-registry",
+      "127.0.0.1",
+      "--drain",
+      "2",
+    ]);
     log = watchOutput(server.stderr as NodeJS.ReadableStream);
     await log.until(" injecting ", 20_000);
     port = Number(/serving on port (\d+)/.exec(log.text())?.[1]);
@@ -222,12 +237,19 @@ describe("iqqq webhook", () => {
     assert.equal((await call(port, tls.ca, "GET", "/elsewhere")).status, 404);
   });
 
-  test("SIGTERM: it stops, and exits 0", async () => {
-    const done = collect(server, { timeoutMs: 15_000 });
+  test("SIGTERM: /readyz says 503 at once, reviews are still answered for the drain period, then it exits 0", async () => {
+    const done = collect(server, { timeoutMs: 20_000 });
     server.kill("SIGTERM");
+    await log.until("/readyz says 503", 10_000);
+    assert.deepEqual(await call(port, tls.ca, "GET", "/readyz"), { status: 503, text: "draining\n" });
+    assert.equal((await call(port, tls.ca, "GET", "/healthz")).status, 200);
+    const during = await call(port, tls.ca, "POST", "/inject", review(POD, "during-drain"));
+    assert.equal(during.status, 200);
+    assert.equal(JSON.parse(during.text).response.patchType, "JSONPatch");
     const r = await done;
     assert.equal(r.status, 0, r.stderr);
-    assert.match(log.text(), /SIGTERM: finishing the requests in flight/);
+    assert.match(log.text(), /SIGTERM: \/readyz says 503; answering reviews for 2 s more/);
+    assert.match(log.text(), /no longer taking connections/);
     assert.match(log.text(), /stopped/);
   });
 });

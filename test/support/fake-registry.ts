@@ -4,6 +4,7 @@
 // (ENTRYPOINT is iqqq already), "dollars" (a shell ENTRYPOINT with what the
 // kubelet would expand, and CMD words YAML 1.1 would misread).
 
+import { createHash } from "node:crypto";
 import { createServer, type Server } from "node:http";
 
 export const DOLLARS = {
@@ -26,7 +27,7 @@ export async function fakeRegistry(): Promise<FakeRegistry> {
   const blobs = new Map<string, { type: string; body: string }>();
   const put = (type: string, body: unknown): string => {
     const text = JSON.stringify(body);
-    const digest = `sha256:${(blobs.size + 1).toString(16).padStart(64, "0")}`;
+    const digest = `sha256:${createHash("sha256").update(text).digest("hex")}`;
     blobs.set(digest, { type, body: text });
     return digest;
   };

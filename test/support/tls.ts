@@ -14,7 +14,8 @@ export interface Tls {
   readonly key: string;
 }
 
-export async function makeTls(): Promise<Tls> {
+/** `names`: more DNS names the serving certificate is good for (a test registry's, say). */
+export async function makeTls(names: readonly string[] = []): Promise<Tls> {
   const dir = await mkdtemp(join(tmpdir(), "iqqq-tls-"));
   const at = (name: string): string => join(dir, name);
   const openssl = (...args: string[]): void => {
@@ -47,7 +48,8 @@ export async function makeTls(): Promise<Tls> {
     "-out",
     at("tls.csr"),
   );
-  await writeFile(at("ext"), "subjectAltName=IP:127.0.0.1,DNS:iqqq-webhook.iqqq-system.svc\n");
+  const more = names.map((n) => `,DNS:${n}`).join("");
+  await writeFile(at("ext"), `subjectAltName=IP:127.0.0.1,DNS:iqqq-webhook.iqqq-system.svc${more}\n`);
   openssl(
     "x509",
     "-req",

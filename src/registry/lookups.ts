@@ -1,0 +1,128 @@
+// Image look-ups shared fairly: the same image asked for by several
+// containers or several pods at once is looked up once; each registry host gets
+// at most PER_HOST look-ups at a time (the others wait, within their deadline),
+// so one slow registry holds up only the pods that use it; every look-up has a
+// deadline of its own, whoever waits for it.
+
+import type { Env } from "../config/config.js";
+import type { ImageCommand } from "../inject/inject.js";
+import { imageCommand } from "./client.js";
+import type { AddressPolicy, Budget } from "./network.js";
+import { parseReference } from "./reference.js";
+
+export interface LookupsOptions {
+  readonly platform: string;
+  readonly env: Env;
+  readonly policy?: AddressPolicy;
+  readonly budget?: Budget;
+  /** One look-up's deadline, waiting for its host's turn included. */
+  readonly deadlineMs: number;
+  /** Look-ups of one registry host at a time. */
+  readonly perHost: number;
+}
+
+export class ImageLookups {
+  readonly #inflight = new Map<string, Promise<ImageCommand>>();
+  readonly #hosts = new Map<string, Slots>();
+
+  constructor(private readonly options: LookupsOptions) {}
+
+  /** The image's ENTRYPOINT and CMD; `signal` ends this caller's wait, not a look-up others share. */
+  lookup(ref: string, signal?: AbortSignal): Promise<ImageCommand> {
+    let shared = this.#inflight.get(ref);
+    if (shared === undefined) {
+      shared = this.#start(ref);
+      this.#inflight.set(ref, shared);
+      const forget = (): void => {
+        this.#inflight.delete(ref);
+      };
+      shared.then(forget, forget);
+    }
+    return signal === undefined ? shared : raceAbort(shared, signal);
+  }
+
+  /** Look-ups running or waiting. */
+  get size(): number {
+    return this.#inflight.size;
+  }
+
+  async #start(ref: string): Promise<ImageCommand> {
+    const host = parseReference(ref).registry;
+    let slots = this.#hosts.get(host);
+    if (slots === undefined) {
+      slots = new Slots(this.options.perHost);
+      this.#hosts.set(host, slots);
+    }
+    const deadline = AbortSignal.timeout(this.options.deadlineMs);
+    await slots.take(deadline, host);
+    try {
+      return await imageCommand(ref, {
+        platform: this.options.platform,
+        env: this.options.env,
+        signal: deadline,
+        ...(this.options.policy === undefined ? {} : { policy: this.options.policy }),
+        ...(this.options.budget === undefined ? {} : { budget: this.options.budget }),
+      });
+    } finally {
+      slots.give();
+      if (slots.idle) this.#hosts.delete(host);
+    }
+  }
+}
+
+class Slots {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(readonly count: number) {
+    this.#free = count;
+  }
+
+  get idle(): boolean {
+    return this.#free === this.count && this.#waiting.length === 0;
+  }
+
+  take(signal: AbortSignal, host: string): Promise<void> {
+    if (this.#free > 0) {
+      this.#free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const turn = (): void => {
+        signal.removeEventListener("abort", gone);
+        resolve();
+      };
+      const gone = (): void => {
+        const i = this.#waiting.indexOf(turn);
+        if (i >= 0) this.#waiting.splice(i, 1);
+        reject(new Error(`timed out waiting behind ${this.count} look-ups of ${host} already running`));
+      };
+      signal.addEventListener("abort", gone, { once: true });
+      this.#waiting.push(turn);
+    });
+  }
+
+  give(): void {
+    const next = this.#waiting.shift();
+    if (next !== undefined) next();
+    else this.#free++;
+  }
+}
+
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise((resolve, reject) => {
+    const gone = (): void => reject(signal.reason as Error);
+    signal.addEventListener("abort", gone, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", gone);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", gone);
+        reject(err);
+      },
+    );
+  });
+}

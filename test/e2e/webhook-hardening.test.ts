@@ -1,0 +1,282 @@
+// iqqq webhook against what a pod's creator or a registry can throw at it
+// (issue 26): a hostile registry on loopback (support/hostile-registry.ts),
+// names resolved by a DNS server of the test's own (support/webhook.ts), and
+// the webhook itself over real TLS. Each test failed on the webhook before
+// this hardening (it followed redirects, decompressed, echoed bodies, read
+// file: realms in Bun, trusted digests, contacted any address, …).
+
+import assert from "node:assert/strict";
+import { readFile, writeFile } from "node:fs/promises";
+import { Agent, request } from "node:https";
+import { after, before, describe, test } from "node:test";
+import { pool } from "../support/cli.js";
+import { type HostileRegistry, hostileRegistry } from "../support/hostile-registry.js";
+import { makeTls } from "../support/tls.js";
+import { canResolve, type ReviewResponse, startWebhook, type Webhook } from "../support/webhook.js";
+
+/** The deploy's memory limit (deploy/webhook.yaml). */
+const LIMIT = 128 * 1024 * 1024;
+
+function pod(image: string, name = "job") {
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "p", namespace: "jobs", labels: { "iqqq.io/inject": "true" } },
+    spec: { restartPolicy: "Never", containers: [{ name, image }] },
+  };
+}
+
+function notInjected(response: ReviewResponse): string {
+  assert.equal(response.allowed, true);
+  assert.equal(response.patch, undefined, "the pod was injected");
+  assert.equal(response.warnings?.length, 1, JSON.stringify(response));
+  return response.warnings?.[0] as string;
+}
+
+function injectedCommand(response: ReviewResponse): string[] {
+  assert.equal(response.patchType, "JSONPatch", JSON.stringify(response));
+  const patch = JSON.parse(Buffer.from(response.patch ?? "", "base64").toString("utf8")) as {
+    path: string;
+    value: { command: string[] }[];
+  }[];
+  const containers = patch.find((op) => op.path === "/spec/containers")?.value;
+  return containers?.[0]?.command ?? [];
+}
+
+describe("iqqq webhook and a hostile registry on loopback", () => {
+  let registry: HostileRegistry;
+  let webhook: Webhook;
+  before(async () => {
+    registry = await hostileRegistry();
+    webhook = await startWebhook({ args: ["--allow-registry", "127.0.0.1,127.0.0.2"] });
+  });
+  after(async () => {
+    await webhook.stop();
+    await registry.close();
+  });
+  const image = (kind: string, tag = "1") => `${registry.address}/${kind}/job:${tag}`;
+
+  test("a good image is looked up, by tag and by digest (checked), and injected", async () => {
+    assert.deepEqual(injectedCommand(await webhook.review(pod(image("good")))), ["/opt/iqqq/iqqq", "/good"]);
+    const manifest = registry.seen.find((s) => s.path.endsWith("/good/job/manifests/1"));
+    assert.ok(manifest !== undefined);
+  });
+
+  test("a gzip bomb (1 KiB → 256 MiB): refused unread, memory stays under the deploy's limit", async () => {
+    await webhook.resetPeak();
+    const warning = notInjected(await webhook.review(pod(image("bomb"))));
+    assert.match(warning, /Content-Encoding gzip, which iqqq does not accept/);
+    assert.ok((await webhook.peakRss()) < LIMIT, `peak RSS ${await webhook.peakRss()}`);
+  });
+
+  test("an endless config blob: cut off at 4 MiB, memory stays under the deploy's limit", async () => {
+    await webhook.resetPeak();
+    const warning = notInjected(await webhook.review(pod(image("endless"))));
+    assert.match(warning, /larger than iqqq accepts \(4194304 bytes\)/);
+    assert.ok((await webhook.peakRss()) < LIMIT, `peak RSS ${await webhook.peakRss()}`);
+  });
+
+  test("a config blob that is not what its digest says: not used", async () => {
+    assert.match(notInjected(await webhook.review(pod(image("forged")))), /not what its digest says/);
+  });
+
+  test("a registry's error body never reaches the pod's creator or the log: the status and its error code do", async () => {
+    const warning = notInjected(await webhook.review(pod(image("secret"))));
+    assert.match(warning, /404 Not Found \(MANIFEST_UNKNOWN\)/);
+    assert.doesNotMatch(warning, /SECRET/);
+    assert.doesNotMatch(webhook.log.text(), /SECRET/);
+  });
+
+  test("a manifest redirected to another host: not followed", async () => {
+    const before = registry.seen.filter((s) => s.host === "cdn").length;
+    assert.match(notInjected(await webhook.review(pod(image("elsewhere")))), /redirected to another host/);
+    assert.equal(registry.seen.filter((s) => s.host === "cdn").length, before);
+  });
+
+  test("a blob redirected to a CDN: followed, without the registry's token", async () => {
+    assert.deepEqual(injectedCommand(await webhook.review(pod(image("cdn")))), ["/opt/iqqq/iqqq", "/good"]);
+    const fetched = registry.seen.filter((s) => s.host === "cdn" && s.path.startsWith("/blob/"));
+    assert.ok(fetched.length > 0);
+    assert.deepEqual(
+      fetched.map((s) => s.authorization),
+      fetched.map(() => undefined),
+    );
+  });
+
+  test("a blob redirected to an address nobody allowed: not contacted", async () => {
+    assert.match(
+      notInjected(await webhook.review(pod(image("cdn-denied")))),
+      /127\.0\.0\.3 is a loopback address: not contacted/,
+    );
+  });
+
+  test("token realms of file:, data:, or plain http on another host: never fetched", async () => {
+    for (const kind of ["realm-file", "realm-data", "realm-other"]) {
+      const warning = notInjected(await webhook.review(pod(image(kind))));
+      assert.match(warning, /its token realm is (file|data|http):/, kind);
+      assert.doesNotMatch(warning, /t0ken/);
+    }
+    assert.equal(registry.seen.filter((s) => s.host === "cdn" && s.path.startsWith("/token")).length, 0);
+  });
+
+  test("registries at link-local, private or loopback addresses nobody allowed: not contacted", async () => {
+    const cases: [string, RegExp][] = [
+      ["169.254.169.254/latest/meta-data:1", /169\.254\.169\.254 is a link-local address: not contacted/],
+      ["10.0.0.1:5000/team/job:1", /10\.0\.0\.1 is a private address: not contacted/],
+      ["[::1]:5000/team/job:1", /\[::1\] is a loopback address: not contacted/],
+      [
+        `localhost:${registry.port}/good/job:1`,
+        /localhost resolves to (127\.0\.0\.1|::1), a loopback address: not contacted/,
+      ],
+      ["[::ffff:a9fe:a9fe]:80/x:1", /\[::ffff:a9fe:a9fe\] is a link-local address: not contacted/],
+    ];
+    for (const [ref, expected] of cases) assert.match(notInjected(await webhook.review(pod(ref))), expected, ref);
+  });
+
+  test("an image name can only name an image: no path, query or ../ smuggled through a digest or a tag", async () => {
+    const count = registry.seen.length;
+    for (const ref of [
+      `${registry.address}/good/job@sha256:../../../token`,
+      `${registry.address}/good/job@sha256:${"a".repeat(64)}?x=1`,
+      `${registry.address}/good/job:1?x=1`,
+      `${registry.address}/good/../job:1`,
+      `${registry.address}/good/job@md5:${"a".repeat(32)}`,
+    ])
+      assert.match(notInjected(await webhook.review(pod(ref))), /is not an image reference/, ref);
+    assert.equal(registry.seen.length, count, "a request went out");
+  });
+
+  test("a pod with 5000 containers and as many images: at most 10 look-ups, and an answer", async () => {
+    const many = pod(image("good"));
+    many.spec.containers = Array.from({ length: 5000 }, (_, i) => ({
+      name: `c${i}`,
+      image: `${registry.address}/good/j${i}:1`,
+    }));
+    const count = registry.seen.length;
+    const warning = notInjected(await webhook.review(many));
+    assert.match(warning, /more than 10 images without a command/);
+    const manifests = registry.seen.slice(count).filter((s) => /\/manifests\//.test(s.path));
+    assert.ok(manifests.length <= 10, `${manifests.length} manifests fetched`);
+  });
+
+  test("20 pods at once with the same image: one look-up, shared", async () => {
+    const count = registry.seen.length;
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => webhook.review(pod(image("held")), `held-${i}`)),
+    );
+    for (const answer of answers) assert.deepEqual(injectedCommand(answer), ["/opt/iqqq/iqqq", "/good"]);
+    const manifests = registry.seen.slice(count).filter((s) => s.path.endsWith("/held/job/manifests/1"));
+    // The registry holds its answer until a second request comes: one shared look-up never sends one.
+    assert.ok(manifests.length <= 2, `${manifests.length} look-ups`);
+    assert.equal(manifests.filter((s) => s.authorization !== undefined).length, 1);
+  });
+});
+
+describe("iqqq webhook: names, resolved by the resolv.conf nameservers", {
+  skip: !canResolve && "needs root (unshare --mount)",
+}, () => {
+  let registry: HostileRegistry;
+  let webhook: Webhook;
+  let caFile: string;
+  before(async () => {
+    const tls = await makeTls(["registry.test", "registry.ns", "fast.test"]);
+    caFile = `${tls.cert}.ca.pem`;
+    await writeFile(caFile, tls.ca);
+    registry = await hostileRegistry({
+      tls: { cert: await readFile(tls.cert), key: await readFile(tls.key) },
+      name: "registry.test",
+    });
+    const slow = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`slow${i}.test`, "silent"]));
+    webhook = await startWebhook({
+      args: ["--allow-registry", "registry.test,registry.ns,fast.test"],
+      env: { NODE_EXTRA_CA_CERTS: caFile },
+      dns: {
+        ...slow,
+        "registry.test": "127.0.0.1",
+        "fast.test": "127.0.0.1",
+        "registry.ns.svc.test": "127.0.0.1",
+        "inside.test": "10.1.2.3",
+      },
+      search: ["svc.test"],
+    });
+  });
+  after(async () => {
+    await webhook.stop();
+    await registry.close();
+  });
+
+  test("an https registry by name, at an address it was allowed: injected", async () => {
+    const ref = `registry.test:${registry.port}/good/job:1`;
+    assert.deepEqual(injectedCommand(await webhook.review(pod(ref))), ["/opt/iqqq/iqqq", "/good"]);
+  });
+
+  test("the search list applies (as a pod's resolv.conf has it): registry.ns is found as registry.ns.svc.test", async () => {
+    const ref = `registry.ns:${registry.port}/good/job:1`;
+    assert.deepEqual(injectedCommand(await webhook.review(pod(ref))), ["/opt/iqqq/iqqq", "/good"]);
+  });
+
+  test("a redirect from https to http: not followed", async () => {
+    const ref = `registry.test:${registry.port}/downgrade/job:1`;
+    assert.match(notInjected(await webhook.review(pod(ref))), /redirected to http: \(from https\): not followed/);
+  });
+
+  test("a name that resolves to a private address: not contacted", async () => {
+    assert.match(
+      notInjected(await webhook.review(pod("inside.test/team/job:1"))),
+      /inside\.test resolves to 10\.1\.2\.3, a private address: not contacted/,
+    );
+  });
+
+  test("six names whose DNS never answers hold up no other pod", async () => {
+    const slow = Array.from({ length: 6 }, (_, i) => webhook.review(pod(`slow${i}.test/team/job:1`), `slow-${i}`));
+    const fast = await webhook.review(pod(`fast.test:${registry.port}/good/job:1`), "fast");
+    assert.deepEqual(injectedCommand(fast), ["/opt/iqqq/iqqq", "/good"]);
+    for (const answer of await Promise.all(slow)) assert.match(notInjected(answer), /DNS|timed out/);
+  });
+});
+
+describe("iqqq webhook: a certificate renewed under load", () => {
+  test("no connection fails while the pair is swapped five times, and an open keep-alive connection goes on", async () => {
+    const other = await makeTls();
+    const webhook = await startWebhook();
+    try {
+      const first = { cert: await readFile(webhook.tls.cert), key: await readFile(webhook.tls.key) };
+      const second = { cert: await readFile(other.cert), key: await readFile(other.key) };
+      const ca = [webhook.tls.ca, other.ca];
+      const keepAlive = new Agent({ keepAlive: true, maxSockets: 1, ca });
+      const get = (agent: Agent | false): Promise<number> =>
+        new Promise((resolve, reject) => {
+          const req = request({ host: "127.0.0.1", port: webhook.port, path: "/healthz", ca, agent }, (res) => {
+            res.resume();
+            res.on("end", () => resolve(res.statusCode ?? 0));
+          });
+          req.on("error", reject);
+          req.end();
+        });
+      assert.equal(await get(keepAlive), 200);
+      let failures = 0;
+      let done = false;
+      const load = pool(8, 8, async () => {
+        while (!done) if ((await get(false).catch(() => 0)) !== 200) failures++;
+      });
+      for (let i = 0; i < 5; i++) {
+        const pair = i % 2 === 0 ? second : first;
+        const reloads = (webhook.log.text().match(/certificate reloaded/g) ?? []).length;
+        await writeFile(webhook.tls.key, pair.key);
+        await writeFile(webhook.tls.cert, pair.cert);
+        const until = Date.now() + 20_000;
+        while ((webhook.log.text().match(/certificate reloaded/g) ?? []).length === reloads) {
+          assert.ok(Date.now() < until, `the certificate was not reloaded: ${webhook.log.text()}`);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }
+      done = true;
+      await load;
+      assert.equal(failures, 0);
+      assert.equal(await get(keepAlive), 200);
+      keepAlive.destroy();
+    } finally {
+      await webhook.stop();
+    }
+  });
+});
