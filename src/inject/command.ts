@@ -67,7 +67,13 @@ export async function injectCommand(args: readonly string[], env: Env, io: Io): 
   const { ImageLookups } = await import("../registry/lookups.js");
   // One look-up per image, however many containers use it; any address (this
   // runs on the user's own machine, for the user).
-  const lookups = new ImageLookups({ platform: parsed.platform, env, deadlineMs: LOOKUP_DEADLINE_MS, perHost: 4 });
+  const lookups = new ImageLookups({
+    platform: parsed.platform,
+    env,
+    deadlineMs: LOOKUP_DEADLINE_MS,
+    perHost: 4,
+    total: 16,
+  });
   const cache = new Map<string, ReturnType<typeof lookups.lookup>>();
   const options = {
     image,

@@ -20,6 +20,7 @@
 import type { Env } from "../config/config.js";
 import type { ImageCommand } from "../inject/inject.js";
 import { builtin } from "../runtime/builtins.js";
+import { jsonContainers } from "../runtime/json.js";
 import { credentialsFor } from "./credentials.js";
 import { type AddressPolicy, type Budget, type Fetched, get, NetworkError, OPEN_POLICY } from "./network.js";
 import { type Digest, manifestName, parseDigest, parseReference, type Reference } from "./reference.js";
@@ -38,6 +39,25 @@ export const MANIFEST_LIMIT = 4 * 1024 * 1024;
 export const CONFIG_LIMIT = 4 * 1024 * 1024;
 /** A token answer (a JWT and its expiry). */
 const TOKEN_LIMIT = 64 * 1024;
+/** Objects and arrays in a manifest, index or config (a config with 1,000 history lines has some 2,000). */
+const CONTAINERS_LIMIT = 20_000;
+/** The error codes of the OCI distribution spec: the only words of a registry's error body ever repeated. */
+const ERROR_CODES = new Set([
+  "BLOB_UNKNOWN",
+  "BLOB_UPLOAD_INVALID",
+  "BLOB_UPLOAD_UNKNOWN",
+  "DIGEST_INVALID",
+  "MANIFEST_BLOB_UNKNOWN",
+  "MANIFEST_INVALID",
+  "MANIFEST_UNKNOWN",
+  "NAME_INVALID",
+  "NAME_UNKNOWN",
+  "SIZE_INVALID",
+  "UNAUTHORIZED",
+  "DENIED",
+  "UNSUPPORTED",
+  "TOOMANYREQUESTS",
+]);
 const REQUEST_TIMEOUT_MS = 15_000;
 const MAX_REDIRECTS = 3;
 
@@ -53,7 +73,10 @@ export interface LookupOptions {
   readonly budget?: Budget;
 }
 
-export class RegistryError extends Error {}
+export class RegistryError extends Error {
+  /** The network error's code when there was one (ECONNREFUSED, ENOTFOUND, ETIMEOUT, …). */
+  code: string | undefined;
+}
 
 export async function imageCommand(ref: string, options: LookupOptions): Promise<ImageCommand> {
   const image = parseReference(ref);
@@ -65,27 +88,35 @@ export async function imageCommand(ref: string, options: LookupOptions): Promise
     options.signal,
     options.budget,
   );
-  let manifest = await client.json(`manifests/${manifestName(image)}`, [...INDEX_TYPES, ...MANIFEST_TYPES], {
-    limit: MANIFEST_LIMIT,
-    digest: image.digest,
-  });
+  let manifest: Json | undefined = await client.json(
+    `manifests/${manifestName(image)}`,
+    [...INDEX_TYPES, ...MANIFEST_TYPES],
+    { limit: MANIFEST_LIMIT, digest: image.digest, what: `the manifest ${manifestName(image).slice(0, 19)}` },
+  );
   if (INDEX_TYPES.includes(String(manifest.mediaType)) || Array.isArray(manifest.manifests)) {
     const chosen = choosePlatform(manifest.manifests, options.platform);
     if (chosen === undefined) throw new RegistryError(`${ref} has no image for ${options.platform}`);
     const digest = parseDigest(chosen, (why) => {
       throw new RegistryError(`${ref}: its index names a manifest by a bad digest: ${why}`);
     });
-    manifest = await client.json(`manifests/${digest.text}`, MANIFEST_TYPES, { limit: MANIFEST_LIMIT, digest });
+    manifest = undefined;
+    manifest = await client.json(`manifests/${digest.text}`, MANIFEST_TYPES, {
+      limit: MANIFEST_LIMIT,
+      digest,
+      what: `the ${options.platform} manifest`,
+    });
   }
   const named = (manifest.config as { digest?: unknown } | undefined)?.digest;
   if (typeof named !== "string") throw new RegistryError(`${ref}: the manifest names no config`);
   const digest = parseDigest(named, (why) => {
     throw new RegistryError(`${ref}: the manifest names its config by a bad digest: ${why}`);
   });
+  manifest = undefined;
   const config = await client.json(`blobs/${digest.text}`, ["application/json", "*/*"], {
     limit: CONFIG_LIMIT,
     digest,
     blob: true,
+    what: "the image config",
   });
   const inner = (config.config ?? {}) as { Entrypoint?: unknown; Cmd?: unknown };
   return { entrypoint: strings(inner.Entrypoint), cmd: strings(inner.Cmd) };
@@ -109,6 +140,8 @@ function choosePlatform(manifests: unknown, platform: string): string | undefine
 type Json = Record<string, unknown>;
 
 interface What {
+  /** For messages: "the manifest 1.2", "the image config". */
+  readonly what: string;
   readonly limit: number;
   /** The content must hash to this. */
   readonly digest: Digest | undefined;
@@ -140,27 +173,36 @@ class RegistryClient {
 
   async json(path: string, accept: readonly string[], what: What): Promise<Json> {
     const url = new URL(path, this.#base);
-    let response = await this.#follow(url, accept, what);
-    if (response.status === 401) {
-      this.#authorization = await this.#authorize(String(response.headers["www-authenticate"] ?? ""));
+    const name = `${this.image.registry}: ${what.what}`;
+    let response: Fetched;
+    try {
       response = await this.#follow(url, accept, what);
+      if (response.status === 401) {
+        this.#authorization = await this.#authorize(String(response.headers["www-authenticate"] ?? ""));
+        response = await this.#follow(url, accept, what);
+      }
+    } catch (err) {
+      if (!(err instanceof NetworkError)) throw err;
+      const wrapped = new RegistryError(`${name}: ${err.message}`);
+      wrapped.code = err.code;
+      throw wrapped;
     }
-    if (response.status !== 200) throw new RegistryError(`GET ${url.href}: ${statusLine(response)}`);
+    if (response.status !== 200) throw new RegistryError(`${name}: ${statusLine(response)}`);
     if (what.digest !== undefined) {
       const hex = builtin("node:crypto").createHash(what.digest.algorithm).update(response.body).digest("hex");
       if (hex !== what.digest.hex)
-        throw new RegistryError(
-          `GET ${url.href}: the content is not what its digest says (${what.digest.algorithm}:${hex.slice(0, 12)}…, expected ${what.digest.text.slice(0, 19)}…); not used`,
-        );
+        throw new RegistryError(`${name}: the content is not what its digest says; not used`);
     }
+    if (jsonContainers(response.body) > CONTAINERS_LIMIT)
+      throw new RegistryError(`${name}: the answer holds more than ${CONTAINERS_LIMIT} objects and arrays; not read`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(response.body.toString("utf8"));
     } catch {
-      throw new RegistryError(`GET ${url.href}: the answer is not JSON`);
+      throw new RegistryError(`${name}: the answer is not JSON`);
     }
     if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
-      throw new RegistryError(`GET ${url.href}: the answer is not a JSON object`);
+      throw new RegistryError(`${name}: the answer is not a JSON object`);
     return parsed as Json;
   }
 
@@ -182,16 +224,19 @@ class RegistryClient {
       if (![301, 302, 303, 307, 308].includes(response.status)) return response;
       const location = response.headers.location;
       let next: URL;
+      const name = `${this.image.registry}: ${what.what}`;
       try {
         next = new URL(String(location), url);
       } catch {
-        throw new RegistryError(`GET ${url.href}: ${response.status} to a location that is not a URL`);
+        throw new RegistryError(`${name}: redirected to a location that is not a URL`);
       }
-      if (hops >= MAX_REDIRECTS) throw new RegistryError(`GET ${first.href}: more than ${MAX_REDIRECTS} redirects`);
+      if (hops >= MAX_REDIRECTS) throw new RegistryError(`${name}: more than ${MAX_REDIRECTS} redirects`);
       if (url.protocol === "https:" && next.protocol !== "https:")
-        throw new RegistryError(`GET ${url.href}: redirected to ${next.protocol} (from https): not followed`);
+        throw new RegistryError(`${name}: redirected to ${next.protocol.slice(0, 12)} (from https): not followed`);
       if (!what.blob && next.origin !== this.#base.origin)
-        throw new RegistryError(`GET ${url.href}: a manifest redirected to another host (${next.host}): not followed`);
+        throw new RegistryError(
+          `${name}: redirected to another host: not followed (a manifest comes from its registry)`,
+        );
       url = next;
     }
   }
@@ -227,7 +272,7 @@ class RegistryClient {
     const sameHost = realm.host === this.#base.host;
     if (realm.protocol !== "https:" && !(realm.protocol === "http:" && this.#plainHttp && sameHost))
       throw new RegistryError(
-        `${registry}: its token realm is ${realm.protocol}//${realm.host}: only https is used for tokens (plain http only on the loopback registry itself)`,
+        `${registry}: its token realm is a ${realm.protocol.slice(0, 12)} URL${sameHost || !/^https?:$/.test(realm.protocol) ? "" : " on another host"}: only https is used for tokens (plain http only on a loopback registry itself)`,
       );
     if (params.service !== undefined) realm.searchParams.set("service", params.service);
     realm.searchParams.set("scope", params.scope ?? `repository:${this.image.repository}:pull`);
@@ -238,7 +283,7 @@ class RegistryClient {
       policy: this.policy,
       budget: this.budget,
     });
-    const where = `token from ${realm.origin}${realm.pathname}`;
+    const where = `${registry}: its token realm`;
     if (response.status !== 200) throw new RegistryError(`${where}: ${statusLine(response)}`);
     let body: { token?: unknown; access_token?: unknown };
     try {
@@ -253,16 +298,16 @@ class RegistryClient {
   }
 }
 
-/** "404 Not Found (MANIFEST_UNKNOWN)": the status, and the registry's error code when it gives one; never its text. */
+/** "404 Not Found (MANIFEST_UNKNOWN)": the status, its standard text, and the spec's error code when the registry gives one; never the registry's own words. */
 function statusLine(response: Fetched): string {
   let code = "";
   try {
     const errors = (JSON.parse(response.body.toString("utf8")) as { errors?: { code?: unknown }[] }).errors;
     const first = errors?.[0]?.code;
-    if (typeof first === "string" && /^[A-Z_]{1,40}$/.test(first)) code = ` (${first})`;
+    if (typeof first === "string" && ERROR_CODES.has(first)) code = ` (${first})`;
   } catch {}
-  const text = /^[\w -]{1,40}$/.test(response.statusText) ? ` ${response.statusText}` : "";
-  return `${response.status}${text}${code}`;
+  const text = builtin("node:http").STATUS_CODES[response.status];
+  return `${response.status}${text === undefined ? "" : ` ${text}`}${code}`;
 }
 
 export { NetworkError };

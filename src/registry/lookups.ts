@@ -1,8 +1,9 @@
 // Image look-ups shared fairly: the same image asked for by several
 // containers or several pods at once is looked up once; each registry host gets
-// at most PER_HOST look-ups at a time (the others wait, within their deadline),
-// so one slow registry holds up only the pods that use it; every look-up has a
-// deadline of its own, whoever waits for it.
+// at most `perHost` look-ups at a time (the others wait, within their
+// deadline), so one slow registry holds up only the pods that use it, and all
+// hosts together at most `total`; every look-up has a deadline of its own,
+// whoever waits for it.
 
 import type { Env } from "../config/config.js";
 import type { ImageCommand } from "../inject/inject.js";
@@ -19,13 +20,18 @@ export interface LookupsOptions {
   readonly deadlineMs: number;
   /** Look-ups of one registry host at a time. */
   readonly perHost: number;
+  /** Look-ups at a time, all hosts together. */
+  readonly total: number;
 }
 
 export class ImageLookups {
   readonly #inflight = new Map<string, Promise<ImageCommand>>();
   readonly #hosts = new Map<string, Slots>();
+  readonly #all: Slots;
 
-  constructor(private readonly options: LookupsOptions) {}
+  constructor(private readonly options: LookupsOptions) {
+    this.#all = new Slots(options.total);
+  }
 
   /** The image's ENTRYPOINT and CMD; `signal` ends this caller's wait, not a look-up others share. */
   lookup(ref: string, signal?: AbortSignal): Promise<ImageCommand> {
@@ -47,24 +53,38 @@ export class ImageLookups {
   }
 
   async #start(ref: string): Promise<ImageCommand> {
-    const host = parseReference(ref).registry;
+    const registry = parseReference(ref).registry;
+    // One host however it is written (2130706433, 127.1 and 127.0.0.1 are one).
+    const host = new URL(`http://${registry}`).host;
     let slots = this.#hosts.get(host);
     if (slots === undefined) {
       slots = new Slots(this.options.perHost);
       this.#hosts.set(host, slots);
     }
     const deadline = AbortSignal.timeout(this.options.deadlineMs);
-    await slots.take(deadline, host);
     try {
-      return await imageCommand(ref, {
-        platform: this.options.platform,
-        env: this.options.env,
-        signal: deadline,
-        ...(this.options.policy === undefined ? {} : { policy: this.options.policy }),
-        ...(this.options.budget === undefined ? {} : { budget: this.options.budget }),
-      });
+      await slots.take(deadline, `timed out waiting behind ${slots.count} look-ups of ${registry} already running`);
+      try {
+        await this.#all.take(deadline, `timed out waiting behind ${this.#all.count} look-ups already running`);
+        try {
+          // The deadline ends the wait even if a request never settles.
+          return await raceAbort(
+            imageCommand(ref, {
+              platform: this.options.platform,
+              env: this.options.env,
+              signal: deadline,
+              ...(this.options.policy === undefined ? {} : { policy: this.options.policy }),
+              ...(this.options.budget === undefined ? {} : { budget: this.options.budget }),
+            }),
+            deadline,
+          );
+        } finally {
+          this.#all.give();
+        }
+      } finally {
+        slots.give();
+      }
     } finally {
-      slots.give();
       if (slots.idle) this.#hosts.delete(host);
     }
   }
@@ -82,7 +102,7 @@ class Slots {
     return this.#free === this.count && this.#waiting.length === 0;
   }
 
-  take(signal: AbortSignal, host: string): Promise<void> {
+  take(signal: AbortSignal, late: string): Promise<void> {
     if (this.#free > 0) {
       this.#free--;
       return Promise.resolve();
@@ -95,7 +115,7 @@ class Slots {
       const gone = (): void => {
         const i = this.#waiting.indexOf(turn);
         if (i >= 0) this.#waiting.splice(i, 1);
-        reject(new Error(`timed out waiting behind ${this.count} look-ups of ${host} already running`));
+        reject(new Error(late));
       };
       signal.addEventListener("abort", gone, { once: true });
       this.#waiting.push(turn);

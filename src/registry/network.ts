@@ -62,6 +62,7 @@ const NON_PUBLIC: readonly [string, number, string][] = [
   ["fe80::", 10, "link-local"],
   ["fec0::", 10, "site-local"],
   ["fc00::", 7, "private"],
+  ["64:ff9b:1::", 48, "private (local NAT64)"],
   ["ff00::", 8, "multicast"],
   ["2001:db8::", 32, "documentation"],
 ];
@@ -105,6 +106,7 @@ function embeddedIPv4(ip: Bytes): Bytes | undefined {
   const v4 = (from: number): Bytes => [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...ip.slice(from, from + 4)];
   if (inRange(ip, ...range("::ffff:0:0", 96))) return undefined; // already the IPv4 form
   if (inRange(ip, ...range("::", 96)) && !inRange(ip, ...range("::", 127))) return v4(12);
+  if (inRange(ip, ...range("::ffff:0:0:0", 96))) return v4(12);
   if (inRange(ip, ...range("64:ff9b::", 96))) return v4(12);
   if (inRange(ip, ...range("2002::", 16))) return v4(2);
   return undefined;
@@ -147,8 +149,9 @@ export function refusal(policy: AddressPolicy, host: string, port: number, addre
     return e === bracketed.toLowerCase() || e === `${bracketed}:${port}`.toLowerCase();
   });
   if (allowed) return undefined;
-  const is = address === host ? " is" : ` resolves to ${address},`;
-  return `${bracketed}${is} a ${what} address: not contacted (allow it with --allow-registry ${bracketed}${what === "loopback" ? "" : " or its range"})`;
+  // The address itself is not said: the pod's creator sees this, and the webhook is no DNS service.
+  const is = address === host ? "is" : "resolves to";
+  return `${bracketed} ${is} a ${what} address: not contacted (allow it with --allow-registry ${bracketed}${what === "loopback" ? "" : " or its range"})`;
 }
 
 export class NetworkError extends Error {
@@ -299,9 +302,9 @@ export interface GetOptions {
 /** One GET under the rules at the top of this file. */
 export async function get(url: URL, options: GetOptions): Promise<Fetched> {
   if (url.protocol !== "https:" && url.protocol !== "http:")
-    throw new NetworkError(`${JSON.stringify(url.protocol)} URLs are never fetched (only http: and https:)`, "EPROTO");
+    throw new NetworkError(`${url.protocol.slice(0, 12)} URLs are never fetched (only http: and https:)`, "EPROTO");
   if (url.username !== "" || url.password !== "")
-    throw new NetworkError(`a URL with credentials in it is never fetched (${url.host})`, "EPROTO");
+    throw new NetworkError("a URL with credentials in it is never fetched", "EPROTO");
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
   if (builtin("node:net").isIP(host) !== 0) {
@@ -353,7 +356,7 @@ export async function get(url: URL, options: GetOptions): Promise<Fetched> {
         }
         const declared = Number(response.headers["content-length"] ?? "0");
         const tooBig = (): Error =>
-          new NetworkError(`${url.host}: the answer is larger than iqqq accepts (${options.limit} bytes)`, "ETOOBIG");
+          new NetworkError(`the answer is larger than iqqq accepts (${options.limit} bytes)`, "ETOOBIG");
         if (declared > options.limit) {
           response.destroy();
           return failed(tooBig());
@@ -371,7 +374,7 @@ export async function get(url: URL, options: GetOptions): Promise<Fetched> {
             release();
             return failed(
               new NetworkError(
-                `${url.host}: not read: registry answers already being read fill iqqq's budget (${budget.bytes} bytes)`,
+                `not read: registry answers already being read fill iqqq's budget (${budget.bytes} bytes)`,
                 "EBUSY",
               ),
             );
@@ -387,7 +390,10 @@ export async function get(url: URL, options: GetOptions): Promise<Fetched> {
           release();
           failed(err);
         });
-        response.on("close", release);
+        response.on("close", () => {
+          release();
+          failed(new NetworkError("the connection closed before the answer was complete", "ECONNRESET"));
+        });
         response.on("end", () =>
           done({
             status: response.statusCode ?? 0,
@@ -399,6 +405,12 @@ export async function get(url: URL, options: GetOptions): Promise<Fetched> {
       },
     );
     request.on("error", (err: Error) => failed(options.signal.aborted ? (options.signal.reason as Error) : err));
+    // An answer that is no answer (101 Switching Protocols, a connection closed first) ends the GET too.
+    request.on("upgrade", (_res, socket: import("node:net").Socket) => {
+      socket.destroy();
+      failed(new NetworkError("the registry answered 101 Switching Protocols", "EPROTO"));
+    });
+    request.on("close", () => failed(new NetworkError("the connection closed without an answer", "ECONNRESET")));
     request.end();
   });
 }

@@ -78,7 +78,7 @@ export function parseReference(ref: string): Reference {
       bad(
         `${JSON.stringify(component)} is not a repository name component (lower-case letters, digits, and . _ __ - between them)`,
       );
-  if (registry === "docker.io") {
+  if (registry === "docker.io" || registry === "index.docker.io") {
     registry = "registry-1.docker.io";
     if (!rest.includes("/")) rest = `library/${rest}`;
   }

@@ -4,12 +4,18 @@
 //
 // It never makes the API server wait past its timeout and never grows without
 // bound, whatever is sent to it (the threat model: docs/inject.md, Security):
+// - a review must say its length, at most BODY_LIMIT (the API server's own
+//   limit), else it is refused unread (411-like close, or 413);
 // - a review's body is read only while the bodies in memory stay within
-//   REVIEW_BYTES; the others wait, unread, at most QUEUE_WAIT_MS, QUEUE_MAX of
-//   them; a review that cannot be read in time, or is larger than BODY_LIMIT, is
-//   answered allowed: true with a warning, its uid found as the body streams
-//   past (uid.ts) without keeping it;
-// - at most CONNECTIONS_MAX connections; one idle for IDLE_MS is closed;
+//   REVIEW_BYTES (PEER_BYTES for one client address) and REVIEWS_AT_ONCE; the
+//   others wait, unread (connections.ts meters what reaches the HTTP server),
+//   at most QUEUE_WAIT_MS, QUEUE_MAX of them; one that cannot be read in time
+//   is answered allowed: true with a warning, its uid found as the body
+//   streams past (uid.ts), SCANS_AT_ONCE at a time, without keeping it;
+// - a review with more than REVIEW_CONTAINERS objects and arrays is answered
+//   the same way, unparsed; after a large body, garbage is collected (gc.ts);
+// - at most CONNECTIONS_MAX connections, CONNECTIONS_PER_PEER from one address;
+//   one without a request in flight for IDLE_MS is closed;
 // - registry look-ups: shared and fair (registry/lookups.ts), within one
 //   review's LOOKUP_BUDGET_MS, at most LOOKUPS_PER_REVIEW images per pod, their
 //   answers within REGISTRY_BYTES at once, at the addresses the policy allows.
@@ -31,6 +37,9 @@ import type { Io } from "../main.js";
 import { ImageLookups } from "../registry/lookups.js";
 import { Budget, badAllowEntry } from "../registry/network.js";
 import { builtin } from "../runtime/builtins.js";
+import { collectGarbage } from "../runtime/gc.js";
+import { jsonContainers } from "../runtime/json.js";
+import { Connections } from "./connections.js";
 import { answerReview, INJECT_LABEL, shedReview } from "./review.js";
 import { UidScanner } from "./uid.js";
 
@@ -59,17 +68,26 @@ GET /healthz, GET /readyz.
  * a CREATE review carries the pod once. Larger: answered unread.
  */
 export const BODY_LIMIT = 3 * 1024 * 1024;
-/** A body larger than this is not even scanned for its uid: 413, and the connection closed. */
-const SCAN_LIMIT = 16 * 1024 * 1024;
 /** Review bodies in memory at once (a pod of 10 KiB is typical: some 600 reviews). */
 const REVIEW_BYTES = 6 * 1024 * 1024;
+/** Reviews answered unread, their bodies streaming past the uid scanner, at once (the others wait, paused). */
+const SCANS_AT_ONCE = 1;
+/** Reviews read or being answered at once, and review bytes one client address may have in memory. */
+const REVIEWS_AT_ONCE = 64;
+const PEER_BYTES = REVIEW_BYTES / 2;
+/** A review with more objects and arrays than this is answered unread (a pod with 100 containers of 50 variables has some 6,000). */
+const REVIEW_CONTAINERS = 100_000;
+/** After a body larger than this, garbage is collected (runtime/gc.ts says why). */
+const LARGE_BODY = 512 * 1024;
 /** Reviews waiting, unread, for room; and how long each may wait. */
 const QUEUE_MAX = 256;
 const QUEUE_WAIT_MS = 2000;
 const CONNECTIONS_MAX = 256;
+const CONNECTIONS_PER_PEER = 64;
+/** A connection without a request in flight (a trickled header is none) is closed after this. */
 const IDLE_MS = 30_000;
-/** A body must arrive within this. */
-const BODY_MS = 10_000;
+/** A body must arrive within this (a review of 3 MiB crosses a cluster network in well under a second). */
+const BODY_MS = 5_000;
 const FINISH_MS = 10_000;
 const CERT_CHECK_MS = 30_000;
 const RELOAD_RETRY_MS = 1000;
@@ -82,10 +100,11 @@ const LOOKUP_BUDGET_MS = 6000;
 /** One image look-up, however many reviews wait for it. */
 const LOOKUP_DEADLINE_MS = 5000;
 const LOOKUPS_PER_HOST = 4;
+const LOOKUPS_AT_ONCE = 16;
 /** Distinct images without a command looked up for one pod. */
 export const LOOKUPS_PER_REVIEW = 10;
 /** Registry answers being read at once, across all reviews. */
-const REGISTRY_BYTES = 16 * 1024 * 1024;
+const REGISTRY_BYTES = 8 * 1024 * 1024;
 
 interface Options {
   image: string | undefined;
@@ -135,82 +154,115 @@ export async function webhookCommand(args: readonly string[], env: Env, io: Io):
     budget: new Budget(REGISTRY_BYTES),
     deadlineMs: LOOKUP_DEADLINE_MS,
     perHost: LOOKUPS_PER_HOST,
+    total: LOOKUPS_AT_ONCE,
   });
   const log = (line: string): void => io.stderr(`iqqq webhook: ${line}\n`);
   let draining = false;
-  const gate = new Gate(REVIEW_BYTES, QUEUE_MAX);
+  const room = new Gate(REVIEW_BYTES, REVIEWS_AT_ONCE, QUEUE_MAX);
+  const scans = new Gate(SCANS_AT_ONCE, SCANS_AT_ONCE, CONNECTIONS_MAX);
+  /** Review bytes in memory for each client address. */
+  const peerBytes = new Map<string, number>();
 
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const reply = (status: number, body: unknown): void => {
-      if (res.headersSent || res.destroyed) return;
-      const text = typeof body === "string" ? body : JSON.stringify(body);
-      res.writeHead(status, { "content-type": typeof body === "string" ? "text/plain" : "application/json" });
-      res.end(text);
-    };
-    const path = (req.url ?? "/").split("?")[0];
-    if (req.method === "GET" && (path === "/healthz" || path === "/readyz")) {
-      req.resume();
-      reply(draining && path === "/readyz" ? 503 : 200, draining ? "draining\n" : "ok\n");
-      return;
-    }
-    if (path !== "/inject" || req.method !== "POST") {
-      req.resume();
-      reply(path !== "/inject" ? 404 : 405, path !== "/inject" ? "not found\n" : "POST an AdmissionReview\n");
-      return;
-    }
-    const length = Number(req.headers["content-length"] ?? Number.NaN);
-    const timer = setTimeout(() => req.destroy(), BODY_MS);
-    res.on("close", () => clearTimeout(timer));
-    if (length > BODY_LIMIT) {
-      shed(req, reply, `the review is larger than ${BODY_LIMIT} bytes`, log);
-      return;
-    }
-    const size = Number.isFinite(length) ? length : BODY_LIMIT;
+  /** Answers a review without keeping its body, SCANS_AT_ONCE at a time: its uid is found as it streams past. */
+  const shed = (req: IncomingMessage, res: ServerResponse, length: number, why: string) => {
     req.pause();
-    gate.enter(size, QUEUE_WAIT_MS).then((entered) => {
+    scans.enter(1, BODY_MS, res).then((entered) => {
       if (!entered) {
-        req.resume();
-        return shed(req, reply, "the webhook is busy (too many reviews at once)", log);
+        req.destroy();
+        return;
       }
-      res.on("close", () => gate.leave(size));
-      read(req, size, reply, log);
+      connections.grant(req, length);
+      const scanner = new UidScanner();
+      let size = 0;
+      req.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        scanner.feed(chunk);
+      });
+      req.on("end", () => {
+        if (size > LARGE_BODY) collectGarbage();
+        if (scanner.uid === undefined) return reply(res, 400, "not an AdmissionReview: no request.uid\n");
+        const { review, summary } = shedReview(scanner.uid, why);
+        log(summary);
+        reply(res, 200, review);
+      });
+      req.resume();
     });
   };
 
-  /** Reads a review whose room in memory is reserved, and answers it. */
-  const read = (
-    req: IncomingMessage,
-    room: number,
-    reply: (status: number, body: unknown) => void,
-    log: (line: string) => void,
-  ): void => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    const scanner = new UidScanner();
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > room || over) {
-        // A body without a length, or longer than it said: not kept past its room.
-        if (!over) for (const c of chunks.splice(0)) scanner.feed(c);
-        over = true;
-        scanner.feed(chunk);
-        if (size > SCAN_LIMIT) {
-          reply(413, "too large\n");
-          req.destroy();
-        }
-      } else chunks.push(chunk);
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    connections.begin(req, res);
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method === "GET" && (path === "/healthz" || path === "/readyz")) {
+      req.resume();
+      return reply(res, draining && path === "/readyz" ? 503 : 200, draining ? "draining\n" : "ok\n");
+    }
+    if (path !== "/inject" || req.method !== "POST") {
+      req.resume();
+      return reply(
+        res,
+        path !== "/inject" ? 404 : 405,
+        path !== "/inject" ? "not found\n" : "POST an AdmissionReview\n",
+      );
+    }
+    // The API server always says how long a review is; a body that does not is not one.
+    const length = Number(req.headers["content-length"]);
+    if (req.headers["content-length"] === undefined || !Number.isSafeInteger(length)) {
+      req.destroy();
+      return;
+    }
+    const timer = setTimeout(() => req.destroy(), BODY_MS);
+    res.once("close", () => clearTimeout(timer));
+    // The API server sends no request larger than BODY_LIMIT: a larger one is not from it, and not read.
+    if (length > BODY_LIMIT) {
+      reply(res, 413, "too large\n");
+      req.destroy();
+      return;
+    }
+    const peer = req.socket.remoteAddress ?? "";
+    const held = peerBytes.get(peer) ?? 0;
+    if (held + length > PEER_BYTES) return shed(req, res, length, "the webhook is busy (too many reviews at once)");
+    peerBytes.set(peer, held + length);
+    res.once("close", () => {
+      const left = (peerBytes.get(peer) ?? length) - length;
+      if (left > 0) peerBytes.set(peer, left);
+      else peerBytes.delete(peer);
     });
+    req.pause();
+    room.enter(length, QUEUE_WAIT_MS, res).then((entered) => {
+      if (!entered)
+        return res.destroyed ? undefined : shed(req, res, length, "the webhook is busy (too many reviews at once)");
+      connections.grant(req, length);
+      read(req, res);
+    });
+  };
+
+  /** Reads a review whose room in memory is reserved (its length is known), and answers it. */
+  const read = (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.resume();
     req.on("end", () => {
-      if (over) return answerShed(scanner.uid, reply, `the review is larger than ${room} bytes`, log);
+      const bytes = Buffer.concat(chunks);
+      chunks.length = 0;
+      const large = bytes.length > LARGE_BODY;
+      const containers = jsonContainers(bytes);
       let body: unknown;
       try {
-        body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+        if (containers > REVIEW_CONTAINERS) {
+          const scanner = new UidScanner();
+          scanner.feed(bytes);
+          if (scanner.uid === undefined) return reply(res, 400, "not an AdmissionReview: no request.uid\n");
+          const { review, summary } = shedReview(
+            scanner.uid,
+            `the review holds more than ${REVIEW_CONTAINERS} objects and arrays`,
+          );
+          log(summary);
+          return reply(res, 200, review);
+        }
+        body = JSON.parse(bytes.toString("utf8"));
       } catch {
-        return reply(400, "not JSON\n");
+        return reply(res, 400, "not JSON\n");
       }
-      chunks.length = 0;
       const deadline = AbortSignal.timeout(LOOKUP_BUDGET_MS);
       const asked = new Set<string>();
       answerReview(body, {
@@ -226,32 +278,24 @@ export async function webhookCommand(args: readonly string[], env: Env, io: Io):
       }).then(
         ({ review, summary }) => {
           log(summary);
-          reply(200, review);
+          reply(res, 200, review);
+          if (large) collectGarbage();
         },
         (err: Error) => {
           log(`bad request: ${err.message}`);
-          reply(400, `${err.message}\n`);
+          reply(res, 400, `${err.message}\n`);
         },
       );
     });
   };
 
-  let connections = 0;
   const http = builtin("node:http").createServer(handle);
-  const tcp = builtin("node:net").createServer((raw: Socket) => {
-    raw.on("error", () => {});
-    if (connections >= CONNECTIONS_MAX) {
-      raw.destroy();
-      return;
-    }
-    connections++;
-    raw.once("close", () => connections--);
-    raw.setTimeout(IDLE_MS, () => raw.destroy());
-    const socket = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
-    socket.on("error", () => raw.destroy());
-    socket.once("close", () => raw.destroy());
-    http.emit("connection", socket);
-  });
+  const connections = new Connections(
+    { max: CONNECTIONS_MAX, perPeer: CONNECTIONS_PER_PEER, idleMs: IDLE_MS },
+    () => context,
+    http,
+  );
+  const tcp = builtin("node:net").createServer((raw: Socket) => connections.accept(raw));
 
   // cert-manager renews the files in place: served from the next connection
   // on. Watched in their folders (a mounted Secret changes by a symlink swap
@@ -322,103 +366,91 @@ export async function webhookCommand(args: readonly string[], env: Env, io: Io):
   for (const watcher of watchers) watcher.close();
   await reloading;
   log("no longer taking connections; finishing the reviews in flight");
-  const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
-  http.closeIdleConnections();
-  const stopping = setInterval(() => http.closeIdleConnections(), 100);
+  tcp.close();
   const timeUp = new Promise<"late">((resolve) => setTimeout(() => resolve("late"), FINISH_MS).unref());
-  if ((await Promise.race([closed, timeUp])) === "late") {
+  if ((await Promise.race([connections.close(), timeUp])) === "late") {
     log(`requests still in flight after ${FINISH_MS / 1000} s: closing them`);
-    http.closeAllConnections();
+    connections.destroyAll();
   }
-  clearInterval(stopping);
   log("stopped");
   return EXIT.OK;
 }
 
-/** Answers a review without keeping its body: its uid is found as it streams past. */
-function shed(
-  req: IncomingMessage,
-  reply: (status: number, body: unknown) => void,
-  why: string,
-  log: (line: string) => void,
-): void {
-  const scanner = new UidScanner();
-  let size = 0;
-  req.on("data", (chunk: Buffer) => {
-    size += chunk.length;
-    scanner.feed(chunk);
-    if (size > SCAN_LIMIT) {
-      reply(413, "too large\n");
-      req.destroy();
-    }
-  });
-  req.on("end", () => answerShed(scanner.uid, reply, why, log));
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  res.writeHead(status, { "content-type": typeof body === "string" ? "text/plain" : "application/json" });
+  res.end(text);
 }
 
-function answerShed(
-  uid: string | undefined,
-  reply: (status: number, body: unknown) => void,
-  why: string,
-  log: (line: string) => void,
-): void {
-  if (uid === undefined) {
-    reply(400, "not an AdmissionReview: no request.uid\n");
-    return;
-  }
-  const { review, summary } = shedReview(uid, why);
-  log(summary);
-  reply(200, review);
-}
-
-/** Room for review bodies in memory: a review waits (unread) for room, in order, or gives up. */
 interface Waiting {
-  readonly bytes: number;
-  readonly go: (entered: boolean) => void;
+  readonly units: number;
+  readonly go: () => void;
 }
 
+/**
+ * Room for reviews in memory: at most `units` (bytes) and `count` reviews at
+ * once; a review waits (unread) for room, in order, or gives up after its wait.
+ * Its room is given back when its answer is done or its connection goes,
+ * whether it was waiting or let in.
+ */
 class Gate {
   #used = 0;
+  #inside = 0;
   readonly #waiting: Waiting[] = [];
 
   constructor(
-    readonly bytes: number,
+    readonly units: number,
+    readonly count: number,
     readonly queueMax: number,
   ) {}
 
-  enter(bytes: number, waitMs: number): Promise<boolean> {
-    if (this.#waiting.length === 0 && this.#used + bytes <= this.bytes) {
-      this.#used += bytes;
+  enter(units: number, waitMs: number, res: ServerResponse): Promise<boolean> {
+    if (res.destroyed) return Promise.resolve(false);
+    const letIn = (): void => {
+      this.#used += units;
+      this.#inside++;
+      res.once("close", () => {
+        this.#used -= units;
+        this.#inside--;
+        this.#admit();
+      });
+    };
+    if (this.#waiting.length === 0 && this.#fits(units)) {
+      letIn();
       return Promise.resolve(true);
     }
     if (this.#waiting.length >= this.queueMax) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const entry: Waiting = {
-        bytes,
-        go: (entered: boolean) => {
-          clearTimeout(timer);
-          resolve(entered);
-        },
-      };
-      const timer = setTimeout(() => {
+      const gone = (): void => {
+        clearTimeout(timer);
         const i = this.#waiting.indexOf(entry);
         if (i >= 0) this.#waiting.splice(i, 1);
         resolve(false);
         this.#admit();
-      }, waitMs);
+      };
+      const entry: Waiting = {
+        units,
+        go: () => {
+          clearTimeout(timer);
+          res.removeListener("close", gone);
+          letIn();
+          resolve(true);
+        },
+      };
+      const timer = setTimeout(gone, waitMs);
+      res.once("close", gone);
       this.#waiting.push(entry);
     });
   }
 
-  leave(bytes: number): void {
-    this.#used -= bytes;
-    this.#admit();
+  #fits(units: number): boolean {
+    return this.#inside < this.count && this.#used + units <= this.units;
   }
 
   #admit(): void {
-    while (this.#waiting.length > 0 && this.#used + (this.#waiting[0]?.bytes ?? 0) <= this.bytes) {
-      const next = this.#waiting.shift() as Waiting;
-      this.#used += next.bytes;
-      next.go(true);
+    while (this.#waiting.length > 0 && this.#fits((this.#waiting[0] as Waiting).units)) {
+      (this.#waiting.shift() as Waiting).go();
     }
   }
 }

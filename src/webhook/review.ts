@@ -47,7 +47,9 @@ export async function answerReview(body: unknown, options: ReviewOptions): Promi
   const labels = isObj(pod.metadata) && isObj(pod.metadata.labels) ? pod.metadata.labels : {};
   const mode = modeOf(labels[INJECT_LABEL]);
   if (mode === undefined) return answer({}, `${where}: no ${INJECT_LABEL} label, let through`);
-  const changed = structuredClone(pod) as Obj;
+  // Only the spec is changed in place (metadata is replaced whole): the rest, large annotations
+  // included, is shared rather than copied.
+  const changed: Obj = { ...pod, spec: structuredClone(pod.spec) };
   let warnings: readonly string[];
   try {
     const outcome = await injectDocument(changed, { image: options.image, mode, ...optional(options.imageCommand) });

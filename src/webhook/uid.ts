@@ -6,19 +6,21 @@
 //
 // Written by hand, and why: the JSON libraries that stream (stream-json,
 // @streamparser/json) build every value they pass through, keys and strings of
-// any length included; this tracks only nesting, the keys on the way to
-// request.uid, and that one string (≤ UID_MAX bytes).
+// any length included; this keeps a depth count, the kinds and keys of the
+// first two levels, and that one string (≤ UID_MAX bytes): a fixed size,
+// whatever the body (16 MiB of "[" included).
 
 const UID_MAX = 256;
-const DEPTH_MAX = 1000;
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
 export class UidScanner {
-  /** "o" or "a" for each open object or array. */
-  readonly #stack: string[] = [];
-  /** The key of the member being read, at each object depth (1: the review, 2: request). */
+  /** How deep in objects and arrays: a count, whatever the depth. */
+  #depth = 0;
+  /** "o" or "a" for the first two levels only (deeper ones never hold the uid). */
+  readonly #kinds: string[] = [];
+  /** The key of the member being read at depth 1 (the review) and 2 (request). */
   readonly #keys: (string | undefined)[] = [];
   #expectKey = false;
   #inString = false;
@@ -54,28 +56,28 @@ export class UidScanner {
         case QUOTE:
           this.#inString = true;
           // Only keys near the top, and a value where the uid would be, are worth keeping.
-          this.#string = this.#stack.length <= 2 ? [] : undefined;
+          this.#string = this.#depth <= 2 ? [] : undefined;
           break;
         case 0x7b: // {
-          if (this.#stack.length >= DEPTH_MAX) {
-            this.#broken = true;
-            return;
-          }
-          this.#stack.push("o");
-          this.#keys[this.#stack.length] = undefined;
-          this.#expectKey = true;
-          break;
         case 0x5b: // [
-          this.#stack.push("a");
-          this.#expectKey = false;
+          this.#depth++;
+          if (this.#depth <= 2) {
+            this.#kinds[this.#depth - 1] = byte === 0x7b ? "o" : "a";
+            this.#keys[this.#depth] = undefined;
+          }
+          this.#expectKey = byte === 0x7b;
           break;
         case 0x7d: // }
         case 0x5d: // ]
-          this.#stack.pop();
+          if (this.#depth === 0) {
+            this.#broken = true;
+            return;
+          }
+          this.#depth--;
           this.#expectKey = false;
           break;
         case 0x2c: // ,
-          this.#expectKey = this.#stack[this.#stack.length - 1] === "o";
+          this.#expectKey = this.#depth <= 2 && this.#kinds[this.#depth - 1] === "o";
           break;
       }
     }
@@ -84,17 +86,17 @@ export class UidScanner {
   #endString(): void {
     const bytes = this.#string;
     this.#string = undefined;
-    const depth = this.#stack.length;
+    const depth = this.#depth;
     if (this.#expectKey) {
       this.#expectKey = false;
-      this.#keys[depth] = bytes === undefined ? undefined : decode(bytes);
+      if (depth <= 2) this.#keys[depth] = bytes === undefined ? undefined : decode(bytes);
       return;
     }
     if (
       bytes !== undefined &&
       depth === 2 &&
-      this.#stack[0] === "o" &&
-      this.#stack[1] === "o" &&
+      this.#kinds[0] === "o" &&
+      this.#kinds[1] === "o" &&
       this.#keys[1] === "request" &&
       this.#keys[2] === "uid"
     )

@@ -294,7 +294,7 @@ items:
       try {
         const refused = await inject(image);
         assert.equal(refused.status, 65);
-        assert.match(refused.stderr, /token from http:\/\/127\.0\.0\.1:\d+\/token: 401/);
+        assert.match(refused.stderr, /127\.0\.0\.1:\d+: its token realm: 401 Unauthorized/);
         await writeFile(join(config, "config.json"), JSON.stringify({ auths: { [host]: { auth: "dXNlcjpwYXNz" } } }));
         const r = await inject(image, [], { DOCKER_CONFIG: config });
         assert.equal(r.status, 0, r.stderr);

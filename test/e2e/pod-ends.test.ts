@@ -221,7 +221,10 @@ describe("inject: which sidecars the pod has, and its restartPolicy", () => {
     try {
       const denied = await inject(noCommand(`127.0.0.1:${registry.port}/team/job:1`));
       assert.equal(denied.status, 65);
-      assert.match(denied.stderr, /: 401: it wants credentials \(docker login or podman login, or DOCKER_CONFIG/);
+      assert.match(
+        denied.stderr,
+        /: 401 Unauthorized: it wants credentials \(docker login or podman login, or DOCKER_CONFIG/,
+      );
     } finally {
       registry.server.close();
     }

@@ -12,10 +12,9 @@ import { after, before, describe, test } from "node:test";
 import { pool } from "../support/cli.js";
 import { type HostileRegistry, hostileRegistry } from "../support/hostile-registry.js";
 import { makeTls } from "../support/tls.js";
-import { canResolve, type ReviewResponse, startWebhook, type Webhook } from "../support/webhook.js";
+import { canResolve, deployMemoryLimit, type ReviewResponse, startWebhook, type Webhook } from "../support/webhook.js";
 
-/** The deploy's memory limit (deploy/webhook.yaml). */
-const LIMIT = 128 * 1024 * 1024;
+const LIMIT = deployMemoryLimit();
 
 function pod(image: string, name = "job") {
   return {
@@ -113,7 +112,7 @@ describe("iqqq webhook and a hostile registry on loopback", () => {
   test("token realms of file:, data:, or plain http on another host: never fetched", async () => {
     for (const kind of ["realm-file", "realm-data", "realm-other"]) {
       const warning = notInjected(await webhook.review(pod(image(kind))));
-      assert.match(warning, /its token realm is (file|data|http):/, kind);
+      assert.match(warning, /its token realm is a (file|data|http): URL/, kind);
       assert.doesNotMatch(warning, /t0ken/);
     }
     assert.equal(registry.seen.filter((s) => s.host === "cdn" && s.path.startsWith("/token")).length, 0);
@@ -124,10 +123,7 @@ describe("iqqq webhook and a hostile registry on loopback", () => {
       ["169.254.169.254/latest/meta-data:1", /169\.254\.169\.254 is a link-local address: not contacted/],
       ["10.0.0.1:5000/team/job:1", /10\.0\.0\.1 is a private address: not contacted/],
       ["[::1]:5000/team/job:1", /\[::1\] is a loopback address: not contacted/],
-      [
-        `localhost:${registry.port}/good/job:1`,
-        /localhost resolves to (127\.0\.0\.1|::1), a loopback address: not contacted/,
-      ],
+      [`localhost:${registry.port}/good/job:1`, /localhost resolves to a loopback address: not contacted/],
       ["[::ffff:a9fe:a9fe]:80/x:1", /\[::ffff:a9fe:a9fe\] is a link-local address: not contacted/],
     ];
     for (const [ref, expected] of cases) assert.match(notInjected(await webhook.review(pod(ref))), expected, ref);
@@ -223,8 +219,10 @@ describe("iqqq webhook: names, resolved by the resolv.conf nameservers", {
   test("a name that resolves to a private address: not contacted", async () => {
     assert.match(
       notInjected(await webhook.review(pod("inside.test/team/job:1"))),
-      /inside\.test resolves to 10\.1\.2\.3, a private address: not contacted/,
+      /inside\.test resolves to a private address: not contacted/,
     );
+    // Which address is not said: the webhook is no DNS service for whoever creates pods.
+    assert.doesNotMatch(notInjected(await webhook.review(pod("inside.test/team/job:1"))), /10\.1\.2\.3/);
   });
 
   test("six names whose DNS never answers hold up no other pod", async () => {

@@ -76,6 +76,26 @@ const orphans = runtimes
   .map((r) => `${r}: ${num(`pid1-orphans-${r}`, "orphans")} orphans, ${num(`pid1-orphans-${r}`, "reaped")} reaped`)
   .join("; ");
 
+/** The webhook's peak memory per case and build (webhook-memory.test.ts). */
+const webhookCases = [
+  ...new Set(
+    ["bundle", "executable"].flatMap((b) => Object.keys((figures.get(`webhook-memory-${b}`) ?? {}) as object)),
+  ),
+];
+const webhookMemory =
+  webhookCases.length === 0
+    ? ""
+    : `
+The webhook under what a pod's creator, an in-cluster client or a registry can
+send it (\`test/reliability/webhook-memory.test.ts\`, each case against a webhook
+of its own): peak resident memory in MiB, against the deploy's limit
+(${fmt(num("webhook-memory-limit", "mib"))} MiB in \`deploy/webhook.yaml\`).
+
+| case | Node bundle | Bun executable |
+|---|---:|---:|
+${webhookCases.map((c) => `| ${c} | ${fmt(num("webhook-memory-bundle", c), 1)} | ${fmt(num("webhook-memory-executable", c), 1)} |`).join("\n")}
+`;
+
 const markdown = `## Reliability
 
 iqqq sits in the exit path of every batch job: one hang is a pod that never
@@ -97,6 +117,7 @@ ${availableParallelism()} CPUs, ${seconds} s, ${tests.pass} tests passed, ${test
 | load: sequential wrapped runs, each with its own sidecar | ${fmt(num("load-sequential", "runs"))} runs, ${fmt(num("load-sequential", "perSecond"), 1)} runs/s | ${fmt(num("load-sequential", "lost"))} |
 | load: concurrent wrapped runs, each with its own sidecar | ${fmt(num("load-concurrent", "runs"))} runs, ${fmt(num("load-concurrent", "perSecond"), 1)} runs/s, slowest ${fmt(num("load-concurrent", "maxMs"))} ms | ${fmt(num("load-concurrent", "lost"))} |
 
+${webhookMemory}
 In all: ${fmt(badInputs)} bad inputs, ${fmt(signalsTried)} signals, ${fmt(num("faults", "runs") + num("load-sequential", "runs") + num("load-concurrent", "runs"))} runs against
 hostile or loaded sidecars, and **${fmt(lost)}** lost: no exit status was changed,
 no sidecar was left running, no run outlived its budget, no bad value ran anything.

@@ -5,14 +5,26 @@
 // memory read from /proc.
 
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CLI, cliEnv, collect, FIXTURES, NODE, type RunResult, watchOutput } from "./cli.js";
+import { parseAllDocuments } from "yaml";
+import { CLI, cliEnv, collect, FIXTURES, NODE, ROOT, type RunResult, watchOutput } from "./cli.js";
 import { makeTls, type Tls } from "./tls.js";
 
 export const WEBHOOK_IMAGE = "registry.example/iqqq:1.0";
+
+/** The webhook container's memory limit in deploy/webhook.yaml, in bytes: what its peak is held to. */
+export function deployMemoryLimit(): number {
+  const docs = parseAllDocuments(readFileSync(join(ROOT, "deploy/webhook.yaml"), "utf8")).map((d) => d.toJS());
+  const deployment = docs.find((d) => d?.kind === "Deployment");
+  const limit = String(deployment?.spec?.template?.spec?.containers?.[0]?.resources?.limits?.memory ?? "");
+  const m = /^(\d+)(Mi|Gi)$/.exec(limit);
+  if (m === null) throw new Error(`deploy/webhook.yaml: no memory limit in Mi or Gi (${limit})`);
+  return Number(m[1]) * (m[2] === "Gi" ? 1024 ** 3 : 1024 ** 2);
+}
 export const NAMESERVER = "127.53.0.1";
 
 /** Root with unshare and mount: a resolv.conf of the test's own can be put in place. */
