@@ -40,6 +40,7 @@ import { builtin } from "../runtime/builtins.js";
 import { collectGarbage } from "../runtime/gc.js";
 import { jsonContainers } from "../runtime/json.js";
 import { Connections } from "./connections.js";
+import { Gate } from "./gate.js";
 import { answerReview, INJECT_LABEL, shedReview } from "./review.js";
 import { UidScanner } from "./uid.js";
 
@@ -381,78 +382,6 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
   const text = typeof body === "string" ? body : JSON.stringify(body);
   res.writeHead(status, { "content-type": typeof body === "string" ? "text/plain" : "application/json" });
   res.end(text);
-}
-
-interface Waiting {
-  readonly units: number;
-  readonly go: () => void;
-}
-
-/**
- * Room for reviews in memory: at most `units` (bytes) and `count` reviews at
- * once; a review waits (unread) for room, in order, or gives up after its wait.
- * Its room is given back when its answer is done or its connection goes,
- * whether it was waiting or let in.
- */
-class Gate {
-  #used = 0;
-  #inside = 0;
-  readonly #waiting: Waiting[] = [];
-
-  constructor(
-    readonly units: number,
-    readonly count: number,
-    readonly queueMax: number,
-  ) {}
-
-  enter(units: number, waitMs: number, res: ServerResponse): Promise<boolean> {
-    if (res.destroyed) return Promise.resolve(false);
-    const letIn = (): void => {
-      this.#used += units;
-      this.#inside++;
-      res.once("close", () => {
-        this.#used -= units;
-        this.#inside--;
-        this.#admit();
-      });
-    };
-    if (this.#waiting.length === 0 && this.#fits(units)) {
-      letIn();
-      return Promise.resolve(true);
-    }
-    if (this.#waiting.length >= this.queueMax) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const gone = (): void => {
-        clearTimeout(timer);
-        const i = this.#waiting.indexOf(entry);
-        if (i >= 0) this.#waiting.splice(i, 1);
-        resolve(false);
-        this.#admit();
-      };
-      const entry: Waiting = {
-        units,
-        go: () => {
-          clearTimeout(timer);
-          res.removeListener("close", gone);
-          letIn();
-          resolve(true);
-        },
-      };
-      const timer = setTimeout(gone, waitMs);
-      res.once("close", gone);
-      this.#waiting.push(entry);
-    });
-  }
-
-  #fits(units: number): boolean {
-    return this.#inside < this.count && this.#used + units <= this.units;
-  }
-
-  #admit(): void {
-    while (this.#waiting.length > 0 && this.#fits((this.#waiting[0] as Waiting).units)) {
-      (this.#waiting.shift() as Waiting).go();
-    }
-  }
 }
 
 /** What the pair holds (not when it changed: a file's time moves in steps of milliseconds, and two writes can share one). */

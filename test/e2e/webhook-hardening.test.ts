@@ -8,7 +8,9 @@
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { Agent, request } from "node:https";
+import { connect as netConnect } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { connect } from "node:tls";
 import { pool } from "../support/cli.js";
 import { type HostileRegistry, hostileRegistry } from "../support/hostile-registry.js";
 import { makeTls } from "../support/tls.js";
@@ -142,6 +144,39 @@ describe("iqqq webhook and a hostile registry on loopback", () => {
     assert.equal(registry.seen.length, count, "a request went out");
   });
 
+  test("a registry that answers 101 Switching Protocols and holds the connection: no look-up is pinned by it", async () => {
+    // Five at once: more than the 4 look-ups a host may have running.
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => webhook.review(pod(`${registry.address}/upgrade/j${i}:1`), `up-${i}`)),
+    );
+    for (const answer of answers) assert.match(notInjected(answer), /101 Switching Protocols|timed out/);
+    assert.deepEqual(injectedCommand(await webhook.review(pod(image("good", "2")))), ["/opt/iqqq/iqqq", "/good"]);
+  });
+
+  test("one client address gets at most 64 connections; others still get in", async () => {
+    const sockets = await Promise.all(
+      Array.from(
+        { length: 70 },
+        () =>
+          new Promise<import("node:tls").TLSSocket | undefined>((resolve) => {
+            const raw = netConnect({ host: "127.0.0.1", port: webhook.port, localAddress: "127.0.0.9" });
+            raw.on("error", () => resolve(undefined));
+            const socket = connect({ socket: raw, ca: webhook.tls.ca, checkServerIdentity: () => undefined });
+            socket.on("secureConnect", () => resolve(socket));
+            socket.on("error", () => resolve(undefined));
+            socket.on("close", () => resolve(undefined));
+          }),
+      ),
+    );
+    try {
+      const connected = sockets.filter((s) => s !== undefined && !s.destroyed).length;
+      assert.equal(connected, 64, `${connected} connections from one address`);
+      assert.equal((await webhook.call("GET", "/healthz")).status, 200);
+    } finally {
+      for (const s of sockets) s?.destroy();
+    }
+  });
+
   test("a pod with 5000 containers and as many images: at most 10 look-ups, and an answer", async () => {
     const many = pod(image("good"));
     many.spec.containers = Array.from({ length: 5000 }, (_, i) => ({
@@ -230,6 +265,33 @@ describe("iqqq webhook: names, resolved by the resolv.conf nameservers", {
     const fast = await webhook.review(pod(`fast.test:${registry.port}/good/job:1`), "fast");
     assert.deepEqual(injectedCommand(fast), ["/opt/iqqq/iqqq", "/good"]);
     for (const answer of await Promise.all(slow)) assert.match(notInjected(answer), /DNS|timed out/);
+  });
+});
+
+describe("iqqq webhook: the drain ends keep-alive connections too", () => {
+  test("a pooled connection (as the API server keeps) is closed after the drain, not held until the 10 s finish", async () => {
+    const webhook = await startWebhook({ args: ["--drain", "1"] });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: webhook.tls.ca });
+    const get = (): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const req = request({ host: "127.0.0.1", port: webhook.port, path: "/healthz", agent }, (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.statusCode ?? 0));
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    try {
+      assert.equal(await get(), 200);
+      const done = new Promise<number | null>((resolve) => webhook.child.once("exit", (code) => resolve(code)));
+      webhook.child.kill("SIGTERM");
+      assert.equal(await done, 0);
+      assert.match(webhook.log.text(), /no longer taking connections/);
+      assert.doesNotMatch(webhook.log.text(), /still in flight/);
+    } finally {
+      agent.destroy();
+      webhook.child.kill("SIGKILL");
+    }
   });
 });
 

@@ -12,6 +12,7 @@
 //   realm-file, realm-data, realm-other   a token realm of file:, data:, or http on another host
 //   downgrade   the manifest redirects from https to http (served over TLS only)
 //   held        the manifest answer is held until a second request for it comes, or 3 s
+//   upgrade     the manifest answer is 101 Switching Protocols, and the connection stays open
 // Every request is recorded (path, authorization) so tests can count them.
 
 import { createHash } from "node:crypto";
@@ -144,6 +145,10 @@ export async function hostileRegistry(options: HostileOptions = {}): Promise<Hos
       if (kind === "elsewhere") return redirect(res, `http://${cdnHost}:${cdnPort}/blob/${goodDigest}`);
       if (kind === "downgrade") return redirect(res, `http://${address}${url.pathname.replace("downgrade", "good")}`);
       if (kind === "forged") return send(res, MANIFEST, forged);
+      if (kind === "upgrade") {
+        req.socket.write("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: nothing\r\n\r\n");
+        return;
+      }
       if (kind === "endless") return send(res, MANIFEST, endless);
       if (kind === "held") {
         held.push(res);

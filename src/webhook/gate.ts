@@ -1,0 +1,82 @@
+// Room for reviews in memory (command.ts): a review waits for it, unread, in
+// order, or gives up; its room comes back when its answer is done or its
+// connection goes, whether it was waiting or let in.
+
+import type { ServerResponse } from "node:http";
+
+interface Waiting {
+  readonly units: number;
+  readonly go: () => void;
+}
+
+/**
+ * Room for reviews in memory: at most `units` (bytes) and `count` reviews at
+ * once; a review waits (unread) for room, in order, or gives up after its wait.
+ * Its room is given back when its answer is done or its connection goes,
+ * whether it was waiting or let in.
+ */
+export class Gate {
+  #used = 0;
+  #inside = 0;
+  readonly #waiting: Waiting[] = [];
+
+  constructor(
+    readonly units: number,
+    readonly count: number,
+    readonly queueMax: number,
+  ) {}
+
+  /** Units and reviews inside now. */
+  get used(): { units: number; reviews: number; waiting: number } {
+    return { units: this.#used, reviews: this.#inside, waiting: this.#waiting.length };
+  }
+
+  enter(units: number, waitMs: number, res: ServerResponse): Promise<boolean> {
+    if (res.destroyed) return Promise.resolve(false);
+    const letIn = (): void => {
+      this.#used += units;
+      this.#inside++;
+      res.once("close", () => {
+        this.#used -= units;
+        this.#inside--;
+        this.#admit();
+      });
+    };
+    if (this.#waiting.length === 0 && this.#fits(units)) {
+      letIn();
+      return Promise.resolve(true);
+    }
+    if (this.#waiting.length >= this.queueMax) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const gone = (): void => {
+        clearTimeout(timer);
+        const i = this.#waiting.indexOf(entry);
+        if (i >= 0) this.#waiting.splice(i, 1);
+        resolve(false);
+        this.#admit();
+      };
+      const entry: Waiting = {
+        units,
+        go: () => {
+          clearTimeout(timer);
+          res.removeListener("close", gone);
+          letIn();
+          resolve(true);
+        },
+      };
+      const timer = setTimeout(gone, waitMs);
+      res.once("close", gone);
+      this.#waiting.push(entry);
+    });
+  }
+
+  #fits(units: number): boolean {
+    return this.#inside < this.count && this.#used + units <= this.units;
+  }
+
+  #admit(): void {
+    while (this.#waiting.length > 0 && this.#fits((this.#waiting[0] as Waiting).units)) {
+      (this.#waiting.shift() as Waiting).go();
+    }
+  }
+}
