@@ -7,6 +7,13 @@ import { describe, type ImageCommand, InjectError, injectDocument, type Mode } f
 
 /** The label a pod opts in with: "true" or "wrapper", or "watcher". */
 export const INJECT_LABEL = "iqqq.io/inject";
+/**
+ * The annotation a labelled pod gets when it could not be injected, saying why:
+ * `kubectl describe pod` shows it. A warning alone reaches only whoever
+ * created the pod, which for a Job's pod is the job controller, not a person.
+ */
+export const NOT_INJECTED_ANNOTATION = "iqqq.io/not-injected";
+const REASON_MAX = 1000;
 
 export interface ReviewOptions {
   readonly image: string;
@@ -58,7 +65,15 @@ export async function answerReview(body: unknown, options: ReviewOptions): Promi
       return answer(warnings.length > 0 ? { warnings } : {}, `${where}: already injected`);
   } catch (err) {
     if (!(err instanceof InjectError)) throw err;
-    return answer({ warnings: [`iqqq: not injected: ${err.message}`] }, `${where}: not injected: ${err.message}`);
+    const reason = err.message.length > REASON_MAX ? `${err.message.slice(0, REASON_MAX)}…` : err.message;
+    return answer(
+      {
+        patchType: "JSONPatch",
+        patch: Buffer.from(JSON.stringify(annotate(pod, NOT_INJECTED_ANNOTATION, reason))).toString("base64"),
+        warnings: [`iqqq: not injected: ${err.message}`],
+      },
+      `${where}${ownerOf(pod)}: not injected: ${err.message}`,
+    );
   }
   const patch = diffSpec(pod, changed);
   return answer(
@@ -106,6 +121,21 @@ export function diffSpec(before: Obj, after: Obj): PatchOperation[] {
     ops.push({ op, path: "/metadata/annotations", value: annotations });
   }
   return ops;
+}
+
+/** Operations adding one annotation to the pod, whatever metadata it has. */
+function annotate(pod: Obj, key: string, value: string): PatchOperation[] {
+  const meta = isObj(pod.metadata) ? pod.metadata : undefined;
+  if (meta === undefined) return [{ op: "add", path: "/metadata", value: { annotations: { [key]: value } } }];
+  if (!isObj(meta.annotations)) return [{ op: "add", path: "/metadata/annotations", value: { [key]: value } }];
+  return [{ op: "add", path: `/metadata/annotations/${pointerEscape(key)}`, value }];
+}
+
+/** " (of Job/report)", from the pod's first owner reference, for the log; "" when it has none. */
+function ownerOf(pod: Obj): string {
+  const owners = isObj(pod.metadata) && Array.isArray(pod.metadata.ownerReferences) ? pod.metadata.ownerReferences : [];
+  const first = owners[0] as { kind?: unknown; name?: unknown } | undefined;
+  return typeof first?.kind === "string" && typeof first.name === "string" ? ` (of ${first.kind}/${first.name})` : "";
 }
 
 /** JSON Pointer (RFC 6901) escaping. */

@@ -27,11 +27,20 @@ function pod(image: string, name = "job") {
   };
 }
 
+/** The warning of a pod let through uninjected; its only change is the annotation saying why. */
 function notInjected(response: ReviewResponse): string {
   assert.equal(response.allowed, true);
-  assert.equal(response.patch, undefined, "the pod was injected");
   assert.equal(response.warnings?.length, 1, JSON.stringify(response));
-  return response.warnings?.[0] as string;
+  const warning = response.warnings?.[0] as string;
+  const patch = JSON.parse(Buffer.from(response.patch ?? "", "base64").toString("utf8") || "[]");
+  assert.deepEqual(patch, [
+    {
+      op: "add",
+      path: "/metadata/annotations",
+      value: { "iqqq.io/not-injected": warning.replace(/^iqqq: not injected: /, "") },
+    },
+  ]);
+  return warning;
 }
 
 function injectedCommand(response: ReviewResponse): string[] {

@@ -199,12 +199,17 @@ describe("iqqq webhook", () => {
     });
     const cm = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c" } };
     assert.equal(JSON.parse((await call(port, tls.ca, "POST", "/inject", review(cm))).text).response.allowed, true);
-    const onlySidecar = structuredClone(POD);
+    const onlySidecar = structuredClone(POD) as any;
     onlySidecar.spec.containers = [POD.spec.containers[1] as (typeof POD.spec.containers)[0]];
+    onlySidecar.metadata.ownerReferences = [{ apiVersion: "batch/v1", kind: "Job", name: "report", uid: "u" }];
     const refused = JSON.parse((await call(port, tls.ca, "POST", "/inject", review(onlySidecar))).text).response;
     assert.equal(refused.allowed, true);
-    assert.equal(refused.patch, undefined);
     assert.match(refused.warnings[0], /iqqq: not injected: .*no job container/);
+    // The reason reaches the person too: on the pod (kubectl describe pod), and in the log with its Job.
+    const annotated = applyPatch(onlySidecar, JSON.parse(Buffer.from(refused.patch, "base64").toString("utf8")));
+    assert.deepEqual(annotated.spec, onlySidecar.spec);
+    assert.match(annotated.metadata.annotations["iqqq.io/not-injected"], /no job container/);
+    assert.match(log.text(), /jobs\/Pod\/report-x7 \(of Job\/report\): not injected: .*no job container/);
   });
 
   test("a registry that never answers: the pod is let through with a warning inside the API server's 10 s", async () => {
@@ -222,7 +227,11 @@ describe("iqqq webhook", () => {
       const took = Date.now() - started;
       const { response } = JSON.parse(answer.text);
       assert.equal(response.allowed, true);
-      assert.equal(response.patch, undefined);
+      const ops = JSON.parse(Buffer.from(response.patch, "base64").toString("utf8")) as { path: string }[];
+      assert.deepEqual(
+        ops.map((op) => op.path),
+        ["/metadata/annotations"],
+      );
       assert.match(response.warnings[0], /its image's ENTRYPOINT could not be read/);
       assert.ok(took < 9000, `answered after ${took} ms`);
     } finally {
