@@ -199,7 +199,7 @@ describe("iqqq webhook", () => {
     });
     const cm = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c" } };
     assert.equal(JSON.parse((await call(port, tls.ca, "POST", "/inject", review(cm))).text).response.allowed, true);
-    const onlySidecar = structuredClone(POD) as any;
+    const onlySidecar: typeof POD & { metadata: { ownerReferences?: object[] } } = structuredClone(POD);
     onlySidecar.spec.containers = [POD.spec.containers[1] as (typeof POD.spec.containers)[0]];
     onlySidecar.metadata.ownerReferences = [{ apiVersion: "batch/v1", kind: "Job", name: "report", uid: "u" }];
     const refused = JSON.parse((await call(port, tls.ca, "POST", "/inject", review(onlySidecar))).text).response;
