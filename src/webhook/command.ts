@@ -24,13 +24,10 @@
 // gone), then the listener closes, the reviews in flight finish (at most
 // FINISH_MS), and it exits 0. A second signal ends the drain at once.
 // The certificate and key are read again when their files change (cert-manager
-// renews them in place); each connection's TLS is set up here with the current
-// pair, so a renewal swaps nothing under an open connection (Bun's https server
-// cannot change its certificate at all).
+// renews them in place) and swapped into the TLS server (setSecureContext):
+// new connections get the new pair, open ones keep theirs, none is dropped.
 
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Socket } from "node:net";
-import type { SecureContext } from "node:tls";
 import type { Env } from "../config/config.js";
 import { EXIT } from "../exit-status.js";
 import type { Io } from "../main.js";
@@ -40,7 +37,7 @@ import { builtin } from "../runtime/builtins.js";
 import { collectGarbage } from "../runtime/gc.js";
 import { jsonContainers } from "../runtime/json.js";
 import { Connections } from "./connections.js";
-import { Gate } from "./gate.js";
+import { Gate, onAnswered } from "./gate.js";
 import { answerReview, INJECT_LABEL, shedReview } from "./review.js";
 import { UidScanner } from "./uid.js";
 
@@ -83,8 +80,9 @@ const LARGE_BODY = 512 * 1024;
 /** Reviews waiting, unread, for room; and how long each may wait. */
 const QUEUE_MAX = 256;
 const QUEUE_WAIT_MS = 2000;
-const CONNECTIONS_MAX = 256;
-const CONNECTIONS_PER_PEER = 64;
+const CONNECTIONS_MAX = 512;
+// The API server opens one connection per call in flight (HTTP/1.1): hundreds when busy.
+const CONNECTIONS_PER_PEER = 256;
 /** A connection without a request in flight (a trickled header is none) is closed after this. */
 const IDLE_MS = 30_000;
 /** A body must arrive within this (a review of 3 MiB crosses a cluster network in well under a second). */
@@ -134,11 +132,15 @@ export async function webhookCommand(args: readonly string[], env: Env, io: Io):
   }
   const fs = builtin("node:fs");
   const tls = builtin("node:tls");
-  const readContext = (): SecureContext =>
-    tls.createSecureContext({ cert: fs.readFileSync(options.cert), key: fs.readFileSync(options.key) });
-  let context: SecureContext;
+  /** The pair, read and checked (a key that does not match its certificate throws here). */
+  const readPair = (): { cert: Buffer; key: Buffer } => {
+    const pair = { cert: fs.readFileSync(options.cert), key: fs.readFileSync(options.key) };
+    tls.createSecureContext(pair);
+    return pair;
+  };
+  let pair: { cert: Buffer; key: Buffer };
   try {
-    context = readContext();
+    pair = readPair();
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     io.stderr(
@@ -165,28 +167,21 @@ export async function webhookCommand(args: readonly string[], env: Env, io: Io):
   const peerBytes = new Map<string, number>();
 
   /** Answers a review without keeping its body, SCANS_AT_ONCE at a time: its uid is found as it streams past. */
-  const shed = (req: IncomingMessage, res: ServerResponse, length: number, why: string) => {
-    req.pause();
+  const shed = (req: IncomingMessage, res: ServerResponse, body: Body, why: string) => {
     scans.enter(1, BODY_MS, res).then((entered) => {
       if (!entered) {
         req.destroy();
         return;
       }
-      connections.grant(req, length);
-      const scanner = new UidScanner();
-      let size = 0;
-      req.on("data", (chunk: Buffer) => {
-        size += chunk.length;
-        scanner.feed(chunk);
-      });
-      req.on("end", () => {
-        if (size > LARGE_BODY) collectGarbage();
+      const scanner = body.scan();
+      connections.grant(req, body.length);
+      body.ended.then(() => {
+        if (body.length > LARGE_BODY) collectGarbage();
         if (scanner.uid === undefined) return reply(res, 400, "not an AdmissionReview: no request.uid\n");
         const { review, summary } = shedReview(scanner.uid, why);
         log(summary);
         reply(res, 200, review);
       });
-      req.resume();
     });
   };
 
@@ -212,7 +207,7 @@ export async function webhookCommand(args: readonly string[], env: Env, io: Io):
       return;
     }
     const timer = setTimeout(() => req.destroy(), BODY_MS);
-    res.once("close", () => clearTimeout(timer));
+    onAnswered(res, () => clearTimeout(timer));
     // The API server sends no request larger than BODY_LIMIT: a larger one is not from it, and not read.
     if (length > BODY_LIMIT) {
       reply(res, 413, "too large\n");
@@ -221,33 +216,32 @@ export async function webhookCommand(args: readonly string[], env: Env, io: Io):
     }
     const peer = req.socket.remoteAddress ?? "";
     const held = peerBytes.get(peer) ?? 0;
-    if (held + length > PEER_BYTES) return shed(req, res, length, "the webhook is busy (too many reviews at once)");
+    // Listened to at once: Bun's HTTP server may have the whole body, and emits it whether or not
+    // the request is paused. Until the review is let in, its connection delivers only a little
+    // (connections.ts), so what is kept meanwhile stays small.
+    const body = new Body(req, length);
+    if (held + length > PEER_BYTES) return shed(req, res, body, "the webhook is busy (too many reviews at once)");
     peerBytes.set(peer, held + length);
-    res.once("close", () => {
+    onAnswered(res, () => {
       const left = (peerBytes.get(peer) ?? length) - length;
       if (left > 0) peerBytes.set(peer, left);
       else peerBytes.delete(peer);
     });
-    req.pause();
     room.enter(length, QUEUE_WAIT_MS, res).then((entered) => {
       if (!entered)
-        return res.destroyed ? undefined : shed(req, res, length, "the webhook is busy (too many reviews at once)");
+        return res.destroyed ? undefined : shed(req, res, body, "the webhook is busy (too many reviews at once)");
       connections.grant(req, length);
-      read(req, res);
+      read(res, body);
     });
   };
 
   /** Reads a review whose room in memory is reserved (its length is known), and answers it. */
-  const read = (req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.resume();
-    req.on("end", () => {
-      const bytes = Buffer.concat(chunks);
-      chunks.length = 0;
+  const read = (res: ServerResponse, body: Body) => {
+    body.ended.then(() => {
+      const bytes = body.take();
       const large = bytes.length > LARGE_BODY;
       const containers = jsonContainers(bytes);
-      let body: unknown;
+      let review: unknown;
       try {
         if (containers > REVIEW_CONTAINERS) {
           const scanner = new UidScanner();
@@ -260,13 +254,13 @@ export async function webhookCommand(args: readonly string[], env: Env, io: Io):
           log(summary);
           return reply(res, 200, review);
         }
-        body = JSON.parse(bytes.toString("utf8"));
+        review = JSON.parse(bytes.toString("utf8"));
       } catch {
         return reply(res, 400, "not JSON\n");
       }
       const deadline = AbortSignal.timeout(LOOKUP_BUDGET_MS);
       const asked = new Set<string>();
-      answerReview(body, {
+      answerReview(review, {
         image,
         imageCommand: (ref) => {
           asked.add(ref);
@@ -291,12 +285,9 @@ export async function webhookCommand(args: readonly string[], env: Env, io: Io):
   };
 
   const http = builtin("node:http").createServer(handle);
-  const connections = new Connections(
-    { max: CONNECTIONS_MAX, perPeer: CONNECTIONS_PER_PEER, idleMs: IDLE_MS },
-    () => context,
-    http,
-  );
-  const tcp = builtin("node:net").createServer((raw: Socket) => connections.accept(raw));
+  const connections = new Connections({ max: CONNECTIONS_MAX, perPeer: CONNECTIONS_PER_PEER, idleMs: IDLE_MS }, http);
+  const tcp = tls.createServer(pair, (socket) => connections.accept(socket));
+  tcp.on("tlsClientError", () => {});
 
   // cert-manager renews the files in place: served from the next connection
   // on. Watched in their folders (a mounted Secret changes by a symlink swap
@@ -309,7 +300,7 @@ export async function webhookCommand(args: readonly string[], env: Env, io: Io):
     if (now === stamp || now === failedStamp) return;
     try {
       // A pair that does not match (one file renewed, the other not yet) throws here.
-      context = readContext();
+      tcp.setSecureContext(readPair());
       stamp = now;
       log("certificate reloaded");
     } catch (err) {
@@ -375,6 +366,40 @@ export async function webhookCommand(args: readonly string[], env: Env, io: Io):
   }
   log("stopped");
   return EXIT.OK;
+}
+
+/** A review's body as it arrives: kept, or (once scan() is called) only streamed past the uid scanner. */
+class Body {
+  #chunks: Buffer[] = [];
+  #scanner: UidScanner | undefined;
+  readonly ended: Promise<void>;
+
+  constructor(
+    req: IncomingMessage,
+    readonly length: number,
+  ) {
+    req.on("data", (chunk: Buffer) => {
+      if (this.#scanner !== undefined) this.#scanner.feed(chunk);
+      else this.#chunks.push(chunk);
+    });
+    this.ended = new Promise((resolve) => req.once("end", resolve));
+  }
+
+  /** From now on the body is only scanned; what was kept so far is scanned and dropped. */
+  scan(): UidScanner {
+    const scanner = new UidScanner();
+    for (const chunk of this.#chunks) scanner.feed(chunk);
+    this.#chunks = [];
+    this.#scanner = scanner;
+    return scanner;
+  }
+
+  /** The whole body, once ended; not kept here after. */
+  take(): Buffer {
+    const bytes = Buffer.concat(this.#chunks);
+    this.#chunks = [];
+    return bytes;
+  }
 }
 
 function reply(res: ServerResponse, status: number, body: unknown): void {

@@ -4,6 +4,25 @@
 
 import type { ServerResponse } from "node:http";
 
+/**
+ * Calls `done` once, when the answer has gone out ("finish") or its connection
+ * went first ("close"). Both: Bun's HTTP server emits no "close" for an answer
+ * on a connection kept alive (seen with Go's client, as the API server's), and
+ * room or a timer waiting for it would never come back.
+ */
+export function onAnswered(res: ServerResponse, done: () => void): void {
+  let called = false;
+  const once = (): void => {
+    if (called) return;
+    called = true;
+    res.removeListener("finish", once);
+    res.removeListener("close", once);
+    done();
+  };
+  res.once("finish", once);
+  res.once("close", once);
+}
+
 interface Waiting {
   readonly units: number;
   readonly go: () => void;
@@ -36,7 +55,7 @@ export class Gate {
     const letIn = (): void => {
       this.#used += units;
       this.#inside++;
-      res.once("close", () => {
+      onAnswered(res, () => {
         this.#used -= units;
         this.#inside--;
         this.#admit();

@@ -209,6 +209,7 @@ describe("iqqq webhook", () => {
     const annotated = applyPatch(onlySidecar, JSON.parse(Buffer.from(refused.patch, "base64").toString("utf8")));
     assert.deepEqual(annotated.spec, onlySidecar.spec);
     assert.match(annotated.metadata.annotations["iqqq.io/not-injected"], /no job container/);
+    await log.until("jobs/Pod/report-x7 (of Job/report): not injected: ", 10_000);
     assert.match(log.text(), /jobs\/Pod\/report-x7 \(of Job\/report\): not injected: .*no job container/);
   });
 

@@ -1,0 +1,3 @@
+module iqqq.invalid/bench/webhookload
+
+go 1.19

@@ -1,0 +1,128 @@
+// npm run bench:webhook: the webhook under load, as the API server calls it.
+// A Go client (bench/webhook-load, built here with the machine's Go) POSTs a
+// typical labelled pod's AdmissionReview at 64 concurrent requests, with and
+// without keep-alive, to the Node bundle and to the Bun executable, in
+// alternating rounds, over TLS on loopback. Reports answers per second,
+// p50/p99/max latency, answers over 1 s (the API server gives up at 10 s, and
+// failurePolicy Ignore then admits the pod uninjected), failures, and the
+// webhook's peak resident memory in each phase. Writes docs/webhook-load.md.
+// Never part of npm test: timings are not assertions.
+
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, writeFileSync } from "node:fs";
+import { availableParallelism, cpus } from "node:os";
+import { fileURLToPath } from "node:url";
+import { collect } from "../test/support/cli.js";
+import { admissionReview, startWebhook } from "../test/support/webhook.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const CLIENT = `${ROOT}build/bench/webhook-load`;
+const BUILDS: [string, string][] = [
+  ["Node bundle", `${ROOT}dist/iqqq.mjs`],
+  ["Bun executable", `${ROOT}dist/bin/iqqq-linux-${process.arch}`],
+];
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const SECONDS = Number(process.env.SECONDS ?? 8);
+const CONCURRENCY = 64;
+
+interface Phase {
+  readonly answered: number;
+  readonly failed: number;
+  readonly perSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly over1s: number;
+  peakMiB: number;
+}
+
+const built = spawnSync("go", ["build", "-o", CLIENT, "."], {
+  cwd: `${ROOT}bench/webhook-load`,
+  env: { ...process.env, GOFLAGS: "-mod=mod", GO111MODULE: "on", GOPROXY: "off" },
+  encoding: "utf8",
+});
+if (built.status !== 0)
+  throw new Error(`building the Go load client failed (apt-get install golang-go): ${built.stderr}`);
+for (const [, cli] of BUILDS) if (!existsSync(cli)) throw new Error(`${cli} is missing: npm run build:binaries`);
+
+const pod = {
+  apiVersion: "v1",
+  kind: "Pod",
+  metadata: { name: "report-x7", namespace: "jobs", labels: { "iqqq.io/inject": "true", "job-name": "report" } },
+  spec: {
+    restartPolicy: "Never",
+    containers: [
+      {
+        name: "report",
+        image: "python:3.12-slim",
+        command: ["python", "-c", "print(1)"],
+        env: [{ name: "A", value: "1" }],
+      },
+      { name: "istio-proxy", image: "docker.io/istio/proxyv2:1.24.0", args: ["proxy", "sidecar"] },
+    ],
+  },
+};
+const body = `${ROOT}build/bench/review.json`;
+writeFileSync(body, JSON.stringify(admissionReview(pod, "bench")));
+
+const results = new Map<string, Phase[]>();
+for (let round = 0; round < ROUNDS; round++)
+  for (const [build, cli] of round % 2 === 0 ? BUILDS : [...BUILDS].reverse()) {
+    const webhook = await startWebhook({ cli });
+    const ca = `${webhook.tls.cert}.ca.pem`;
+    writeFileSync(ca, webhook.tls.ca);
+    try {
+      for (const keepAlive of [true, false]) {
+        await webhook.resetPeak();
+        // Not spawnSync: this process must go on reading the webhook's log, or its pipe fills and the webhook waits.
+        const client = spawn(
+          CLIENT,
+          [
+            `-url=https://127.0.0.1:${webhook.port}/inject`,
+            `-ca=${ca}`,
+            `-body=${body}`,
+            `-c=${CONCURRENCY}`,
+            `-d=${SECONDS}s`,
+            `-keepalive=${keepAlive}`,
+          ],
+          { stdio: ["ignore", "pipe", "pipe"] },
+        );
+        const run = await collect(client, { timeoutMs: (SECONDS + 30) * 1000 });
+        if (run.status !== 0) throw new Error(`the load client failed: ${run.stderr}`);
+        const phase = JSON.parse(run.stdout.toString()) as Phase;
+        phase.peakMiB = (await webhook.peakRss()) / 1024 / 1024;
+        const key = `${build}|${keepAlive ? "keep-alive" : "a new connection per review"}`;
+        results.set(key, [...(results.get(key) ?? []), phase]);
+        process.stderr.write(`round ${round + 1} ${key}: ${JSON.stringify(phase)}\n`);
+      }
+    } finally {
+      await webhook.stop();
+    }
+  }
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)] as number;
+};
+const span = (xs: number[], digits = 0): string =>
+  `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
+const rows = [...results].map(([key, phases]) => {
+  const [build, mode] = key.split("|");
+  const f = (k: keyof Phase) => phases.map((p) => p[k] as number);
+  return `| ${build} | ${mode} | ${span(f("perSecond"))} | ${span(f("p50"), 1)} | ${span(f("p99"), 1)} | ${Math.max(...f("max")).toFixed(0)} | ${f("over1s").reduce((a, b) => a + b, 0)} | ${f("failed").reduce((a, b) => a + b, 0)} | ${Math.max(...f("peakMiB")).toFixed(1)} |`;
+});
+const markdown = `## The webhook under load
+
+\`npm run bench:webhook\`: a Go client POSTs a labelled pod's AdmissionReview
+(${CONCURRENCY} at once, ${SECONDS} s per phase, ${ROUNDS} alternating rounds) to
+\`iqqq webhook\` over TLS on loopback, as the API server calls it; the pod is
+injected (no registry look-up). Medians, with the range over the rounds;
+"over 1 s" and "failed" are totals; peak memory is the highest. Machine:
+${availableParallelism()} CPUs (${cpus()[0]?.model ?? "unknown"}), Node ${process.version}; the client shares it.
+
+| build | connections | answers/s | p50 ms | p99 ms | max ms | over 1 s | failed | peak MiB |
+|---|---|---:|---:|---:|---:|---:|---:|---:|
+${rows.join("\n")}
+`;
+process.stdout.write(markdown);
+writeFileSync(`${ROOT}docs/webhook-load.md`, markdown);
