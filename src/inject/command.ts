@@ -4,6 +4,7 @@
 import type { Env } from "../config/config.js";
 import { EXIT } from "../exit-status.js";
 import type { Io } from "../main.js";
+import { badPlatform } from "../registry/client.js";
 import { builtin } from "../runtime/builtins.js";
 import { InjectError, type Mode } from "./inject.js";
 
@@ -182,8 +183,8 @@ function parseOptions(args: readonly string[], env: Env): Options | string {
       if (flag === "--image") options.image = v;
       else if (flag === "--watch") options.watch = v;
       else if (flag === "--platform") {
-        if (!/^[a-z0-9]+\/[a-z0-9]+(\/[a-z0-9]+)?$/.test(v))
-          return `--platform ${JSON.stringify(v)}: expected OS/ARCH, such as linux/arm64`;
+        const bad = badPlatform(v);
+        if (bad !== undefined) return `--platform ${bad}`;
         options.platform = v;
       } else if (v === "wrapper" || v === "watcher") options.mode = v;
       else return `--mode ${JSON.stringify(v)}: expected wrapper or watcher`;

@@ -31,6 +31,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Env } from "../config/config.js";
 import { EXIT } from "../exit-status.js";
 import type { Io } from "../main.js";
+import { badPlatform } from "../registry/client.js";
 import { ImageLookups } from "../registry/lookups.js";
 import { Budget, badAllowEntry } from "../registry/network.js";
 import { builtin } from "../runtime/builtins.js";
@@ -447,8 +448,8 @@ function parseOptions(args: readonly string[], env: Env): Options | string {
     else if (flag === "--cert") options.cert = value;
     else if (flag === "--key") options.key = value;
     else if (flag === "--platform") {
-      if (!/^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/.test(value))
-        return `--platform ${JSON.stringify(value)}: expected OS/ARCH or OS/ARCH/VARIANT, such as linux/amd64`;
+      const bad = badPlatform(value);
+      if (bad !== undefined) return `--platform ${bad}`;
       options.platform = value;
     } else if (flag === "--allow-registry") {
       const entries = value

@@ -295,5 +295,20 @@ describe("iqqq webhook: bad setup", () => {
     });
     assert.equal(noCert.status, 78);
     assert.match(noCert.stderr, /cannot read the certificate or key: .*nonexistent\.crt/);
+    // The same words as iqqq inject for the same mistakes: one check of each.
+    for (const [args, expected] of [
+      [["--platform", "linux"], /--platform "linux": expected OS\/ARCH or OS\/ARCH\/VARIANT/],
+      [["--allow-registry", "http://reg"], /--allow-registry: "http:\/\/reg" is neither a registry/],
+      [["--drain", "soon"], /--drain "soon": expected seconds/],
+    ] as const) {
+      const r = await runCli(["webhook", "--image", IMAGE, ...args], { timeoutMs: 15_000 });
+      assert.equal(r.status, 64, r.stderr);
+      assert.match(r.stderr, expected);
+      if (args[0] === "--platform") {
+        const inject = await runCli(["inject", "--image", IMAGE, ...args], { input: "", timeoutMs: 15_000 });
+        assert.equal(inject.status, 64);
+        assert.match(inject.stderr, expected);
+      }
+    }
   });
 });
