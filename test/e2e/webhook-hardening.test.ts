@@ -188,6 +188,33 @@ describe("iqqq webhook and a hostile registry on loopback", () => {
     }
   });
 
+  test("100 reviews pipelined on one connection: every one answered, in order", async () => {
+    const body = JSON.stringify({ request: { uid: "p", object: { kind: "ConfigMap" } } });
+    const one = `POST /inject HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    const answers = await new Promise<number>((resolve, reject) => {
+      const socket = connect({
+        host: "127.0.0.1",
+        port: webhook.port,
+        ca: webhook.tls.ca,
+        checkServerIdentity: () => undefined,
+      });
+      let text = "";
+      socket.on("secureConnect", () => socket.write(one.repeat(100)));
+      socket.setEncoding("utf8");
+      socket.on("data", (chunk: string) => {
+        text += chunk;
+        const count = text.split("HTTP/1.1 200").length - 1;
+        if (count === 100) {
+          socket.destroy();
+          resolve(count);
+        }
+      });
+      socket.on("error", reject);
+      socket.on("close", () => resolve(text.split("HTTP/1.1 200").length - 1));
+    });
+    assert.equal(answers, 100);
+  });
+
   test("a pod with 5000 containers and as many images: at most 10 look-ups, and an answer", async () => {
     const many = pod(image("good"));
     many.spec.containers = Array.from({ length: 5000 }, (_, i) => ({
