@@ -89,6 +89,8 @@ const IDLE_MS = 30_000;
 /** A body must arrive within this (a review of 3 MiB crosses a cluster network in well under a second). */
 const BODY_MS = 5_000;
 const FINISH_MS = 10_000;
+/** A request's answer must be out within this, or its connection is closed (body + look-ups + margin). */
+const REQUEST_MS = 15_000;
 const CERT_CHECK_MS = 30_000;
 const RELOAD_RETRY_MS = 1000;
 /**
@@ -171,7 +173,7 @@ export async function webhookCommand(args: readonly string[], env: Env, io: Io):
   const shed = (req: IncomingMessage, res: ServerResponse, body: Body, why: string) => {
     scans.enter(1, BODY_MS, res).then((entered) => {
       if (!entered) {
-        req.destroy();
+        connections.drop(req);
         return;
       }
       const scanner = body.scan();
@@ -204,15 +206,17 @@ export async function webhookCommand(args: readonly string[], env: Env, io: Io):
     // The API server always says how long a review is; a body that does not is not one.
     const length = Number(req.headers["content-length"]);
     if (req.headers["content-length"] === undefined || !Number.isSafeInteger(length)) {
-      req.destroy();
+      connections.drop(req);
       return;
     }
-    const timer = setTimeout(() => req.destroy(), BODY_MS);
+    // The body must have arrived within BODY_MS (the answer may take longer: look-ups).
+    const timer = setTimeout(() => connections.drop(req), BODY_MS);
+    req.once("end", () => clearTimeout(timer));
     onAnswered(res, () => clearTimeout(timer));
     // The API server sends no request larger than BODY_LIMIT: a larger one is not from it, and not read.
     if (length > BODY_LIMIT) {
       reply(res, 413, "too large\n");
-      req.destroy();
+      connections.drop(req);
       return;
     }
     const peer = req.socket.remoteAddress ?? "";
@@ -286,7 +290,10 @@ export async function webhookCommand(args: readonly string[], env: Env, io: Io):
   };
 
   const http = builtin("node:http").createServer(handle);
-  const connections = new Connections({ max: CONNECTIONS_MAX, perPeer: CONNECTIONS_PER_PEER, idleMs: IDLE_MS }, http);
+  const connections = new Connections(
+    { max: CONNECTIONS_MAX, perPeer: CONNECTIONS_PER_PEER, idleMs: IDLE_MS, requestMs: REQUEST_MS },
+    http,
+  );
   const tcp = tls.createServer(pair, (socket) => connections.accept(socket));
   tcp.on("tlsClientError", () => {});
 

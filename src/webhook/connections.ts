@@ -8,7 +8,8 @@
 // it did not accept, so this does it:
 // - at most `max` connections, `perPeer` of them from one address;
 // - a connection without a request in flight is closed after `idleMs`, however
-//   slowly it sends (a trickled header is no request yet);
+//   slowly it sends (a trickled header is no request yet); one whose answer is
+//   not out `requestMs` after the request began is closed too;
 // - close(): no new connections; idle ones end now, busy ones after their
 //   answer (which says Connection: close);
 // - what the HTTP server is given to read is metered: a request's headers and
@@ -21,15 +22,23 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import { builtin } from "../runtime/builtins.js";
-import { onAnswered } from "./gate.js";
+import { GONE, onAnswered } from "./gate.js";
 
 /** What a connection may deliver before its request is let in: headers and a little body. */
 const HEADER_CREDIT = 64 * 1024;
+/**
+ * Answers not yet taken by the client, past which nothing more is read from it:
+ * Bun's HTTP server answers pipelined requests however full the socket is (eight
+ * clients pipelining and never reading grew it to 592 MiB, measured here).
+ */
+const UNREAD_ANSWERS = 256 * 1024;
 
 export interface ConnectionLimits {
   readonly max: number;
   readonly perPeer: number;
   readonly idleMs: number;
+  /** From a request's start to its answer being out, at most. */
+  readonly requestMs: number;
 }
 
 interface Connection {
@@ -37,8 +46,8 @@ interface Connection {
   readonly peer: string;
   readonly metered: Metered;
   busy: number;
-  /** The peer has closed its side: the connection ends once nothing is in flight. */
-  ended: boolean;
+  /** Answers not yet out: told the connection is gone when it goes (Node emits nothing for a queued one). */
+  readonly open: Set<ServerResponse>;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -58,6 +67,10 @@ function meteredClass(): new (tls: TLSSocket) => Metered {
     readonly encrypted = true;
     #credit = HEADER_CREDIT;
     readonly #pending: Buffer[] = [];
+    /** The HTTP server has not asked for more (push() said no): nothing is pushed until _read(). */
+    #full = false;
+    /** The TLS socket said its buffer is full (write() returned false): until its "drain". */
+    #blocked = false;
     constructor(private readonly tls: TLSSocket) {
       super();
       this.remoteAddress = tls.remoteAddress;
@@ -68,27 +81,37 @@ function meteredClass(): new (tls: TLSSocket) => Metered {
       });
       tls.on("end", () => this.push(null));
       tls.on("close", () => this.destroy());
+      tls.on("drain", () => {
+        this.#blocked = false;
+        this.#flow();
+      });
+      this.on("drain", () => this.#flow());
     }
     grant(bytes: number): void {
       this.#credit += bytes;
       this.#flow();
     }
+    /** An answer went out: the next request gets HEADER_CREDIT, never more (credit left over does not add up). */
     reset(): void {
-      this.#credit = Math.max(this.#credit, 0) + HEADER_CREDIT;
+      this.#credit = Math.min(this.#credit, 0) + HEADER_CREDIT;
       this.#flow();
     }
     #flow(): void {
-      while (this.#pending.length > 0 && this.#credit > 0) {
+      const backed = (): boolean => this.#blocked || this.tls.writableLength + this.writableLength > UNREAD_ANSWERS;
+      while (this.#pending.length > 0 && this.#credit > 0 && !this.#full && !backed()) {
         const chunk = this.#pending.shift() as Buffer;
         this.#credit -= chunk.length;
-        this.push(chunk);
+        if (!this.push(chunk)) this.#full = true;
       }
-      if (this.#pending.length > 0) this.tls.pause();
+      if (this.#pending.length > 0 || this.#full || backed()) this.tls.pause();
       else this.tls.resume();
     }
-    override _read(): void {}
+    override _read(): void {
+      this.#full = false;
+      this.#flow();
+    }
     override _write(chunk: Buffer, encoding: BufferEncoding, done: (err?: Error | null) => void): void {
-      this.tls.write(chunk, encoding, done);
+      if (!this.tls.write(chunk, encoding, done)) this.#blocked = true;
     }
     override _final(done: (err?: Error | null) => void): void {
       this.tls.end();
@@ -147,21 +170,18 @@ export class Connections {
     MeteredClass ??= meteredClass();
     const metered = new MeteredClass(socket);
     metered.on("error", () => socket.destroy());
-    const connection: Connection = { socket, peer, metered, busy: 0, ended: false, timer: undefined };
+    const connection: Connection = { socket, peer, metered, busy: 0, open: new Set(), timer: undefined };
     this.#all.add(connection);
     this.#peers.set(peer, fromPeer + 1);
     socket.once("close", () => {
       clearTimeout(connection.timer);
+      for (const res of connection.open) res.emit(GONE);
+      connection.open.clear();
       this.#all.delete(connection);
       const left = (this.#peers.get(peer) ?? 1) - 1;
       if (left > 0) this.#peers.set(peer, left);
       else this.#peers.delete(peer);
       if (this.#all.size === 0) this.#emptied?.();
-    });
-    // A peer that closes its side gets ours closed too, once its answer is out.
-    socket.once("end", () => {
-      connection.ended = true;
-      if (connection.busy === 0) kill(connection);
     });
     this.#idle(connection);
     this.#byTls.set(metered, connection);
@@ -173,13 +193,19 @@ export class Connections {
     const connection = this.#byTls.get(req.socket);
     if (connection === undefined) return;
     connection.busy++;
+    connection.open.add(res);
     clearTimeout(connection.timer);
+    // However the answer is held up (a client that never reads it, a review stuck), the
+    // connection ends after requestMs: nothing holds a connection, or its room, for ever.
+    const deadline = setTimeout(() => kill(connection), this.limits.requestMs);
     if (this.#closing) res.setHeader("connection", "close");
     onAnswered(res, () => {
+      clearTimeout(deadline);
+      connection.open.delete(res);
       connection.busy--;
       connection.metered.reset();
       if (connection.busy > 0) return;
-      if (this.#closing || connection.ended) kill(connection);
+      if (this.#closing) kill(connection);
       else this.#idle(connection);
     });
   }
@@ -197,6 +223,13 @@ export class Connections {
   /** Lets the request's body in: `bytes` more may be read from its connection. */
   grant(req: IncomingMessage, bytes: number): void {
     this.#byTls.get(req.socket)?.metered.grant(bytes);
+  }
+
+  /** Ends the request's connection: what is in flight on it is told it is gone. */
+  drop(req: IncomingMessage): void {
+    const connection = this.#byTls.get(req.socket);
+    if (connection !== undefined) kill(connection);
+    else req.socket.destroy();
   }
 
   /** Ends every connection, answered or not. */

@@ -4,11 +4,15 @@
 
 import type { ServerResponse } from "node:http";
 
+/** Emitted on an answer whose connection went before it was out (connections.ts). */
+export const GONE = "iqqq:gone";
+
 /**
  * Calls `done` once, when the answer has gone out ("finish") or its connection
- * went first ("close"). Both: Bun's HTTP server emits no "close" for an answer
- * on a connection kept alive (seen with Go's client, as the API server's), and
- * room or a timer waiting for it would never come back.
+ * went first ("close", or GONE). All three: Bun's HTTP server emits no "close"
+ * for an answer on a connection kept alive (seen with Go's client, as the API
+ * server's), and Node's none for an answer queued behind another when the
+ * client goes; room or a timer waiting for it would never come back.
  */
 export function onAnswered(res: ServerResponse, done: () => void): void {
   let called = false;
@@ -17,10 +21,12 @@ export function onAnswered(res: ServerResponse, done: () => void): void {
     called = true;
     res.removeListener("finish", once);
     res.removeListener("close", once);
+    res.removeListener(GONE, once);
     done();
   };
   res.once("finish", once);
   res.once("close", once);
+  res.once(GONE, once);
 }
 
 interface Waiting {
@@ -79,12 +85,14 @@ export class Gate {
         go: () => {
           clearTimeout(timer);
           res.removeListener("close", gone);
+          res.removeListener(GONE, gone);
           letIn();
           resolve(true);
         },
       };
       const timer = setTimeout(gone, waitMs);
       res.once("close", gone);
+      res.once(GONE, gone);
       this.#waiting.push(entry);
     });
   }

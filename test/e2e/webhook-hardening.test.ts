@@ -8,13 +8,20 @@
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { Agent, request } from "node:https";
-import { connect as netConnect } from "node:net";
+import { type AddressInfo, createServer, connect as netConnect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { connect } from "node:tls";
 import { pool } from "../support/cli.js";
 import { type HostileRegistry, hostileRegistry } from "../support/hostile-registry.js";
 import { makeTls } from "../support/tls.js";
-import { canResolve, deployMemoryLimit, type ReviewResponse, startWebhook, type Webhook } from "../support/webhook.js";
+import {
+  admissionReview,
+  canResolve,
+  deployMemoryLimit,
+  type ReviewResponse,
+  startWebhook,
+  type Webhook,
+} from "../support/webhook.js";
 
 const LIMIT = deployMemoryLimit();
 
@@ -213,6 +220,51 @@ describe("iqqq webhook and a hostile registry on loopback", () => {
       socket.on("close", () => resolve(text.split("HTTP/1.1 200").length - 1));
     });
     assert.equal(answers, 100);
+  });
+
+  test("64 clients each pipeline a review stuck on a silent registry and one more, then go: no room is kept", async () => {
+    const silent = createServer((socket) => socket.on("error", () => {}));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    try {
+      const stuck = JSON.stringify(
+        admissionReview(pod(`127.0.0.1:${(silent.address() as AddressInfo).port}/team/job:1`), "stuck"),
+      );
+      const small = JSON.stringify(admissionReview(pod(image("good", "3")), "small"));
+      const post = (text: string) =>
+        `POST /inject HTTP/1.1\r\nHost: x\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`;
+      await Promise.all(
+        Array.from(
+          { length: 64 },
+          (_, i) =>
+            new Promise<void>((resolve) => {
+              const raw = netConnect({ host: "127.0.0.1", port: webhook.port, localAddress: `127.0.3.${i + 1}` });
+              raw.on("error", () => resolve());
+              const socket = connect({ socket: raw, ca: webhook.tls.ca, checkServerIdentity: () => undefined });
+              socket.on("error", () => resolve());
+              socket.on("secureConnect", () => {
+                socket.write(post(stuck) + post(small));
+                setTimeout(() => {
+                  socket.destroy();
+                  resolve();
+                }, 300);
+              });
+            }),
+        ),
+      );
+      // The stuck look-ups end at their deadline (each is logged); after that, nothing of those clients may hold room.
+      const port = (silent.address() as AddressInfo).port;
+      const until = Date.now() + 60_000;
+      while (webhook.log.text().split(`from 127.0.0.1:${port}:`).length - 1 < 64) {
+        assert.ok(Date.now() < until, "the stuck reviews were never answered");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.deepEqual(injectedCommand(await webhook.review(pod(image("good", "4")), "after")), [
+        "/opt/iqqq/iqqq",
+        "/good",
+      ]);
+    } finally {
+      silent.close();
+    }
   });
 
   test("a pod with 5000 containers and as many images: at most 10 look-ups, and an answer", async () => {
