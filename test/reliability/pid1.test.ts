@@ -95,11 +95,12 @@ for (const runtime of runtimes) {
         `for i in $(seq ${count}); do sh -c "(while [ ! -e $go ]; do sleep 0.05; done) & exit 0"; done`,
         'ppid1() { n=0; for f in /proc/[0-9]*/status; do grep -q "^PPid:[[:space:]]*1$" "$f" 2>/dev/null && grep -q "^State:[[:space:]]*$1" "$f" && n=$((n+1)); done; echo $n; }',
         // Every orphan re-parented to PID 1 (the program, sh, is its child too: count + 1).
-        `i=0; while [ "$(ppid1 S)" -lt ${count + 1} ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done`,
-        'echo "orphans $(ppid1 S)"',
+        // Alive is any state but zombie: an orphan between two sleeps is running (R), not sleeping (S).
+        `i=0; while [ "$(ppid1 '[RSD]')" -lt ${count + 1} ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done`,
+        `echo "orphans $(ppid1 '[RSD]')"`,
         ": > $go",
         // Every orphan has exited (only the program is still running)…
-        'i=0; while [ "$(ppid1 S)" -gt 1 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done',
+        `i=0; while [ "$(ppid1 '[RSD]')" -gt 1 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done`,
         // …and a reaper, which scans every second, gets up to 3 s.
         'i=0; while [ "$(ppid1 Z)" -gt 0 ] && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done',
         'echo "zombies $(ppid1 Z)"',
@@ -111,7 +112,7 @@ for (const runtime of runtimes) {
       assert.equal(r.status, 7, r.stderr);
       assert.equal(shared.sidecar.quits() - quits, 1);
       const out = r.stdout.toString();
-      // The program itself (sh) is PID 1's child too, but it is running (S) and not a zombie.
+      // The program itself (sh) is PID 1's child too, but it is alive and not a zombie.
       const orphans = Number(/orphans (\d+)/.exec(out)?.[1]) - 1;
       const zombies = Number(/zombies (\d+)/.exec(out)?.[1]);
       assert.equal(orphans, count, out);
