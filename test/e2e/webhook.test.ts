@@ -6,7 +6,6 @@
 
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
-import { request } from "node:https";
 import { type AddressInfo, createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { parse } from "yaml";
@@ -15,33 +14,11 @@ import { DOLLARS, fakeRegistry } from "../support/fake-registry.js";
 import { expandKubelet } from "../support/kubelet.js";
 import { kubernetesDocument } from "../support/kubernetes-yaml.js";
 import { makeTls, type Tls } from "../support/tls.js";
+import { admissionReview, callWebhook } from "../support/webhook.js";
 
 const IMAGE = "registry.example/iqqq:1.0";
 
-function call(
-  port: number,
-  ca: Buffer,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    // agent: false: a new TLS session each time (a resumed one would skip the certificate).
-    const req = request(
-      { host: "127.0.0.1", port, method, path, ca, agent: false, headers: { "content-type": "application/json" } },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          text += chunk;
-        });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
-      },
-    );
-    req.on("error", reject);
-    req.end(body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body));
-  });
-}
+const call = callWebhook;
 
 const POD = {
   apiVersion: "v1",
@@ -56,13 +33,7 @@ const POD = {
   },
 };
 
-function review(object: unknown, uid = "0f1e2d3c") {
-  return {
-    apiVersion: "admission.k8s.io/v1",
-    kind: "AdmissionReview",
-    request: { uid, kind: { group: "", version: "v1", kind: "Pod" }, operation: "CREATE", namespace: "jobs", object },
-  };
-}
+const review = admissionReview;
 
 /** Applies the add/replace operations the webhook answers with (whole fields of /spec). */
 function applyPatch(object: any, patch: { op: string; path: string; value: unknown }[]): any {

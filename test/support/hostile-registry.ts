@@ -56,36 +56,22 @@ export async function hostileRegistry(options: HostileOptions = {}): Promise<Hos
     blobs.set(digest, bytes);
     return digest;
   };
-  const manifestFor = (config: unknown): Buffer =>
+  /** An image manifest naming `configDigest` as its config. */
+  const manifestNaming = (configDigest: string): Buffer =>
     Buffer.from(
       JSON.stringify({
         schemaVersion: 2,
         mediaType: MANIFEST,
-        config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: put(config), size: 1 },
+        config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: configDigest, size: 1 },
         layers: [],
       }),
     );
+  const manifestFor = (config: unknown): Buffer => manifestNaming(put(config));
   const good = manifestFor({ config: { Entrypoint: ["/good"], Cmd: ["run"] } });
   const goodDigest = `sha256:${createHash("sha256").update(good).digest("hex")}`;
   blobs.set(goodDigest, good);
-  const forgedConfig = put({ config: { Entrypoint: ["/forged-original"] } });
-  const forged = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MANIFEST,
-      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: forgedConfig, size: 1 },
-      layers: [],
-    }),
-  );
-  const endlessDigest = `sha256:${"e".repeat(64)}`;
-  const endless = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MANIFEST,
-      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: endlessDigest, size: 1 },
-      layers: [],
-    }),
-  );
+  const forged = manifestFor({ config: { Entrypoint: ["/forged-original"] } });
+  const endless = manifestNaming(`sha256:${"e".repeat(64)}`);
   bomb ??= gzipSync(Buffer.alloc(256 * 1024 * 1024, 0x20), { level: 9 });
 
   // The CDN: serves any blob it is asked for, and the token endpoint of realm-other.
