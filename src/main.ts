@@ -4,27 +4,22 @@
 // modules are imported at start; --explain, the plugin loader and the watcher
 // are imported when they are used (test/runtime/start-path.test.ts checks it).
 
-import { type Config, type Env, type Program, parseConfig, UsageError, type WatchPlan } from "./config/config.js";
+import { type Config, type Program, parseConfig, UsageError, type WatchPlan } from "./config/config.js";
 import { EXIT, exitStatusOf, signalNumber } from "./exit-status.js";
+import type { Env, Io } from "./io.js";
 import { createLogger, type Logger } from "./log.js";
 import type { ExitInfo, Mode, Sidecar } from "./plugins/api.js";
 import { programExit, watchExit } from "./plugins/context.js";
 import { NO_PLUGINS, type PluginHost } from "./plugins/paths.js";
-import { NO_KNOWLEDGE } from "./pod/knowledge.js";
 import { runProgram } from "./program/run.js";
 import { SignalRelay } from "./program/signals.js";
 import { waitUntilReady } from "./ready/wait.js";
 import { logStrayErrors } from "./runtime/strays.js";
 import { warmUp } from "./sidecar/request.js";
-import { standaloneStatus, stopSidecars } from "./sidecar/stop.js";
+import { type StopResult, standaloneStatus, stopSidecars } from "./sidecar/stop.js";
 import { VERSION } from "./version.js";
 
-export interface Io {
-  readonly stdout: (text: string) => void;
-  readonly stderr: (text: string) => void;
-  /** The name iqqq was started under (argv[1]'s basename): "scuttle" selects scuttle's rules. */
-  readonly invokedAs: string;
-}
+export type { Env, Io };
 
 /** iqqq's commands, as its first argument; each loaded only when used. `iqqq -- install …` runs a program. */
 const COMMANDS: Record<string, () => Promise<(args: readonly string[], env: Env, io: Io) => Promise<number>>> = {
@@ -43,7 +38,10 @@ export async function main(argv: readonly string[], env: Env, io: Io): Promise<n
   const load =
     io.invokedAs !== "scuttle" && Object.hasOwn(COMMANDS, argv[0] ?? "") ? COMMANDS[argv[0] as string] : undefined;
   if (load !== undefined) return (await load())(argv.slice(1), env, io);
-  const command = parseConfig(argv, env, io.invokedAs);
+  // The pattern engine is loaded only for the variable that needs it.
+  const engines =
+    (env.IQQQ_WATCH_PATTERN ?? "") !== "" ? { pattern: (await import("./watch/pattern.js")).parseWatchPattern } : {};
+  const command = parseConfig(argv, env, io.invokedAs, engines);
   if (command instanceof UsageError) {
     for (const problem of command.problems) io.stderr(`iqqq: error: ${problem}\n`);
     io.stderr("iqqq: nothing was run; see iqqq --help\n");
@@ -120,8 +118,11 @@ async function wrap(config: Config, program: Program, plugins: PluginHost, log: 
     if (config.group !== undefined) (await import("./pod/group.js")).clearRecord(config.group, log);
     const started = Date.now();
     const running = runProgram(program, relay, log);
-    // The program has been spawned and iqqq is idle until it ends: load the HTTP client now.
-    if (config.stop.skipReason === undefined) warmUp();
+    // The program has been spawned and iqqq is idle until it ends: load the HTTP client and the decision now.
+    if (config.stop.skipReason === undefined) {
+      warmUp();
+      void import("./pod/decision.js");
+    }
     const result = await running;
     status = exitStatusOf(result);
     if (result.kind === "not-found" || result.kind === "not-executable") log.error(result.message);
@@ -181,53 +182,30 @@ async function watch(config: Config, plan: WatchPlan, plugins: PluginHost, log: 
   return stop(config, plugins, log, exit, () => outcome.status, outcome.failed, outcome.status);
 }
 
-/** Stops the sidecars between the beforeStop and afterStop hooks; resolves to the exit status. */
+/** Decides, then stops the sidecars between the beforeStop and afterStop hooks; resolves to the exit status. */
 async function stop(
   config: Config,
   plugins: PluginHost,
   log: Logger,
   exit: ExitInfo | undefined,
-  statusOf: (result: Awaited<ReturnType<typeof stopSidecars>>) => number,
+  statusOf: (result: StopResult) => number,
   programFailed = false,
   memberStatus = 0,
 ): Promise<number> {
-  let plan = config.stop;
-  let failed = programFailed;
-  let pod = NO_KNOWLEDGE;
-  if (plan.skipReason === undefined) {
-    // What the pod says (pod/knowledge.ts): native sidecars, sidecars still starting, a retry to come.
-    const { podKnowledge, rerunReason } = await import("./pod/knowledge.js");
-    pod = await podKnowledge(plan, log);
-    // Only a wrapper knows the program failed; a watcher cannot tell a run the kubelet repeats from the last.
-    const rerun = config.program !== undefined ? rerunReason(pod.restartPolicy, programFailed) : undefined;
-    // The program runs again: this member has not finished, so it records nothing either.
-    if (rerun !== undefined) plan = { ...plan, skipReason: rerun };
-  }
-  if (config.group !== undefined && plan.skipReason === undefined) {
-    // Several job containers: only the last one out stops the sidecars (pod/group.ts).
-    const { recordAndCheck } = await import("./pod/group.js");
-    const group = recordAndCheck(config.group, memberStatus);
-    if (group.kind === "waiting") {
-      plan = {
-        ...plan,
-        skipReason: `IQQQ_GROUP: ${group.running.join(", ")} still running; the last one out stops the sidecars`,
-      };
-    } else if (group.kind === "unrecorded") {
-      log.warn(`${group.message}: stopping the sidecars now rather than leave the pod running for ever`);
-    } else {
-      log.info(`IQQQ_GROUP: every member has finished; ${config.group.name}, the last one out, stops the sidecars`);
-      if (group.failed.length > 0) {
-        failed = true;
-        log.info(`IQQQ_GROUP: ${group.failed.join(", ")} failed`);
-      }
-    }
-  }
-  const sidecars: Sidecar[] = plan.targets.map((t) => ({
+  const { decideStop } = await import("./pod/decision.js");
+  const decision = await decideStop(config, { failed: programFailed, status: memberStatus }, log);
+  const targets =
+    decision.kind === "stop" ? decision.targets : config.stop.targets.map((target) => ({ target, skip: undefined }));
+  const sidecars: Sidecar[] = targets.map(({ target: t }) => ({
     name: t.name,
     url: t.kind === "http" ? t.url.href : `signal:${t.signal}:${t.process}`,
   }));
-  await plugins.run("beforeStop", { exit, sidecars, skipReason: plan.skipReason });
-  const result = await stopSidecars(plan, failed, log, pod);
+  const skipReason = decision.kind === "skip" ? decision.reason : undefined;
+  await plugins.run("beforeStop", { exit, sidecars, skipReason });
+  const result: StopResult =
+    decision.kind === "skip"
+      ? { kind: "skipped", reason: decision.reason }
+      : await stopSidecars(config.stop, decision.targets, decision.present, log);
   const status = statusOf(result);
   await plugins.run("afterStop", {
     exit,
@@ -235,7 +213,7 @@ async function stop(
       result.kind === "done"
         ? sidecars.map((s, i) => ({ ...s, outcome: result.outcomes[i]?.outcome ?? "failed" }))
         : [],
-    skipReason: result.kind === "skipped" ? result.reason : undefined,
+    skipReason,
     status,
   });
   return status;

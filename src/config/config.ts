@@ -1,41 +1,29 @@
-// (argv, env, invokedAs) → Command | UsageError. Pure: no I/O, no process globals,
-// so every variable and every bad value is one row of a table test.
+// (argv, env, invokedAs) → Command | UsageError. Pure: no I/O, no process
+// globals. Every value is read through its row of the settings table
+// (variables.ts), and each part of the configuration is built by its own
+// function below from those values, so every variable and every bad value is
+// one row of a table test.
 
 import { EXIT } from "../exit-status.js";
+import type { Env } from "../io.js";
 import { LOG_LEVELS, type LogLevel } from "../log.js";
-import {
-  DEFAULT_PLUGIN_BUDGET_MS,
-  DEFAULT_PLUGIN_TIMEOUT_MS,
-  parsePluginPaths,
-  parseWrapperPluginPath,
-  pluginPaths,
-} from "../plugins/paths.js";
-import { DEFAULT_PODINFO_ANNOTATIONS } from "../pod/facts.js";
-import { type GroupPlan, MEMBER_NAME } from "../pod/group.js";
-import { type HttpSidecar, ISTIO_LEGACY, type PortSetting, SIDECARS, sidecar } from "../sidecar/catalogue.js";
-import { parseProcessName } from "../watch/match.js";
-import { type Pattern, parseWatchPattern } from "../watch/pattern.js";
+import { type HttpSidecar, ISTIO_LEGACY, SIDECARS, sidecar } from "../sidecar/catalogue.js";
+import type { Pattern } from "../watch/pattern.js";
 import { misspeltVariables } from "./misspelt.js";
 import { scuttleStop } from "./scuttle.js";
+import { isLoopback, shownValue, ValueError } from "./values.js";
 import {
-  isLoopback,
-  parseBool,
-  parseDuration,
-  parseHttpUrl,
-  parsePort,
-  parseUrlList,
-  shownValue,
-  ValueError,
-} from "./values.js";
+  DEFAULT_PODINFO_ANNOTATIONS,
+  type Engines,
+  PORTS,
+  type RestartPolicy,
+  SIDECAR_SETTINGS,
+  V,
+  VARIABLES,
+  type Variable,
+} from "./variables.js";
 
-export type Env = Readonly<Record<string, string | undefined>>;
-
-/** The sidecar kinds iqqq knows how to stop. */
-export const SIDECAR_KINDS = ["istio", "envoy", "linkerd", "cloudsql", "istio-legacy"] as const;
-export type SidecarKind = (typeof SIDECAR_KINDS)[number];
-/** The sidecar kinds iqqq knows how to wait for. */
-export const READY_KINDS = ["istio", "linkerd", "envoy"] as const;
-export type ReadyKind = (typeof READY_KINDS)[number];
+export type { Engines, RestartPolicy };
 
 /** A sidecar to stop: an HTTP endpoint to POST, or (Istio ≤ 1.2) a process to SIGINT. */
 export type QuitTarget =
@@ -58,9 +46,9 @@ export type QuitTarget =
     };
 
 export interface StopPlan {
-  /** Why nothing will be stopped, or undefined when the targets below are used. */
+  /** Why nothing will be stopped, whatever happens (the configuration alone), or undefined. */
   readonly skipReason: string | undefined;
-  /** The reason was already given as a warning at start: the stop only notes it at debug level. */
+  /** The reason was already given as a warning at start: the decision only notes it at debug level. */
   readonly skipWarned?: boolean;
   /** NEVER_KILL_ISTIO_ON_FAILURE: skip the stop when the program failed. */
   readonly skipOnFailure: boolean;
@@ -85,10 +73,6 @@ export interface StopPlan {
   /** IQQQ_SIDECAR_START_TIMEOUT: how long a known sidecar that refuses connections is waited for. */
   readonly startTimeoutMs: number;
 }
-
-export const RESTART_POLICIES = ["Never", "OnFailure", "Always"] as const;
-export type RestartPolicy = (typeof RESTART_POLICIES)[number];
-export const DEFAULT_SIDECAR_START_TIMEOUT_MS = 60_000;
 
 /** A readiness endpoint: GET until 200 (and, for server_info, state LIVE). */
 export interface ReadyCheck {
@@ -123,6 +107,13 @@ export interface WatchPlan {
   readonly startTimeoutMs: number | undefined;
   /** IQQQ_WATCH_CONTAINERS: watch this many job containers (watch/containers.ts), not names. */
   readonly containers?: number | undefined;
+}
+
+/** Several job containers in one pod (pod/group.ts): the shared folder, every member, this one. */
+export interface GroupPlan {
+  readonly dir: string;
+  readonly members: readonly string[];
+  readonly name: string;
 }
 
 export interface PluginPlan {
@@ -167,220 +158,234 @@ export class UsageError extends Error {
   }
 }
 
-/** Variables that only matter for stopping or waiting for a sidecar. */
-const SIDECAR_SETTINGS = [
-  "ISTIO_PORT",
-  "ISTIO_QUIT_API",
-  "IQQQ_SIDECARS",
-  "ENVOY_ADMIN_API",
-  "ENVOY_ADMIN_PORT",
-  "LINKERD_ADMIN_PORT",
-  "CLOUDSQL_ADMIN_PORT",
-  "GENERIC_QUIT_ENDPOINTS",
-  "IQQQ_WAIT_FOR",
-  "ISTIO_READY_PORT",
-  "ISTIO_FALLBACK_PKILL",
-] as const;
+export const DEFAULT_QUIT_BUDGET_MS = V.IQQQ_QUIT_TIMEOUT.fallback;
+export const DEFAULT_SIDECAR_START_TIMEOUT_MS = V.IQQQ_SIDECAR_START_TIMEOUT.fallback;
 
-export const DEFAULT_QUIT_BUDGET_MS = 5000;
+type Flavour = Config["flavour"];
 
-export function parseConfig(argv: readonly string[], env: Env, invokedAs = "iqqq"): Command | UsageError {
+/**
+ * engines: parsers loaded only when their variable is set (main.ts loads the
+ * pattern engine when IQQQ_WATCH_PATTERN is).
+ */
+export function parseConfig(
+  argv: readonly string[],
+  env: Env,
+  invokedAs = "iqqq",
+  engines: Engines = {},
+): Command | UsageError {
   const args = parseArgs(argv);
   if (args instanceof UsageError || !("program" in args)) return args;
 
-  const flavour = invokedAs === "scuttle" ? "scuttle" : "iqqq";
-  const read = new Reader(env);
-  const inKubernetes = read.present("KUBERNETES_SERVICE_HOST");
-  const disabled = read.value("DISABLE_IQQQ", parseBool) ?? false;
-  // Every port the catalogue names, each variable read once (ENVOY_ADMIN_PORT serves two records).
-  const ports = new Map<string, number>();
-  for (const kind of SIDECARS) {
-    for (const setting of [kind.port, kind.ready?.port]) {
-      if (setting !== undefined && !ports.has(setting.variable))
-        ports.set(setting.variable, read.value(setting.variable, parsePort) ?? setting.default);
-    }
-  }
-  const port = (setting: PortSetting): number => ports.get(setting.variable) ?? setting.default;
-  const istioQuitApi = read.value("ISTIO_QUIT_API", parseHttpUrl);
-  const envoyAdminApi = read.value("ENVOY_ADMIN_API", parseHttpUrl);
-  const sidecars = read.value("IQQQ_SIDECARS", parseSidecars);
-  const waitFor = read.value("IQQQ_WAIT_FOR", (raw) => parseList(raw, READY_KINDS));
-  const generic = read.value("GENERIC_QUIT_ENDPOINTS", parseUrlList) ?? [];
-  const neverKill = read.value("NEVER_KILL_ISTIO", parseBool) ?? false;
-  const neverKillOnFailure = read.value("NEVER_KILL_ISTIO_ON_FAILURE", parseBool) ?? false;
-  const pkillFallback = read.value("ISTIO_FALLBACK_PKILL", parseBool) ?? false;
-  const startWithoutEnvoy = read.value("START_WITHOUT_ENVOY", parseBool) ?? false;
-  const waitTimeout = read.value("WAIT_FOR_ENVOY_TIMEOUT", parseDuration) || undefined;
-  const quitTimeout = read.value("QUIT_WITHOUT_ENVOY_TIMEOUT", parseDuration) || undefined;
-  const budgetMs = read.value("IQQQ_QUIT_TIMEOUT", parsePositiveDuration) ?? DEFAULT_QUIT_BUDGET_MS;
-  const scuttleLogging = read.value("SCUTTLE_LOGGING", parseBool) ?? false;
-  const watchNames = read.value("IQQQ_WATCH_PROCESS", parseProcessNames);
-  const watchName = watchNames?.join(",");
-  const watchPattern = read.value("IQQQ_WATCH_PATTERN", parseWatchPattern);
-  const watchStartTimeout = read.value("IQQQ_WATCH_START_TIMEOUT", parsePositiveDuration);
-  const watchContainers = read.value("IQQQ_WATCH_CONTAINERS", parseCount);
-  const plugins = pluginPaths(
-    read.value("IQQQ_PLUGINS", parsePluginPaths),
-    read.value("WRAPPER_PLUGIN_PATH", parseWrapperPluginPath),
-  );
-  const pluginTimeout = read.value("IQQQ_PLUGIN_TIMEOUT", parsePositiveDuration) ?? DEFAULT_PLUGIN_TIMEOUT_MS;
-  const pluginBudget = read.value("IQQQ_PLUGIN_BUDGET", parsePositiveDuration) ?? DEFAULT_PLUGIN_BUDGET_MS;
-  const signalGroup = read.value("IQQQ_SIGNAL_GROUP", parseBool) ?? false;
-  const podinfoPath = read.value("IQQQ_PODINFO_ANNOTATIONS", parseAbsolutePath);
-  const podLookup = read.value("IQQQ_POD_LOOKUP", parsePodLookup) === "api";
-  const restartPolicy = read.value("IQQQ_RESTART_POLICY", parseRestartPolicy);
-  const podSidecars = read.value("IQQQ_POD_SIDECARS", (raw) => parseList(raw, SIDECAR_KINDS)) ?? [];
-  const startTimeoutMs = read.value("IQQQ_SIDECAR_START_TIMEOUT", parseDuration) ?? DEFAULT_SIDECAR_START_TIMEOUT_MS;
-  const groupDir = read.value("IQQQ_GROUP_DIR", parseAbsolutePath);
-  const groupMembers = read.value("IQQQ_GROUP", parseMemberList);
-  const groupName = read.value("IQQQ_NAME", parseMemberName);
-  const GROUP_VARS = ["IQQQ_GROUP_DIR", "IQQQ_GROUP", "IQQQ_NAME"] as const;
-  const groupSet = GROUP_VARS.filter((name) => read.present(name));
-  if (groupSet.length > 0 && groupSet.length < 3) {
-    const parsed = { IQQQ_GROUP_DIR: groupDir, IQQQ_GROUP: groupMembers, IQQQ_NAME: groupName };
-    // A value already refused is not named twice.
-    for (const name of groupSet.filter((n) => parsed[n] !== undefined)) {
-      const others = GROUP_VARS.filter((n) => n !== name).join(" and ");
-      read.problems.push(
-        `${name}=${JSON.stringify(shownValue(env[name] ?? ""))} is invalid: it goes with ${others} (a shared emptyDir, every job container's name, this one's): set all three or none`,
-      );
-    }
-  } else if (groupName !== undefined && groupMembers !== undefined && !groupMembers.includes(groupName)) {
-    read.problems.push(
-      `IQQQ_NAME=${JSON.stringify(groupName)} is invalid: it is not one of IQQQ_GROUP (${groupMembers.join(", ")})`,
-    );
-  }
-  let logLevel = read.value("IQQQ_LOG_LEVEL", parseLogLevel) ?? "warn";
+  const flavour: Flavour = invokedAs === "scuttle" ? "scuttle" : "iqqq";
+  const read = new Reader(env, engines);
+  // Every variable is read, used or not: a bad value is an error wherever it is.
+  for (const row of VARIABLES) read.value(row);
+  const plugins = pluginPlan(read);
+  const endpoints = new Endpoints(read);
+  const stop = stopPlan(read, endpoints, flavour);
+  const ready = readyPlan(read, endpoints, flavour);
+  const watch = watchPlan(read);
+  const group = groupPlan(read);
+  const signalGroup = read.value(V.IQQQ_SIGNAL_GROUP);
+  let logLevel = read.value(V.IQQQ_LOG_LEVEL);
   // scuttle ignores bad values with a warning; iqqq refuses to run on them.
   if (read.problems.length > 0 && flavour === "iqqq") return new UsageError(read.problems, EXIT.CONFIG);
   const warnings = read.problems.map((p) => `${p}; ignored, as scuttle does`);
-  warnings.push(...misspeltVariables(env, flavour, plugins.length > 0));
-  const watching = watchName !== undefined || watchPattern !== undefined || watchContainers !== undefined;
-  if (watching && args.program !== undefined) {
+  warnings.push(...misspeltVariables(env, flavour, plugins.paths.length > 0));
+  if (watch !== undefined && args.program !== undefined) {
     warnings.push("IQQQ_WATCH_PROCESS/IQQQ_WATCH_PATTERN are ignored: a PROGRAM was given, so iqqq wraps it");
   }
-
-  if (scuttleLogging && LOG_LEVELS.indexOf(logLevel) < LOG_LEVELS.indexOf("info")) logLevel = "info";
-
-  const envoyLocal = envoyAdminApi !== undefined && isLoopback(envoyAdminApi);
-  const envoyBase = envoyLocal ? envoyAdminApi : new URL(`http://127.0.0.1:${port(sidecar("envoy").port)}`);
-  const endpoint = (base: URL | string, path: string): URL => appendPath(new URL(base), path);
-  const fromVariable = (kind: Exclude<SidecarKind, "istio-legacy">): string | undefined =>
-    kind === "istio" && istioQuitApi !== undefined
-      ? "ISTIO_QUIT_API"
-      : kind === "envoy" && envoyLocal
-        ? "ENVOY_ADMIN_API"
-        : read.present(sidecar(kind).port.variable)
-          ? sidecar(kind).port.variable
-          : undefined;
-  const httpTarget = (kind: Exclude<SidecarKind, "istio-legacy">, optional: boolean): QuitTarget => ({
-    kind: "http",
-    name: kind,
-    optional,
-    ...(fromVariable(kind) !== undefined ? { from: fromVariable(kind) } : {}),
-    url:
-      kind === "istio" && istioQuitApi !== undefined
-        ? endpoint(istioQuitApi, sidecar(kind).quitPath)
-        : kind === "envoy"
-          ? endpoint(envoyBase, sidecar(kind).quitPath)
-          : endpoint(`http://127.0.0.1:${port(sidecar(kind).port)}`, sidecar(kind).quitPath),
-  });
-  const pilotAgent: QuitTarget = { kind: "signal", ...ISTIO_LEGACY };
-
-  let targets: QuitTarget[];
-  let skipReason: string | undefined;
-  let skipWarned = false;
-  if (flavour === "scuttle") {
-    ({ skipReason, targets } = scuttleStop(
-      { envoyAdminApi, envoyLocal, istioQuitApi, disabled, neverKill },
-      httpTarget("istio", false),
-      httpTarget("envoy", false),
-      pilotAgent,
-    ));
-  } else {
-    skipReason = !inKubernetes
-      ? "KUBERNETES_SERVICE_HOST is not set (not in Kubernetes)"
-      : disabled
-        ? "DISABLE_IQQQ is true"
-        : neverKill
-          ? "NEVER_KILL_ISTIO is true"
-          : undefined;
-    // Sidecar settings outside Kubernetes: someone expects a stop that will not come. Say so, once.
-    const expecting = SIDECAR_SETTINGS.filter((name) => read.present(name));
-    if (!inKubernetes && expecting.length > 0 && !disabled && !neverKill) {
-      warnings.push(
-        `${expecting.join(", ")} ${expecting.length === 1 ? "is" : "are"} set, but KUBERNETES_SERVICE_HOST is not: outside Kubernetes no sidecar is stopped. To try iqqq against a local sidecar, set KUBERNETES_SERVICE_HOST to any value`,
-      );
-      skipWarned = true;
-    }
-    if (sidecars === "auto") {
-      targets = SIDECARS.map((k) => httpTarget(k.name, true));
-    } else {
-      const kinds = sidecars ?? ["istio"];
-      targets = kinds.map((k) => (k === "istio-legacy" ? pilotAgent : httpTarget(k, false)));
-      // A local ENVOY_ADMIN_API is a sidecar to stop too when no Istio quit API applies.
-      if (envoyLocal && !kinds.includes("istio") && !kinds.includes("envoy")) targets.push(httpTarget("envoy", false));
-    }
-  }
-
-  const checks: ReadyCheck[] = [];
-  if (envoyAdminApi !== undefined)
-    checks.push({ name: "envoy", url: endpoint(envoyAdminApi, "server_info"), expectLive: true });
-  for (const kind of waitFor ?? []) {
-    const ready = sidecar(kind).ready as NonNullable<HttpSidecar["ready"]>;
-    const url =
-      kind === "envoy" ? endpoint(envoyBase, ready.path).href : `http://127.0.0.1:${port(ready.port)}/${ready.path}`;
-    if (!checks.some((c) => c.url.href === url)) checks.push({ name: kind, url: new URL(url), expectLive: false });
-  }
-  // Outside Kubernetes iqqq is a pass-through; scuttle waits wherever it runs.
-  const waits = checks.length > 0 && !startWithoutEnvoy && (flavour === "scuttle" || inKubernetes);
+  warnings.push(...read.warnings);
+  if (read.value(V.SCUTTLE_LOGGING) && LOG_LEVELS.indexOf(logLevel) < LOG_LEVELS.indexOf("info")) logLevel = "info";
 
   return {
     action: args.action,
     config: {
       flavour,
       program: args.program === undefined ? undefined : { ...args.program, signalGroup },
-      watch:
-        watching && args.program === undefined
-          ? {
-              name: watchName,
-              names: watchNames ?? [],
-              pattern: watchPattern,
-              startTimeoutMs: watchStartTimeout,
-              ...(watchContainers !== undefined ? { containers: watchContainers } : {}),
-            }
-          : undefined,
-      plugins: { paths: plugins, timeoutMs: pluginTimeout, budgetMs: pluginBudget },
+      watch: args.program === undefined ? watch : undefined,
+      plugins,
       logLevel,
-      ready: waits
-        ? {
-            checks,
-            timeoutMs: quitTimeout ?? waitTimeout,
-            onTimeout: quitTimeout !== undefined ? "quit" : "start",
-          }
-        : undefined,
-      stop: {
-        skipReason,
-        skipWarned,
-        skipOnFailure: neverKillOnFailure,
-        targets,
-        generic,
-        genericFirst: flavour === "scuttle",
-        pkillFallback,
-        podinfo: { path: podinfoPath ?? DEFAULT_PODINFO_ANNOTATIONS, explicit: podinfoPath !== undefined },
-        podLookup,
-        budgetMs,
-        restartPolicy,
-        podSidecars,
-        startTimeoutMs,
-      },
-      group:
-        groupDir !== undefined && groupMembers !== undefined && groupName !== undefined
-          ? { dir: groupDir, members: groupMembers, name: groupName }
-          : undefined,
+      ready,
+      stop,
+      group,
       warnings,
     },
   };
+}
+
+function pluginPlan(read: Reader): PluginPlan {
+  return {
+    paths: [...new Set([...read.value(V.IQQQ_PLUGINS), ...read.value(V.WRAPPER_PLUGIN_PATH)])],
+    timeoutMs: read.value(V.IQQQ_PLUGIN_TIMEOUT),
+    budgetMs: read.value(V.IQQQ_PLUGIN_BUDGET),
+  };
+}
+
+/** Where each catalogue kind's endpoints are, from its port variable (and, for Envoy, ENVOY_ADMIN_API). */
+class Endpoints {
+  readonly istioQuitApi: URL | undefined;
+  readonly envoyAdminApi: URL | undefined;
+  /** ENVOY_ADMIN_API on loopback: Envoy's own endpoints are there. */
+  readonly envoyLocal: boolean;
+  private readonly ports = new Map<string, number>();
+
+  constructor(private readonly read: Reader) {
+    this.istioQuitApi = read.value(V.ISTIO_QUIT_API);
+    this.envoyAdminApi = read.value(V.ENVOY_ADMIN_API);
+    this.envoyLocal = this.envoyAdminApi !== undefined && isLoopback(this.envoyAdminApi);
+    for (const row of PORTS.values()) this.ports.set(row.name, read.value(row));
+  }
+
+  private base(kind: HttpSidecar, variable: string): URL {
+    if (kind.name === "envoy" && this.envoyLocal) return this.envoyAdminApi as URL;
+    return new URL(`http://127.0.0.1:${this.ports.get(variable)}`);
+  }
+
+  quit(kind: HttpSidecar): URL {
+    if (kind.name === "istio" && this.istioQuitApi !== undefined) return appendPath(this.istioQuitApi, kind.quitPath);
+    return appendPath(this.base(kind, kind.port.variable), kind.quitPath);
+  }
+
+  ready(kind: HttpSidecar): URL | undefined {
+    return kind.ready === undefined
+      ? undefined
+      : appendPath(this.base(kind, kind.ready.port.variable), kind.ready.path);
+  }
+
+  /** The variable a kind's quit address came from, when one was set (for messages). */
+  from(kind: HttpSidecar): string | undefined {
+    if (kind.name === "istio" && this.istioQuitApi !== undefined) return V.ISTIO_QUIT_API.name;
+    if (kind.name === "envoy" && this.envoyLocal) return V.ENVOY_ADMIN_API.name;
+    return this.read.present(kind.port.variable) ? kind.port.variable : undefined;
+  }
+
+  target(kind: HttpSidecar, optional: boolean): QuitTarget {
+    const from = this.from(kind);
+    return { kind: "http", name: kind.name, optional, ...(from !== undefined ? { from } : {}), url: this.quit(kind) };
+  }
+}
+
+function stopPlan(read: Reader, at: Endpoints, flavour: Flavour): StopPlan {
+  const inKubernetes = read.present(V.KUBERNETES_SERVICE_HOST.name);
+  const disabled = read.value(V.DISABLE_IQQQ);
+  const neverKill = read.value(V.NEVER_KILL_ISTIO);
+  const sidecars = read.value(V.IQQQ_SIDECARS);
+  const pilotAgent: QuitTarget = { kind: "signal", ...ISTIO_LEGACY };
+  const podinfo = read.value(V.IQQQ_PODINFO_ANNOTATIONS);
+  const common = {
+    skipOnFailure: read.value(V.NEVER_KILL_ISTIO_ON_FAILURE),
+    generic: read.value(V.GENERIC_QUIT_ENDPOINTS),
+    genericFirst: flavour === "scuttle",
+    pkillFallback: read.value(V.ISTIO_FALLBACK_PKILL),
+    podinfo: { path: podinfo ?? DEFAULT_PODINFO_ANNOTATIONS, explicit: podinfo !== undefined },
+    podLookup: read.value(V.IQQQ_POD_LOOKUP) === "api",
+    budgetMs: read.value(V.IQQQ_QUIT_TIMEOUT),
+    restartPolicy: read.value(V.IQQQ_RESTART_POLICY),
+    podSidecars: read.value(V.IQQQ_POD_SIDECARS),
+    startTimeoutMs: read.value(V.IQQQ_SIDECAR_START_TIMEOUT),
+  };
+  if (flavour === "scuttle") {
+    const { skipReason, targets } = scuttleStop(
+      {
+        envoyAdminApi: at.envoyAdminApi,
+        envoyLocal: at.envoyLocal,
+        istioQuitApi: at.istioQuitApi,
+        disabled,
+        neverKill,
+      },
+      at.target(sidecar("istio"), false),
+      at.target(sidecar("envoy"), false),
+      pilotAgent,
+    );
+    return { ...common, skipReason, targets };
+  }
+  const skipReason = !inKubernetes
+    ? "KUBERNETES_SERVICE_HOST is not set (not in Kubernetes)"
+    : disabled
+      ? "DISABLE_IQQQ is true"
+      : neverKill
+        ? "NEVER_KILL_ISTIO is true"
+        : undefined;
+  // Sidecar settings outside Kubernetes: someone expects a stop that will not come. Say so, once.
+  const expecting = SIDECAR_SETTINGS.filter((name) => read.present(name));
+  const skipWarned = !inKubernetes && expecting.length > 0 && !disabled && !neverKill;
+  if (skipWarned) {
+    read.warnings.push(
+      `${expecting.join(", ")} ${expecting.length === 1 ? "is" : "are"} set, but KUBERNETES_SERVICE_HOST is not: outside Kubernetes no sidecar is stopped. To try iqqq against a local sidecar, set KUBERNETES_SERVICE_HOST to any value`,
+    );
+  }
+  let targets: QuitTarget[];
+  if (sidecars === "auto") {
+    targets = (SIDECARS as readonly HttpSidecar[]).map((k) => at.target(k, true));
+  } else {
+    targets = sidecars.map((k) => (k === ISTIO_LEGACY.name ? pilotAgent : at.target(sidecar(k) as HttpSidecar, false)));
+    // A local ENVOY_ADMIN_API is a sidecar to stop too when no Istio quit API applies.
+    if (at.envoyLocal && !sidecars.includes("istio") && !sidecars.includes("envoy"))
+      targets.push(at.target(sidecar("envoy"), false));
+  }
+  return { ...common, skipReason, skipWarned, targets };
+}
+
+function readyPlan(read: Reader, at: Endpoints, flavour: Flavour): ReadyPlan | undefined {
+  const checks: ReadyCheck[] = [];
+  if (at.envoyAdminApi !== undefined)
+    checks.push({ name: "envoy", url: appendPath(at.envoyAdminApi, "server_info"), expectLive: true });
+  for (const name of read.value(V.IQQQ_WAIT_FOR)) {
+    const url = at.ready(sidecar(name) as HttpSidecar) as URL;
+    if (!checks.some((c) => c.url.href === url.href)) checks.push({ name, url, expectLive: false });
+  }
+  // Outside Kubernetes iqqq is a pass-through; scuttle waits wherever it runs.
+  const inKubernetes = read.present(V.KUBERNETES_SERVICE_HOST.name);
+  if (checks.length === 0 || read.value(V.START_WITHOUT_ENVOY) || (flavour !== "scuttle" && !inKubernetes))
+    return undefined;
+  const quitTimeout = read.value(V.QUIT_WITHOUT_ENVOY_TIMEOUT) || undefined;
+  const waitTimeout = read.value(V.WAIT_FOR_ENVOY_TIMEOUT) || undefined;
+  return { checks, timeoutMs: quitTimeout ?? waitTimeout, onTimeout: quitTimeout !== undefined ? "quit" : "start" };
+}
+
+function watchPlan(read: Reader): WatchPlan | undefined {
+  const names = read.value(V.IQQQ_WATCH_PROCESS);
+  const pattern = read.value(V.IQQQ_WATCH_PATTERN);
+  const containers = read.value(V.IQQQ_WATCH_CONTAINERS);
+  const startTimeoutMs = read.value(V.IQQQ_WATCH_START_TIMEOUT);
+  if (names === undefined && pattern === undefined && containers === undefined) return undefined;
+  return {
+    name: names?.join(","),
+    names: names ?? [],
+    pattern,
+    startTimeoutMs,
+    ...(containers !== undefined ? { containers } : {}),
+  };
+}
+
+/** IQQQ_GROUP_DIR, IQQQ_GROUP and IQQQ_NAME go together: all three or none. */
+function groupPlan(read: Reader): GroupPlan | undefined {
+  const rows = [V.IQQQ_GROUP_DIR, V.IQQQ_GROUP, V.IQQQ_NAME] as const;
+  const dir = read.value(V.IQQQ_GROUP_DIR);
+  const members = read.value(V.IQQQ_GROUP);
+  const name = read.value(V.IQQQ_NAME);
+  const parsed: Record<string, unknown> = { IQQQ_GROUP_DIR: dir, IQQQ_GROUP: members, IQQQ_NAME: name };
+  const set = rows.filter((r) => read.present(r.name));
+  if (set.length > 0 && set.length < 3) {
+    // A value already refused is not named twice.
+    for (const r of set.filter((r) => parsed[r.name] !== undefined)) {
+      const others = rows
+        .filter((o) => o !== r)
+        .map((o) => o.name)
+        .join(" and ");
+      read.problem(
+        r.name,
+        `it goes with ${others} (a shared emptyDir, every job container's name, this one's): set all three or none`,
+      );
+    }
+    return undefined;
+  }
+  if (name !== undefined && members !== undefined && !members.includes(name)) {
+    read.problem(V.IQQQ_NAME.name, `it is not one of IQQQ_GROUP (${members.join(", ")})`);
+    return undefined;
+  }
+  return dir !== undefined && members !== undefined && name !== undefined ? { dir, members, name } : undefined;
 }
 
 type Args =
@@ -426,101 +431,52 @@ function appendPath(base: URL, segment: string): URL {
   return url;
 }
 
-function parsePositiveDuration(raw: string): number {
-  const ms = parseDuration(raw);
-  if (ms <= 0) throw new ValueError("expected a duration greater than 0");
-  return ms;
-}
-
-function parseLogLevel(raw: string): LogLevel {
-  const level = raw.toLowerCase();
-  if ((LOG_LEVELS as readonly string[]).includes(level)) return level as LogLevel;
-  throw new ValueError(`expected one of ${LOG_LEVELS.join(", ")}`);
-}
-
-function parseSidecars(raw: string): readonly SidecarKind[] | "auto" {
-  if (raw.trim().toLowerCase() === "auto") return "auto";
-  return parseList(raw, SIDECAR_KINDS, "auto, or a comma-separated list of");
-}
-
-/** A comma-separated list of known words, any case, spaces trimmed, repeats dropped. */
-function parseList<T extends string>(raw: string, known: readonly T[], expected = "a comma-separated list of"): T[] {
-  const items = raw
-    .split(",")
-    .map((s) => s.trim().toLowerCase())
-    .filter((s) => s !== "");
-  const unknown = items.filter((s) => !(known as readonly string[]).includes(s));
-  if (items.length === 0 || unknown.length > 0) {
-    throw new ValueError(`expected ${expected} ${known.join(", ")}`);
-  }
-  return [...new Set(items)] as T[];
-}
-
-/** Reads variables, treating empty as unset and collecting every bad value. */
+/** Reads variables through their rows, treating empty as unset and collecting every bad value. */
 class Reader {
-  readonly problems: string[] = [];
-  constructor(private readonly env: Env) {}
+  /** Warnings found while building the plans. */
+  readonly warnings: string[] = [];
+  constructor(
+    private readonly env: Env,
+    private readonly engines: Engines,
+  ) {}
 
   present(name: string): boolean {
     return (this.env[name] ?? "") !== "";
   }
 
-  value<T>(name: string, parse: (raw: string) => T): T | undefined {
-    const raw = this.env[name];
-    if (raw === undefined || raw === "") return undefined;
-    try {
-      return parse(raw);
-    } catch (err) {
-      if (!(err instanceof ValueError)) throw err;
-      this.problems.push(`${name}=${JSON.stringify(shownValue(raw))} is invalid: ${err.message}`);
-      return undefined;
+  /** The row's value, or its default when unset, empty or bad (a bad value is a problem, once). */
+  value<T>(row: Variable<T>): T {
+    if (this.read.has(row.name)) return this.read.get(row.name) as T;
+    const raw = this.env[row.name];
+    let value = row.fallback;
+    if (raw !== undefined && raw !== "") {
+      try {
+        value = row.parse(raw, this.engines);
+      } catch (err) {
+        if (!(err instanceof ValueError)) throw err;
+        this.problem(row.name, err.message);
+      }
     }
+    this.read.set(row.name, value);
+    return value;
   }
-}
 
-/** A file path given by a variable: absolute, as the downward API mounts it. */
-function parseAbsolutePath(raw: string): string {
-  if (!raw.startsWith("/"))
-    throw new ValueError("expected an absolute path (where the downward-API volume is mounted)");
-  return raw;
-}
+  private readonly read = new Map<string, unknown>();
+  private readonly found: { name: string; text: string }[] = [];
 
-/** IQQQ_NAME: a container name (a DNS label). */
-function parseMemberName(raw: string): string {
-  if (!MEMBER_NAME.test(raw)) throw new ValueError("expected a container name (lower-case letters, digits and -)");
-  return raw;
-}
+  problem(name: string, message: string): void {
+    this.found.push({
+      name,
+      text: `${name}=${JSON.stringify(shownValue(this.env[name] ?? ""))} is invalid: ${message}`,
+    });
+  }
 
-/** IQQQ_GROUP: container names, comma-separated, at least two, no repeats. */
-function parseMemberList(raw: string): string[] {
-  const names = raw.split(",").map((n) => n.trim());
-  for (const name of names) parseMemberName(name);
-  if (new Set(names).size !== names.length) throw new ValueError("a name is listed twice");
-  if (names.length < 2) throw new ValueError("expected at least two container names, comma-separated");
-  return names;
-}
-
-/** IQQQ_WATCH_PROCESS: one process name, or several, comma-separated. */
-function parseProcessNames(raw: string): string[] {
-  const names = raw.split(",");
-  if (names.some((n) => n === "")) throw new ValueError("expected process names, comma-separated, none empty");
-  return names.map(parseProcessName);
-}
-
-/** IQQQ_POD_LOOKUP: "api", or unset. */
-function parseCount(raw: string): number {
-  if (!/^[1-9][0-9]{0,3}$/.test(raw)) throw new ValueError("expected a whole number from 1 to 9999");
-  return Number(raw);
-}
-
-function parseRestartPolicy(raw: string): RestartPolicy {
-  const found = RESTART_POLICIES.find((p) => p === raw);
-  if (found === undefined) throw new ValueError(`expected ${RESTART_POLICIES.join(", ")} (the pod's restartPolicy)`);
-  return found;
-}
-
-function parsePodLookup(raw: string): "api" {
-  if (raw !== "api")
-    throw new ValueError('expected "api" (read the pod\'s spec from the API server), or leave it unset');
-  return "api";
+  /** Every bad value, in the settings table's order. */
+  get problems(): string[] {
+    const order = VARIABLES.map((v) => v.name);
+    return this.found
+      .map((p, i) => ({ ...p, i }))
+      .sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name) || a.i - b.i)
+      .map((p) => p.text);
+  }
 }

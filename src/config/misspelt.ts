@@ -4,7 +4,7 @@
 // closest known variable. The program still runs: an unknown name might be
 // meant for someone else (a plugin reads its own IQQQ_* variables).
 
-import type { Env } from "./config.js";
+import type { Env } from "../io.js";
 import { VARIABLES } from "./variables.js";
 
 /** Edits (insert, delete, substitute, swap two neighbours) to turn a into b. */

@@ -2,6 +2,8 @@
 // Each returns the parsed value or throws a ValueError whose message says what
 // was expected; the caller adds the variable's name and the raw value.
 
+import { LOG_LEVELS, type LogLevel } from "../log.js";
+
 export class ValueError extends Error {}
 
 const TRUE = new Set(["true", "1", "yes"]);
@@ -152,4 +154,67 @@ export function shownUrl(url: URL): string {
 /** A raw variable value for messages: credentials in anything URL-like masked the same way. */
 export function shownValue(raw: string): string {
   return raw.replace(/(\/\/[^/@:\s]*:)[^/@\s]*@/g, "$1***@");
+}
+
+/** A duration greater than 0. */
+export function parsePositiveDuration(raw: string): number {
+  const ms = parseDuration(raw);
+  if (ms <= 0) throw new ValueError("expected a duration greater than 0");
+  return ms;
+}
+
+/** A comma-separated list of known words, any case, spaces trimmed, repeats dropped. */
+export function parseList(raw: string, known: readonly string[], expected = "a comma-separated list of"): string[] {
+  const items = raw
+    .split(",")
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s !== "");
+  const unknown = items.filter((s) => !known.includes(s));
+  if (items.length === 0 || unknown.length > 0) {
+    throw new ValueError(`expected ${expected} ${known.join(", ")}`);
+  }
+  return [...new Set(items)];
+}
+
+/** One of a few exact words. */
+export function parseOneOf<T extends string>(raw: string, words: readonly T[], expected: string): T {
+  const found = words.find((w) => w === raw);
+  if (found === undefined) throw new ValueError(expected);
+  return found;
+}
+
+export function parseLogLevel(raw: string): LogLevel {
+  const level = raw.toLowerCase();
+  if ((LOG_LEVELS as readonly string[]).includes(level)) return level as LogLevel;
+  throw new ValueError(`expected one of ${LOG_LEVELS.join(", ")}`);
+}
+
+/** A file path given by a variable: absolute, as a volume is mounted. */
+export function parseAbsolutePath(raw: string): string {
+  if (!raw.startsWith("/"))
+    throw new ValueError("expected an absolute path (where the downward-API volume is mounted)");
+  return raw;
+}
+
+/** A Kubernetes container name: a DNS label. */
+export const CONTAINER_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export function parseContainerName(raw: string): string {
+  if (!CONTAINER_NAME.test(raw)) throw new ValueError("expected a container name (lower-case letters, digits and -)");
+  return raw;
+}
+
+/** Container names, comma-separated, at least two, no repeats. */
+export function parseContainerList(raw: string): string[] {
+  const names = raw.split(",").map((n) => n.trim());
+  for (const name of names) parseContainerName(name);
+  if (new Set(names).size !== names.length) throw new ValueError("a name is listed twice");
+  if (names.length < 2) throw new ValueError("expected at least two container names, comma-separated");
+  return names;
+}
+
+/** A whole number from 1 to 9999. */
+export function parseCount(raw: string): number {
+  if (!/^[1-9][0-9]{0,3}$/.test(raw)) throw new ValueError("expected a whole number from 1 to 9999");
+  return Number(raw);
 }

@@ -1,9 +1,8 @@
 // iqqq inject [options] [FILE…]: Kubernetes YAML in (the files, or stdin), the
 // same YAML with iqqq injected out, on stdout. Loaded only for this command.
 
-import type { Env } from "../config/config.js";
 import { EXIT } from "../exit-status.js";
-import type { Io } from "../main.js";
+import type { Env, Io } from "../io.js";
 import { badPlatform } from "../registry/client.js";
 import { builtin } from "../runtime/builtins.js";
 import { InjectError, type Mode } from "./inject.js";

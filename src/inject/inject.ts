@@ -5,7 +5,7 @@
 // container in a shared process namespace. Pure: objects in, objects out; the
 // image look-up for a container without a command is passed in.
 
-import { SIDECARS } from "../sidecar/catalogue.js";
+import { kindOfContainer } from "../sidecar/catalogue.js";
 import { MARK } from "../watch/containers.js";
 import { podSidecars } from "./sidecars.js";
 import { same } from "./value.js";
@@ -241,7 +241,7 @@ function checkShape(spec: PodSpec, what: string): void {
 /** The job containers: every container but known sidecars and iqqq's own. */
 export function jobContainers(spec: PodSpec): Container[] {
   return (spec.containers ?? []).filter(
-    (c) => c.name !== WATCHER_CONTAINER && !isWatcher(c) && !SIDECARS.some((s) => s.container(c)),
+    (c) => c.name !== WATCHER_CONTAINER && !isWatcher(c) && kindOfContainer(c) === undefined,
   );
 }
 

@@ -1,14 +1,14 @@
 // Which sidecars a pod has, read from its spec and metadata when iqqq is put
 // into it, so that the wrapper knows what to stop (IQQQ_SIDECARS), what is
-// there but may still be starting (IQQQ_POD_SIDECARS), and on which port
-// (CLOUDSQL_ADMIN_PORT). The marks each mesh leaves (../shared/research):
-// Istio's `sidecar.istio.io/inject` label or annotation, or its istio-proxy
-// container; Linkerd's `linkerd.io/inject` annotation, or its linkerd-proxy
-// container; any other kind of the catalogue by its container. A sidecar that
-// runs as a native one (an init container with restartPolicy: Always, or the
-// mesh's native annotation) is the kubelet's to stop, and left out.
+// there but may still be starting (IQQQ_POD_SIDECARS), and on which port. Each
+// kind of the catalogue is found by its marks: its injector's opt-in on the pod
+// (the sidecar comes later), or its container. A sidecar that runs as a native
+// one (an init container with restartPolicy: Always, or the native annotation)
+// is the kubelet's to stop, and left out; so is one whose stop endpoint is off
+// (with a warning: the pod will not end), and the annotation that turns it on
+// is added when its injector reads one.
 
-import { type HttpSidecar, SIDECARS, sidecar } from "../sidecar/catalogue.js";
+import { type HttpSidecar, isContainerOf, SIDECARS } from "../sidecar/catalogue.js";
 
 type Obj = Record<string, unknown>;
 
@@ -34,9 +34,6 @@ export interface PodSidecars {
   readonly warnings: readonly string[];
 }
 
-/** The annotation that turns Linkerd's /shutdown on for a workload (off by default since Linkerd 2.16). */
-export const LINKERD_SHUTDOWN = "config.linkerd.io/proxy-admin-shutdown";
-
 export function podSidecars(
   meta: Obj,
   containers: readonly Container[],
@@ -49,58 +46,68 @@ export function podSidecars(
   const warnings: string[] = [];
   const needs: Record<string, string> = {};
   const extra: string[] = [];
-  const running = (kind: HttpSidecar) => containers.filter((c) => kind.container(c));
-  const native = (kind: HttpSidecar) =>
-    initContainers.some((c) => c.restartPolicy === "Always" && kind.container(c)) ||
-    kind.nativeAnnotations.some((key) => annotations[key] === "true");
+  let optedOut = false;
 
-  // Istio: its label wins over its annotation, as in Istio's own injector.
-  const istio = sidecar("istio");
-  const istioSays = labels["sidecar.istio.io/inject"] ?? annotations["sidecar.istio.io/inject"];
-  const istioNative = native(istio) || annotations["sidecar.istio.io/nativeSidecar"] === "true";
-  if (!istioNative && (running(istio).length > 0 || istioSays === "true")) present.push("istio");
-
-  const linkerd = sidecar("linkerd");
-  const linkerdSays = annotations["linkerd.io/inject"];
-  if (!native(linkerd) && (running(linkerd).length > 0 || linkerdSays === "enabled" || linkerdSays === "ingress")) {
-    present.push("linkerd");
-    const proxy = running(linkerd)[0];
-    if (proxy !== undefined) {
-      // Injected already (linkerd inject): its /shutdown is on only if the proxy was told so.
-      const on = proxy.env?.some((e) => e.name === "LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED" && e.value === "true");
-      if (!on && annotations[LINKERD_SHUTDOWN] !== "enabled")
-        warnings.push(
-          `${proxy.name} has no shutdown endpoint (LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED is not "true"): iqqq cannot stop it, and the pod will not end; inject before linkerd inject, or annotate the pod ${LINKERD_SHUTDOWN}: enabled`,
-        );
-    } else if (annotations[LINKERD_SHUTDOWN] !== "enabled") needs[LINKERD_SHUTDOWN] = "enabled";
-  }
-
-  for (const kind of SIDECARS) {
-    if (kind.name === "istio" || kind.name === "linkerd" || native(kind)) continue;
-    for (const c of running(kind)) {
-      if (kind.name === "cloudsql") {
-        // Its flags, or the CSQL_PROXY_* variables that stand for them (cloud-sql-proxy v2).
-        const words = [...(c.command ?? []), ...(c.args ?? [])];
-        const variable = (name: string) => c.env?.find((e) => e.name === name)?.value as string | undefined;
-        const quit = flagValue(words, "--quitquitquit", true) ?? variable("CSQL_PROXY_QUITQUITQUIT");
-        if (quit === undefined || !GO_TRUE.has(quit)) {
+  for (const kind of SIDECARS as readonly HttpSidecar[]) {
+    const native =
+      initContainers.some((c) => c.restartPolicy === "Always" && isContainerOf(kind, c)) ||
+      kind.nativeAnnotations.some((key) => annotations[key] === "true");
+    const absent = kind.absentIf?.values.includes(String(annotations[kind.absentIf.key]));
+    const asked = kind.requested;
+    // Its injector's opt-in; where a label counts too, the label wins, as in Istio's own injector.
+    const says =
+      asked === undefined ? undefined : ((asked.labelToo ? labels[asked.key] : undefined) ?? annotations[asked.key]);
+    if (says === "false") optedOut = true;
+    if (native || absent) continue;
+    const running = containers.filter((c) => isContainerOf(kind, c));
+    const requested = asked?.values.includes(String(says));
+    const sw = kind.quitSwitch;
+    const switchedOn = sw?.annotation !== undefined && annotations[sw.annotation[0]] === sw.annotation[1];
+    if (running.length === 0) {
+      if (!requested) continue;
+      // Its injector adds it later: the pod asks for its stop endpoint, and says its port if it moves it.
+      if (sw?.annotation !== undefined && !switchedOn) needs[sw.annotation[0]] = sw.annotation[1];
+      const port = kind.portFrom?.annotation !== undefined ? annotations[kind.portFrom.annotation] : undefined;
+      if (typeof port === "string" && port !== String(kind.port.default))
+        env.push({ name: kind.port.variable, value: port });
+      present.push(kind.name);
+      continue;
+    }
+    let first: string | undefined;
+    for (const c of running) {
+      const words = [...(c.command ?? []), ...(c.args ?? [])];
+      const variable = (name: string | undefined) =>
+        name === undefined ? undefined : (c.env?.find((e) => e.name === name)?.value as string | undefined);
+      if (sw !== undefined) {
+        const on =
+          switchedOn ||
+          (sw.flag !== undefined && GO_TRUE.has(flagValue(words, sw.flag, true) ?? "")) ||
+          GO_TRUE.has(variable(sw.env) ?? "");
+        if (!on) {
           warnings.push(
-            `${c.name} (cloud-sql-proxy) runs without --quitquitquit: iqqq cannot stop it, and the pod will not end; add --quitquitquit to its args`,
+            `${c.name} (${kind.what}) has its stop endpoint off: iqqq cannot stop it, and the pod will not end; turn it on: ${sw.how}`,
           );
           continue;
         }
-        const port = flagValue(words, "--admin-port") ?? variable("CSQL_PROXY_ADMIN_PORT") ?? String(kind.port.default);
-        // One CLOUDSQL_ADMIN_PORT: a second proxy on another port is POSTed as a generic endpoint.
-        if (!present.includes(kind.name)) {
-          if (port !== String(kind.port.default)) env.push({ name: kind.port.variable, value: port });
-        } else extra.push(`http://127.0.0.1:${port}/${kind.quitPath}`);
       }
-      if (!present.includes(kind.name)) present.push(kind.name);
+      const from = kind.portFrom;
+      const moved =
+        (from?.flag !== undefined ? flagValue(words, from.flag) : undefined) ??
+        variable(from?.env) ??
+        (from?.annotation !== undefined ? (annotations[from.annotation] as string | undefined) : undefined);
+      const port = typeof moved === "string" ? moved : String(kind.port.default);
+      if (first === undefined) {
+        first = port;
+        present.push(kind.name);
+        if (port !== String(kind.port.default)) env.push({ name: kind.port.variable, value: port });
+      } else extra.push(`http://127.0.0.1:${port}/${kind.quitPath}`);
     }
   }
 
+  // One port variable a kind: a second sidecar of the same kind is POSTed as a generic endpoint.
   if (extra.length > 0) env.push({ name: "GENERIC_QUIT_ENDPOINTS", value: extra.join(",") });
-  const stop = present.length > 0 ? present : istioSays === "false" ? ["auto"] : undefined;
+  // A mesh turned off and nothing else: whichever known sidecar answers.
+  const stop = present.length > 0 ? present : optedOut ? ["auto"] : undefined;
   return { stop, present, env, annotations: needs, warnings };
 }
 

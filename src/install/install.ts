@@ -5,9 +5,8 @@
 // patched in); otherwise the running executable, or the Node bundle, alone.
 // No shell needed: the image is FROM scratch.
 
-import type { Env } from "../config/config.js";
 import { EXIT } from "../exit-status.js";
-import type { Io } from "../main.js";
+import type { Env, Io } from "../io.js";
 import { builtin } from "../runtime/builtins.js";
 
 export const INSTALL_USAGE = `Usage: iqqq install DIR

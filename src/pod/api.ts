@@ -5,7 +5,7 @@
 // warning, and the stop goes on as without it: never skip a stop on doubt.
 
 import { builtin } from "../runtime/builtins.js";
-import { SIDECARS } from "../sidecar/catalogue.js";
+import { kindOfContainer } from "../sidecar/catalogue.js";
 
 export const SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount";
 
@@ -95,9 +95,7 @@ export async function lookupPod(options: LookupOptions): Promise<Lookup> {
               spec?: { initContainers?: Container[]; containers?: Container[]; restartPolicy?: string };
             };
             const skip = nativeSidecars(pod.spec?.initContainers ?? []);
-            const present = new Set(
-              (pod.spec?.containers ?? []).flatMap((c) => SIDECARS.filter((k) => k.container(c)).map((k) => k.name)),
-            );
+            const present = new Set((pod.spec?.containers ?? []).flatMap((c) => kindOfContainer(c)?.name ?? []));
             settle({
               kind: "ok",
               skip,
@@ -121,7 +119,7 @@ export function nativeSidecars(initContainers: readonly Container[]): Map<string
   const skip = new Map<string, string>();
   for (const c of initContainers) {
     if (c.restartPolicy !== "Always") continue;
-    const known = SIDECARS.find((k) => k.container(c));
+    const known = kindOfContainer(c);
     if (known !== undefined && !skip.has(known.name)) {
       skip.set(
         known.name,

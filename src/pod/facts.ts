@@ -9,9 +9,7 @@
 // Facts: ../shared/research/native-sidecars.md.
 
 import { builtin } from "../runtime/builtins.js";
-import { SIDECARS } from "../sidecar/catalogue.js";
-
-export const DEFAULT_PODINFO_ANNOTATIONS = "/etc/podinfo/annotations";
+import { type HttpSidecar, SIDECARS } from "../sidecar/catalogue.js";
 
 export interface PodFacts {
   /** Where they were read from, or why there are none. */
@@ -84,61 +82,62 @@ function readAtMost(path: string, limit: number): string {
   }
 }
 
-/**
- * Which sidecar kinds the annotations show to be in the pod, not native:
- * Istio's injector lists istio-proxy among the containers in
- * sidecar.istio.io/status; Linkerd's writes linkerd.io/proxy-version.
- */
+/** A JSON status annotation's container lists (Istio's sidecar.istio.io/status), or undefined. */
+function listing(value: string | undefined): { initContainers?: unknown; containers?: unknown } | undefined {
+  if (value === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(value) as unknown;
+    return typeof parsed === "object" && parsed !== null ? (parsed as { initContainers?: unknown }) : undefined;
+  } catch {
+    // Not the injector's JSON: no knowledge.
+    return undefined;
+  }
+}
+
+const lists = (names: unknown, name: string): boolean => Array.isArray(names) && names.includes(name);
+
+/** Which sidecar kinds the annotations show to be in the pod (their injectors' marks), not native. */
 export function presentIn(annotations: ReadonlyMap<string, string>, skip: ReadonlyMap<string, string>): Set<string> {
   const present = new Set<string>();
-  const status = annotations.get("sidecar.istio.io/status");
-  if (status !== undefined) {
-    try {
-      const containers = (JSON.parse(status) as { containers?: unknown }).containers;
-      if (Array.isArray(containers) && containers.includes("istio-proxy")) present.add("istio");
-    } catch {
-      // Not Istio's JSON: no knowledge.
-    }
+  for (const kind of SIDECARS as readonly HttpSidecar[]) {
+    const mark = kind.injected;
+    const value = mark === undefined ? undefined : annotations.get(mark.key);
+    if (mark === undefined || value === undefined || skip.has(kind.name)) continue;
+    if (
+      mark.listing !== undefined
+        ? lists(listing(value)?.containers, mark.listing)
+        : (mark.values ?? [value]).includes(value)
+    )
+      present.add(kind.name);
   }
-  if (annotations.has("linkerd.io/proxy-version")) present.add("linkerd");
-  for (const kind of skip.keys()) present.delete(kind);
   return present;
 }
 
-/** Which sidecar kinds the annotations show as native or absent. */
+/** Which sidecar kinds the annotations show as native or absent, each with the reason. */
 export function decide(annotations: ReadonlyMap<string, string>): Map<string, string> {
   const skip = new Map<string, string>();
-  const status = annotations.get("sidecar.istio.io/status");
-  let injected: { initContainers?: unknown; containers?: unknown } | undefined;
-  if (status !== undefined) {
-    try {
-      injected = JSON.parse(status) as typeof injected;
-    } catch {
-      injected = undefined;
-    }
-  }
-  const listed = (key: "initContainers" | "containers"): boolean => {
-    const names = injected?.[key];
-    return Array.isArray(names) && names.includes("istio-proxy");
-  };
-  if (listed("initContainers")) {
-    skip.set(
-      "istio",
-      "Istio injected istio-proxy as a native sidecar (sidecar.istio.io/status lists it under initContainers): the kubelet stops it after the job, and a quit would only restart it",
-    );
-  } else if (!listed("containers") && annotations.get("ambient.istio.io/redirection") === "enabled") {
-    skip.set(
-      "istio",
-      "the pod is in Istio's ambient mode (ambient.istio.io/redirection: enabled) and has no istio-proxy: nothing to stop",
-    );
-  }
-  // The kinds that say it with an annotation of their own (the catalogue's nativeAnnotations).
-  for (const kind of SIDECARS) {
-    const key = kind.nativeAnnotations.find((k) => annotations.get(k) === "true");
-    if (key !== undefined && !skip.has(kind.name)) {
+  for (const kind of SIDECARS as readonly HttpSidecar[]) {
+    const mark = kind.injected;
+    const status = mark?.listing !== undefined ? listing(annotations.get(mark.key)) : undefined;
+    const nativeKey = kind.nativeAnnotations.find((k) => annotations.get(k) === "true");
+    const absent = kind.absentIf;
+    if (mark?.listing !== undefined && lists(status?.initContainers, mark.listing)) {
       skip.set(
         kind.name,
-        `${kind.what} is a native sidecar (${key}: "true"): the kubelet stops it after the job, and a quit would only restart it`,
+        `${kind.what} was injected as a native sidecar (${mark.key} lists ${mark.listing} under initContainers): the kubelet stops it after the job, and a quit would only restart it`,
+      );
+    } else if (nativeKey !== undefined) {
+      skip.set(
+        kind.name,
+        `${kind.what} is a native sidecar (${nativeKey}: "true"): the kubelet stops it after the job, and a quit would only restart it`,
+      );
+    } else if (
+      absent?.values.includes(annotations.get(absent.key) ?? "") &&
+      !(mark?.listing !== undefined && lists(status?.containers, mark.listing))
+    ) {
+      skip.set(
+        kind.name,
+        `${absent.reason ?? `the pod has no ${kind.what} (${absent.key}: ${annotations.get(absent.key)})`}: nothing to stop`,
       );
     }
   }

@@ -6,13 +6,8 @@
 // writes before it looks, so the last to finish always sees every record (two
 // finishing at once may both stop: a second quit is harmless).
 
+import type { GroupPlan } from "../config/config.js";
 import { builtin } from "../runtime/builtins.js";
-
-export interface GroupPlan {
-  readonly dir: string;
-  readonly members: readonly string[];
-  readonly name: string;
-}
 
 export type GroupResult =
   /** Every member has finished: this one stops the sidecars. failed: any member's status was not 0. */
@@ -21,9 +16,6 @@ export type GroupResult =
   | { readonly kind: "waiting"; readonly running: readonly string[] }
   /** The record could not be written: the caller stops the sidecars rather than risk a pod that never ends. */
   | { readonly kind: "unrecorded"; readonly message: string };
-
-/** Container names: DNS labels. */
-export const MEMBER_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /**
  * A member that starts (again: the kubelet reruns a failed container under

@@ -17,8 +17,8 @@
 // - have its words repeated: errors say the status and the registry's error
 //   code, never the body.
 
-import type { Env } from "../config/config.js";
 import type { ImageCommand } from "../inject/inject.js";
+import type { Env } from "../io.js";
 import { builtin } from "../runtime/builtins.js";
 import { jsonContainers } from "../runtime/json.js";
 import { credentialsFor } from "./credentials.js";

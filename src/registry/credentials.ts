@@ -2,7 +2,7 @@
 // for a registry host, from auth.json or config.json. Credential helpers
 // (credHelpers, credsStore) are not run.
 
-import type { Env } from "../config/config.js";
+import type { Env } from "../io.js";
 import { builtin } from "../runtime/builtins.js";
 
 /**

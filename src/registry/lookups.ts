@@ -5,8 +5,8 @@
 // hosts together at most `total`; every look-up has a deadline of its own,
 // whoever waits for it.
 
-import type { Env } from "../config/config.js";
 import type { ImageCommand } from "../inject/inject.js";
+import type { Env } from "../io.js";
 import { imageCommand } from "./client.js";
 import type { AddressPolicy, Budget } from "./network.js";
 import { parseReference } from "./reference.js";

@@ -1,8 +1,13 @@
-// Every sidecar kind iqqq knows, one record each: its ports and their
-// variables, how to stop it, how to ask whether it is ready, the answers that
-// deserve a hint, and how it shows in a pod as a native sidecar. Config, the
-// stop, the readiness wait, pod facts and --explain all read this table; adding
-// a sidecar is adding a record. Facts: ../shared/research/sidecars.md.
+// Every sidecar kind iqqq knows, one record each, and the only place a kind is
+// declared: its stop endpoint and port variable, its readiness endpoint, the
+// answers that deserve a hint, how it shows in a pod spec (its container, its
+// injector's annotations), what must be switched on for its stop to work, and
+// where all that is documented. Derived from these records: the kind names
+// IQQQ_SIDECARS and IQQQ_WAIT_FOR accept, the port variables (parsed, listed
+// by --help and docs/configuration.md, known to the misspelling check), the
+// stop and readiness URLs, the pod facts (native, ambient, present), what
+// iqqq inject and the webhook detect and set, and the test stand-in's answers.
+// Adding a sidecar is adding a record (with its source); tests run over them all.
 
 export interface PortSetting {
   readonly variable: string;
@@ -11,54 +16,96 @@ export interface PortSetting {
 
 export interface Hint {
   readonly status: number;
+  /** A text the answer's body contains ("" for any body). */
   readonly body: string;
   readonly hint: string;
 }
 
+/** An annotation (or label) and the values that count. */
+export interface Mark {
+  readonly key: string;
+  readonly values: readonly string[];
+}
+
 export interface HttpSidecar {
-  readonly name: "istio" | "envoy" | "linkerd" | "cloudsql";
-  /** What it is, for --explain and docs. */
+  readonly name: string;
+  /** What it is, for --explain, messages and docs. */
   readonly what: string;
-  /** The port its quit endpoint listens on, loopback. */
+  /** Where its stop endpoint (and the rest of this record) is documented. */
+  readonly source: string;
+  /** The port its stop endpoint listens on, loopback. */
   readonly port: PortSetting;
   /** POST this path to stop it. */
   readonly quitPath: string;
-  /** GET this to know it is ready (IQQQ_WAIT_FOR); expectLive: Envoy's /server_info "state": "LIVE". */
+  /** What it answers a stop, as documented (docs and the test stand-in). */
+  readonly answer: { readonly status: number; readonly body: string; readonly methods: readonly string[] };
+  /** GET this until 200 to know it is ready (IQQQ_WAIT_FOR). */
   readonly ready?: { readonly port: PortSetting; readonly path: string };
   readonly hints: readonly Hint[];
-  /** Pod annotations whose value "true" says it runs as a native sidecar. */
+  /** Its container in a pod spec: by name, or by image (a regular expression each). */
+  readonly container: { readonly name: RegExp; readonly image?: RegExp };
+  /** Pod annotations whose value "true" say it runs as a native sidecar. */
   readonly nativeAnnotations: readonly string[];
-  /** Whether a container of a pod spec is this sidecar. */
-  readonly container: (c: { readonly name: string; readonly image?: string }) => boolean;
+  /** Its injector's opt-in on a pod not injected yet: the sidecar will be added (labelToo: a label counts, and wins). */
+  readonly requested?: Mark & { readonly labelToo?: boolean };
+  /** What its injector leaves on a pod it injected: an annotation (listing: a JSON status naming this container). */
+  readonly injected?: { readonly key: string; readonly values?: readonly string[]; readonly listing?: string };
+  /** An annotation that says the pod gets no such container even so. */
+  readonly absentIf?: Mark & { readonly reason?: string };
+  /**
+   * Its stop endpoint is off unless switched on: by a pod annotation its
+   * injector reads (iqqq inject and the webhook add it), a variable or a flag
+   * of its container (Go's true values). `how` says it to a person.
+   */
+  readonly quitSwitch?: {
+    readonly annotation?: readonly [string, string];
+    readonly env?: string;
+    readonly flag?: string;
+    readonly how: string;
+  };
+  /** Where a pod says the port, when it moves it: its container's flag or variable, or a pod annotation. */
+  readonly portFrom?: { readonly flag?: string; readonly env?: string; readonly annotation?: string };
 }
 
-export const SIDECARS: readonly HttpSidecar[] = [
+export const SIDECARS = [
   {
     name: "istio",
     what: "Istio's pilot-agent (istio-proxy)",
+    source: "https://istio.io/latest/docs/reference/commands/pilot-agent/",
     port: { variable: "ISTIO_PORT", default: 15020 },
     quitPath: "quitquitquit",
+    answer: { status: 200, body: "OK", methods: ["POST"] },
     ready: { port: { variable: "ISTIO_READY_PORT", default: 15021 }, path: "healthz/ready" },
     hints: [],
-    // Istio says it in sidecar.istio.io/status instead: pod/facts.ts reads that.
-    nativeAnnotations: [],
-    container: (c) => c.name === "istio-proxy" || /\/proxyv2[:@]/.test(c.image ?? ""),
+    container: { name: /^istio-proxy$/, image: /\/proxyv2[:@]/ },
+    nativeAnnotations: ["sidecar.istio.io/nativeSidecar"],
+    requested: { key: "sidecar.istio.io/inject", values: ["true"], labelToo: true },
+    injected: { key: "sidecar.istio.io/status", listing: "istio-proxy" },
+    absentIf: {
+      key: "ambient.istio.io/redirection",
+      values: ["enabled"],
+      reason: "the pod is in Istio's ambient mode (ambient.istio.io/redirection: enabled) and has no istio-proxy",
+    },
   },
   {
     name: "envoy",
     what: "a plain Envoy's admin interface (Consul, Kuma, OSM…)",
+    source: "https://www.envoyproxy.io/docs/envoy/latest/operations/admin#post--quitquitquit",
     port: { variable: "ENVOY_ADMIN_PORT", default: 15000 },
     quitPath: "quitquitquit",
+    answer: { status: 200, body: "OK\n", methods: ["POST"] },
     ready: { port: { variable: "ENVOY_ADMIN_PORT", default: 15000 }, path: "ready" },
     hints: [],
+    container: { name: /^envoy$/, image: /envoyproxy\/envoy[:@]/ },
     nativeAnnotations: [],
-    container: (c) => c.name === "envoy" || /envoyproxy\/envoy[:@]/.test(c.image ?? ""),
   },
   {
     name: "linkerd",
     what: "Linkerd's proxy admin server",
+    source: "https://linkerd.io/2-edge/tasks/graceful-shutdown/",
     port: { variable: "LINKERD_ADMIN_PORT", default: 4191 },
     quitPath: "shutdown",
+    answer: { status: 200, body: "shutdown\n", methods: ["POST"] },
     ready: { port: { variable: "LINKERD_ADMIN_PORT", default: 4191 }, path: "ready" },
     hints: [
       {
@@ -67,33 +114,120 @@ export const SIDECARS: readonly HttpSidecar[] = [
         hint: "enable it with the pod annotation config.linkerd.io/proxy-admin-shutdown: enabled (or the proxy's LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED=true; Helm: proxy.enableShutdownEndpoint)",
       },
     ],
+    container: { name: /^linkerd-proxy$/, image: /linkerd.*\/proxy[:@]/ },
     nativeAnnotations: [
       "config.linkerd.io/proxy-enable-native-sidecar",
       "config.beta.linkerd.io/proxy-enable-native-sidecar",
       "config.alpha.linkerd.io/proxy-enable-native-sidecar",
     ],
-    container: (c) =>
-      c.name === "linkerd-proxy" || (/linkerd/.test(c.image ?? "") && /\/proxy[:@]/.test(c.image ?? "")),
+    requested: { key: "linkerd.io/inject", values: ["enabled", "ingress"] },
+    injected: { key: "linkerd.io/proxy-version" },
+    quitSwitch: {
+      annotation: ["config.linkerd.io/proxy-admin-shutdown", "enabled"],
+      env: "LINKERD2_PROXY_SHUTDOWN_ENDPOINT_ENABLED",
+      how: "the pod annotation config.linkerd.io/proxy-admin-shutdown: enabled (off by default since Linkerd 2.16)",
+    },
   },
   {
     name: "cloudsql",
-    what: "cloud-sql-proxy v2 started with --quitquitquit",
+    what: "cloud-sql-proxy v2",
+    source: "https://github.com/GoogleCloudPlatform/cloud-sql-proxy#localhost-admin-server",
     port: { variable: "CLOUDSQL_ADMIN_PORT", default: 9091 },
     quitPath: "quitquitquit",
+    answer: { status: 200, body: "", methods: ["GET", "POST"] },
     hints: [],
+    container: { name: /cloud-sql-proxy/, image: /cloud-sql-proxy/ },
     nativeAnnotations: [],
-    container: (c) => /cloud-sql-proxy/.test(`${c.name} ${c.image ?? ""}`),
+    quitSwitch: { flag: "--quitquitquit", env: "CSQL_PROXY_QUITQUITQUIT", how: "add --quitquitquit to its args" },
+    portFrom: { flag: "--admin-port", env: "CSQL_PROXY_ADMIN_PORT" },
   },
-];
+  {
+    name: "vault",
+    what: "Vault Agent (vault-agent, from Vault's injector)",
+    source:
+      "https://developer.hashicorp.com/vault/docs/agent-and-proxy/agent#quit and https://developer.hashicorp.com/vault/docs/platform/k8s/injector/annotations",
+    port: { variable: "VAULT_AGENT_PORT", default: 8200 },
+    quitPath: "agent/v1/quit",
+    answer: { status: 200, body: "", methods: ["POST"] },
+    hints: [],
+    // By name only: the vault image is also what a job that runs the vault CLI uses.
+    container: { name: /^vault-agent$/ },
+    nativeAnnotations: [],
+    requested: { key: "vault.hashicorp.com/agent-inject", values: ["true"] },
+    injected: { key: "vault.hashicorp.com/agent-inject-status", values: ["injected"] },
+    absentIf: { key: "vault.hashicorp.com/agent-pre-populate-only", values: ["true"] },
+    quitSwitch: {
+      annotation: ["vault.hashicorp.com/agent-enable-quit", "true"],
+      how: 'the pod annotation vault.hashicorp.com/agent-enable-quit: "true" (or agent_api { enable_quit = true } in the agent\'s listener)',
+    },
+    portFrom: { annotation: "vault.hashicorp.com/agent-cache-listener-port" },
+  },
+  {
+    name: "dapr",
+    what: "Dapr's sidecar (daprd)",
+    source: "https://docs.dapr.io/reference/api/shutdown_api/",
+    // The variable Dapr's injector itself sets in the app's containers.
+    port: { variable: "DAPR_HTTP_PORT", default: 3500 },
+    quitPath: "v1.0/shutdown",
+    answer: { status: 204, body: "", methods: ["POST"] },
+    hints: [],
+    container: { name: /^daprd$/, image: /\/daprd[:@]/ },
+    nativeAnnotations: [],
+    requested: { key: "dapr.io/enabled", values: ["true"] },
+    injected: { key: "dapr.io/enabled", values: ["true"] },
+  },
+] as const satisfies readonly HttpSidecar[];
+
+export type HttpKind = (typeof SIDECARS)[number]["name"];
 
 /** Istio ≤ 1.2: no quit endpoint; pilot-agent is sent SIGINT (needs shareProcessNamespace). */
 export const ISTIO_LEGACY = { name: "istio-legacy", process: "pilot-agent", signal: "SIGINT" } as const;
 
-export function sidecar(name: HttpSidecar["name"]): HttpSidecar {
-  return SIDECARS.find((s) => s.name === name) as HttpSidecar;
+/** Every kind IQQQ_SIDECARS and IQQQ_POD_SIDECARS accept. */
+export const KIND_NAMES: readonly string[] = [...SIDECARS.map((s) => s.name), ISTIO_LEGACY.name];
+
+/** The kinds IQQQ_WAIT_FOR accepts: those with a readiness endpoint. */
+export const READY_NAMES: readonly string[] = SIDECARS.filter((s) => "ready" in s).map((s) => s.name);
+
+export function sidecar(name: HttpKind): HttpSidecar;
+export function sidecar(name: string): HttpSidecar | undefined;
+export function sidecar(name: string): HttpSidecar | undefined {
+  return (SIDECARS as readonly HttpSidecar[]).find((s) => s.name === name);
+}
+
+/** Whether a container of a pod spec is this kind of sidecar. */
+export function isContainerOf(kind: HttpSidecar, c: { readonly name: string; readonly image?: string }): boolean {
+  return kind.container.name.test(c.name) || (kind.container.image?.test(c.image ?? "") ?? false);
+}
+
+/** The kind a container is, if any. */
+export function kindOfContainer(c: { readonly name: string; readonly image?: string }): HttpSidecar | undefined {
+  return (SIDECARS as readonly HttpSidecar[]).find((k) => isContainerOf(k, c));
+}
+
+/** Every port variable the catalogue names, once each (ENVOY_ADMIN_PORT serves two endpoints), with its meaning. */
+export function portVariables(): { variable: string; default: number; meaning: string }[] {
+  const out = new Map<string, { variable: string; default: number; meaning: string }>();
+  for (const kind of SIDECARS as readonly HttpSidecar[]) {
+    const uses = (setting: PortSetting, use: string): void => {
+      const known = out.get(setting.variable);
+      if (known !== undefined) known.meaning += `; ${use}`;
+      else out.set(setting.variable, { ...setting, meaning: `${kind.what}: ${use}` });
+    };
+    uses(kind.port, `POST http://127.0.0.1:PORT/${kind.quitPath} stops it (IQQQ_SIDECARS=${kind.name})`);
+    if (kind.ready !== undefined) uses(kind.ready.port, `GET /${kind.ready.path} (IQQQ_WAIT_FOR=${kind.name})`);
+  }
+  return [...out.values()];
 }
 
 /** The hint for an answer from a sidecar, if any. */
 export function hintFor(name: string, status: number, body: string): string | undefined {
-  return SIDECARS.find((s) => s.name === name)?.hints.find((h) => h.status === status && body.includes(h.body))?.hint;
+  const kind = sidecar(name);
+  if (kind === undefined) return undefined;
+  const hint = kind.hints.find((h) => h.status === status && body.includes(h.body))?.hint;
+  if (hint !== undefined) return hint;
+  // A stop endpoint that must be switched on is the likely reason for a refusal.
+  if (kind.quitSwitch !== undefined && status >= 400 && status < 500)
+    return `its stop endpoint is off unless switched on: ${kind.quitSwitch.how}`;
+  return undefined;
 }

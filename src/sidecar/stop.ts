@@ -1,13 +1,15 @@
-// Stops the sidecars: every endpoint in parallel, each retried with backoff on
-// transient failures, all within one total budget. Never throws: the outcome is
-// only logged and, in standalone mode, turned into an exit status.
+// Stops the sidecars that pod/decision.ts decided to stop: every endpoint in
+// parallel, each retried with backoff on transient failures, all within one
+// total budget. Sends requests and signals only; whether to stop was decided
+// before. Never throws: the outcome is only logged and, in standalone mode,
+// turned into an exit status.
 
 import type { QuitTarget, StopPlan } from "../config/config.js";
 import { formatDuration, shownUrl } from "../config/values.js";
 import { EXIT } from "../exit-status.js";
 import type { Logger } from "../log.js";
-import { NO_KNOWLEDGE, type PodKnowledge } from "../pod/knowledge.js";
-import { hintFor } from "./catalogue.js";
+import type { StopTarget } from "../pod/decision.js";
+import { hintFor, ISTIO_LEGACY } from "./catalogue.js";
 import { signalProcessesNamed } from "./pkill.js";
 import { type Answer, post } from "./request.js";
 
@@ -30,55 +32,42 @@ export const REFUSED_GRACE_MS = 200;
 const FIRST_BACKOFF_MS = 50;
 const MAX_BACKOFF_MS = 1000;
 
+/**
+ * Stops `targets` (those with a skip reason get the outcome "native" and no
+ * request); `present`: kinds the pod has, whose refused connections mean "not
+ * started yet".
+ */
 export async function stopSidecars(
   plan: StopPlan,
-  programFailed: boolean,
+  targets: readonly StopTarget[],
+  present: ReadonlySet<string>,
   log: Logger,
-  pod: PodKnowledge = NO_KNOWLEDGE,
 ): Promise<StopResult> {
-  const reason =
-    plan.skipReason ??
-    (plan.skipOnFailure && programFailed ? "the program failed and NEVER_KILL_ISTIO_ON_FAILURE is true" : undefined);
-  if (reason !== undefined) {
-    (plan.skipWarned === true && reason === plan.skipReason ? log.debug : log.info)(
-      `not stopping any sidecar: ${reason}`,
-    );
-    return { kind: "skipped", reason };
-  }
   const budget: Budget = {
     started: Date.now(),
     deadline: Date.now() + plan.budgetMs,
     ms: plan.budgetMs,
     startTimeoutMs: plan.startTimeoutMs,
   };
-  const skip = pod.skip;
   const generic = (): Promise<unknown> =>
     Promise.all(plan.generic.map((url) => stopHttp("generic endpoint", url, budget, log, GENERIC)));
-  const targets = (): Promise<TargetOutcome[]> =>
+  const stopAll = (): Promise<TargetOutcome[]> =>
     Promise.all(
-      plan.targets.map(async (target) => {
-        const native = skip.get(target.name);
-        if (native !== undefined) {
-          log.info(`not stopping ${target.name}: ${native}`);
-          return { name: target.name, outcome: "native" as const };
-        }
-        let outcome = await stopTarget(target, budget, log, pod.present.has(target.name));
+      targets.map(async ({ target, skip }) => {
+        if (skip !== undefined) return { name: target.name, outcome: "native" as const };
+        let outcome = await stopTarget(target, budget, log, present.has(target.name));
         if (outcome !== "stopped" && plan.pkillFallback && target.name === "istio") {
           log.info("ISTIO_FALLBACK_PKILL is true: sending SIGINT to pilot-agent instead");
-          outcome = await stopTarget(
-            { kind: "signal", name: "istio-legacy", process: "pilot-agent", signal: "SIGINT" },
-            budget,
-            log,
-          );
+          outcome = await stopTarget({ kind: "signal", ...ISTIO_LEGACY }, budget, log);
         }
         return { name: target.name, outcome };
       }),
     );
   if (plan.genericFirst) {
     await generic();
-    return { kind: "done", outcomes: await targets() };
+    return { kind: "done", outcomes: await stopAll() };
   }
-  const [outcomes] = await Promise.all([targets(), generic()]);
+  const [outcomes] = await Promise.all([stopAll(), generic()]);
   return { kind: "done", outcomes };
 }
 

@@ -28,9 +28,8 @@
 // new connections get the new pair, open ones keep theirs, none is dropped.
 
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Env } from "../config/config.js";
 import { EXIT } from "../exit-status.js";
-import type { Io } from "../main.js";
+import type { Env, Io } from "../io.js";
 import { badPlatform } from "../registry/client.js";
 import { ImageLookups } from "../registry/lookups.js";
 import { Budget, badAllowEntry } from "../registry/network.js";

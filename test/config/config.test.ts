@@ -1,20 +1,25 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { type Command, type Config, parseConfig, UsageError } from "../../src/config/config.js";
-import { VARIABLES } from "../../src/config/variables.js";
+import { PORTS, VARIABLES } from "../../src/config/variables.js";
 import { EXIT } from "../../src/exit-status.js";
+import { type HttpSidecar, SIDECARS } from "../../src/sidecar/catalogue.js";
+import { parseWatchPattern } from "../../src/watch/pattern.js";
+
+/** The pattern engine main.ts loads when IQQQ_WATCH_PATTERN is set. */
+const ENGINES = { pattern: parseWatchPattern };
 
 const K8S = { KUBERNETES_SERVICE_HOST: "10.96.0.1" };
 
 function config(argv: string[], env: Record<string, string>): Config {
-  const command = parseConfig(argv, env);
+  const command = parseConfig(argv, env, "iqqq", ENGINES);
   if (command instanceof UsageError) assert.fail(`unexpected UsageError: ${command.message}`);
   assert.equal(command.action, "run");
   return (command as Extract<Command, { config: Config }>).config;
 }
 
 function usageError(argv: string[], env: Record<string, string>): UsageError {
-  const command = parseConfig(argv, env);
+  const command = parseConfig(argv, env, "iqqq", ENGINES);
   assert.ok(command instanceof UsageError, `expected a UsageError, got ${JSON.stringify(command)}`);
   return command;
 }
@@ -44,7 +49,7 @@ describe("arguments", () => {
   ];
   for (const [argv, action, file, args] of rows) {
     test(JSON.stringify(argv), () => {
-      const command = parseConfig(argv, {});
+      const command = parseConfig(argv, {}, "iqqq", ENGINES);
       assert.ok(!(command instanceof UsageError));
       assert.equal(command.action, action);
       if ("config" in command) {
@@ -181,9 +186,11 @@ describe("bad values: named, with the value, and nothing runs", () => {
     ["IQQQ_NAME", "Job One"],
     ["IQQQ_POD_LOOKUP", "kubernetes"],
     ["IQQQ_RESTART_POLICY", "onfailure"],
-    ["IQQQ_POD_SIDECARS", "istio,vault"],
+    ["IQQQ_POD_SIDECARS", "istio,consul"],
     ["IQQQ_SIDECAR_START_TIMEOUT", "a minute"],
     ["IQQQ_WATCH_CONTAINERS", "0"],
+    // Every port variable of the sidecar catalogue, new kinds included.
+    ...[...PORTS.keys()].map((name): [string, string] => [name, "65536"]),
   ];
   for (const [name, value] of rows) {
     test(`${name}=${JSON.stringify(value)}`, () => {
@@ -201,7 +208,7 @@ describe("bad values: named, with the value, and nothing runs", () => {
     );
   });
   test("bad values are errors even when the stop is disabled", () => {
-    assert.ok(parseConfig([], { DISABLE_IQQQ: "true", ISTIO_PORT: "x" }) instanceof UsageError);
+    assert.ok(parseConfig([], { DISABLE_IQQQ: "true", ISTIO_PORT: "x" }, "iqqq", ENGINES) instanceof UsageError);
   });
   test("empty values count as unset", () => {
     const env = Object.fromEntries(VARIABLES.map((v) => [v.name, ""]));
@@ -245,15 +252,18 @@ describe("every common sidecar (IQQQ_SIDECARS)", () => {
         "cloudsql http://127.0.0.1:9092/quitquitquit",
       ],
     ],
+    // auto: every kind of the catalogue, at its default port.
     [
       { IQQQ_SIDECARS: "auto" },
-      [
-        "istio http://127.0.0.1:15020/quitquitquit optional",
-        "envoy http://127.0.0.1:15000/quitquitquit optional",
-        "linkerd http://127.0.0.1:4191/shutdown optional",
-        "cloudsql http://127.0.0.1:9091/quitquitquit optional",
-      ],
+      (SIDECARS as readonly HttpSidecar[]).map(
+        (k) => `${k.name} http://127.0.0.1:${k.port.default}/${k.quitPath} optional`,
+      ),
     ],
+    // Each kind alone, at its default port and at the port its variable gives.
+    ...(SIDECARS as readonly HttpSidecar[]).flatMap((k): [Record<string, string>, string[]][] => [
+      [{ IQQQ_SIDECARS: k.name }, [`${k.name} http://127.0.0.1:${k.port.default}/${k.quitPath}`]],
+      [{ IQQQ_SIDECARS: k.name, [k.port.variable]: "1234" }, [`${k.name} http://127.0.0.1:1234/${k.quitPath}`]],
+    ]),
     // A local ENVOY_ADMIN_API is stopped when no Istio quit API applies...
     [
       { IQQQ_SIDECARS: "linkerd", ENVOY_ADMIN_API: "http://[::1]:9901" },
@@ -325,7 +335,7 @@ describe("readiness gate", () => {
 
 describe("scuttle drop-in (invoked as scuttle)", () => {
   const scuttle = (env: Record<string, string>, argv = ["job"]): Config => {
-    const command = parseConfig(argv, env, "scuttle");
+    const command = parseConfig(argv, env, "scuttle", ENGINES);
     assert.ok(!(command instanceof UsageError) && "config" in command);
     return command.config;
   };
@@ -378,7 +388,7 @@ describe("scuttle drop-in (invoked as scuttle)", () => {
   });
   test("any other name is iqqq", () => {
     for (const name of ["iqqq", "istio_quitquitquit", "scuttle.old", "iqqq-linux-x64"]) {
-      const c = parseConfig([], {}, name);
+      const c = parseConfig([], {}, name, ENGINES);
       assert.ok(!(c instanceof UsageError) && "config" in c && c.config.flavour === "iqqq", name);
     }
   });

@@ -18,7 +18,7 @@ describe("messages", () => {
     assert.equal(lines.length, 1, r.stderr);
     assert.match(
       lines[0] ?? "",
-      /^iqqq: warning: ISTIO_PORT, IQQQ_SIDECARS are set, but KUBERNETES_SERVICE_HOST is not: outside Kubernetes no sidecar is stopped\. To try iqqq against a local sidecar, set KUBERNETES_SERVICE_HOST to any value$/,
+      /^iqqq: warning: IQQQ_SIDECARS, ISTIO_PORT are set, but KUBERNETES_SERVICE_HOST is not: outside Kubernetes no sidecar is stopped\. To try iqqq against a local sidecar, set KUBERNETES_SERVICE_HOST to any value$/,
     );
     // Said once: at info level the stop does not repeat it.
     const info = await runCli(["true"], { env: { ISTIO_PORT: "15020", IQQQ_LOG_LEVEL: "info" } });

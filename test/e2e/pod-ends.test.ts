@@ -116,7 +116,7 @@ describe("inject: which sidecars the pod has, and its restartPolicy", () => {
     assert.equal(proxied.status, 0, proxied.stderr);
     assert.match(
       proxied.stderr,
-      /warning: stdin: document 1 \(line 1\): Job\/j: linkerd-proxy has no shutdown endpoint/,
+      /warning: stdin: document 1 \(line 1\): Job\/j: linkerd-proxy \(Linkerd's proxy admin server\) has its stop endpoint off: iqqq cannot stop it, and the pod will not end; turn it on: the pod annotation config\.linkerd\.io\/proxy-admin-shutdown: enabled/,
     );
   });
 
@@ -127,7 +127,7 @@ describe("inject: which sidecars the pod has, and its restartPolicy", () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(
       r.stderr,
-      /sql \(cloud-sql-proxy\) runs without --quitquitquit: iqqq cannot stop it, and the pod will not end; add --quitquitquit to its args/,
+      /sql \(cloud-sql-proxy v2\) has its stop endpoint off: iqqq cannot stop it, and the pod will not end; turn it on: add --quitquitquit to its args/,
     );
   });
 

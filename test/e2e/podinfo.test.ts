@@ -35,11 +35,14 @@ describe("IQQQ_PODINFO_ANNOTATIONS", () => {
     const r = await runCli(["sh", "-c", "exit 3"], { env });
     assert.equal(r.status, 3);
     assert.equal(istio.quits(), 0);
-    assert.match(r.stderr, /not stopping istio: Istio injected istio-proxy as a native sidecar/);
+    assert.match(r.stderr, /not stopping istio: Istio.s pilot-agent \(istio-proxy\) was injected as a native sidecar/);
     const standalone = await runCli([], { env });
     assert.equal(standalone.status, 0, "nothing to do is success");
     const explain = await runCli(["--explain", "true"], { env });
-    assert.match(explain.stdout.toString(), /not istio: Istio injected istio-proxy as a native sidecar/);
+    assert.match(
+      explain.stdout.toString(),
+      /not istio: Istio.s pilot-agent \(istio-proxy\) was injected as a native sidecar/,
+    );
   });
 
   test("a regular Istio sidecar is stopped as usual", async () => {

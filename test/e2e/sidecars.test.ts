@@ -7,43 +7,47 @@ import { mkdtemp, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { type HttpKind, type HttpSidecar, SIDECARS } from "../../src/sidecar/catalogue.js";
 import { CLI, cliEnv, FIXTURES, NODE, runCli } from "../support/cli.js";
 import { closedPort, fakeSidecars, K8S } from "../support/sidecars.js";
 
 const sidecar = fakeSidecars();
 
 describe("each sidecar kind's endpoint", () => {
-  test("istio, envoy, linkerd and cloudsql, all at once, each with its own method and path", async () => {
-    const istio = await sidecar({ kind: "istio" });
-    const envoy = await sidecar({ kind: "envoy" });
-    const linkerd = await sidecar({ kind: "linkerd" });
-    const cloudsql = await sidecar({ kind: "cloudsql" });
+  test("every kind of the catalogue, all at once, each with its own method, path and answer", async () => {
+    const kinds = SIDECARS as readonly HttpSidecar[];
+    const fakes = await Promise.all(kinds.map((k) => sidecar({ kind: k.name as HttpKind })));
     const r = await runCli(["sh", "-c", "exit 6"], {
       env: {
         ...K8S,
-        IQQQ_SIDECARS: "istio,envoy,linkerd,cloudsql",
-        ISTIO_PORT: String(istio.port),
-        ENVOY_ADMIN_PORT: String(envoy.port),
-        LINKERD_ADMIN_PORT: String(linkerd.port),
-        CLOUDSQL_ADMIN_PORT: String(cloudsql.port),
+        IQQQ_SIDECARS: kinds.map((k) => k.name).join(","),
+        ...Object.fromEntries(kinds.map((k, i) => [k.port.variable, String(fakes[i]?.port)])),
         IQQQ_LOG_LEVEL: "info",
       },
     });
-    assert.equal(r.status, 6);
-    for (const [s, path] of [
-      [istio, "/quitquitquit"],
-      [envoy, "/quitquitquit"],
-      [linkerd, "/shutdown"],
-      [cloudsql, "/quitquitquit"],
-    ] as const) {
+    assert.equal(r.status, 6, r.stderr);
+    for (const [i, k] of kinds.entries()) {
+      const s = fakes[i] as (typeof fakes)[number];
       assert.deepEqual(
         s.requests.map((q) => `${q.method} ${q.path}`),
-        [`POST ${path}`],
+        [`POST /${k.quitPath}`],
+        k.name,
       );
-      assert.equal(s.quits(), 1);
+      assert.equal(s.quits(), 1, k.name);
+      assert.match(
+        r.stderr,
+        new RegExp(`stopped ${k.name}: POST http://127\\.0\\.0\\.1:${s.port}/${k.quitPath} → ${k.answer.status}`),
+      );
     }
-    for (const name of ["istio", "envoy", "linkerd", "cloudsql"])
-      assert.match(r.stderr, new RegExp(`stopped ${name}:`));
+  });
+
+  test("a kind whose stop endpoint must be switched on: a refusal says how to switch it on", async () => {
+    for (const k of (SIDECARS as readonly HttpSidecar[]).filter((k) => k.quitSwitch !== undefined)) {
+      const off = await sidecar({ kind: k.name as HttpKind, quit: [{ status: 404, body: "404 page not found\n" }] });
+      const r = await runCli([], { env: { ...K8S, IQQQ_SIDECARS: k.name, [k.port.variable]: String(off.port) } });
+      assert.equal(r.status, 1, k.name);
+      assert.ok(r.stderr.includes(k.quitSwitch?.how ?? "?"), `${k.name}: ${r.stderr}`);
+    }
   });
 
   test("Linkerd's disabled shutdown endpoint gets a clear hint; standalone exits 1", async () => {

@@ -9,7 +9,7 @@ test("nativeSidecars: known kinds among init containers with restartPolicy: Alwa
     { name: "db", image: "gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.0", restartPolicy: "Always" },
     { name: "vault-agent", image: "hashicorp/vault:1.18", restartPolicy: "Always" },
   ]);
-  assert.deepEqual([...skip.keys()].sort(), ["cloudsql", "linkerd"]);
+  assert.deepEqual([...skip.keys()].sort(), ["cloudsql", "linkerd", "vault"]);
   assert.equal(
     nativeSidecars([{ name: "istio-proxy", image: "x/proxyv2:1", restartPolicy: "Always" }]).has("istio"),
     true,

@@ -13,9 +13,13 @@ import { type Command, parseConfig, UsageError } from "../../src/config/config.j
 import { formatDuration, parseDuration } from "../../src/config/values.js";
 import { VARIABLES, type VariableKind } from "../../src/config/variables.js";
 import { EXIT } from "../../src/exit-status.js";
+import { parseWatchPattern } from "../../src/watch/pattern.js";
 import { CLI, cliEnv, nulRecords, pool, runCli } from "../support/cli.js";
 import { type FakeSidecar, startFakeSidecar } from "../support/fake-sidecar.js";
 import { record } from "./figures.js";
+
+/** The pattern engine main.ts loads when IQQQ_WATCH_PATTERN is set. */
+const ENGINES = { pattern: parseWatchPattern };
 
 const K8S = { KUBERNETES_SERVICE_HOST: "10.96.0.1" };
 const RUNS = 2000;
@@ -130,6 +134,9 @@ const HOSTILE: Readonly<Record<Exclude<VariableKind, "presence">, readonly strin
   // WRAPPER_PLUGIN_PATH: any path is a path; a missing file is a warning at load time.
   path: [],
   count: ["0", "-1", "1.5", "01", "two", " 2", "2 ", "10000", "1e3", "0x2"],
+  "container-name": ["Job", "a_b", "-a", "a-", "a b", "x".repeat(64), "ä"],
+  "container-list": [",", "a,,b", " , ", "a,", "a", "a,a", "A,b", "a_b,c"],
+  lookup: ["true", "API", "yes", "api ", "1", "kubelet"],
   "restart-policy": ["never", "onfailure", "Never ", " OnFailure", "On-Failure", "Always!", "1", "true"],
 };
 
@@ -153,7 +160,7 @@ describe("hostile values", () => {
 
   test(`${rows.length} hostile values: each is a config error that names the variable`, () => {
     for (const { name, value } of rows) {
-      const command = parseConfig(["true"], { ...K8S, [name]: value });
+      const command = parseConfig(["true"], { ...K8S, [name]: value }, "iqqq", ENGINES);
       assert.ok(command instanceof UsageError, `${name}=${JSON.stringify(value)} was accepted`);
       assert.equal(command.exitCode, EXIT.CONFIG);
       assert.equal(command.problems.length, 1, command.message);
@@ -163,7 +170,7 @@ describe("hostile values", () => {
 
   test("as scuttle, each is a warning that names the variable, and the program runs", () => {
     for (const { name, value } of rows) {
-      const command = parseConfig(["true"], { ...K8S, [name]: value }, "scuttle");
+      const command = parseConfig(["true"], { ...K8S, [name]: value }, "scuttle", ENGINES);
       assert.ok(!(command instanceof UsageError), `${name}: ${command instanceof UsageError && command.message}`);
       assert.equal(command.action, "run");
       if (command.action !== "run") continue;
@@ -236,7 +243,7 @@ describe("properties of the config parser", () => {
 
   function check(args: string[], vars: Record<string, string>, invokedAs: string): void {
     tried++;
-    const command: Command | UsageError = parseConfig(args, vars, invokedAs);
+    const command: Command | UsageError = parseConfig(args, vars, invokedAs, ENGINES);
     if (command instanceof UsageError) {
       assert.ok(command.problems.length > 0);
       if (command.exitCode === EXIT.USAGE) return;
@@ -274,7 +281,7 @@ describe("properties of the config parser", () => {
     fc.assert(
       fc.property(fc.constantFrom(...names), value, (name, raw) => {
         tried++;
-        const command = parseConfig(["true"], { ...K8S, [name]: raw });
+        const command = parseConfig(["true"], { ...K8S, [name]: raw }, "iqqq", ENGINES);
         if (!(command instanceof UsageError)) return;
         assert.deepEqual(
           command.problems.map((p) => p.startsWith(problemOf(name, raw))),

@@ -21,6 +21,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { pathToFileURL } from "node:url";
+import { type HttpKind, type HttpSidecar, SIDECARS } from "../../src/sidecar/catalogue.js";
 
 /** What the sidecar does with one POST /quitquitquit. */
 export type QuitBehaviour =
@@ -31,13 +32,15 @@ export type QuitBehaviour =
   | "reset"
   | { readonly status: number; readonly body?: string; readonly location?: string };
 
-export type SidecarKind = "istio" | "envoy" | "linkerd" | "cloudsql";
+/** Every kind of the sidecar catalogue: its stop path, methods and answer come from its record. */
+export type SidecarKind = HttpKind;
 
 interface KindSpec {
   readonly quitPath: string;
   readonly quitMethods: readonly string[];
   /** Status for a quit request with another method. */
   readonly wrongMethod: number;
+  readonly okStatus: number;
   readonly ok: string;
   readonly ready: (
     ready: boolean,
@@ -46,50 +49,44 @@ interface KindSpec {
   ) => { status: number; body: string; json?: boolean } | undefined;
 }
 
-const KINDS: Record<SidecarKind, KindSpec> = {
-  istio: {
-    quitPath: "/quitquitquit",
-    quitMethods: ["POST"],
-    wrongMethod: 405,
-    ok: "OK",
-    ready: (ready, path) => (path === "/healthz/ready" ? { status: ready ? 200 : 503, body: "" } : undefined),
+/** What each kind's readiness endpoint answers (its GET /ready or the like), where the fake knows it. */
+const READY: Partial<Record<SidecarKind, KindSpec["ready"]>> = {
+  istio: (ready, path) => (path === "/healthz/ready" ? { status: ready ? 200 : 503, body: "" } : undefined),
+  envoy: (ready, path, notReadyStatus) => {
+    const state = ready ? "LIVE" : "PRE_INITIALIZING";
+    if (path === "/ready") return { status: ready ? 200 : 503, body: `${state}\n` };
+    if (path === "/server_info") {
+      if (!ready && notReadyStatus !== undefined) return { status: notReadyStatus, body: "" };
+      return {
+        status: 200,
+        json: true,
+        body: JSON.stringify({ version: "fake/1.0/Clean/RELEASE", state, uptime_current_epoch: "1s" }),
+      };
+    }
+    return undefined;
   },
-  envoy: {
-    quitPath: "/quitquitquit",
-    quitMethods: ["POST"],
-    wrongMethod: 400,
-    ok: "OK\n",
-    ready: (ready, path, notReadyStatus) => {
-      const state = ready ? "LIVE" : "PRE_INITIALIZING";
-      if (path === "/ready") return { status: ready ? 200 : 503, body: `${state}\n` };
-      if (path === "/server_info") {
-        if (!ready && notReadyStatus !== undefined) return { status: notReadyStatus, body: "" };
-        return {
-          status: 200,
-          json: true,
-          body: JSON.stringify({ version: "fake/1.0/Clean/RELEASE", state, uptime_current_epoch: "1s" }),
-        };
-      }
-      return undefined;
-    },
-  },
-  linkerd: {
-    quitPath: "/shutdown",
-    quitMethods: ["POST"],
-    wrongMethod: 405,
-    ok: "shutdown\n",
-    ready: (ready, path) =>
-      path === "/ready" ? { status: ready ? 200 : 503, body: ready ? "ready\n" : "" } : undefined,
-  },
-  cloudsql: {
-    quitPath: "/quitquitquit",
-    quitMethods: ["GET", "POST"],
-    wrongMethod: 400,
-    ok: "",
-    ready: (ready, path) =>
-      path === "/readiness" ? { status: ready ? 200 : 503, body: ready ? "ok" : "error" } : undefined,
-  },
+  linkerd: (ready, path) =>
+    path === "/ready" ? { status: ready ? 200 : 503, body: ready ? "ready\n" : "" } : undefined,
+  cloudsql: (ready, path) =>
+    path === "/readiness" ? { status: ready ? 200 : 503, body: ready ? "ok" : "error" } : undefined,
 };
+
+/** Envoy's admin answers a GET on a mutating endpoint 400, as cloud-sql-proxy does other methods; the rest 405. */
+const WRONG_METHOD: Partial<Record<SidecarKind, number>> = { envoy: 400, cloudsql: 400 };
+
+const KINDS = Object.fromEntries(
+  (SIDECARS as readonly HttpSidecar[]).map((k) => [
+    k.name,
+    {
+      quitPath: `/${k.quitPath}`,
+      quitMethods: k.answer.methods,
+      wrongMethod: WRONG_METHOD[k.name as SidecarKind] ?? 405,
+      okStatus: k.answer.status,
+      ok: k.answer.body,
+      ready: READY[k.name as SidecarKind] ?? (() => undefined),
+    } satisfies KindSpec,
+  ]),
+) as Record<SidecarKind, KindSpec>;
 
 export interface FakeSidecarOptions {
   /** Which sidecar's admin API to behave as (default istio: pilot-agent). */
@@ -166,7 +163,7 @@ export async function startFakeSidecar(options: FakeSidecarOptions = {}): Promis
         // pilot-agent exits after acknowledging: later connections are refused.
         if (!options.stayAfterQuit) void close();
       });
-      return send(res, 200, kind.ok);
+      return send(res, kind.okStatus, kind.ok);
     }
     if (behaviour.location !== undefined) res.setHeader("location", behaviour.location);
     send(res, behaviour.status, behaviour.body ?? "");
