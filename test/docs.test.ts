@@ -29,6 +29,17 @@ test("every variable is in the README's configuration table with its default", (
   }
 });
 
+test("the tables generated from the code are up to date in every document (npm run docs rewrites them)", async () => {
+  const { documents, render } = await import("../scripts/docs.js");
+  const blocks = [];
+  for (const file of documents(ROOT)) {
+    const text = await readFile(join(ROOT, file), "utf8");
+    blocks.push(...(text.match(/<!-- generated:[a-z-]+ -->/g) ?? []));
+    assert.equal(render(text, file), text, `${file} is stale: run npm run docs`);
+  }
+  assert.ok(blocks.includes("<!-- generated:variables -->") && blocks.includes("<!-- generated:sidecars -->"), blocks.join());
+});
+
 test("every exit code is in the README's table and in --help", () => {
   const help = helpText();
   for (const [name, code] of Object.entries(EXIT)) {
