@@ -20,7 +20,7 @@ await build({
   legalComments: "none",
   banner: { js: "#!/usr/bin/env node" },
   define: { __IQQQ_VERSION__: JSON.stringify(version) },
-  plugins: [compressedOnDemand(["./install/install.js", "./inject/command.js", "./webhook/command.js"])],
+  plugins: [compressedOnDemand(["./commands/install.js", "./commands/inject.js", "./commands/webhook.js"])],
   logLevel: "warning",
 });
 await chmod(outfile, 0o755);

@@ -15,7 +15,8 @@ const code = (text: string): string => `\`${text}\``;
 
 function variables(): string {
   const rows = VARIABLES.map(
-    (v) => `| ${code(v.name)} | ${v.default.startsWith("(") ? cell(v.default) : code(v.default)} | ${cell(v.meaning)} |`,
+    (v) =>
+      `| ${code(v.name)} | ${v.default.startsWith("(") ? cell(v.default) : code(v.default)} | ${cell(v.meaning)} |`,
   );
   return ["| Variable | Default | Meaning |", "|---|---|---|", ...rows].join("\n");
 }

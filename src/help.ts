@@ -1,5 +1,6 @@
 import { VARIABLES } from "./config/variables.js";
 import { EXIT } from "./exit-status.js";
+import { KIND_NAMES } from "./sidecar/catalogue.js";
 import { VERSION } from "./version.js";
 
 export function helpText(): string {
@@ -29,8 +30,8 @@ Commands (the first argument; to run a program of that name: iqqq -- NAME …):
                             labelled iqqq.io/inject=true; --help for more
 
 By default the sidecar is stopped with POST http://127.0.0.1:15020/quitquitquit
-(Istio's pilot-agent); IQQQ_SIDECARS picks others (envoy, linkerd, cloudsql,
-istio-legacy, or auto). Requests are retried on 5xx, resets and timeouts within
+(Istio's pilot-agent); IQQQ_SIDECARS picks others (${KIND_NAMES.filter((k) => k !== "istio").join(", ")},
+or auto). Requests are retried on 5xx, resets and timeouts within
 IQQQ_QUIT_TIMEOUT; redirects are never followed; connection refused means no
 sidecar. ENVOY_ADMIN_API or IQQQ_WAIT_FOR hold the program back until the
 sidecar is ready. Invoked as "scuttle" (a symlink or copy), iqqq follows

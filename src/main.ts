@@ -23,9 +23,9 @@ export type { Env, Io };
 
 /** iqqq's commands, as its first argument; each loaded only when used. `iqqq -- install …` runs a program. */
 const COMMANDS: Record<string, () => Promise<(args: readonly string[], env: Env, io: Io) => Promise<number>>> = {
-  install: async () => (await import("./install/install.js")).installCommand,
-  inject: async () => (await import("./inject/command.js")).injectCommand,
-  webhook: async () => (await import("./webhook/command.js")).webhookCommand,
+  install: async () => (await import("./commands/install.js")).installCommand,
+  inject: async () => (await import("./commands/inject.js")).injectCommand,
+  webhook: async () => (await import("./commands/webhook.js")).webhookCommand,
 };
 
 /**

@@ -37,7 +37,10 @@ test("the tables generated from the code are up to date in every document (npm r
     blocks.push(...(text.match(/<!-- generated:[a-z-]+ -->/g) ?? []));
     assert.equal(render(text, file), text, `${file} is stale: run npm run docs`);
   }
-  assert.ok(blocks.includes("<!-- generated:variables -->") && blocks.includes("<!-- generated:sidecars -->"), blocks.join());
+  assert.ok(
+    blocks.includes("<!-- generated:variables -->") && blocks.includes("<!-- generated:sidecars -->"),
+    blocks.join(),
+  );
 });
 
 test("every exit code is in the README's table and in --help", () => {

@@ -1,8 +1,6 @@
 // scuttle's rules for what to stop, apart from iqqq's: iqqq invoked under the
 // name "scuttle" is a drop-in for it (README "Drop-in for scuttle").
 
-import type { QuitTarget } from "./config.js";
-
 export interface ScuttleInputs {
   readonly envoyAdminApi: URL | undefined;
   readonly envoyLocal: boolean;
@@ -16,12 +14,12 @@ export interface ScuttleInputs {
  * ISTIO_QUIT_API, else its pkill fallback. iqqq adds Envoy's own quit in that
  * case, since pkill cannot see pilot-agent without shareProcessNamespace.
  */
-export function scuttleStop(
+export function scuttleStop<T extends object>(
   o: ScuttleInputs,
-  istio: QuitTarget,
-  envoy: QuitTarget,
-  pilotAgent: QuitTarget,
-): { skipReason: string | undefined; targets: QuitTarget[] } {
+  istio: T,
+  envoy: T,
+  pilotAgent: T,
+): { skipReason: string | undefined; targets: T[] } {
   const skipReason =
     o.envoyAdminApi === undefined
       ? "ENVOY_ADMIN_API is not set (scuttle)"
@@ -33,7 +31,6 @@ export function scuttleStop(
             ? "NEVER_KILL_ISTIO is true"
             : undefined;
   // pilot-agent is only visible with shareProcessNamespace; Envoy's quit does the work without it.
-  const targets: QuitTarget[] =
-    o.istioQuitApi !== undefined ? [istio] : [envoy, { ...pilotAgent, optional: true } as QuitTarget];
+  const targets: T[] = o.istioQuitApi !== undefined ? [istio] : [envoy, { ...pilotAgent, optional: true }];
   return { skipReason, targets };
 }

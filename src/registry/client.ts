@@ -126,13 +126,6 @@ function strings(x: unknown): string[] {
   return Array.isArray(x) ? x.filter((s): s is string => typeof s === "string") : [];
 }
 
-/** Why `text` is not an OS/ARCH[/VARIANT] platform (such as linux/amd64, linux/arm/v7), or undefined. */
-export function badPlatform(text: string): string | undefined {
-  return /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/.test(text)
-    ? undefined
-    : `${JSON.stringify(text)}: expected OS/ARCH or OS/ARCH/VARIANT, such as linux/amd64 or linux/arm/v7`;
-}
-
 function choosePlatform(manifests: unknown, platform: string): string | undefined {
   const [os, arch, variant] = platform.split("/");
   const list = (Array.isArray(manifests) ? manifests : []) as {

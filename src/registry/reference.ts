@@ -126,3 +126,10 @@ function fail(why: string): never {
 export function manifestName(ref: Reference): string {
   return ref.digest?.text ?? (ref.tag as string);
 }
+
+/** Why a platform is not OS/ARCH or OS/ARCH/VARIANT (as an image index names them), or undefined. */
+export function badPlatform(text: string): string | undefined {
+  return /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/.test(text)
+    ? undefined
+    : "expected OS/ARCH or OS/ARCH/VARIANT, such as linux/amd64 or linux/arm/v7";
+}

@@ -29,6 +29,7 @@ interface Builtins {
   "node:os": typeof Os;
   "node:path": typeof Path;
   "node:url": typeof Url;
+  "node:util": typeof import("node:util");
   "node:stream": typeof import("node:stream");
   "node:tls": typeof import("node:tls");
   "node:tty": typeof import("node:tty");

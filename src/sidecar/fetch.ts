@@ -6,8 +6,8 @@
 // One difference: a reply that is not HTTP at all reads as a reset ("broken",
 // retried within the budget) where node:https reports a parse error.
 
+import type { Answer, RequestOptions } from "./answer.js";
 import { BROKEN } from "./broken.js";
-import type { Answer, RequestOptions } from "./request.js";
 
 export async function fetchRequest(url: URL, options: RequestOptions, userAgent: string): Promise<Answer> {
   const { method, timeoutMs, bodyBytes = 256, bodyGraceMs = 200 } = options;

@@ -12,8 +12,8 @@
 // connection closed before a complete head is "broken" (ECONNRESET).
 
 import { builtin } from "../runtime/builtins.js";
+import type { Answer, RequestOptions } from "./answer.js";
 import { BROKEN } from "./broken.js";
-import type { Answer, RequestOptions } from "./request.js";
 
 /** A response head larger than this is refused (node:http's default limit). */
 const MAX_HEAD_BYTES = 16 * 1024;

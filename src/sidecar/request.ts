@@ -7,35 +7,14 @@ import type { ClientRequest, IncomingMessage } from "node:http";
 import type { LookupFunction } from "node:net";
 import { builtin } from "../runtime/builtins.js";
 import { VERSION } from "../version.js";
+import type { Answer, RequestOptions } from "./answer.js";
 import { BROKEN } from "./broken.js";
 import { exchange } from "./http1.js";
 import type { Address } from "./resolve.js";
 
+export type { Answer, RequestOptions };
+
 const USER_AGENT = `iqqq/${VERSION}`;
-
-export type Answer =
-  /** The sidecar answered; body is its first bytes, for the log. */
-  | { readonly kind: "status"; readonly status: number; readonly body: string; readonly location?: string }
-  /** Nothing listens on the port: no sidecar (ambient mesh, native sidecar, no injection). */
-  | { readonly kind: "refused" }
-  /** No complete response head before the deadline. */
-  | { readonly kind: "timeout" }
-  /** The connection broke (reset, hang-up): worth another try. */
-  | { readonly kind: "broken"; readonly code: string }
-  /** Anything else (DNS, TLS, garbage instead of HTTP): another try will not help. */
-  | { readonly kind: "error"; readonly code: string };
-
-export interface RequestOptions {
-  readonly method: "GET" | "POST";
-  /** The whole request, head and body, within this. */
-  readonly timeoutMs: number;
-  /** Ends the request early (SIGTERM during a readiness wait); answers "timeout". */
-  readonly abort?: AbortSignal;
-  /** How much of the body is kept (256 bytes: enough for a log line). */
-  readonly bodyBytes?: number;
-  /** How long the body may take once the head is in (200 ms: the status is what counts). */
-  readonly bodyGraceMs?: number;
-}
 
 /**
  * Loads what stopping the sidecar needs (node:fs for the pod's facts and the

@@ -17,6 +17,8 @@ const REASON_MAX = 1000;
 
 export interface ReviewOptions {
   readonly image: string;
+  /** For pods labelled iqqq.io/inject=true; =wrapper and =watcher pick their own. Default wrapper. */
+  readonly mode?: Mode;
   readonly imageCommand?: (image: string) => Promise<ImageCommand>;
 }
 
@@ -52,7 +54,7 @@ export async function answerReview(body: unknown, options: ReviewOptions): Promi
   const where = `${typeof request.namespace === "string" ? `${request.namespace}/` : ""}${describe(pod)}`;
   if (!isObj(pod) || pod.kind !== "Pod") return answer({}, `${where}: not a Pod, let through`);
   const labels = isObj(pod.metadata) && isObj(pod.metadata.labels) ? pod.metadata.labels : {};
-  const mode = modeOf(labels[INJECT_LABEL]);
+  const mode = modeOf(labels[INJECT_LABEL], options.mode ?? "wrapper");
   if (mode === undefined) return answer({}, `${where}: no ${INJECT_LABEL} label, let through`);
   // Only the spec is changed in place (metadata is replaced whole): the rest, large annotations
   // included, is shared rather than copied.
@@ -98,8 +100,9 @@ export function shedReview(uid: string, why: string): Reviewed {
   };
 }
 
-function modeOf(label: unknown): Mode | undefined {
-  if (label === "true" || label === "wrapper") return "wrapper";
+function modeOf(label: unknown, byDefault: Mode): Mode | undefined {
+  if (label === "true") return byDefault;
+  if (label === "wrapper") return "wrapper";
   if (label === "watcher") return "watcher";
   return undefined;
 }

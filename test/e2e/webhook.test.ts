@@ -256,6 +256,26 @@ describe("iqqq webhook: a renewed certificate", () => {
   });
 });
 
+describe("iqqq webhook and iqqq inject share their flags", () => {
+  test("--image, --mode and --platform: the same rows in both --help texts", async () => {
+    const help = async (command: string) =>
+      (await runCli([command, "--help"], { timeoutMs: 15_000 })).stdout.toString();
+    const rows = (text: string, name: string) => {
+      const lines = text.split("\n");
+      const at = lines.findIndex((l) => l.startsWith(`  --${name} `));
+      assert.ok(at >= 0, `no --${name} in ${text}`);
+      const out = [(lines[at] as string).replace(/^(\s+--\S+ \S+)\s+/, "$1 ")];
+      for (const l of lines.slice(at + 1)) {
+        if (!/^\s{6,}\S/.test(l)) break;
+        out.push(l.trim());
+      }
+      return out;
+    };
+    const [inject, webhook] = [await help("inject"), await help("webhook")];
+    for (const name of ["image", "mode", "platform"]) assert.deepEqual(rows(webhook, name), rows(inject, name), name);
+  });
+});
+
 describe("iqqq webhook: bad setup", () => {
   test("no image, or a certificate that cannot be read: an error that says so", async () => {
     const noImage = await runCli(["webhook", "--port", "0"], { timeoutMs: 15_000 });
@@ -269,7 +289,7 @@ describe("iqqq webhook: bad setup", () => {
     // The same words as iqqq inject for the same mistakes: one check of each.
     for (const [args, expected] of [
       [["--platform", "linux"], /--platform "linux": expected OS\/ARCH or OS\/ARCH\/VARIANT/],
-      [["--allow-registry", "http://reg"], /--allow-registry: "http:\/\/reg" is neither a registry/],
+      [["--allow-registry", "http://reg"], /--allow-registry "http:\/\/reg": .*is neither a registry/],
       [["--drain", "soon"], /--drain "soon": expected seconds/],
     ] as const) {
       const r = await runCli(["webhook", "--image", IMAGE, ...args], { timeoutMs: 15_000 });

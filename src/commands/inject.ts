@@ -2,25 +2,18 @@
 // same YAML with iqqq injected out, on stdout. Loaded only for this command.
 
 import { EXIT } from "../exit-status.js";
+import { InjectError } from "../inject/inject.js";
 import type { Env, Io } from "../io.js";
-import { badPlatform } from "../registry/client.js";
 import { builtin } from "../runtime/builtins.js";
-import { InjectError, type Mode } from "./inject.js";
+import { flagHelp, flagSynopsis, parseFlags } from "./flags.js";
+import { IMAGE, MODE, noImage, PLATFORM, WATCH } from "./shared.js";
 
-export const INJECT_USAGE = `Usage: iqqq inject [--image REF] [--mode wrapper|watcher] [--watch NAME]
-                   [--platform OS/ARCH] [FILE…]
+export const FLAGS = [IMAGE, MODE, WATCH, PLATFORM] as const;
+
+export const INJECT_USAGE = `Usage: iqqq inject ${flagSynopsis(FLAGS)} [FILE…]
 Reads Kubernetes YAML (the FILEs, or stdin when none or "-"), writes it to stdout
 with iqqq injected into every Pod, Job and CronJob; other kinds pass through.
-  --image REF        the iqqq image for the init container (or the watcher);
-                     default: $IQQQ_IMAGE
-  --mode wrapper     (default) an init container copies iqqq into an emptyDir and
-                     each job container's command starts with it
-  --mode watcher     a watcher container instead, with shareProcessNamespace: it
-                     waits for the job containers' processes (each marked by a
-                     mount at /run/iqqq-job), whatever they exec into
-  --watch NAME       watcher mode: wait for processes named NAME instead
-  --platform OS/ARCH the platform whose image config is read when a container has
-                     no command (default linux/amd64)
+${flagHelp(FLAGS)}
 A container without a command gets its image's ENTRYPOINT and CMD from the
 registry (anonymous or bearer-token access; credentials from Docker's
 config.json or podman's auth.json).
@@ -29,27 +22,20 @@ config.json or podman's auth.json).
 /** One image look-up, waiting for its registry included: generous, a person is waiting, not an API server. */
 const LOOKUP_DEADLINE_MS = 60_000;
 
-interface Options {
-  image: string | undefined;
-  mode: Mode;
-  watch: string | undefined;
-  platform: string;
-  files: string[];
-}
-
 export async function injectCommand(args: readonly string[], env: Env, io: Io): Promise<number> {
-  const parsed = parseOptions(args, env);
-  if (typeof parsed === "string") {
-    if (parsed === "help") {
-      io.stdout(INJECT_USAGE);
-      return EXIT.OK;
-    }
-    io.stderr(`iqqq inject: error: ${parsed}\n${INJECT_USAGE}`);
+  const line = parseFlags(FLAGS, args, env, true);
+  if (line === "help") {
+    io.stdout(INJECT_USAGE);
+    return EXIT.OK;
+  }
+  if (typeof line === "string") {
+    io.stderr(`iqqq inject: error: ${line}\n${INJECT_USAGE}`);
     return EXIT.USAGE;
   }
+  const parsed = { ...line.values, files: line.positionals };
   const { image } = parsed;
   if (image === undefined) {
-    io.stderr("iqqq inject: error: which iqqq image? Give --image REF or set IQQQ_IMAGE\n");
+    io.stderr(noImage("inject"));
     return EXIT.USAGE;
   }
   const inputs: { name: string; text: string }[] = [];
@@ -63,7 +49,7 @@ export async function injectCommand(args: readonly string[], env: Env, io: Io): 
       return EXIT.DATA;
     }
   }
-  const { injectStream } = await import("./stream.js");
+  const { injectStream } = await import("../inject/stream.js");
   const { ImageLookups } = await import("../registry/lookups.js");
   // One look-up per image, however many containers use it; any address (this
   // runs on the user's own machine, for the user).
@@ -156,42 +142,4 @@ async function readInput(file: string): Promise<string> {
     delay = 1;
   }
   return new TextDecoder("utf-8", { ignoreBOM: true }).decode(Buffer.concat(chunks));
-}
-
-function parseOptions(args: readonly string[], env: Env): Options | string {
-  const options: Options = {
-    image: env.IQQQ_IMAGE || undefined,
-    mode: "wrapper",
-    watch: undefined,
-    platform: "linux/amd64",
-    files: [],
-  };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    const value = (): string | undefined => {
-      const eq = arg.indexOf("=");
-      if (eq >= 0) return arg.slice(eq + 1);
-      i++;
-      return args[i];
-    };
-    const flag = arg.startsWith("--") ? arg.replace(/=.*/, "") : arg;
-    if (flag === "--help" || flag === "-h") return "help";
-    if (flag === "--image" || flag === "--mode" || flag === "--watch" || flag === "--platform") {
-      const v = value();
-      if (v === undefined || v === "") return `${flag} needs a value`;
-      if (flag === "--image") options.image = v;
-      else if (flag === "--watch") options.watch = v;
-      else if (flag === "--platform") {
-        const bad = badPlatform(v);
-        if (bad !== undefined) return `--platform ${bad}`;
-        options.platform = v;
-      } else if (v === "wrapper" || v === "watcher") options.mode = v;
-      else return `--mode ${JSON.stringify(v)}: expected wrapper or watcher`;
-    } else if (arg === "--") {
-      options.files.push(...args.slice(i + 1));
-      break;
-    } else if (arg.startsWith("-") && arg !== "-") return `unknown option ${JSON.stringify(arg)}`;
-    else options.files.push(arg);
-  }
-  return options;
 }

@@ -29,10 +29,10 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { EXIT } from "../exit-status.js";
+import type { Mode } from "../inject/inject.js";
 import type { Env, Io } from "../io.js";
-import { badPlatform } from "../registry/client.js";
 import { ImageLookups } from "../registry/lookups.js";
-import { Budget, badAllowEntry } from "../registry/network.js";
+import { Budget } from "../registry/network.js";
 import { builtin } from "../runtime/builtins.js";
 import { collectGarbage } from "../runtime/gc.js";
 import { jsonContainers } from "../runtime/json.js";
@@ -40,25 +40,6 @@ import { Connections } from "./connections.js";
 import { Gate, onAnswered } from "./gate.js";
 import { answerReview, INJECT_LABEL, shedReview } from "./review.js";
 import { UidScanner } from "./uid.js";
-
-export const WEBHOOK_USAGE = `Usage: iqqq webhook [--image REF] [--cert FILE] [--key FILE] [--port N]
-                    [--platform OS/ARCH] [--allow-registry LIST] [--drain SECONDS]
-A mutating admission webhook: injects iqqq (as iqqq inject does) into every pod
-labelled ${INJECT_LABEL}=true (or =watcher) that the API server sends it.
-  --image REF       the iqqq image to inject; default: $IQQQ_IMAGE
-  --cert FILE       the serving certificate (PEM); default /etc/iqqq-webhook/tls.crt
-  --key FILE        its private key (PEM); default /etc/iqqq-webhook/tls.key
-  --port N          the HTTPS port; default 8443 (0: any free one, logged)
-  --platform OS/ARCH  the platform whose image config is read when a container
-                    has no command; default linux/amd64
-  --allow-registry LIST  registries (HOST or HOST:PORT) and address ranges (CIDR),
-                    comma-separated, that may be contacted at a loopback, private
-                    or link-local address; others only at public addresses
-  --drain SECONDS   after SIGTERM, go on answering reviews this long while
-                    /readyz says 503; default 10
-Endpoints: POST /inject (AdmissionReview v1, answered with a JSONPatch),
-GET /healthz, GET /readyz.
-`;
 
 /**
  * The largest review read: the API server takes requests of at most 3 MiB (its
@@ -107,31 +88,22 @@ export const LOOKUPS_PER_REVIEW = 10;
 /** Registry answers being read at once, across all reviews. */
 const REGISTRY_BYTES = 8 * 1024 * 1024;
 
-interface Options {
-  image: string | undefined;
-  cert: string;
-  key: string;
-  port: number;
-  platform: string;
-  allow: string[];
-  drainMs: number;
+/** What `iqqq webhook`'s flags say (commands/webhook.ts). */
+export interface WebhookOptions {
+  readonly image: string;
+  /** How pods labelled iqqq.io/inject=true get iqqq (=wrapper or =watcher pick their own). */
+  readonly mode: Mode;
+  readonly cert: string;
+  readonly key: string;
+  readonly port: number;
+  readonly platform: string;
+  readonly allow: readonly string[];
+  readonly drainMs: number;
 }
 
-export async function webhookCommand(args: readonly string[], env: Env, io: Io): Promise<number> {
-  const options = parseOptions(args, env);
-  if (options === "help") {
-    io.stdout(WEBHOOK_USAGE);
-    return EXIT.OK;
-  }
-  if (typeof options === "string") {
-    io.stderr(`iqqq webhook: error: ${options}\n${WEBHOOK_USAGE}`);
-    return EXIT.USAGE;
-  }
+/** Serves until SIGTERM or SIGINT and the drain; resolves to the exit status. */
+export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): Promise<number> {
   const { image } = options;
-  if (image === undefined) {
-    io.stderr("iqqq webhook: error: which iqqq image? Give --image REF or set IQQQ_IMAGE\n");
-    return EXIT.USAGE;
-  }
   const fs = builtin("node:fs");
   const tls = builtin("node:tls");
   /** The pair, read and checked (a key that does not match its certificate throws here). */
@@ -266,6 +238,7 @@ export async function webhookCommand(args: readonly string[], env: Env, io: Io):
       const asked = new Set<string>();
       answerReview(review, {
         image,
+        mode: options.mode,
         imageCommand: (ref) => {
           asked.add(ref);
           if (asked.size > LOOKUPS_PER_REVIEW)
@@ -417,7 +390,7 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /** What the pair holds (not when it changed: a file's time moves in steps of milliseconds, and two writes can share one). */
-function certStamp(options: Options): string {
+function certStamp(options: WebhookOptions): string {
   try {
     const fs = builtin("node:fs");
     return builtin("node:crypto")
@@ -429,53 +402,4 @@ function certStamp(options: Options): string {
   } catch {
     return "";
   }
-}
-
-function parseOptions(args: readonly string[], env: Env): Options | string {
-  const options: Options = {
-    image: env.IQQQ_IMAGE || undefined,
-    cert: "/etc/iqqq-webhook/tls.crt",
-    key: "/etc/iqqq-webhook/tls.key",
-    port: 8443,
-    platform: "linux/amd64",
-    allow: [],
-    drainMs: 10_000,
-  };
-  const flags = ["--image", "--cert", "--key", "--port", "--platform", "--allow-registry", "--drain"];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (arg === "--help" || arg === "-h") return "help";
-    const eq = arg.indexOf("=");
-    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
-    if (!flags.includes(flag)) return `unknown argument ${JSON.stringify(arg)}`;
-    const value = eq >= 0 ? arg.slice(eq + 1) : args[++i];
-    if (value === undefined || value === "") return `${flag} needs a value`;
-    if (flag === "--image") options.image = value;
-    else if (flag === "--cert") options.cert = value;
-    else if (flag === "--key") options.key = value;
-    else if (flag === "--platform") {
-      const bad = badPlatform(value);
-      if (bad !== undefined) return `--platform ${bad}`;
-      options.platform = value;
-    } else if (flag === "--allow-registry") {
-      const entries = value
-        .split(",")
-        .map((e) => e.trim())
-        .filter((e) => e !== "");
-      const bad = badAllowEntry(entries);
-      if (bad !== undefined)
-        return `--allow-registry: ${JSON.stringify(bad)} is neither a registry (HOST or HOST:PORT) nor an address range (CIDR)`;
-      options.allow.push(...entries);
-    } else if (flag === "--drain") {
-      if (!/^\d+(?:\.\d+)?$/.test(value) || Number(value) > 600)
-        return `--drain ${JSON.stringify(value)}: expected seconds, 0 to 600`;
-      options.drainMs = Number(value) * 1000;
-    } else {
-      const port = Number(value);
-      if (!/^\d+$/.test(value) || port > 65535)
-        return `--port ${JSON.stringify(value)}: expected 1-65535 (0: any free port)`;
-      options.port = port;
-    }
-  }
-  return options;
 }

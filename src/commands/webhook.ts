@@ -1,0 +1,103 @@
+// iqqq webhook [options]: its flag table, then the server (webhook/server.ts).
+// Loaded only for this command.
+
+import { EXIT } from "../exit-status.js";
+import type { Env, Io } from "../io.js";
+import { badAllowEntry } from "../registry/network.js";
+import { INJECT_LABEL } from "../webhook/review.js";
+import { FlagError, flag, flagHelp, flagSynopsis, parseFlags } from "./flags.js";
+import { IMAGE, MODE, noImage, PLATFORM } from "./shared.js";
+
+const CERT = flag({
+  name: "cert",
+  value: "FILE",
+  help: "the serving certificate (PEM); default $default",
+  shownDefault: "/etc/iqqq-webhook/tls.crt",
+  default: (): string => "/etc/iqqq-webhook/tls.crt",
+  parse: (raw): string => raw,
+});
+
+const KEY = flag({
+  name: "key",
+  value: "FILE",
+  help: "its private key (PEM); default $default",
+  shownDefault: "/etc/iqqq-webhook/tls.key",
+  default: (): string => "/etc/iqqq-webhook/tls.key",
+  parse: (raw): string => raw,
+});
+
+const PORT = flag({
+  name: "port",
+  value: "N",
+  help: "the HTTPS port; default $default (0: any free one, logged)",
+  shownDefault: "8443",
+  default: (): number => 8443,
+  parse: (raw): number => {
+    if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) throw new FlagError("expected 1-65535 (0: any free port)");
+    return Number(raw);
+  },
+});
+
+const ALLOW_REGISTRY = flag({
+  name: "allow-registry",
+  value: "LIST",
+  help: "registries (HOST or HOST:PORT) and address ranges (CIDR),\ncomma-separated, that may be contacted at a loopback, private\nor link-local address; others only at public addresses;\nmay be given more than once",
+  default: (): readonly string[] => [],
+  parse: (raw, previous): readonly string[] => {
+    const entries = raw
+      .split(",")
+      .map((e) => e.trim())
+      .filter((e) => e !== "");
+    const bad = badAllowEntry(entries);
+    if (bad !== undefined)
+      throw new FlagError(
+        `${JSON.stringify(bad)} is neither a registry (HOST or HOST:PORT) nor an address range (CIDR)`,
+      );
+    return [...previous, ...entries];
+  },
+});
+
+const DRAIN = flag({
+  name: "drain",
+  value: "SECONDS",
+  help: "after SIGTERM, go on answering reviews this long while\n/readyz says 503; default $default",
+  shownDefault: "10",
+  default: (): number => 10_000,
+  parse: (raw): number => {
+    if (!/^\d+(?:\.\d+)?$/.test(raw) || Number(raw) > 600) throw new FlagError("expected seconds, 0 to 600");
+    return Number(raw) * 1000;
+  },
+});
+
+export const FLAGS = [IMAGE, MODE, CERT, KEY, PORT, PLATFORM, ALLOW_REGISTRY, DRAIN] as const;
+
+export const WEBHOOK_USAGE = `Usage: iqqq webhook ${flagSynopsis(FLAGS)}
+A mutating admission webhook: injects iqqq (as iqqq inject does) into every pod
+labelled ${INJECT_LABEL}=true (or =wrapper, =watcher) that the API server sends it.
+${flagHelp(FLAGS)}
+Endpoints: POST /inject (AdmissionReview v1, answered with a JSONPatch),
+GET /healthz, GET /readyz.
+`;
+
+export async function webhookCommand(args: readonly string[], env: Env, io: Io): Promise<number> {
+  const line = parseFlags(FLAGS, args, env, false);
+  if (line === "help") {
+    io.stdout(WEBHOOK_USAGE);
+    return EXIT.OK;
+  }
+  if (typeof line === "string") {
+    io.stderr(`iqqq webhook: error: ${line}\n${WEBHOOK_USAGE}`);
+    return EXIT.USAGE;
+  }
+  const { image, mode, cert, key, port, platform, drain } = line.values;
+  if (image === undefined) {
+    io.stderr(noImage("webhook"));
+    return EXIT.USAGE;
+  }
+  const { serveWebhook } = await import("../webhook/server.js");
+  return serveWebhook(
+    { image, mode, cert, key, port, platform, allow: line.values["allow-registry"], drainMs: drain },
+    env,
+    io,
+  );
+}
