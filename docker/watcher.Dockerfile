@@ -1,7 +1,7 @@
 # A minimal watcher image: iqqq alone, run as its own container in the Job's Pod
 # (shareProcessNamespace: true), for programs whose image cannot be changed.
 # It waits for the process named by IQQQ_WATCH_PROCESS to appear and end, then
-# stops the sidecar. Watcher mode is a separate feature: see README.
+# stops the sidecar. Watcher mode is a separate feature: see docs/watcher.md.
 #
 #   docker build -f docker/watcher.Dockerfile -t iqqq-watcher .
 #

@@ -1,5 +1,5 @@
 // scuttle's rules for what to stop, apart from iqqq's: iqqq invoked under the
-// name "scuttle" is a drop-in for it (README "Drop-in for scuttle").
+// name "scuttle" is a drop-in for it (docs/migrating.md, "Drop-in for scuttle").
 
 export interface ScuttleInputs {
   readonly envoyAdminApi: URL | undefined;

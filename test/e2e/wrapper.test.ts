@@ -26,7 +26,7 @@ describe("exit status", () => {
   });
 
   // Standard signals whose default action terminates the process. Realtime
-  // signals are left out: Node reports a child they kill as "exit 0" (README).
+  // signals are left out: Node reports a child they kill as "exit 0" (docs/limits.md).
   const fatal = [
     "SIGHUP",
     "SIGINT",

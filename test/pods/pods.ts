@@ -107,7 +107,7 @@ function buildJob(name: string, base: string, files: Record<string, string>): vo
   ]);
 }
 
-/** One of the project's own Dockerfiles, context the repository, as the README says. */
+/** One of the project's own Dockerfiles, context the repository, as docs/install.md says. */
 function buildIqqq(dockerfile: string, base: string, tag: string): void {
   podman([
     "build",

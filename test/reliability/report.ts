@@ -1,6 +1,6 @@
 // npm run reliability: runs the reliability suite, prints its figures and, if
-// every test passed, writes them to docs/reliability.md (the README's
-// RELIABILITY section). Every number there comes from this run.
+// every test passed, writes them to docs/reliability.md (linked from
+// docs/evidence.md). Every number there comes from this run.
 
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
