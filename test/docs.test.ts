@@ -1,9 +1,10 @@
-// The README, docs/ and --help must agree with the code: every variable and
-// exit code is documented, and the tables generated from the code are current.
+// The README, docs/, --help and the code must agree: every variable and exit
+// code is documented, the tables generated from the code are current, and links
+// and anchors resolve.
 
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
 import { test } from "node:test";
 import { VARIABLES } from "../src/config/variables.js";
 import { EXIT } from "../src/exit-status.js";
@@ -12,6 +13,11 @@ import { ROOT } from "./support/cli.js";
 
 const read = (file: string): string => readFileSync(join(ROOT, file), "utf8");
 const readme = read("README.md");
+
+/** The Markdown a user reads: the README, CONTRIBUTING.md and every file in docs/. */
+const MARKDOWN = ["README.md", "CONTRIBUTING.md", ...readdirSync(join(ROOT, "docs")).map((f) => `docs/${f}`)].filter(
+  (f) => f.endsWith(".md"),
+);
 
 /** The lines between `<!-- generated:NAME -->` and `<!-- end generated:NAME -->` in a file. */
 function generated(file: string, name: string): string[] {
@@ -69,4 +75,76 @@ test("every exit code is in docs/exit-status.md's table and in --help", () => {
     assert.ok(help.includes(String(code)), `--help: no ${name} (${code})`);
   }
   assert.match(doc, /^\| 128\+N \|/m);
+});
+
+test("generated blocks are well formed: each on its own lines, opened once and closed", () => {
+  const names = new Map<string, string>();
+  for (const file of MARKDOWN) {
+    let open: string | undefined;
+    for (const [i, line] of read(file).split("\n").entries()) {
+      // Markers shown as code (`<!-- generated:NAME -->`) are not markers.
+      const marker = /<!--\s*(end )?generated:([\w-]+)\s*-->/.exec(line.replace(/`[^`]*`/g, ""));
+      if (!marker) continue;
+      const where = `${file}:${i + 1}`;
+      assert.equal(line, marker[0], `${where}: a generated marker must be alone on its line`);
+      const name = marker[2] as string;
+      if (marker[1]) {
+        assert.equal(open, name, `${where}: end of generated:${name} without its start`);
+        open = undefined;
+      } else {
+        assert.equal(open, undefined, `${where}: generated:${name} inside generated:${open}`);
+        assert.ok(!names.has(name), `${where}: generated:${name} is also in ${names.get(name)}`);
+        names.set(name, where);
+        open = name;
+      }
+    }
+    assert.equal(open, undefined, `${file}: generated:${open} is never closed`);
+  }
+  for (const name of ["variables", "sidecars"]) assert.ok(names.has(name), `no generated:${name} block`);
+});
+
+/** Markdown outside fenced code blocks. */
+function prose(text: string): string {
+  return text.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, "");
+}
+
+/** GitHub's anchors for a file's headings. */
+function anchors(file: string): Set<string> {
+  const seen = new Map<string, number>();
+  const out = new Set<string>();
+  for (const [, heading] of prose(read(file)).matchAll(/^#{1,6}\s+(.+?)\s*#*$/gm)) {
+    const base = (heading as string)
+      .replace(/\[([^\]]*)\]\([^)]*\)/g, "$1")
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\p{M}\s_-]/gu, "")
+      .replace(/\s/g, "-");
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    out.add(n === 0 ? base : `${base}-${n}`);
+  }
+  return out;
+}
+
+test("every relative link in the README, CONTRIBUTING.md and docs/ resolves, anchors included", () => {
+  for (const file of MARKDOWN) {
+    for (const [, target] of prose(read(file)).matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target as string)) continue;
+      const [path, anchor] = (target as string).split("#") as [string, string | undefined];
+      const resolved = path === "" ? join(ROOT, file) : resolve(ROOT, dirname(file), path);
+      assert.ok(existsSync(resolved), `${file}: link to ${target}: no such file`);
+      if (anchor === undefined) continue;
+      const linked = relative(ROOT, resolved);
+      assert.ok(linked.endsWith(".md"), `${file}: link to ${target}: an anchor into a file that is not Markdown`);
+      assert.ok(anchors(linked).has(anchor), `${file}: link to ${target}: ${linked} has no heading #${anchor}`);
+    }
+  }
+});
+
+test("the README links every file in docs/ and CONTRIBUTING.md", () => {
+  const linked = new Set(
+    [...prose(readme).matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)].map(([, target]) => join(target as string)),
+  );
+  for (const file of MARKDOWN.filter((f) => f !== "README.md")) {
+    assert.ok(linked.has(file), `README.md does not link ${file}`);
+  }
 });
