@@ -1,11 +1,12 @@
 // The README, docs/, --help and the code must agree: every variable and exit
-// code is documented, the tables generated from the code are current, and links
-// and anchors resolve.
+// code is documented, the tables generated from the code are current, links and
+// anchors resolve, and the sizes quoted for the built files are theirs.
 
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { test } from "node:test";
+import { gzipSync } from "node:zlib";
 import { VARIABLES } from "../src/config/variables.js";
 import { EXIT } from "../src/exit-status.js";
 import { helpText } from "../src/help.js";
@@ -148,3 +149,182 @@ test("the README links every file in docs/ and CONTRIBUTING.md", () => {
     assert.ok(linked.has(file), `README.md does not link ${file}`);
   }
 });
+
+// Sizes quoted for the built artefacts: "about 185 KiB", "~105 MiB (~50 MiB gzip)".
+// Each figure in a paragraph, list item or table row that names an artefact is
+// read as that artefact's size (gzip -6 when followed by "gzip") and must be
+// within TOLERANCE of the file's. Benchmark reports (measurements with a date)
+// are left out, as are figures of something else: "of code", "more", "peak RSS",
+// "budget", ranges.
+
+const TOLERANCE = 0.15;
+const MEASUREMENTS = new Set(["docs/benchmarks.md", "docs/reliability.md", "docs/webhook-load.md", "docs/pods.md"]);
+const UNITS: Record<string, number> = {
+  bytes: 1,
+  kB: 1e3,
+  KB: 1e3,
+  MB: 1e6,
+  GB: 1e9,
+  KiB: 2 ** 10,
+  MiB: 2 ** 20,
+  GiB: 2 ** 30,
+};
+
+interface Artefact {
+  readonly name: string;
+  /** How the text names it. */
+  readonly mention: RegExp;
+  /** The built files it stands for (any that exist are checked). */
+  readonly files: () => string[];
+  readonly absent: string;
+}
+
+function bin(...names: string[]): () => string[] {
+  return () => names.map((n) => join(ROOT, "dist/bin", n));
+}
+const ARTEFACTS: readonly Artefact[] = [
+  {
+    name: "the Node bundle",
+    mention: /\b(?:dist\/)?iqqq\.mjs\b|\bbundle\b/g,
+    files: () => [join(ROOT, "dist/iqqq.mjs")],
+    absent: "dist/iqqq.mjs is absent: npm run build makes it",
+  },
+  {
+    name: "the musl executables",
+    mention: /iqqq-linux-(?:x64|arm64|\{x64,arm64\}|<arch>)-musl\b|\bmusl executables?\b/g,
+    files: bin("iqqq-linux-x64-musl", "iqqq-linux-arm64-musl"),
+    absent: "no musl executable in dist/bin: npm run build:binaries makes them",
+  },
+  {
+    name: "the glibc executables",
+    mention: /iqqq-linux-(?:x64|arm64|\{x64,arm64\}|<arch>)(?!-musl)\b|\bexecutables?\b/g,
+    files: bin("iqqq-linux-x64", "iqqq-linux-arm64"),
+    absent: "dist/bin/iqqq-linux-x64 is absent: node scripts/build-binaries.mjs --host-only makes it",
+  },
+  {
+    name: "the iqqq image",
+    mention: /\biqqq image\b|iqqq-image-[\w.-]*\.oci\.tar/g,
+    files: () => {
+      const dir = join(ROOT, "dist/release");
+      return existsSync(dir)
+        ? readdirSync(dir)
+            .filter((f) => /^iqqq-image-.*\.oci\.tar$/.test(f))
+            .map((f) => join(dir, f))
+        : [];
+    },
+    absent: "no iqqq image in dist/release: npm run release makes it",
+  },
+];
+
+interface SizeClaim {
+  readonly where: string;
+  readonly text: string;
+  readonly bytes: number;
+  readonly gzip: boolean;
+  readonly artefact: Artefact;
+}
+
+/** Paragraphs, list items and table rows, as single lines; Dockerfiles' comments. */
+function blocks(file: string): string[] {
+  let text = read(file);
+  if (file.endsWith("Dockerfile")) {
+    text = text
+      .split("\n")
+      .map((l) => (l.startsWith("#") ? l.replace(/^#\s?/, "") : ""))
+      .join("\n");
+  }
+  const out: string[] = [];
+  let current: string[] = [];
+  const flush = (): void => {
+    if (current.length > 0) out.push(current.join(" "));
+    current = [];
+  };
+  for (const line of prose(text).split("\n")) {
+    if (line.trim() === "" || /^\s*([-*]|\d+\.)\s|^\s*\||^#/.test(line)) flush();
+    if (line.trim() !== "") current.push(line.trim());
+    if (/^\s*\|/.test(line)) flush();
+  }
+  flush();
+  return out;
+}
+
+function sizeClaims(): SizeClaim[] {
+  const files = [
+    ...MARKDOWN.filter((f) => !MEASUREMENTS.has(f)),
+    ...readdirSync(join(ROOT, "docker")).map((f) => `docker/${f}`),
+  ];
+  const claims: SizeClaim[] = [];
+  const size = /(?<![\d.,–-])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s?(bytes|[kKMG]B|[KMG]iB)\b(\s+gzip)?/g;
+  // Not the artefact's own size: "87 KiB of code", "~39 MB peak RSS", "against the peers' 6–12 MB", "(≤ 5 MB)".
+  const otherAfter = /^\s*(?:of\b|more\b|less\b|peak\b|anonymous\b|RSS\b|budget\b|per\b|limit\b|at once\b)/;
+  const otherBefore = /(?:\bagainst|\bthan|\bpeers'|[≤≥<>])\s*~?$/;
+  for (const file of files) {
+    for (const block of blocks(file)) {
+      const mentions = ARTEFACTS.flatMap((artefact) =>
+        [...block.matchAll(artefact.mention)].map((m) => ({ artefact, start: m.index, end: m.index + m[0].length })),
+      );
+      if (mentions.length === 0) continue;
+      for (const m of block.matchAll(size)) {
+        const start = m.index;
+        const end = start + m[0].length;
+        if (otherAfter.test(block.slice(end)) || otherBefore.test(block.slice(0, start))) continue;
+        // "the ~185 KiB bundle": a mention right after the figure, in the same phrase, names it;
+        // otherwise the nearest mention before it, else the nearest after.
+        const after = mentions
+          .filter((x) => x.start >= end && x.start - end <= 20 && !/[,;.()|:]/.test(block.slice(end, x.start)))
+          .sort((a, b) => a.start - b.start)[0];
+        const before = mentions.filter((x) => x.end <= start).sort((a, b) => b.end - a.end)[0];
+        const later = mentions.filter((x) => x.start >= end).sort((a, b) => a.start - b.start)[0];
+        const artefact = (after ?? before ?? later)?.artefact;
+        if (!artefact) continue;
+        const bytes = Number((m[1] as string).replace(/,/g, "")) * (UNITS[m[2] as string] as number);
+        claims.push({ where: file, text: m[0], bytes, gzip: m[3] !== undefined, artefact });
+      }
+    }
+  }
+  return claims;
+}
+
+const claims = sizeClaims();
+const gzipped = new Map<string, number>();
+function measured(file: string, gzip: boolean): number {
+  if (!gzip) return statSync(file).size;
+  let n = gzipped.get(file);
+  if (n === undefined) {
+    n = gzipSync(readFileSync(file), { level: 6 }).length;
+    gzipped.set(file, n);
+  }
+  return n;
+}
+
+const human = (bytes: number): string =>
+  bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${(bytes / 2 ** 10).toFixed(1)} KiB`;
+
+test("the size figures are read: the bundle's and the executables' are quoted", () => {
+  const named = (name: string): number => claims.filter((c) => c.artefact.name === name).length;
+  assert.ok(named("the Node bundle") >= 3, "fewer than 3 size figures found for the bundle: is the regex still right?");
+  assert.ok(named("the glibc executables") >= 3, "fewer than 3 size figures found for the executables");
+});
+
+for (const artefact of ARTEFACTS) {
+  const mine = claims.filter((c) => c.artefact === artefact);
+  const files = artefact.files().filter((f) => existsSync(f));
+  const skip = mine.length > 0 && files.length === 0 && artefact.name !== "the Node bundle" ? artefact.absent : false;
+  test(`sizes quoted for ${artefact.name} match the built files within ±${TOLERANCE * 100}%`, { skip }, (t) => {
+    assert.ok(mine.length === 0 || files.length > 0, artefact.absent);
+    for (const claim of mine) {
+      for (const file of files) {
+        const actual = measured(file, claim.gzip);
+        t.diagnostic(
+          `${claim.where}: "${claim.text}", ${relative(ROOT, file)} is ${human(actual)}${claim.gzip ? " gzip" : ""}`,
+        );
+        const off = Math.abs(claim.bytes - actual) / actual;
+        assert.ok(
+          off <= TOLERANCE,
+          `${claim.where}: "${claim.text}" said of ${artefact.name}, but ${relative(ROOT, file)} is ${human(actual)} ` +
+            `(${actual} bytes${claim.gzip ? " gzip -6" : ""}): off by ${Math.round(off * 100)}%`,
+        );
+      }
+    }
+  });
+}
