@@ -1,6 +1,7 @@
 // The README, docs/, --help and the code must agree: every variable and exit
 // code is documented, the tables generated from the code are current, links and
-// anchors resolve, and the sizes quoted for the built files are theirs.
+// anchors resolve, the sizes quoted for the built files are theirs, and no
+// in-team word reaches a reader.
 
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
@@ -328,3 +329,53 @@ for (const artefact of ARTEFACTS) {
     }
   });
 }
+
+// Words from the team's own work that mean nothing to a user.
+const JARGON: readonly RegExp[] = [
+  /\bseeds?\b/i,
+  /\bseed's\b/i,
+  /\bissues? #?\d+/i,
+  /\bthe issue\b/i,
+  /\bthe brief\b/i,
+  /\bsessions?\b/i,
+  /\bhostile review\b/i,
+  /\bshared\/(?:research|podman)/i,
+  /\bworktrees?\b/i,
+];
+/** "session" in its Unix sense (setsid) is a word users know. */
+const UNIX_SESSION = /\bits own session\b|\bown process group \(and session\)|\bsession and process group\b/gi;
+
+function jargonIn(where: string, text: string): void {
+  const plain = text.replace(UNIX_SESSION, "");
+  for (const word of JARGON) {
+    const hit = word.exec(plain);
+    assert.equal(hit, null, `${where}: "${hit?.[0]}" is an in-team word; say it as a user would read it`);
+  }
+}
+
+function filesUnder(dir: string, ext: RegExp): string[] {
+  return readdirSync(join(ROOT, dir), { recursive: true, encoding: "utf8" })
+    .filter((f) => ext.test(f))
+    .map((f) => `${dir}/${f}`);
+}
+
+test("no in-team words in the README, CONTRIBUTING.md, docs/, examples/, docker/ or deploy/", () => {
+  const files = [
+    ...MARKDOWN,
+    ...filesUnder("examples", /\.(ya?ml|py|m?js)$/),
+    ...filesUnder("docker", /Dockerfile$/),
+    ...filesUnder("deploy", /\.ya?ml$/),
+  ];
+  for (const file of files) jargonIn(file, read(file));
+});
+
+test("no in-team words in what iqqq prints: --help and the strings in src/", () => {
+  jargonIn("--help", helpText());
+  for (const file of filesUnder("src", /\.ts$/)) {
+    // The code's strings, not its comments.
+    const code = read(file)
+      .replace(/\/\*[\s\S]*?\*\//g, "")
+      .replace(/(^|[^:\\"'`])\/\/.*$/gm, "$1");
+    jargonIn(file, code);
+  }
+});

@@ -1,6 +1,6 @@
 """Airflow KubernetesExecutor: stop the Istio sidecar when the task ends, with iqqq.
 
-The seed's "istio quitter" did this with a bash loop in a bash+procps+curl image:
+A common "istio quitter" sidecar does this with a bash loop in a bash+procps+curl image:
 
     while pgrep airflow >/dev/null; do sleep 10; done; curl -s -f -XPOST http://127.0.0.1:15020/quitquitquit
 

@@ -3,7 +3,7 @@ iqqq watcher beside it stops the Istio sidecar once the task's process has gone.
 
 The operator fills the container named "base" with its image, cmds and
 arguments; listing it first in full_pod_spec makes the watcher a second
-container instead of replacing the task (the seed's advice). The task's image
+container instead of replacing the task. The task's image
 needs no change: no iqqq, no shell, no curl.
 """
 
