@@ -18,6 +18,7 @@ import { arch, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { parse, stringify } from "yaml";
+import { type HttpSidecar, SIDECARS } from "../../src/sidecar/catalogue.js";
 import { ROOT } from "../support/cli.js";
 import { makeTls } from "../support/tls.js";
 
@@ -758,6 +759,36 @@ test("iqqq inject beside cloud-sql-proxy (--quitquitquit, --admin-port 9092): th
   assert.equal(outcome.exits["cloud-sql-proxy"], "0", outcome.logs["cloud-sql-proxy"]);
   assert.equal(quits(outcome.logs["cloud-sql-proxy"]), 1);
 });
+
+// Every kind of the sidecar catalogue that has a stop endpoint, as inject finds it by its container:
+// a new record is a new real pod here, with no new test.
+for (const kind of (SIDECARS as readonly HttpSidecar[]).filter((k) => k.name !== "istio")) {
+  test(`iqqq inject beside a ${kind.name} stand-in (${kind.what}): the pod completes`, opts, async () => {
+    const sw = kind.quitSwitch;
+    const name = kind.container.name.source.replace(/^\^/, "").replace(/\$$/, "");
+    const yaml = podWith(
+      `inject-kind-${kind.name}`,
+      {
+        restartPolicy: "Never",
+        containers: [
+          { name: "job", image: `${TAG}/base:glibc`, command: JOB_EXITS_3 },
+          {
+            name,
+            ...standIn(kind.name, kind.port.default, ...(sw?.flag !== undefined ? [sw.flag] : [])),
+            ...(sw?.env !== undefined && sw.flag === undefined ? { env: [{ name: sw.env, value: "true" }] } : {}),
+          },
+        ],
+      },
+      sw?.annotation !== undefined && sw.flag === undefined && sw.env === undefined
+        ? { annotations: { [sw.annotation[0]]: sw.annotation[1] } }
+        : {},
+    );
+    const { outcome } = await playInjected(`iqqq inject, ${kind.name} stand-in`, yaml);
+    assert.equal(outcome.exits.job, "3", JSON.stringify(outcome.logs));
+    assert.equal(outcome.exits[name], "0", outcome.logs[name]);
+    assert.equal((outcome.logs[name] ?? "").split(`request POST /${kind.quitPath}`).length - 1, 1, outcome.logs[name]);
+  });
+}
 
 test("iqqq inject in a Linkerd-injected pod (linkerd-proxy, shutdown on): the pod completes", opts, async () => {
   const yaml = podWith(
