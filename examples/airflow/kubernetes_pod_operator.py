@@ -13,8 +13,8 @@ from kubernetes.client import models as k8s
 IQQQ_WATCHER_IMAGE = "registry.example/iqqq-watcher:0.1.0"  # docker/watcher.Dockerfile
 
 # The task runs `python -m etl …`: its comm is "python3" like any other Python
-# program's, so match the command line instead (a JavaScript regular expression
-# searched in the arguments joined by spaces).
+# program's, so match the command line instead (a regular expression in RE2
+# syntax, as Go's regexp, searched in the arguments joined by spaces).
 watcher = k8s.V1Container(
     name="iqqq",
     image=IQQQ_WATCHER_IMAGE,

@@ -228,7 +228,7 @@ export const V = {
     parsePattern,
     undefined as Pattern | undefined,
     "(unset)",
-    "watcher mode: a JavaScript regular expression matched against the full command line, in linear time (no backreferences or lookaround); with IQQQ_WATCH_PROCESS, both must match",
+    "watcher mode: a regular expression in RE2 syntax (as Go's regexp) matched against the full command line, in linear time (no backreferences or lookaround); with IQQQ_WATCH_PROCESS, both must match",
   ),
   IQQQ_WATCH_CONTAINERS: row(
     "IQQQ_WATCH_CONTAINERS",

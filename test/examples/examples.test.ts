@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { parseAllDocuments } from "yaml";
+import { parseWatchPattern } from "../../src/watch/pattern.js";
 import { ROOT } from "../support/cli.js";
 import { isClientModel, validateObject } from "./kubernetes.js";
 
@@ -118,7 +119,9 @@ for (const file of ["job.yaml", "cronjob.yaml"]) {
     const watcher = template(`watcher/${file}`);
     assert.equal(watcher.spec.shareProcessNamespace, true);
     const job = watcher.spec.containers.find((c) => c.name === "report");
-    const pattern = new RegExp(envOf(watcher.spec.containers.find((c) => c.name === "iqqq")).IQQQ_WATCH_PATTERN ?? "");
+    const pattern = parseWatchPattern(
+      envOf(watcher.spec.containers.find((c) => c.name === "iqqq")).IQQQ_WATCH_PATTERN ?? "",
+    );
     assert.ok(pattern.test((job?.command ?? []).join(" ")), "the watcher's pattern matches the job's command line");
   });
 }
@@ -173,7 +176,7 @@ test("the Airflow examples build valid pods, with k8s classes that exist", async
     const env = Object.fromEntries(iqqq.env.map((e: { name: string; value: string }) => [e.name, e.value]));
     assert.ok(env.IQQQ_WATCH_PROCESS !== undefined || env.IQQQ_WATCH_PATTERN !== undefined, label);
   }
-  const pattern = new RegExp(
+  const pattern = parseWatchPattern(
     out.kpo_full_pod_spec.spec.containers[1].env.find((e: { name: string }) => e.name === "IQQQ_WATCH_PATTERN").value,
   );
   assert.ok(pattern.test("python -m etl --date 2024-01-01") && !pattern.test("python -m etlx"));
