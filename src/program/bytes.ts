@@ -21,6 +21,7 @@ export const SHELL = "/bin/sh";
  * Each consumed parameter is shifted off the front and each word appended at
  * the back, so "$@" ends as exactly the program's words.
  */
+// biome-ignore-start lint/suspicious/noTemplateCurlyInString: these are sh parameter expansions, not JavaScript templates
 export const LAUNCHER = [
   "set -f",
   "spec=$1; shift",
@@ -39,6 +40,7 @@ export const LAUNCHER = [
   "done",
   'exec "$@"',
 ].join("\n");
+// biome-ignore-end lint/suspicious/noTemplateCurlyInString: the launcher ends here
 
 /** Below MAX_ARG_STRLEN (32 pages) with room to spare. */
 const PIECE_BYTES = 64 * 1024;

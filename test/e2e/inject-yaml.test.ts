@@ -11,10 +11,9 @@ import { spawn } from "node:child_process";
 import { describe, test } from "node:test";
 import { CLI, cliEnv, runCli } from "../support/cli.js";
 import { oracleMissing, readAsKubernetes } from "../support/kubernetes-yaml.js";
+import type { Obj } from "../support/read-back.js";
 
 const IMAGE = "registry.example/iqqq:1.0";
-type Obj = Record<string, any>;
-
 const missing = oracleMissing();
 if (missing !== undefined && process.env.CI) throw new Error(`the Kubernetes YAML oracle is needed in CI: ${missing}`);
 

@@ -16,6 +16,7 @@ import { runCli } from "../support/cli.js";
 import { DOLLARS, type FakeRegistry, fakeRegistry } from "../support/fake-registry.js";
 import { expandKubelet } from "../support/kubelet.js";
 import { kubernetesDocument } from "../support/kubernetes-yaml.js";
+import type { Obj } from "../support/read-back.js";
 
 const IMAGE = "registry.example/iqqq:1.0";
 const IQQQ = "/opt/iqqq/iqqq";
@@ -30,8 +31,6 @@ const RESTRICTED = {
   },
   resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "500m", memory: "128Mi" } },
 };
-
-type Obj = Record<string, any>;
 
 async function inject(yaml: string, args: readonly string[] = [], env: Record<string, string> = {}) {
   const r = await runCli(["inject", "--image", IMAGE, ...args], { input: yaml, env, timeoutMs: 30_000 });

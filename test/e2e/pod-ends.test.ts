@@ -15,11 +15,11 @@ import { parse, parseAllDocuments, stringify } from "yaml";
 import { ROOT, runCli, startCli, watchOutput } from "../support/cli.js";
 import { fakeRegistry } from "../support/fake-registry.js";
 import { startFakeSidecar } from "../support/fake-sidecar.js";
+import type { Obj } from "../support/read-back.js";
 import { closedPort, fakeSidecars, K8S } from "../support/sidecars.js";
 
 const sidecar = fakeSidecars();
 const IMAGE = "registry.example/iqqq:1.0";
-type Obj = Record<string, any>;
 
 async function inject(yaml: string, args: readonly string[] = []) {
   const r = await runCli(["inject", "--image", IMAGE, ...args], { input: yaml, timeoutMs: 30_000 });

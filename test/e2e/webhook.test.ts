@@ -13,6 +13,7 @@ import { collect, runCli, startCli, watchOutput } from "../support/cli.js";
 import { DOLLARS, fakeRegistry } from "../support/fake-registry.js";
 import { expandKubelet } from "../support/kubelet.js";
 import { kubernetesDocument } from "../support/kubernetes-yaml.js";
+import type { Obj } from "../support/read-back.js";
 import { makeTls, type Tls } from "../support/tls.js";
 import { admissionReview, callWebhook } from "../support/webhook.js";
 
@@ -36,7 +37,7 @@ const POD = {
 const review = admissionReview;
 
 /** Applies the add/replace operations the webhook answers with (whole fields of /spec). */
-function applyPatch(object: any, patch: { op: string; path: string; value: unknown }[]): any {
+function applyPatch(object: Obj, patch: { op: string; path: string; value: unknown }[]): Obj {
   const copy = structuredClone(object);
   for (const op of patch) {
     assert.ok(op.op === "add" || op.op === "replace", `unexpected op ${op.op}`);
@@ -106,7 +107,7 @@ describe("iqqq webhook", () => {
   test("the same as inject, read as Kubernetes reads YAML, for a pod with a volume named iqqq, YAML 1.1 words and a command from its image", async () => {
     const registry = await fakeRegistry();
     try {
-      const pod = structuredClone(POD) as any;
+      const pod = structuredClone(POD) as Obj;
       pod.metadata.labels.y = "on";
       pod.spec.volumes = [{ name: "iqqq", configMap: { name: "mine", defaultMode: 0o400 } }];
       pod.spec.containers[0].args = ["yes", "0644", "$(HOME)"];
@@ -132,7 +133,7 @@ describe("iqqq webhook", () => {
   });
 
   test("a Linkerd pod with cloud-sql-proxy and restartPolicy OnFailure: the same env and annotation as inject gives it", async () => {
-    const pod = structuredClone(POD) as any;
+    const pod = structuredClone(POD) as Obj;
     pod.metadata.annotations = { "linkerd.io/inject": "enabled" };
     pod.spec.restartPolicy = "OnFailure";
     pod.spec.containers[1] = { name: "sql", image: "cloud-sql-proxy:2", args: ["--quitquitquit", "--admin-port=9092"] };
@@ -162,7 +163,7 @@ describe("iqqq webhook", () => {
   });
 
   test("no label, another kind, or a pod that cannot be injected: allowed unchanged (with a warning for the last)", async () => {
-    const unlabelled = structuredClone(POD) as any;
+    const unlabelled = structuredClone(POD) as Obj;
     delete unlabelled.metadata.labels["iqqq.io/inject"];
     assert.deepEqual(JSON.parse((await call(port, tls.ca, "POST", "/inject", review(unlabelled))).text).response, {
       uid: "0f1e2d3c",
@@ -189,7 +190,7 @@ describe("iqqq webhook", () => {
     const silent = createServer((socket) => socket.on("error", () => {}));
     await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
     try {
-      const pod = structuredClone(POD) as any;
+      const pod = structuredClone(POD) as Obj;
       pod.spec.containers[0] = {
         name: "report",
         image: `127.0.0.1:${(silent.address() as AddressInfo).port}/team/job:1`,

@@ -8,9 +8,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { parseAllDocuments } from "yaml";
 import { ROOT } from "../support/cli.js";
+import type { Obj } from "../support/read-back.js";
 import { validateObject } from "./kubernetes.js";
-
-type Obj = Record<string, any>;
 
 test("deploy/webhook.yaml: valid objects that agree with each other", async () => {
   const docs = parseAllDocuments(await readFile(join(ROOT, "deploy/webhook.yaml"), "utf8")).map((d) => d.toJS() as Obj);

@@ -295,7 +295,10 @@ function inject(yaml: string, ...args: string[]): string {
  * one key="value" per line). Nothing else in the manifest is changed.
  */
 function withoutDownwardApi(yaml: string): string {
-  const pod = parse(yaml) as { metadata: { name: string; annotations?: Record<string, string> }; spec: any };
+  const pod = parse(yaml) as {
+    metadata: { name: string; annotations?: Record<string, string> };
+    spec: { volumes?: { downwardAPI?: unknown; hostPath?: { path: string; type: string } }[] };
+  };
   for (const volume of pod.spec.volumes ?? []) {
     if (volume.downwardAPI === undefined) continue;
     const dir = join(WORK, `podinfo-${pod.metadata.name}`);

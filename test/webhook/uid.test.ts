@@ -31,7 +31,7 @@ describe("UidScanner", () => {
       [{ request: { uid: "x".repeat(300) } }, undefined],
     ];
     for (const [review, uid] of cases) assert.equal(scan(JSON.stringify(review), []), uid, JSON.stringify(review));
-    assert.equal(scan('{"request":{"object":"' + "x".repeat(1_000_000) + '","uid":"late"}}', []), "late");
+    assert.equal(scan(`{"request":{"object":"${"x".repeat(1_000_000)}","uid":"late"}}`, []), "late");
     assert.equal(scan("[".repeat(5000), []), undefined);
   });
 
