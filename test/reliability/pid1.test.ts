@@ -55,12 +55,12 @@ const runtimes: Runtime[] = [
 const shared = sharedSidecar();
 
 /** Runs iqqq as PID 1; `init()` is its pid as seen from here, once it exists. */
-function asPid1(runtime: Runtime, args: readonly string[], extra: Record<string, string> = {}) {
+function asPid1(runtime: Runtime, args: readonly string[], extra: Record<string, string> = {}, timeoutMs?: number) {
   const child = spawn("unshare", ["--pid", "--fork", "--mount-proc", ...runtime.command, ...args], {
     env: cliEnv({ ...shared.env, ...extra }),
     stdio: ["pipe", "pipe", "pipe"],
   });
-  const watched = watch(child);
+  const watched = watch(child, timeoutMs);
   return { watched, init: () => childrenOf(child.pid ?? 0)[0] ?? 0 };
 }
 
@@ -89,25 +89,36 @@ for (const runtime of runtimes) {
       const count = 5;
       // Each orphan's parent exits at once, so it is re-parented to PID 1, iqqq.
       // When it exits, only PID 1 can reap it; if not, it stays a zombie.
-      // Conditions, not fixed sleeps: the orphans live until told to go (a file), the counts are polled.
+      // Conditions, not fixed sleeps: the orphans live until told to go (a file of
+      // this run's own: a PID in the namespace repeats from run to run, and
+      // runs on one machine would tell each other's orphans to go), and each
+      // count is polled until it is what is waited for or a deadline far beyond
+      // any load has passed.
       const script = [
-        "go=/tmp/iqqq-orphans-go-$$; rm -f $go",
+        "dir=$(mktemp -d /tmp/iqqq-orphans.XXXXXX); go=$dir/go",
         `for i in $(seq ${count}); do sh -c "(while [ ! -e $go ]; do sleep 0.05; done) & exit 0"; done`,
-        'ppid1() { n=0; for f in /proc/[0-9]*/status; do grep -q "^PPid:[[:space:]]*1$" "$f" 2>/dev/null && grep -q "^State:[[:space:]]*$1" "$f" && n=$((n+1)); done; echo $n; }',
+        // PID 1's children in a state matching $1, from every /proc/PID/status at once (Name, State, then
+        // PPid); through cat, which goes on past a process that has gone since the glob (mawk would stop).
+        `ppid1() { cat /proc/[0-9]*/status 2>/dev/null | awk -v s="^$1" '/^Name:/ { st = "" } /^State:/ { st = $2 } /^PPid:/ && $2 == 1 && st ~ s { n++ } END { print n + 0 }'; }`,
+        // poll SECONDS TEST...: until TEST holds or SECONDS have passed.
+        'poll() { end=$(($(date +%s) + $1)); shift; until "$@"; do [ "$(date +%s)" -lt $end ] || return 0; sleep 0.05; done; }',
         // Every orphan re-parented to PID 1 (the program, sh, is its child too: count + 1).
         // Alive is any state but zombie: an orphan between two sleeps is running (R), not sleeping (S).
-        `i=0; while [ "$(ppid1 '[RSD]')" -lt ${count + 1} ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done`,
+        `alive() { [ "$(ppid1 '[RSD]')" "$@" ]; }`,
+        `poll 30 alive -ge ${count + 1}`,
         `echo "orphans $(ppid1 '[RSD]')"`,
         ": > $go",
         // Every orphan has exited (only the program is still running)…
-        `i=0; while [ "$(ppid1 '[RSD]')" -gt 1 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done`,
-        // …and a reaper, which scans every second, gets up to 3 s.
-        'i=0; while [ "$(ppid1 Z)" -gt 0 ] && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done',
+        "poll 30 alive -le 1",
+        // …and is reaped: a reaper scans every second. Without one, they stay zombies (3 s: three scans, had there been one).
+        `reaped() { [ "$(ppid1 Z)" -eq 0 ]; }`,
+        `poll ${runtime.reaps ? 30 : 3} reaped`,
         'echo "zombies $(ppid1 Z)"',
-        "rm -f $go",
+        'rm -rf "$dir"',
         "exit 7",
       ].join("\n");
-      const { watched } = asPid1(runtime, ["sh", "-c", script]);
+      // Room for the three polls' deadlines, so that a count that is never reached fails as a count.
+      const { watched } = asPid1(runtime, ["sh", "-c", script], {}, 120_000);
       const r = await watched.result;
       assert.equal(r.status, 7, r.stderr);
       assert.equal(shared.sidecar.quits() - quits, 1);
