@@ -16,6 +16,13 @@
 // - read more than MANIFEST_LIMIT / CONFIG_LIMIT / TOKEN_LIMIT bytes;
 // - have its words repeated: errors say the status and the registry's error
 //   code, never the body.
+//
+// Why not a package: none of those on npm does the above. The maintained one,
+// @snyk/docker-registry-v2-client 4.0.5, checks a token realm's host, but not a
+// config blob against its digest, sets no limit on an answer's size, and brings
+// needle, psl, parse-link-header and tslib; docker-registry-client 3.4.0 (and
+// Renovate's fork) is built on restify-clients and bunyan, twelve dependencies;
+// oci-registry-client 0.2.0 is node-fetch 2 and about a thousand downloads a month.
 
 import type { ImageCommand } from "../inject/inject.js";
 import type { Env } from "../io.js";

@@ -6,6 +6,11 @@
 // through node:net, the Bun executable through Bun.connect (Bun's node:net
 // takes about 10 ms to load).
 //
+// Why not a package: iqqq's npm package has no runtime dependencies (all is
+// bundled), so any HTTP client would be more code loaded on the wrapper's start
+// path, where every module is paid for on each run; one request without a body,
+// to a loopback address, needs only this much of HTTP/1.1.
+//
 // The same Answer contract as request.ts: redirects are returned, not followed;
 // 1xx answers other than 101 are skipped; 101 ends the exchange; a reply that
 // is not HTTP is an "error" (HPE_INVALID_CONSTANT, as node:http says); a
