@@ -8,9 +8,13 @@
 // in the text, for any pattern.
 //
 // Why RE2's syntax rather than JavaScript's: it is the syntax of Go's regexp,
-// which scuttle's users and Kubernetes people already write, and it is what the
+// which scuttle's users (scuttle is Go) already write, and it is what the
 // engine implements, so there is no second parser to keep in step. Unanchored,
-// no flags; a pattern may set its own with (?i), (?s), (?m), (?U).
+// no flags; a pattern may set its own with (?i), (?s), (?m), (?U). Checked
+// against Go's regexp itself (Go 1.19, on thousands of generated patterns): the
+// same patterns accepted and the same answers, but for a group name used twice
+// (re2js refuses it, Go takes it) and (?<name>…) (re2js takes it, as Go does
+// from 1.22 on).
 //
 // Where RE2 and a JavaScript RegExp (no flags) differ, as found by the tests:
 // - refused by RE2: backreferences (\1, \k<name>) and lookaround ((?=, (?!,

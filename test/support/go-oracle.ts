@@ -17,12 +17,12 @@ export interface GoOracle {
   run(input: unknown): unknown;
 }
 
-/** `needs`: a file of the Go package it builds against, and the Debian package that has it. */
-export function goOracle(name: string, needs: { file: string; debian: string }): GoOracle {
+/** `needs`: a file of the Go package it builds against, and the Debian package that has it (none for the standard library). */
+export function goOracle(name: string, needs?: { file: string; debian: string }): GoOracle {
   const source = `${ROOT}test/support/${name}`;
   const binary = `${ROOT}build/${name}/${name}`;
   const missing = (): string | undefined => {
-    if (!existsSync(`${GOPATH}/src/${needs.file}`))
+    if (needs !== undefined && !existsSync(`${GOPATH}/src/${needs.file}`))
       return `${needs.file} is not installed: apt-get install golang-go ${needs.debian}`;
     if (spawnSync("go", ["version"]).status !== 0) return "go is not installed: apt-get install golang-go";
     return undefined;

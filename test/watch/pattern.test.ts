@@ -1,12 +1,15 @@
-// IQQQ_WATCH_PATTERN: RE2 syntax, matched in linear time. Where RE2 and a
-// JavaScript RegExp (no flags) both accept a pattern and mean the same by it,
-// they must answer the same; where they differ, the table says how.
+// IQQQ_WATCH_PATTERN: RE2 syntax, matched in linear time. It must accept and
+// answer as Go's regexp does (the syntax Go and scuttle users know), checked
+// against Go itself where Go is installed. Where RE2 and a JavaScript RegExp (no
+// flags) both accept a pattern and mean the same by it, they must answer the
+// same; where they differ, the table says how.
 
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { describe, test } from "node:test";
 import fc from "fast-check";
 import { ValueError } from "../../src/config/values.js";
 import { parseWatchPattern } from "../../src/watch/pattern.js";
+import { goOracle } from "../support/go-oracle.js";
 
 /**
  * Small patterns over a small alphabet, in the syntax both engines accept with
@@ -177,4 +180,90 @@ test("catastrophic patterns for a backtracking engine take time linear in the te
     const ratio = fastest(() => p.test(long)) / fastest(() => p.test(short));
     assert.ok(ratio < 64 * 16, `${source}: 64 times the text took ${ratio.toFixed(0)} times as long`);
   }
+});
+
+/** Atoms of RE2's syntax, as a weight and a list each (lists one line long). */
+const RE2_ATOMS: [number, string[]][] = [
+  [2, ["a", "b", "A", "1", " ", "é", "😀", "α", ".", "\\d", "\\w", "\\s", "\\S", "\\b", "\\B"]],
+  [2, ["^", "$", "\\A", "\\z", "\\n", "\\r", "\\v", "\\f", "\\x41", "\\x{e9}", "\\x{1F600}", "\\101"]],
+  [2, ["\\pL", "\\PL", "\\p{Greek}", "\\pN", "\\p{Lu}", "[[:alpha:]]", "[[:^space:]]", "[\\p{Lu}1]"]],
+  [2, ["[ab]", "[^a]", "[a-c]", "[é-ü]", "[^\\n]", "[\\d_]", "[]a]", "[😀-😂]", "\\Qa.\\E"]],
+  [2, ["(?i:a)", "(?s:.)", "(?-i:a)", "(?P<n>a)", "(?<m>b)", "a{,2}", "x{2"]],
+  // Refused by Go: JavaScript's escapes, backtracking, Perl's extras (a pattern in four or so).
+  [1, ["\\1", "(?=a)", "(?<!a)", "\\cA", "\\u0041", "[]", "[^]", "a{1001}", "a{2,1}", "\\Z", "\\e", "\\C"]],
+];
+
+/** Patterns in RE2's syntax, with what only RE2 has and what RE2 refuses, over a wider alphabet. */
+const re2Pattern: fc.Arbitrary<string> = fc
+  .tuple(
+    fc.constantFrom("", "", "", "(?i)", "(?s)", "(?m)", "(?U)", "(?im)"),
+    fc.letrec<{ alt: string; seq: string; atom: string; quantified: string }>((tie) => ({
+      alt: fc.oneof(
+        { depthSize: "small", withCrossShrink: true },
+        tie("seq"),
+        fc.tuple(tie("seq"), tie("seq")).map(([a, b]) => `${a}|${b}`),
+      ),
+      seq: fc.array(tie("quantified"), { maxLength: 4 }).map((items) => items.join("")),
+      quantified: fc
+        .tuple(
+          tie("atom"),
+          fc.constantFrom("", "", "", "*", "+", "?", "{2}", "{1,2}", "{0,}"),
+          fc.constantFrom("", "", "?"),
+        )
+        .map(([atom, q, lazy]) => (q === "" ? atom : `${atom}${q}${lazy}`)),
+      atom: fc.oneof(
+        { depthSize: "small", withCrossShrink: true },
+        ...RE2_ATOMS.map(([weight, atoms]) => ({ weight, arbitrary: fc.constantFrom(...atoms) })),
+        { weight: 1, arbitrary: tie("alt").map((inner) => `(${inner})`) },
+        { weight: 1, arbitrary: tie("alt").map((inner) => `(?:${inner})`) },
+      ),
+    })).alt,
+  )
+  .map(([flags, body]) => flags + body);
+
+const re2Text = fc.string({
+  unit: fc.constantFrom("a", "b", "A", "1", " ", "\n", "\r", "\v", "é", "É", "😀", "α", "Ω", "."),
+  maxLength: 10,
+});
+
+const go = goOracle("go-regexp");
+
+describe("as Go's regexp reads RE2 syntax (test/support/go-regexp)", { skip: go.missing() ?? false }, () => {
+  test("the same patterns accepted and the same answers, on generated patterns and texts", () => {
+    const cases = fc.sample(fc.tuple(re2Pattern, fc.array(re2Text, { minLength: 1, maxLength: 6 })), {
+      numRuns: 4000,
+      seed: 20261202,
+    });
+    const answers = go.run(cases.map(([pattern, texts]) => ({ pattern, texts }))) as {
+      error?: string;
+      matches?: boolean[];
+    }[];
+    let refused = 0;
+    const disagreements: string[] = [];
+    for (const [i, [source, texts]] of cases.entries()) {
+      const goes = answers[i] as { error?: string; matches?: boolean[] };
+      let mine: ReturnType<typeof parseWatchPattern>;
+      try {
+        mine = parseWatchPattern(source);
+      } catch (err) {
+        assert.ok(err instanceof ValueError, source);
+        refused++;
+        // The one difference found: Go (1.19 here) takes a group name twice, RE2 (C++ and re2js) refuses it.
+        if (goes.error === undefined && !/duplicate capture group name/.test(err.message))
+          disagreements.push(`/${source}/: refused here (${err.message}), accepted by Go`);
+        continue;
+      }
+      // (?<name>…) came with Go 1.22 (RE2 had it before): an older Go refuses it.
+      const olderGo = goes.error?.includes("`(?<`") === true;
+      if (goes.error !== undefined && !olderGo)
+        disagreements.push(`/${source}/: accepted here, refused by Go (${goes.error})`);
+      for (const [j, t] of texts.entries()) {
+        if (goes.error === undefined && mine.test(t) !== goes.matches?.[j])
+          disagreements.push(`/${source}/ on ${JSON.stringify(t)}: Go says ${goes.matches?.[j]}`);
+      }
+    }
+    assert.deepEqual(disagreements, []);
+    // Both sides of the comparison are exercised.
+    assert.ok(refused > cases.length / 10 && refused < cases.length / 2, `${refused} of ${cases.length} refused`);
+  });
 });
