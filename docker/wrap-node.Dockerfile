@@ -1,5 +1,5 @@
 # IQQQ_WRAP for an image that already has Node.js ≥ 20: the single-file bundle
-# (dist/iqqq.mjs, about 190 KiB) instead of a standalone executable.
+# (dist/iqqq.mjs, about 250 KiB) instead of a standalone executable.
 #
 #   docker build -f docker/wrap-node.Dockerfile --build-arg BASE=my-node-job:1.2 -t my-node-job:1.2-iqqq .
 #
