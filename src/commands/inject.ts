@@ -6,9 +6,9 @@ import { InjectError } from "../inject/inject.js";
 import type { Env, Io } from "../io.js";
 import { builtin } from "../runtime/builtins.js";
 import { flagHelp, flagSynopsis, parseFlags } from "./flags.js";
-import { IMAGE, MODE, noImage, PLATFORM, WATCH } from "./shared.js";
+import { INJECTION, noImage, WATCH } from "./shared.js";
 
-export const FLAGS = [IMAGE, MODE, WATCH, PLATFORM] as const;
+export const FLAGS = [...INJECTION, WATCH] as const;
 
 export const INJECT_USAGE = `Usage: iqqq inject ${flagSynopsis(FLAGS)} [FILE…]
 Reads Kubernetes YAML (the FILEs, or stdin when none or "-"), writes it to stdout

@@ -46,6 +46,9 @@ export const WATCH = flag({
   parse: (raw): string | undefined => raw,
 });
 
+/** The flags of every command that injects iqqq (inject, webhook): a flag added here is added to both. */
+export const INJECTION = [IMAGE, MODE, PLATFORM] as const;
+
 /** No image given: the same message from every command. */
 export function noImage(command: string): string {
   return `iqqq ${command}: error: which iqqq image? Give --image REF or set IQQQ_IMAGE\n`;

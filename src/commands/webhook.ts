@@ -6,7 +6,7 @@ import type { Env, Io } from "../io.js";
 import { badAllowEntry } from "../registry/network.js";
 import { INJECT_LABEL } from "../webhook/review.js";
 import { FlagError, flag, flagHelp, flagSynopsis, parseFlags } from "./flags.js";
-import { IMAGE, MODE, noImage, PLATFORM } from "./shared.js";
+import { INJECTION, noImage } from "./shared.js";
 
 const CERT = flag({
   name: "cert",
@@ -69,7 +69,7 @@ const DRAIN = flag({
   },
 });
 
-export const FLAGS = [IMAGE, MODE, CERT, KEY, PORT, PLATFORM, ALLOW_REGISTRY, DRAIN] as const;
+export const FLAGS = [...INJECTION, CERT, KEY, PORT, ALLOW_REGISTRY, DRAIN] as const;
 
 export const WEBHOOK_USAGE = `Usage: iqqq webhook ${flagSynopsis(FLAGS)}
 A mutating admission webhook: injects iqqq (as iqqq inject does) into every pod
