@@ -7,6 +7,7 @@
 // server's own idle, header and drain handling does not apply to connections
 // it did not accept, so this does it:
 // - at most `max` connections, `perPeer` of them from one address;
+// - a connection with more than IN_FLIGHT requests in flight (pipelined, unanswered) is closed;
 // - a connection without a request in flight is closed after `idleMs`, however
 //   slowly it sends (a trickled header is no request yet); one whose answer is
 //   not out `requestMs` after the request began is closed too;
@@ -32,6 +33,15 @@ const HEADER_CREDIT = 64 * 1024;
  * clients pipelining and never reading grew it to 592 MiB, measured here).
  */
 const UNREAD_ANSWERS = 256 * 1024;
+
+/**
+ * Requests in flight on one connection, past which it is closed. Pipelining is
+ * allowed (one test sends 100 reviews in a row), but a client that pipelines
+ * hundreds and reads no answer is not an API server: Bun's HTTP server parses
+ * every request it is given and keeps each unanswered one (eight such clients
+ * grew it to 870 MiB here; closed at this count, its peak was 161 MiB).
+ */
+const IN_FLIGHT = 128;
 
 export interface ConnectionLimits {
   readonly max: number;
@@ -194,6 +204,11 @@ export class Connections {
     if (connection === undefined) return;
     connection.busy++;
     connection.open.add(res);
+    if (connection.busy > IN_FLIGHT) {
+      // Every request in flight on it, this one included, is told the connection is gone.
+      kill(connection);
+      return;
+    }
     clearTimeout(connection.timer);
     // However the answer is held up (a client that never reads it, a review stuck), the
     // connection ends after requestMs: nothing holds a connection, or its room, for ever.
