@@ -64,6 +64,7 @@ export async function injectCommand(args: readonly string[], env: Env, io: Io): 
   const options = {
     image,
     mode: parsed.mode,
+    volume: parsed.volume,
     watch: parsed.watch,
     imageCommand: (ref: string) => {
       const found = cache.get(ref) ?? lookups.lookup(ref);

@@ -2,7 +2,7 @@
 // whose image config is read, how iqqq goes into a pod, and what a watcher
 // watches. inject and the webhook list the same rows, so they cannot drift.
 
-import type { Mode } from "../inject/inject.js";
+import type { Mode, Volume } from "../inject/inject.js";
 import { badPlatform } from "../registry/reference.js";
 import { FlagError, flag } from "./flags.js";
 
@@ -46,8 +46,19 @@ export const WATCH = flag({
   parse: (raw): string | undefined => raw,
 });
 
+export const VOLUME = flag({
+  name: "volume",
+  value: "KIND",
+  help: "wrapper mode: emptydir (default): an init container copies iqqq\ninto an emptyDir, on any cluster; image: the iqqq image is\nmounted as an image volume, nothing copied (Kubernetes 1.33\nand later, with image volumes on: on by default from 1.35)",
+  default: (): Volume => "emptydir",
+  parse: (raw): Volume => {
+    if (raw !== "emptydir" && raw !== "image") throw new FlagError("expected emptydir or image");
+    return raw;
+  },
+});
+
 /** The flags of every command that injects iqqq (inject, webhook): a flag added here is added to both. */
-export const INJECTION = [IMAGE, MODE, PLATFORM] as const;
+export const INJECTION = [IMAGE, MODE, VOLUME, PLATFORM] as const;
 
 /** No image given: the same message from every command. */
 export function noImage(command: string): string {

@@ -89,14 +89,14 @@ export async function webhookCommand(args: readonly string[], env: Env, io: Io):
     io.stderr(`iqqq webhook: error: ${line}\n${WEBHOOK_USAGE}`);
     return EXIT.USAGE;
   }
-  const { image, mode, cert, key, port, platform, drain } = line.values;
+  const { image, mode, volume, cert, key, port, platform, drain } = line.values;
   if (image === undefined) {
     io.stderr(noImage("webhook"));
     return EXIT.USAGE;
   }
   const { serveWebhook } = await import("../webhook/server.js");
   return serveWebhook(
-    { image, mode, cert, key, port, platform, allow: line.values["allow-registry"], drainMs: drain },
+    { image, mode, volume, cert, key, port, platform, allow: line.values["allow-registry"], drainMs: drain },
     env,
     io,
   );

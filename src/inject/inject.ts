@@ -57,10 +57,18 @@ export interface ImageCommand {
   readonly cmd: readonly string[];
 }
 
+/** How iqqq reaches the job containers: copied into an emptyDir by an init container, or the image mounted. */
+export type Volume = "emptydir" | "image";
+
+/** Where the iqqq image keeps iqqq, its loader and libraries (the loader's path is built in). */
+const IMAGE_SUBPATH = "opt/iqqq";
+
 export interface InjectOptions {
   /** The iqqq image, for the init container (or the watcher). */
   readonly image: string;
   readonly mode: Mode;
+  /** Wrapper mode: emptydir (default, any cluster) or image (an image volume, Kubernetes 1.33 and later). */
+  readonly volume?: Volume;
   /** For a container without a command: its image's ENTRYPOINT and CMD (registry.ts). */
   readonly imageCommand?: (image: string) => Promise<ImageCommand>;
   /** Watcher mode: the process to watch where no command or image says it. */
@@ -264,12 +272,26 @@ async function injectWrapper(pod: Pod, options: InjectOptions, what: string): Pr
   const names = ourNames(spec, [...ours]);
   const said: string[] = [];
   const group = jobs.length > 1 ? jobs.map((c) => c.name).join(",") : undefined;
+  const byImage = options.volume === "image";
+  // An image volume holds the whole image: the job containers mount its /opt/iqqq only.
+  const iqqqMount: Obj = byImage
+    ? { name: names.volume, mountPath: IQQQ_DIR, subPath: IMAGE_SUBPATH, readOnly: true }
+    : { name: names.volume, mountPath: IQQQ_DIR, readOnly: true };
+  // From an earlier injection with the other kind of volume: its mount is brought up to date.
+  for (const c of ours) {
+    const mount = (c.volumeMounts ?? []).find(
+      (m) => m.name === names.volume && normalPath(String(m.mountPath ?? "")) === IQQQ_DIR,
+    );
+    if (mount === undefined || mount.subPath === iqqqMount.subPath) continue;
+    if (byImage) mount.subPath = IMAGE_SUBPATH;
+    else delete mount.subPath;
+  }
   // Every mount first, so that a clash leaves the document as it was.
   const mounts = new Map<Container, Obj[]>(
     jobs.map((c) => [
       c,
       [
-        ...(ours.has(c) ? [{ name: names.volume, mountPath: IQQQ_DIR, readOnly: true }] : []),
+        ...(ours.has(c) ? [iqqqMount] : []),
         { name: names.podinfo, mountPath: PODINFO_DIR, readOnly: true },
         ...(group !== undefined ? [{ name: names.group, mountPath: GROUP_DIR }] : []),
       ].filter((m) => !hasMount(c, m, what)),
@@ -279,18 +301,33 @@ async function injectWrapper(pod: Pod, options: InjectOptions, what: string): Pr
   said.push(...warnings);
   const restart =
     spec.restartPolicy === "OnFailure" || spec.restartPolicy === "Always" ? spec.restartPolicy : undefined;
-  addVolume(spec, { name: names.volume, emptyDir: {} });
-  addVolume(spec, podinfoVolume(names.podinfo));
   const install = (spec.initContainers ?? []).find((c) => c.name === INSTALL_CONTAINER);
   if (install !== undefined && !same(install.command, [IQQQ, "install", INSTALL_TARGET]))
     throw new InjectError(
       `${what}: it has an init container named ${INSTALL_CONTAINER} that is not iqqq's (its command is not ${IQQQ} install ${INSTALL_TARGET}); rename it`,
     );
-  if (install !== undefined && install.image !== options.image) {
+  const volume = byImage
+    ? { name: names.volume, image: { reference: options.image, pullPolicy: "IfNotPresent" } }
+    : { name: names.volume, emptyDir: {} };
+  const before = (spec.volumes ?? []).find((v) => v.name === names.volume);
+  const mounted = isObj(before?.image) ? before.image.reference : undefined;
+  if (typeof mounted === "string" && mounted !== options.image)
+    said.push(`iqqq's image changed from ${mounted} to ${options.image} (volume ${names.volume})`);
+  if (before !== undefined && !same(before, volume))
+    spec.volumes = (spec.volumes ?? []).map((v) => (v === before ? volume : v));
+  else addVolume(spec, volume);
+  addVolume(spec, podinfoVolume(names.podinfo));
+  if (byImage) {
+    // Nothing to copy: an init container from an earlier injection goes.
+    if (install !== undefined) {
+      spec.initContainers = (spec.initContainers ?? []).filter((c) => c !== install);
+      if (spec.initContainers.length === 0) delete spec.initContainers;
+    }
+  } else if (install !== undefined && install.image !== options.image) {
     said.push(`iqqq's image changed from ${install.image} to ${options.image} (container ${INSTALL_CONTAINER})`);
     install.image = options.image;
   }
-  if (install === undefined) {
+  if (!byImage && install === undefined) {
     spec.initContainers = [
       {
         name: INSTALL_CONTAINER,
@@ -428,10 +465,22 @@ function ourNames(spec: PodSpec, wrapped: readonly Container[]): Names {
     )
       ? name
       : undefined;
+  // Ours only if it is what iqqq adds with --volume image: the image and its pull policy, nothing else.
+  const image = (name: string | undefined): string | undefined => {
+    const v = volumes.find((x) => x.name === name);
+    return name !== undefined &&
+      v !== undefined &&
+      Object.keys(v).length === 2 &&
+      isObj(v.image) &&
+      typeof v.image.reference === "string" &&
+      Object.keys(v.image).every((k) => k === "reference" || k === "pullPolicy")
+      ? name
+      : undefined;
+  };
   const install = (spec.initContainers ?? []).filter((c) => c.name === INSTALL_CONTAINER);
   const watcher = (spec.containers ?? []).filter((c) => c.name === WATCHER_CONTAINER);
   return {
-    volume: emptyDir(mountedAt(install, INSTALL_TARGET)) ?? free(VOLUME),
+    volume: emptyDir(mountedAt(install, INSTALL_TARGET)) ?? image(mountedAt(wrapped, IQQQ_DIR)) ?? free(VOLUME),
     podinfo:
       annotations(mountedAt([...wrapped, ...watcher, ...jobContainers(spec)], PODINFO_DIR)) ?? free(PODINFO_VOLUME),
     group: emptyDir(mountedAt(wrapped, GROUP_DIR)) ?? free(GROUP_VOLUME),

@@ -3,7 +3,7 @@
 // Never refuses a pod: anything that goes wrong lets it through unchanged, with
 // a warning, as failurePolicy Ignore would.
 
-import { describe, type ImageCommand, InjectError, injectDocument, type Mode } from "../inject/inject.js";
+import { describe, type ImageCommand, InjectError, injectDocument, type Mode, type Volume } from "../inject/inject.js";
 
 /** The label a pod opts in with: "true" or "wrapper", or "watcher". */
 export const INJECT_LABEL = "iqqq.io/inject";
@@ -19,6 +19,7 @@ export interface ReviewOptions {
   readonly image: string;
   /** For pods labelled iqqq.io/inject=true; =wrapper and =watcher pick their own. Default wrapper. */
   readonly mode?: Mode;
+  readonly volume?: Volume;
   readonly imageCommand?: (image: string) => Promise<ImageCommand>;
 }
 
@@ -61,7 +62,12 @@ export async function answerReview(body: unknown, options: ReviewOptions): Promi
   const changed: Obj = { ...pod, spec: structuredClone(pod.spec) };
   let warnings: readonly string[];
   try {
-    const outcome = await injectDocument(changed, { image: options.image, mode, ...optional(options.imageCommand) });
+    const outcome = await injectDocument(changed, {
+      image: options.image,
+      mode,
+      ...(options.volume !== undefined ? { volume: options.volume } : {}),
+      ...optional(options.imageCommand),
+    });
     warnings = (outcome.warnings ?? []).map((w) => `iqqq: ${w}`);
     if (outcome.kind !== "injected")
       return answer(warnings.length > 0 ? { warnings } : {}, `${where}: already injected`);

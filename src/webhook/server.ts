@@ -29,7 +29,7 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { EXIT } from "../exit-status.js";
-import type { Mode } from "../inject/inject.js";
+import type { Mode, Volume } from "../inject/inject.js";
 import type { Env, Io } from "../io.js";
 import { ImageLookups } from "../registry/lookups.js";
 import { Budget } from "../registry/network.js";
@@ -93,6 +93,8 @@ export interface WebhookOptions {
   readonly image: string;
   /** How pods labelled iqqq.io/inject=true get iqqq (=wrapper or =watcher pick their own). */
   readonly mode: Mode;
+  /** How iqqq reaches the job containers (inject.ts Volume). */
+  readonly volume: Volume;
   readonly cert: string;
   readonly key: string;
   readonly port: number;
@@ -239,6 +241,7 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
       answerReview(review, {
         image,
         mode: options.mode,
+        volume: options.volume,
         imageCommand: (ref) => {
           asked.add(ref);
           if (asked.size > LOOKUPS_PER_REVIEW)

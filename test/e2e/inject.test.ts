@@ -102,6 +102,27 @@ describe("iqqq inject", () => {
     assert.equal(job.spec.template.metadata.annotations["sidecar.istio.io/inject"], "true");
   });
 
+  test("--volume image: the iqqq image mounted, no init container; injecting twice changes nothing; a bad kind is refused", async () => {
+    const r = await inject(JOB, ["--volume", "image"]);
+    assert.equal(r.status, 0, r.stderr);
+    const [job] = r.docs as [Obj];
+    await assertValid([job]);
+    const spec = job.spec.template.spec;
+    assert.equal(spec.initContainers, undefined);
+    assert.deepEqual(spec.volumes[0], { name: "iqqq", image: { reference: IMAGE, pullPolicy: "IfNotPresent" } });
+    assert.deepEqual(spec.containers[0].volumeMounts[0], {
+      name: "iqqq",
+      mountPath: "/opt/iqqq",
+      subPath: "opt/iqqq",
+      readOnly: true,
+    });
+    const twice = await inject(r.text, ["--volume", "image"]);
+    assert.equal(twice.text, r.text);
+    const bad = await inject(JOB, ["--volume", "hostPath"]);
+    assert.equal(bad.status, 64);
+    assert.match(bad.stderr, /--volume "hostPath": expected emptydir or image/);
+  });
+
   test("injecting twice equals injecting once, byte for byte", async () => {
     const once = await inject(JOB);
     const twice = await inject(once.text);

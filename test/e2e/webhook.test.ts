@@ -258,7 +258,7 @@ describe("iqqq webhook: a renewed certificate", () => {
 });
 
 describe("iqqq webhook and iqqq inject share their flags", () => {
-  test("--image, --mode and --platform: the same rows in both --help texts", async () => {
+  test("--image, --mode, --volume and --platform: the same rows in both --help texts", async () => {
     const help = async (command: string) =>
       (await runCli([command, "--help"], { timeoutMs: 15_000 })).stdout.toString();
     const rows = (text: string, name: string) => {
@@ -273,7 +273,7 @@ describe("iqqq webhook and iqqq inject share their flags", () => {
       return out;
     };
     const [inject, webhook] = [await help("inject"), await help("webhook")];
-    for (const name of ["image", "mode", "platform"]) assert.deepEqual(rows(webhook, name), rows(inject, name), name);
+    for (const name of ["image", "mode", "volume", "platform"]) assert.deepEqual(rows(webhook, name), rows(inject, name), name);
   });
 });
 

@@ -41,3 +41,21 @@ test("label true follows --mode (wrapper by default); wrapper and watcher labels
   assert.deepEqual(await injected("wrapper", "watcher"), ["job"]);
   assert.deepEqual(await injected("watcher", "wrapper"), ["job", "iqqq-watcher"]);
 });
+
+test("--volume image: the webhook mounts the iqqq image, as inject --volume image does", async () => {
+  const reviewed = await answerReview(review("true"), { image: "registry.example/iqqq:1", volume: "image" });
+  const response = (reviewed.review as { response: { patch?: string } }).response;
+  const ops = JSON.parse(Buffer.from(response.patch ?? "", "base64").toString("utf8")) as {
+    path: string;
+    value: unknown;
+  }[];
+  assert.equal(
+    ops.find((o) => o.path === "/spec/initContainers"),
+    undefined,
+  );
+  const volumes = ops.find((o) => o.path === "/spec/volumes")?.value as { name: string; image?: unknown }[];
+  assert.deepEqual(volumes[0], {
+    name: "iqqq",
+    image: { reference: "registry.example/iqqq:1", pullPolicy: "IfNotPresent" },
+  });
+});
