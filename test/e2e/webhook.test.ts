@@ -273,7 +273,8 @@ describe("iqqq webhook and iqqq inject share their flags", () => {
       return out;
     };
     const [inject, webhook] = [await help("inject"), await help("webhook")];
-    for (const name of ["image", "mode", "volume", "platform"]) assert.deepEqual(rows(webhook, name), rows(inject, name), name);
+    for (const name of ["image", "mode", "volume", "platform"])
+      assert.deepEqual(rows(webhook, name), rows(inject, name), name);
   });
 });
 
