@@ -1,5 +1,7 @@
 # IQQQ_WRAP for an image that already has Node.js ≥ 20: the single-file bundle
-# (dist/iqqq.mjs, about 250 KiB) instead of a standalone executable.
+# (dist/iqqq.mjs, 83 KiB) instead of a standalone executable. It wraps on its
+# own; what it loads on demand (the install/inject/webhook commands in
+# dist/commands/, the IQQQ_WATCH_PATTERN engine in dist/vendor/) is not needed here.
 #
 #   docker build -f docker/wrap-node.Dockerfile --build-arg BASE=my-node-job:1.2 -t my-node-job:1.2-iqqq .
 #

@@ -1,105 +1,126 @@
 // npm run build: bundles src/cli.ts into dist/iqqq.mjs, one self-contained
-// executable file with no runtime dependencies.
-import { chmod, readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
-import { gzipSync } from "node:zlib";
+// executable file with no runtime dependencies: the wrapper, the watcher and
+// the standalone stop. What it loads only on demand is bundled apart, into
+// files beside it that it imports when they are used: the commands (iqqq
+// install, inject, webhook), each with what it uses (the yaml package
+// included), in dist/commands/NAME.mjs; the RE2 engine for IQQQ_WATCH_PATTERN
+// (the re2js package) in dist/vendor/re2js.mjs.
+import { chmod, readFile, rm } from "node:fs/promises";
 import { build } from "esbuild";
 
 const root = new URL("..", import.meta.url).pathname;
 
 const { version } = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8"));
-const outfile = new URL("../dist/iqqq.mjs", import.meta.url).pathname;
+const outfile = `${root}dist/iqqq.mjs`;
 
-await build({
-  entryPoints: [new URL("../src/cli.ts", import.meta.url).pathname],
-  outfile,
+/**
+ * The import()s in src that dist/iqqq.mjs leaves to a file beside it: the
+ * specifier → that file (under dist/) and what it is built from. `command`:
+ * one of src/main.ts's commands, whose file carries its own copy of the src
+ * modules it uses (see prepare-builtins below).
+ */
+const APART = {
+  "./commands/install.js": { file: "commands/install.mjs", source: "./src/commands/install.ts", command: true },
+  "./commands/inject.js": { file: "commands/inject.mjs", source: "./src/commands/inject.ts", command: true },
+  "./commands/webhook.js": { file: "commands/webhook.mjs", source: "./src/commands/webhook.ts", command: true },
+  // src/watch/pattern.ts's; the module itself stays in dist/iqqq.mjs, as config.ts must know its errors.
+  re2js: { file: "vendor/re2js.mjs", source: "re2js", command: false },
+};
+
+const common = {
   bundle: true,
   platform: "node",
   format: "esm",
   target: "node20",
   minify: true,
   legalComments: "none",
-  banner: { js: "#!/usr/bin/env node" },
   define: { __IQQQ_VERSION__: JSON.stringify(version) },
-  plugins: [compressedOnDemand(["./commands/install.js", "./commands/inject.js", "./commands/webhook.js"], ["re2js"])],
   logLevel: "warning",
+};
+
+// A file left from an older build (a part since renamed) must not ship.
+await rm(`${root}dist/commands`, { recursive: true, force: true });
+await rm(`${root}dist/vendor`, { recursive: true, force: true });
+
+await build({
+  ...common,
+  entryPoints: [`${root}src/cli.ts`],
+  outfile,
+  banner: { js: "#!/usr/bin/env node" },
+  plugins: [partsApart()],
 });
 await chmod(outfile, 0o755);
 
+for (const { file, source, command } of Object.values(APART)) {
+  await build({
+    ...common,
+    // A command's module comes after one that makes its copy of src/runtime/builtins.ts ready.
+    stdin: {
+      contents: `${command ? 'import "iqqq:prepare-builtins";\n' : ""}export * from ${JSON.stringify(source)};\n`,
+      resolveDir: root,
+      sourcefile: file,
+      loader: "js",
+    },
+    outfile: `${root}dist/${file}`,
+    // The yaml package's Node build is CommonJS and require()s "process" and "buffer": esbuild
+    // leaves those calls to a require that an ES module does not have, so a command's file makes one.
+    banner: command
+      ? { js: 'import{createRequire as __iqqqRequire}from"node:module";const require=__iqqqRequire(import.meta.url);' }
+      : {},
+    plugins: [prepareBuiltins()],
+  });
+}
+
 /**
- * The commands (iqqq install, inject, webhook: src/main.ts imports them on
- * demand), each bundled with what it uses (the yaml package included) into
- * CommonJS, gzipped and embedded as a base64 string that is inflated and
- * evaluated when the command runs. V8 scans a string literal far faster than it
- * pre-parses code, so the wrapper's start-up does not pay for them (as code
- * they cost it 3-4 ms, the yaml package alone 7 ms). The one module they share
- * with the rest at run time, src/runtime/builtins.ts, is the bundle's own.
- * Small stateless modules (exit codes, the sidecar catalogue) are copied.
- * `packages` are embedded the same way where they are imported: re2js, which
- * only src/watch/pattern.ts imports, and that only for IQQQ_WATCH_PATTERN (as
- * code it added 145 KB to the bundle and about 2 ms to every start, unused).
+ * The wrapper's build leaves the parts in APART out: their import()s stay
+ * import() calls, rewritten to the part's file beside the bundle (resolved
+ * from dist/iqqq.mjs at run time). So the wrapper's start-up neither loads nor
+ * even parses them (as code in the same file, V8 took about 5 ms more to parse
+ * it for the commands, 3 ms for re2js: docs/performance.md), and
+ * dist/iqqq.mjs still runs alone when it is copied without them (src/main.ts
+ * then says what is missing). esbuild's own code splitting is not used: it
+ * would move the modules the wrapper shares with the commands (exit codes,
+ * runtime/builtins.ts) into chunks that dist/iqqq.mjs imports statically, and
+ * the file would no longer run alone.
  */
-function compressedOnDemand(specifiers, packages) {
-  const builtins = `${root}src/runtime/builtins.ts`;
+function partsApart() {
   return {
-    name: "compressed-on-demand",
+    name: "parts-apart",
     setup(plugin) {
       plugin.onResolve({ filter: /.*/ }, (args) => {
-        if (args.kind === "import-statement" && packages.includes(args.path))
-          return { path: fileURLToPath(import.meta.resolve(args.path)), namespace: "compressed-on-demand" };
-        if (args.kind !== "dynamic-import" || !specifiers.includes(args.path)) return undefined;
-        const file = `${args.resolveDir}/${args.path.replace(/\.js$/, ".ts")}`;
-        return { path: file, namespace: "compressed-on-demand" };
+        const part = Object.hasOwn(APART, args.path) ? APART[args.path] : undefined;
+        if (args.kind !== "dynamic-import" || part === undefined) return undefined;
+        return { path: `./${part.file}`, external: true };
       });
-      plugin.onLoad({ filter: /.*/, namespace: "compressed-on-demand" }, async (args) => {
-        const cjs = await build({
-          entryPoints: [args.path],
-          bundle: true,
-          platform: "node",
-          format: "cjs",
-          target: "node20",
-          minify: true,
-          legalComments: "none",
-          define: { __IQQQ_VERSION__: JSON.stringify(version) },
-          write: false,
-          metafile: true,
-          outfile: "command.js",
-          logLevel: "warning",
-          plugins: [
-            {
-              name: "host-builtins",
-              setup(nested) {
-                nested.onResolve({ filter: /runtime\/builtins\.js$/ }, () => ({
-                  path: "iqqq:builtins",
-                  external: true,
-                }));
-              },
-            },
-          ],
-        });
-        // The entry's export names (a CommonJS output lists none): from an ESM transform of the file alone.
-        const esm = await build({
-          entryPoints: [args.path],
-          format: "esm",
-          write: false,
-          metafile: true,
-          outfile: "x.js",
-          logLevel: "warning",
-        });
-        const names = Object.values(esm.metafile.outputs)[0].exports;
-        const blob = gzipSync(cjs.outputFiles[0].contents, { level: 9 }).toString("base64");
-        return {
-          resolveDir: root,
-          contents: [
-            `import * as host from ${JSON.stringify(builtins)};`,
-            "const m = { exports: {} };",
-            `const source = host.builtin("node:zlib").gunzipSync(Buffer.from(${JSON.stringify(blob)}, "base64")).toString("utf8");`,
-            // require(): the bundle's own builtins module, or a Node built-in (yaml asks for "process" and "buffer").
-            `new Function("module", "exports", "require", source)(m, m.exports, (id) => id === "iqqq:builtins" ? host : host.builtinModule(id));`,
-            `export const { ${names.join(", ")} } = m.exports;`,
-          ].join("\n"),
-        };
-      });
+    },
+  };
+}
+
+/**
+ * Each command's file has its own copy of src/runtime/builtins.ts, the one
+ * module with state it shares with the wrapper: the function that fetches a
+ * built-in. On Node 20.16 and later that is process.getBuiltinModule, there at
+ * once; before, prepareBuiltins() must make one, which src/cli.ts does for the
+ * wrapper's copy only. This module, imported first, does it for the command's
+ * copy before the command's own modules are evaluated (a top-level await: an
+ * ES module may wait). Nothing else the two share keeps state that matters (a
+ * scratch buffer, constants), and no error class of one is caught by the other
+ * (which is why src/watch/pattern.ts, whose ValueError config.ts catches, stays
+ * in dist/iqqq.mjs and only the re2js package is apart).
+ */
+function prepareBuiltins() {
+  return {
+    name: "prepare-builtins",
+    setup(plugin) {
+      plugin.onResolve({ filter: /^iqqq:prepare-builtins$/ }, () => ({
+        path: "prepare-builtins",
+        namespace: "iqqq",
+      }));
+      plugin.onLoad({ filter: /.*/, namespace: "iqqq" }, () => ({
+        contents: `import { prepareBuiltins } from "./src/runtime/builtins.ts";\nawait prepareBuiltins();\n`,
+        resolveDir: root,
+        loader: "ts",
+      }));
     },
   };
 }

@@ -13,6 +13,12 @@ export const EXIT = {
   DATA: 65,
   /** sysexits.h EX_UNAVAILABLE: standalone mode found no sidecar listening (connection refused). */
   NO_SIDECAR: 69,
+  /**
+   * sysexits.h EX_UNAVAILABLE ("a support program or file does not exist"): dist/iqqq.mjs copied
+   * without the files beside it that iqqq install, inject, webhook or IQQQ_WATCH_PATTERN load.
+   * Nothing was run.
+   */
+  MISSING_PART: 69,
   /** sysexits.h EX_SOFTWARE: a bug in iqqq itself; the sidecar is still stopped. */
   INTERNAL: 70,
   /** sysexits.h EX_OSFILE: watcher mode cannot read /proc; the sidecars were stopped. */

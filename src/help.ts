@@ -54,6 +54,8 @@ Exit status:
                ${EXIT.NO_SIDECAR} no sidecar listening (connection refused)
   both         ${EXIT.USAGE} bad option, ${EXIT.CONFIG} bad variable (nothing run), ${EXIT.INTERNAL} internal error
   commands     inject: ${EXIT.DATA} input it cannot inject (nothing written); install: ${EXIT.CANT_CREATE} cannot
-               copy into DIR; webhook: ${EXIT.CONFIG} certificate unreadable or port unusable
+               copy into DIR; webhook: ${EXIT.CONFIG} certificate unreadable or port unusable;
+               all three, and IQQQ_WATCH_PATTERN: ${EXIT.MISSING_PART} the Node bundle copied without
+               the files beside it (commands/, vendor/)
 `;
 }

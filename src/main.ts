@@ -21,7 +21,11 @@ import { VERSION } from "./version.js";
 
 export type { Env, Io };
 
-/** iqqq's commands, as its first argument; each loaded only when used. `iqqq -- install …` runs a program. */
+/**
+ * iqqq's commands, as its first argument; each loaded only when used. `iqqq -- install …` runs a program.
+ * The Node bundle has each in a file of its own, dist/commands/NAME.mjs (scripts/build.mjs); the Bun
+ * executable has them inside.
+ */
 const COMMANDS: Record<string, () => Promise<(args: readonly string[], env: Env, io: Io) => Promise<number>>> = {
   install: async () => (await import("./commands/install.js")).installCommand,
   inject: async () => (await import("./commands/inject.js")).injectCommand,
@@ -37,10 +41,24 @@ export async function main(argv: readonly string[], env: Env, io: Io): Promise<n
   // Invoked as scuttle, iqqq follows scuttle's rules: its first argument is always the program.
   const load =
     io.invokedAs !== "scuttle" && Object.hasOwn(COMMANDS, argv[0] ?? "") ? COMMANDS[argv[0] as string] : undefined;
-  if (load !== undefined) return (await load())(argv.slice(1), env, io);
+  if (load !== undefined) {
+    const name = argv[0] as string;
+    const command = await fromBeside(load, `iqqq ${name}`, `commands/${name}.mjs`, `iqqq ${name}`, io);
+    return command === undefined ? EXIT.MISSING_PART : command(argv.slice(1), env, io);
+  }
   // The pattern engine is loaded only for the variable that needs it.
-  const engines =
-    (env.IQQQ_WATCH_PATTERN ?? "") !== "" ? { pattern: (await import("./watch/pattern.js")).parseWatchPattern } : {};
+  let engines = {};
+  if ((env.IQQQ_WATCH_PATTERN ?? "") !== "") {
+    const pattern = await fromBeside(
+      async () => (await import("./watch/pattern.js")).parseWatchPattern,
+      "iqqq",
+      "vendor/re2js.mjs",
+      "IQQQ_WATCH_PATTERN",
+      io,
+    );
+    if (pattern === undefined) return EXIT.MISSING_PART;
+    engines = { pattern };
+  }
   const command = parseConfig(argv, env, io.invokedAs, engines);
   if (command instanceof UsageError) {
     for (const problem of command.problems) io.stderr(`iqqq: error: ${problem}\n`);
@@ -82,6 +100,35 @@ export async function main(argv: readonly string[], env: Env, io: Io): Promise<n
   if (config.program !== undefined) return wrap(config, config.program, plugins, log);
   if (config.watch !== undefined) return watch(config, config.watch, plugins, log);
   return stop(config, plugins, log, undefined, (result) => standaloneStatus(result));
+}
+
+/**
+ * A part of iqqq imported on demand. The Node bundle leaves some in files beside
+ * dist/iqqq.mjs (scripts/build.mjs); copied alone (into a Node image, or by iqqq
+ * install) it still wraps, and what needs one of them says so here and resolves
+ * to undefined. The part's file imports nothing but built-ins, so a module not
+ * found is the file itself (Node names it in the error's url).
+ */
+async function fromBeside<T>(
+  load: () => Promise<T>,
+  prefix: string,
+  file: string,
+  what: string,
+  io: Io,
+): Promise<T | undefined> {
+  try {
+    return await load();
+  } catch (err) {
+    const missing = err as { code?: unknown; url?: unknown };
+    const url = typeof missing.url === "string" ? missing.url : "";
+    if (missing.code !== "ERR_MODULE_NOT_FOUND" || (url !== "" && !url.endsWith(`/${file}`))) throw err;
+    const where = url === "" ? "" : ` (no ${url.startsWith("file://") ? decodeURI(url.slice(7)) : url})`;
+    io.stderr(
+      `${prefix}: error: this copy of iqqq is the wrapper alone: ${what} needs ${file} beside iqqq.mjs${where}. ` +
+        "Install the npm package (npm i -g iqqq), or use the iqqq executable or image; nothing was run\n",
+    );
+    return undefined;
+  }
 }
 
 async function wrap(config: Config, program: Program, plugins: PluginHost, log: Logger): Promise<number> {

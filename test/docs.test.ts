@@ -190,6 +190,13 @@ const ARTEFACTS: readonly Artefact[] = [
     files: () => [join(ROOT, "dist/iqqq.mjs")],
     absent: "dist/iqqq.mjs is absent: npm run build makes it",
   },
+  // What the Node bundle loads on demand, each a file beside it (scripts/build.mjs).
+  ...["commands/inject.mjs", "commands/webhook.mjs", "commands/install.mjs", "vendor/re2js.mjs"].map((file) => ({
+    name: `dist/${file}`,
+    mention: new RegExp(`\\b(?:dist/)?${file.replace(".", "\\.")}\\b`, "g"),
+    files: () => [join(ROOT, "dist", file)],
+    absent: `dist/${file} is absent: npm run build makes it`,
+  })),
   {
     name: "the musl executables",
     mention: /iqqq-linux-(?:x64|arm64|\{x64,arm64\}|<arch>)-musl\b|\bmusl executables?\b/g,

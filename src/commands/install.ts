@@ -2,8 +2,10 @@
 // into an emptyDir (iqqq inject). From the iqqq image, that is the whole
 // self-contained /opt/iqqq (the executable, its loader and libraries), which
 // then runs in any job image once mounted at /opt/iqqq (the loader's path was
-// patched in); otherwise the running executable, or the Node bundle, alone.
-// No shell needed: the image is FROM scratch.
+// patched in); otherwise the running executable, or the Node bundle, alone
+// (not the files beside it, dist/commands/ and dist/vendor/: a job container
+// needs the wrapper; the commands and IQQQ_WATCH_PATTERN then say what is
+// missing). No shell needed: the image is FROM scratch.
 
 import { EXIT } from "../exit-status.js";
 import type { Env, Io } from "../io.js";
@@ -11,7 +13,8 @@ import { builtin } from "../runtime/builtins.js";
 
 export const INSTALL_USAGE = `Usage: iqqq install DIR
 Copies iqqq into DIR (created if missing): from the iqqq image, the whole
-self-contained /opt/iqqq folder; else this executable (or dist/iqqq.mjs) alone.
+self-contained /opt/iqqq folder; else this executable (or dist/iqqq.mjs, which
+wraps, without the files beside it) alone.
 `;
 
 export async function installCommand(args: readonly string[], _env: Env, io: Io): Promise<number> {

@@ -44,7 +44,7 @@ export function builtin<K extends keyof Builtins>(id: K): Builtins[K] {
   return builtinModule(id) as Builtins[K];
 }
 
-/** Any built-in by name ("process", "node:buffer"), for code bundled as a string (scripts/build.mjs). */
+/** Any built-in by name ("process", "node:v8"), also one the table above does not type. */
 export function builtinModule(id: string): unknown {
   if (load === undefined) throw new Error("internal: prepareBuiltins() has not run");
   return load(id.startsWith("node:") ? id : `node:${id}`);

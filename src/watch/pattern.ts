@@ -30,8 +30,15 @@
 //   RE2, JavaScript adds \v, U+00A0 and the other Unicode spaces. \d, \w and \b
 //   are ASCII in both.
 
-import { RE2JS, RE2JSException, RE2JSSyntaxException } from "re2js";
+import type * as Re2 from "re2js";
 import { ValueError } from "../config/values.js";
+
+// Imported with import(), not an import statement, so that the Node bundle can
+// leave re2js in a file of its own, dist/vendor/re2js.mjs, read only when this
+// module is, that is only for IQQQ_WATCH_PATTERN (scripts/build.mjs): as code
+// in dist/iqqq.mjs it added 150 KB to it and about 3 ms of parsing to every
+// start. Awaited here, once, so that parsing a pattern stays synchronous.
+const { RE2JS, RE2JSException, RE2JSSyntaxException } = await import("re2js");
 
 export interface Pattern {
   readonly source: string;
@@ -43,7 +50,7 @@ export interface Pattern {
 
 /** IQQQ_WATCH_PATTERN: an RE2 regular expression (Go's syntax), unanchored, matched in linear time. */
 export function parseWatchPattern(raw: string): Pattern {
-  let re: RE2JS;
+  let re: Re2.RE2JS;
   try {
     re = RE2JS.compile(raw);
   } catch (err) {
@@ -58,7 +65,7 @@ export function parseWatchPattern(raw: string): Pattern {
 }
 
 /** What a user writing JavaScript or PCRE should be told: by name for what RE2 has no way to do. */
-function reason(err: RE2JSException): string {
+function reason(err: Re2.RE2JSException): string {
   const prefix = "expected a regular expression in RE2 syntax (as Go's regexp)";
   if (!(err instanceof RE2JSSyntaxException)) return `${prefix}: ${err.message}`;
   // The fragment at fault: `\1`, `(?=`, or the rest of the pattern from `(?<=`.

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   chmod,
   copyFile,
+  cp,
   lstat,
   mkdir,
   mkdtemp,
@@ -18,7 +19,7 @@ import {
   writeFile,
 } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { test } from "node:test";
 import { CLI, runCli } from "../support/cli.js";
 
@@ -29,6 +30,8 @@ async function selfContained(dir: string): Promise<string> {
   const self = join(source, basename(CLI));
   await copyFile(CLI, self);
   await chmod(self, 0o755);
+  // The Node bundle's commands (install among them) are files beside it, as the npm package has them.
+  if (CLI.endsWith(".mjs")) await cp(join(dirname(CLI), "commands"), join(source, "commands"), { recursive: true });
   await writeFile(join(source, "ld-linux-x86-64.so.2"), "loader");
   await writeFile(join(source, "lib", "libc.so.6"), "libc");
   return self;
@@ -42,7 +45,8 @@ test("from a self-contained folder: the whole folder is copied, modes kept, and 
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.length, 0);
   assert.match(r.stderr, /installed .*opt-iqqq\/ \(self-contained\) into /);
-  assert.deepEqual((await readdir(target)).sort(), [basename(CLI), "ld-linux-x86-64.so.2", "lib"].sort());
+  const files = [basename(CLI), "ld-linux-x86-64.so.2", "lib", ...(CLI.endsWith(".mjs") ? ["commands"] : [])];
+  assert.deepEqual((await readdir(target)).sort(), files.sort());
   assert.deepEqual(await readdir(join(target, "lib")), ["libc.so.6"]);
   assert.equal((await stat(join(target, basename(CLI)))).mode & 0o777, 0o755);
   const copy = await runCli(["--version"], { executable: join(target, basename(CLI)), timeoutMs: 30_000 });
