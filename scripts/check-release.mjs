@@ -1,7 +1,7 @@
 // npm run release:check: what npm run release wrote works, as a user would use it.
 //  - SHA256SUMS matches every file;
-//  - the npm tarball installs with `npm i -g` (into a scratch prefix) and its iqqq
-//    runs a program and keeps its exit status;
+//  - the npm tarball installs with `npm i -g` (into a scratch prefix), its iqqq
+//    runs a program and keeps its exit status, and what it loads on demand is there;
 //  - the host's executable does the same; the others are ELF files for their machine;
 //  - the OCI archive loads into podman and the image runs iqqq FROM scratch, and its
 //    /opt/iqqq runs unchanged inside another image (busybox-static, no libc).
@@ -62,6 +62,22 @@ check(
 );
 const wrapped = run(installed, ["sh", "-c", "echo out; exit 3"], { env: { PATH: process.env.PATH } });
 check("installed iqqq runs a program and keeps its status", wrapped.status === 3 && wrapped.stdout === "out\n");
+// The commands and the IQQQ_WATCH_PATTERN engine are files beside the bundle (dist/commands/,
+// dist/vendor/): the tarball must carry them.
+for (const command of ["install", "inject", "webhook"]) {
+  const help = run(installed, [command, "--help"], { env: { PATH: process.env.PATH } });
+  check(
+    `installed iqqq ${command} --help`,
+    help.status === 0 && help.stdout.startsWith(`Usage: iqqq ${command}`),
+    help.stdout + help.stderr,
+  );
+}
+const pattern = run(installed, ["--explain"], { env: { PATH: process.env.PATH, IQQQ_WATCH_PATTERN: "jo+b" } });
+check(
+  "installed iqqq reads IQQQ_WATCH_PATTERN",
+  pattern.status === 0 && pattern.stdout.includes("/jo+b/"),
+  pattern.stdout + pattern.stderr,
+);
 
 // The executables.
 const host = `iqqq-linux-${arch() === "arm64" ? "arm64" : "x64"}`;
