@@ -330,7 +330,11 @@ function sleep(ms: number): Promise<void> {
 
 // (5) Artefact sizes.
 {
+  // The bundle, then the files beside it that it loads on demand (in the npm package too).
   const files = [BUNDLE];
+  for (const folder of ["commands", "vendor"])
+    if (existsSync(`${ROOT}dist/${folder}`))
+      for (const name of readdirSync(`${ROOT}dist/${folder}`).sort()) files.push(`${ROOT}dist/${folder}/${name}`);
   if (existsSync(`${ROOT}dist/bin`))
     for (const name of readdirSync(`${ROOT}dist/bin`).sort())
       if (name.startsWith("iqqq-")) files.push(`${ROOT}dist/bin/${name}`);
