@@ -1,4 +1,4 @@
-# IQQQ_WRAP for an image that already has Node.js ≥ 20: the single-file bundle
+# Wrap the entrypoint of an image that already has Node.js ≥ 20: the single-file bundle
 # (dist/iqqq.mjs, 83 KiB) instead of a standalone executable. It wraps on its
 # own; what it loads on demand (the install/inject/webhook commands in
 # dist/commands/, the IQQQ_WATCH_PATTERN engine in dist/vendor/) is not needed here.

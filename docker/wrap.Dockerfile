@@ -5,9 +5,11 @@
 #
 # BASE must have glibc (distroless base/cc, Debian, Ubuntu, UBI); for Alpine use
 # VARIANT=linux-x64-musl (or linux-arm64-musl) and a BASE with libstdc++.
-# The build context is this repository after `npm run build:binaries`; to take
-# iqqq from a published image instead, replace the first stage's COPY with
-#   COPY --from=IQQQ_IMAGE /usr/local/bin/iqqq /iqqq
+# The build context is this repository after `npm run build:binaries`. To take
+# iqqq from the iqqq image instead (any base: it brings its own loader and
+# libraries, and runs only at /opt/iqqq), drop the first stage and write
+#   COPY --from=REGISTRY/iqqq:0.1.0 /opt/iqqq /opt/iqqq
+#   ENTRYPOINT ["/opt/iqqq/iqqq", "--"]
 ARG BASE=gcr.io/distroless/base-debian12:nonroot
 ARG VARIANT=linux-x64
 
