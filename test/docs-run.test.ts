@@ -137,8 +137,9 @@ function flagProblems(where: string, text: string): string[] {
   const problems: string[] = [];
   for (const command of text.split(/\||;|&&|\|\||\$\(|`|\n/)) {
     const w = words(command.replace(/#.*$/, "")).filter((x) => !/^[A-Z_][A-Z0-9_]*=/.test(x));
-    const at = w.findIndex((x) => x === "iqqq" || x.endsWith("/iqqq"));
-    if (at < 0) continue;
+    // iqqq as the command word (after any VAR=value), not as an argument of another program.
+    const at = w[0] === "exec" ? 1 : 0;
+    if (!(w[at] === "iqqq" || w[at]?.endsWith("/iqqq"))) continue;
     const rest = w.slice(at + 1);
     const known = COMMAND_FLAGS[rest[0] ?? ""];
     const args = known ? rest.slice(1) : rest;
@@ -206,9 +207,9 @@ function proseProblems(file: string, text: string): string[] {
 
 const LANGS = new Set(["sh", "yaml", "dockerfile", "js", "text"]);
 const MARKS: Readonly<Record<string, ReadonlySet<string>>> = {
-  sh: new Set(["run", "cluster", "skip"]),
-  yaml: new Set(["fragment", "skip"]),
-  dockerfile: new Set(["skip"]),
+  sh: new Set(["run", "cluster", "file", "skip"]),
+  yaml: new Set(["fragment", "file", "skip"]),
+  dockerfile: new Set(["file", "skip"]),
   js: new Set(["skip"]),
   text: new Set(["output", "skip"]),
 };
@@ -228,12 +229,36 @@ function shProblems(b: DocBlock): string[] {
   return [...problems, ...nameProblems(b.where, b.text)];
 }
 
-/** Runs a `<!-- run -->` block: sh -eu, in a scratch folder, the built iqqq first on PATH. */
+/**
+ * One scratch folder per document, as a reader has one: the files its
+ * `<!-- file: NAME -->` blocks write, in order, and what its run blocks leave.
+ * RELEASE names a folder with the release's executable (the iqqq under test).
+ */
+const folders = new Map<string, string>();
+function folderOf(b: DocBlock): string {
+  let dir = folders.get(b.file);
+  if (dir === undefined) {
+    dir = mkdtempSync(join(SCRATCH, "doc-"));
+    mkdirSync(join(dir, ".bin"));
+    mkdirSync(join(dir, ".release"));
+    symlinkSync(CLI, join(dir, ".bin/iqqq"));
+    symlinkSync(CLI, join(dir, ".release/iqqq-linux-x64"));
+    folders.set(b.file, dir);
+  }
+  return dir;
+}
+
+function writeBlock(b: DocBlock): string[] {
+  const name = b.markArgs.trim();
+  if (!/^[\w.-]+$/.test(name)) return [`${b.where}: <!-- file: NAME -->: "${name}" is not a file name`];
+  writeFileSync(join(folderOf(b), name), b.text, { mode: 0o644 });
+  return [];
+}
+
+/** Runs a `<!-- run -->` block: sh -eu, in its document's folder, the built iqqq first on PATH. */
 function runBlock(b: DocBlock): { status: number | null; output: string } {
-  const dir = mkdtempSync(join(SCRATCH, "run-"));
+  const dir = folderOf(b);
   const bin = join(dir, ".bin");
-  mkdirSync(bin);
-  symlinkSync(CLI, join(bin, "iqqq"));
   const stubs = /^stub\s+(.*)$/.exec(b.markArgs)?.[1]?.split(/\s+/) ?? [];
   for (const stub of stubs) writeFileSync(join(bin, stub), '#!/bin/sh\necho "$0 $*"\n', { mode: 0o755 });
   const r = spawnSync("sh", ["-eu"], {
@@ -242,7 +267,7 @@ function runBlock(b: DocBlock): { status: number | null; output: string } {
     encoding: "utf8",
     timeout: 30_000,
     // Not in Kubernetes (no KUBERNETES_SERVICE_HOST): iqqq stops nothing, so nothing on this machine is touched.
-    env: { PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`, HOME: dir },
+    env: { PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`, HOME: dir, RELEASE: join(dir, ".release") },
   });
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
@@ -471,6 +496,11 @@ function outputProblems(b: DocBlock): string[] {
 async function blockProblems(b: DocBlock): Promise<string[]> {
   const form = formProblems(b);
   if (form.length > 0 || b.mark === "skip") return form;
+  const problems = await checkBlock(b);
+  return b.mark === "file" ? [...problems, ...writeBlock(b)] : problems;
+}
+
+async function checkBlock(b: DocBlock): Promise<string[]> {
   switch (b.lang) {
     case "sh": {
       const problems = shProblems(b);

@@ -7,6 +7,8 @@
 //   <!-- fragment: KIND PATH --> yaml: part of a KIND (Job, Pod, CronJob) at PATH
 //                                (spec.template.spec…), validated merged into one
 //   <!-- output: FILE… -->       text: what a program prints; its fixed words are in FILE…
+//   <!-- file: NAME -->          sh, yaml, dockerfile: checked, then written as NAME into the
+//                                document's scratch folder, where its run blocks run
 //   <!-- skip: REASON -->        not checked, for the reason given
 //
 // A block without a mark is checked by its language: sh for syntax and the
