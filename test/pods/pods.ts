@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { request } from "node:https";
 import { createServer } from "node:net";
@@ -20,6 +20,8 @@ import { after, before, test } from "node:test";
 import { parse, stringify } from "yaml";
 import { type HttpSidecar, SIDECARS } from "../../src/sidecar/catalogue.js";
 import { ROOT } from "../support/cli.js";
+import { allDocBlocks, type DocBlock, docBlocks, instructions } from "../support/doc-blocks.js";
+import type { Obj } from "../support/read-back.js";
 import { makeTls } from "../support/tls.js";
 
 const WORK = mkdtempSync(join(tmpdir(), "iqqq-pods-"));
@@ -663,60 +665,67 @@ test(
   },
 );
 
+/** A pod as the API server would create it through the webhook: its AdmissionReview answered over TLS, the patch applied. */
+async function throughWebhook(pod: Obj): Promise<Obj> {
+  const tls = await makeTls();
+  const webhook = spawn(
+    HOST_EXE,
+    ["webhook", "--image", IQQQ_IMAGE, "--cert", tls.cert, "--key", tls.key, "--port", "0"],
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
+  try {
+    let log = "";
+    webhook.stderr?.on("data", (chunk: Buffer) => {
+      log += chunk.toString();
+    });
+    await until(() => /serving on port \d+/.test(log), 15_000);
+    const port = Number(/serving on port (\d+)/.exec(log)?.[1]);
+    const review = {
+      apiVersion: "admission.k8s.io/v1",
+      kind: "AdmissionReview",
+      request: { uid: "u1", namespace: "jobs", object: pod },
+    };
+    const answer = await new Promise<string>((resolve, reject) => {
+      const req = request({ host: "127.0.0.1", port, method: "POST", path: "/inject", ca: tls.ca }, (res) => {
+        let text = "";
+        res.on("data", (c: Buffer) => {
+          text += c.toString();
+        });
+        res.on("end", () => resolve(text));
+      });
+      req.on("error", reject);
+      req.end(JSON.stringify(review));
+    });
+    const { response } = JSON.parse(answer);
+    assert.equal(response.allowed, true);
+    assert.ok(response.patch, `no patch: ${answer}`);
+    const patched = structuredClone(pod);
+    for (const op of JSON.parse(Buffer.from(response.patch, "base64").toString()))
+      patched.spec[op.path.split("/")[2]] = op.value;
+    return patched;
+  } finally {
+    webhook.kill();
+  }
+}
+
 test(
   "iqqq webhook over TLS: its patch applied to a labelled pod, the pod completes with the job's status",
   opts,
   async () => {
-    const tls = await makeTls();
-    const webhook = spawn(
-      HOST_EXE,
-      ["webhook", "--image", IQQQ_IMAGE, "--cert", tls.cert, "--key", tls.key, "--port", "0"],
-      {
-        stdio: ["ignore", "ignore", "pipe"],
-      },
+    const pod = await throughWebhook(
+      parse(plainPod("webhook", { image: `${TAG}/base:musl`, command: JOB_EXITS_3 }, { "iqqq.io/inject": "true" })),
     );
-    try {
-      let log = "";
-      webhook.stderr?.on("data", (chunk: Buffer) => {
-        log += chunk.toString();
-      });
-      await until(() => /serving on port \d+/.test(log), 15_000);
-      const port = Number(/serving on port (\d+)/.exec(log)?.[1]);
-      const pod = parse(
-        plainPod("webhook", { image: `${TAG}/base:musl`, command: JOB_EXITS_3 }, { "iqqq.io/inject": "true" }),
-      );
-      const review = {
-        apiVersion: "admission.k8s.io/v1",
-        kind: "AdmissionReview",
-        request: { uid: "u1", namespace: "jobs", object: pod },
-      };
-      const answer = await new Promise<string>((resolve, reject) => {
-        const req = request({ host: "127.0.0.1", port, method: "POST", path: "/inject", ca: tls.ca }, (res) => {
-          let text = "";
-          res.on("data", (c: Buffer) => {
-            text += c.toString();
-          });
-          res.on("end", () => resolve(text));
-        });
-        req.on("error", reject);
-        req.end(JSON.stringify(review));
-      });
-      const { response } = JSON.parse(answer);
-      assert.equal(response.allowed, true);
-      for (const op of JSON.parse(Buffer.from(response.patch, "base64").toString()))
-        pod.spec[op.path.split("/")[2]] = op.value;
-      const { outcome } = await play({
-        scenario: "iqqq webhook, labelled pod",
-        manifest: "",
-        yaml: withoutDownwardApi(stringify(pod)),
-        images: {},
-        waitMs: 15_000,
-      });
-      assert.equal(outcome.exits.job, "3", JSON.stringify(outcome.logs));
-      assert.equal(outcome.exits["istio-proxy"], "0");
-    } finally {
-      webhook.kill();
-    }
+    const { outcome } = await play({
+      scenario: "iqqq webhook, labelled pod",
+      manifest: "",
+      yaml: withoutDownwardApi(stringify(pod)),
+      images: {},
+      waitMs: 15_000,
+    });
+    assert.equal(outcome.exits.job, "3", JSON.stringify(outcome.logs));
+    assert.equal(outcome.exits["istio-proxy"], "0");
   },
 );
 
@@ -1007,8 +1016,196 @@ for (const [variant, command] of [
   );
 }
 
+// ------------------------------------------- the docs: every Dockerfile built, the first hour run
+
+/** The images the docs' Dockerfiles and Jobs name, and what stands in for each here. */
+const DOC_IMAGES: Readonly<Record<string, string>> = {
+  "python:3.12-slim": `${TAG}/base:python`,
+  "debian:12-slim": `${TAG}/base:glibc`,
+  "report:1.0": `${TAG}/job:ok`,
+  "localhost/iqqq:0.1.0": IQQQ_IMAGE,
+  "REGISTRY/iqqq:0.1.0": IQQQ_IMAGE,
+  "REGISTRY/iqqq-watcher:0.1.0": `${TAG}/iqqq-watcher:local`,
+  "REGISTRY/vendor-report:2.3": `${TAG}/job:report`,
+  // The first hour's own image: its Dockerfile, built by the test below.
+  "REGISTRY/report:1.0": `${TAG}/docs:start-wrap`,
+};
+
+const withDocImages = (text: string): string =>
+  Object.keys(DOC_IMAGES)
+    .sort((a, b) => b.length - a.length)
+    .reduce(
+      (t, name) =>
+        t.replace(
+          new RegExp(`(?<![\\w./-])${name.replace(/[.]/g, "\\.")}(?![\\w.-])`, "g"),
+          DOC_IMAGES[name] as string,
+        ),
+      text,
+    );
+
+/**
+ * Builds a Dockerfile block as a reader would: the build context holds what it
+ * COPYs: the release's executable (this host's), a file an earlier block of the
+ * same document wrote, or else a stand-in program. Returns where iqqq is in the image.
+ */
+function buildDocDockerfile(block: DocBlock, tag: string): string {
+  const dir = mkdtempSync(join(WORK, "docfile-"));
+  const files = new Map(
+    docBlocks(block.file)
+      .filter((b) => b.mark === "file" && b.line < block.line)
+      .map((b) => [b.markArgs.trim(), b.text]),
+  );
+  let iqqq = "";
+  for (const { keyword, rest } of instructions(block.text)) {
+    if (keyword === "FROM") {
+      const image = rest.split(/\s+/)[0] as string;
+      assert.ok(image.startsWith(TAG) || image === "scratch", `${block.where}: no stand-in for FROM ${image}`);
+    }
+    if (keyword !== "COPY") continue;
+    const paths = rest.split(/\s+/).filter((w) => !w.startsWith("--"));
+    const dest = paths.at(-1) as string;
+    if (/(?:^|\/)iqqq$/.test(dest)) iqqq = dest;
+    if (dest === "/opt/iqqq") iqqq = "/opt/iqqq/iqqq";
+    if (rest.includes("--from=")) continue;
+    for (const source of paths.slice(0, -1)) {
+      const target = join(dir, source);
+      if (/^iqqq-linux-/.test(source)) copyFileSync(HOST_EXE, target);
+      else writeFileSync(target, files.get(source) ?? '#!/bin/sh\necho "$0 $*: done"\n', { mode: 0o755 });
+    }
+  }
+  writeFileSync(join(dir, "Containerfile"), block.text);
+  podman(["build", "-q", "-t", tag, dir]);
+  return iqqq;
+}
+
+const docDockerfiles = allDocBlocks()
+  .filter((b) => b.lang === "dockerfile" && b.mark !== "skip")
+  .map((b) => ({ ...b, text: withDocImages(b.text) }));
+
+test(`every Dockerfile in the README and docs/ builds, and the iqqq it copies runs (${docDockerfiles.length})`, {
+  ...opts,
+  timeout: 300_000,
+}, async () => {
+  assert.ok(docDockerfiles.length >= 5, `only ${docDockerfiles.length} Dockerfile blocks`);
+  const started = Date.now();
+  // python:3.12-slim's stand-in: glibc and a "python" that says what it was given.
+  const python = join(WORK, "base-python");
+  mkdirSync(join(python, "usr/local/bin"), { recursive: true });
+  writeFileSync(join(python, "usr/local/bin/python"), '#!/bin/sh\necho "python $*: done"\n', { mode: 0o755 });
+  writeFileSync(join(python, "Containerfile"), `FROM ${TAG}/base:glibc\nCOPY usr/ /usr/\n`);
+  podman(["build", "-q", "-t", `${TAG}/base:python`, python]);
+  for (const [i, block] of docDockerfiles.entries()) {
+    const tag = `${TAG}/docs:${i}`;
+    const iqqq = buildDocDockerfile(block, tag);
+    assert.ok(iqqq !== "", `${block.where}: copies no iqqq`);
+    const version = podman(["run", "--rm", "--network", "none", "--entrypoint", iqqq, tag, "--version"]);
+    assert.match(version, /^iqqq \d+\.\d+\.\d+/, `${block.where}: ${iqqq} --version`);
+    // An image whose entrypoint is iqqq runs its program, and ends with its status.
+    if (/^ENTRYPOINT \[".*iqqq"/m.test(block.text)) {
+      const r = spawnSync("podman", ["--runtime", "runc", "run", "--rm", "--network", "none", tag], {
+        env: PODMAN_ENV,
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+      assert.equal(r.status, 0, `${block.where}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stdout, /done/, `${block.where}: the program did not run: ${r.stdout}${r.stderr}`);
+    }
+  }
+  console.log(
+    `# ${docDockerfiles.length} Dockerfiles of the docs built and run in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
+});
+
+/** docs/start.md's blocks, by the section (## heading) they are in. */
+function startSection(title: string): DocBlock[] {
+  const text = readFileSync(join(ROOT, "docs/start.md"), "utf8");
+  const lines = text.split("\n");
+  const from = lines.findIndex((l) => l.startsWith(`## ${title}`));
+  assert.ok(from >= 0, `docs/start.md has no section "${title}"`);
+  const to = lines.findIndex((l, i) => i > from && l.startsWith("## "));
+  return docBlocks("docs/start.md", text).filter((b) => b.line > from && (to < 0 || b.line < to + 1));
+}
+
+/** The section's job.yaml, its images replaced by their stand-ins. */
+function startJob(section: DocBlock[]): Obj {
+  const block = section.find((b) => b.mark === "file" && b.markArgs.trim() === "job.yaml");
+  assert.ok(block, "no job.yaml in the section");
+  return parse(withDocImages(block.text));
+}
+
+/**
+ * A Job's pod as the cluster would run it: the template as a Pod, and the
+ * Istio injector's work (the label sidecar.istio.io/inject) done by hand: the
+ * stand-in istio-proxy beside the containers.
+ */
+function podOfJob(job: Obj, name: string): Obj {
+  const template = job.spec.template;
+  assert.equal(template.metadata.labels["sidecar.istio.io/inject"], "true", "the guide's Job asks for Istio's sidecar");
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: {
+      name,
+      labels: template.metadata.labels,
+      ...(template.metadata.annotations ? { annotations: template.metadata.annotations } : {}),
+    },
+    spec: {
+      ...template.spec,
+      containers: [...template.spec.containers, { name: "istio-proxy", image: SIDECAR_IMAGE }],
+    },
+  };
+}
+
+async function playStart(way: string, pod: Obj): Promise<Outcome> {
+  const { outcome } = await play({
+    scenario: `docs/start.md, ${way}: the guide's Job`,
+    manifest: "",
+    yaml: withoutDownwardApi(stringify(pod)),
+    images: {},
+    waitMs: 30_000,
+  });
+  for (const [container, exit] of Object.entries(outcome.exits))
+    assert.equal(exit, "0", `${container}: ${JSON.stringify(outcome.logs)}`);
+  assert.equal(quits(outcome.logs["istio-proxy"]), 1, outcome.logs["istio-proxy"]);
+  assert.match(outcome.status, /^Completed/);
+  return outcome;
+}
+
+test("docs/start.md, wrap: the guide's Dockerfile built, its Job's pod completes", opts, async () => {
+  const section = startSection("Wrap");
+  const dockerfile = section.find((b) => b.lang === "dockerfile");
+  assert.ok(dockerfile);
+  buildDocDockerfile(
+    { ...dockerfile, text: withDocImages(dockerfile.text) },
+    DOC_IMAGES["REGISTRY/report:1.0"] as string,
+  );
+  const outcome = await playStart("wrap", podOfJob(startJob(section), "start-wrap"));
+  assert.match(outcome.logs.report ?? "", /report: done/);
+});
+
+test("docs/start.md, inject: the guide's Job through iqqq inject, its pod completes", opts, async () => {
+  const injected = parse(inject(stringify(startJob(startSection("Inject")))));
+  const outcome = await playStart("inject", podOfJob(injected, "start-inject"));
+  assert.match(outcome.logs.report ?? "", /report: done/);
+});
+
+test("docs/start.md, webhook: the guide's labelled Job's pod through iqqq webhook completes", opts, async () => {
+  const pod = await throughWebhook(podOfJob(startJob(startSection("Webhook")), "start-webhook"));
+  assert.ok(
+    pod.spec.initContainers?.some((c: Obj) => c.name === "iqqq-install"),
+    "the webhook did not inject",
+  );
+  const outcome = await playStart("webhook", pod);
+  assert.match(outcome.logs.report ?? "", /report: done/);
+});
+
+test("docs/start.md, watcher: the guide's Job with the watcher container completes", opts, async () => {
+  const outcome = await playStart("watcher", podOfJob(startJob(startSection("Watcher")), "start-watcher"));
+  assert.match(outcome.logs.report ?? "", /report: done/);
+});
+
 /** The scenarios above: docs/pods.md is written only by a run of all of them (not a filtered one). */
-const SCENARIOS = 24;
+const SCENARIOS = 28;
 
 after(async () => {
   if (table.length === 0) return;
