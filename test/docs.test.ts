@@ -337,6 +337,67 @@ for (const artefact of ARTEFACTS) {
   });
 }
 
+// Figures quoted from a measurement report (benchmarks, reliability, the webhook
+// under load, real pods) are the report's, which its command writes: in a
+// paragraph, list item or table row that links the report, and everywhere in
+// docs/performance.md's tables (the benchmarks' reading), each figure in ms, MB or %
+// must be one of the report's within REPORT_TOLERANCE (a quote rounds: "~39 MB"
+// for 39.3 MB). Limits ("≤ 8 ms") and ranges ("6–12 MB") are not measurements.
+
+const REPORT_TOLERANCE = 0.05;
+const REPORTS: Readonly<Record<string, string>> = {
+  "benchmarks.md": "docs/benchmarks.md",
+  "reliability.md": "docs/reliability.md",
+  "webhook-load.md": "docs/webhook-load.md",
+  "pods.md": "docs/pods.md",
+};
+const FIGURE = /(?<![\w.,–])([-−]?\d+(?:\.\d+)?)\s?(ms|MB|%)(?![\w–-])/g;
+
+/** Each report's figures, by unit. */
+function reportFigures(file: string): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const m of read(file).matchAll(FIGURE)) {
+    const list = out.get(m[2] as string) ?? [];
+    list.push(Number(m[1]));
+    out.set(m[2] as string, list);
+  }
+  return out;
+}
+
+export function reportQuoteProblems(file: string): string[] {
+  const problems: string[] = [];
+  for (const block of blocks(file)) {
+    const linked = Object.entries(REPORTS)
+      .filter(([name]) => new RegExp(`\\]\\((?:docs/)?${name.replace(".", "\\.")}[)#]`).test(block))
+      .map(([, report]) => report);
+    // docs/performance.md's tables quote docs/benchmarks.md; its prose also gives one-off figures.
+    if (file === "docs/performance.md" && block.startsWith("|")) linked.push("docs/benchmarks.md");
+    if (linked.length === 0) continue;
+    const figures = linked.map(reportFigures);
+    for (const m of block.matchAll(FIGURE)) {
+      // Limits, and figures of something else set against the measured one.
+      if (/(?:\bagainst|\bthan|\bpeers'|[≤≥<>])\s*~?$/.test(block.slice(0, m.index))) continue;
+      const value = Number((m[1] as string).replace("−", "-"));
+      const unit = m[2] as string;
+      const near = figures.some((f) =>
+        (f.get(unit) ?? []).some(
+          (x) => Math.abs(x - value) <= REPORT_TOLERANCE * Math.max(Math.abs(x), Math.abs(value)),
+        ),
+      );
+      if (!near)
+        problems.push(
+          `${file}: "${m[0]}" is in none of ${[...new Set(linked)].join(", ")} (±${REPORT_TOLERANCE * 100}%)`,
+        );
+    }
+  }
+  return problems;
+}
+
+test("figures quoted from a measurement report are the report's", () => {
+  const problems = MARKDOWN.filter((f) => !MEASUREMENTS.has(f)).flatMap(reportQuoteProblems);
+  assert.deepEqual(problems, [], problems.join("\n"));
+});
+
 // Words from the team's own work that mean nothing to a user.
 const JARGON: readonly RegExp[] = [
   /\bseeds?\b/i,
