@@ -1078,11 +1078,39 @@ function buildDocDockerfile(block: DocBlock, tag: string): string {
   return iqqq;
 }
 
-const docDockerfiles = allDocBlocks()
-  .filter((b) => b.lang === "dockerfile" && b.mark !== "skip")
-  .map((b) => ({ ...b, text: withDocImages(b.text) }));
+/**
+ * docker/wrap.Dockerfile and add.Dockerfile say, in comments, how to take iqqq
+ * from the iqqq image instead: that variant, as a reader would write it (the
+ * first stage dropped, the comment's lines in, the file's own CMD kept), on
+ * the job image.
+ */
+function commentedVariant(file: string): DocBlock {
+  const text = readFileSync(join(ROOT, "docker", file), "utf8");
+  const lines = text.split("\n");
+  const suggested = lines.map((l) => /^#\s+((?:COPY|ENTRYPOINT|CMD)\s.*)$/.exec(l)?.[1]).filter((l) => l !== undefined);
+  const cmd = lines.filter((l) => l.startsWith("CMD "));
+  assert.ok(
+    suggested.some((l) => l.startsWith("COPY --from=")),
+    `docker/${file}: no COPY --from in its comments`,
+  );
+  return {
+    file: `docker/${file}`,
+    line: 1,
+    lang: "dockerfile",
+    mark: undefined,
+    markArgs: "",
+    text: `FROM report:1.0\n${[...suggested, ...cmd].join("\n")}\n`,
+    where: `docker/${file} (its comments' variant)`,
+  };
+}
 
-test(`every Dockerfile in the README and docs/ builds, and the iqqq it copies runs (${docDockerfiles.length})`, {
+const docDockerfiles = [
+  ...allDocBlocks().filter((b) => b.lang === "dockerfile" && b.mark !== "skip"),
+  commentedVariant("wrap.Dockerfile"),
+  commentedVariant("add.Dockerfile"),
+].map((b) => ({ ...b, text: withDocImages(b.text) }));
+
+test(`every Dockerfile in the README and docs/ (and docker/'s commented variants) builds, and the iqqq it copies runs (${docDockerfiles.length})`, {
   ...opts,
   timeout: 300_000,
 }, async () => {
