@@ -171,13 +171,35 @@ function exitProblems(where: string, text: string): string[] {
     .map((n) => `${where}: exit ${n}: iqqq has no such exit code (src/exit-status.ts)`);
 }
 
-/** Every name in a piece of text: variables, iqqq's flags, npm scripts, paths. */
+const VERSION = (JSON.parse(read("package.json")) as { version: string }).version;
+
+/** iqqq's images and files by version (iqqq:0.1.0, iqqq-image-0.1.0-…, iqqq-0.1.0.tgz): this version. */
+function versionProblems(where: string, text: string): string[] {
+  return [
+    ...text.matchAll(/\biqqq(?:-watcher)?:(\d+\.\d+\.\d+)\b|\biqqq-image-(\d+\.\d+\.\d+)|\biqqq-(\d+\.\d+\.\d+)\.tgz/g),
+  ]
+    .filter((m) => (m[1] ?? m[2] ?? m[3]) !== VERSION)
+    .map((m) => `${where}: ${m[0]}: the version is ${VERSION}`);
+}
+
+/** `sed 's|FROM|TO|' FILE` on a file of the repository: FILE has FROM, or the command changes nothing. */
+function sedProblems(where: string, text: string): string[] {
+  return [...text.matchAll(/\bsed\s+'s(.)(.+?)\1.*?\1g?'\s+([\w./-]+)/g)]
+    .filter(([, , , file]) => existsSync(join(ROOT, file as string)))
+    .filter(([, , from, file]) => !read(file as string).includes((from as string).replace(/\\(.)/g, "$1")))
+    .map(([, , from, file]) => `${where}: sed: ${file} has no "${from}", so the command changes nothing`);
+}
+
+/** Every name in a piece of text: variables, iqqq's flags, npm scripts, paths, exit codes, versions. */
 function nameProblems(where: string, text: string): string[] {
   return [
     ...variableProblems(where, text),
     ...flagProblems(where, text),
     ...npmProblems(where, text),
     ...pathProblems(where, text),
+    ...exitProblems(where, text),
+    ...versionProblems(where, text),
+    ...sedProblems(where, text),
   ];
 }
 
@@ -189,7 +211,7 @@ function proseProblems(file: string, text: string): string[] {
   const lines = prose(text).split("\n");
   for (const [i, line] of lines.entries()) {
     const where = `${file}:${i + 1}`;
-    problems.push(...variableProblems(where, line), ...exitProblems(where, line));
+    problems.push(...variableProblems(where, line), ...exitProblems(where, line), ...versionProblems(where, line));
   }
   // Code spans may wrap over two lines.
   for (const [, span] of prose(text).matchAll(/`([^`]+)`/g)) {
@@ -645,6 +667,13 @@ test("a broken doc fails: each kind of mistake is reported", async () => {
       /printed by none/,
     ],
     ["a block without a language", "```\nsomething\n```\n", /block language ""/],
+    ["another version of iqqq", "Push `REGISTRY/iqqq:0.0.9`.\n", /iqqq:0\.0\.9: the version is/],
+    [
+      "a sed that changes nothing",
+      "<!-- cluster -->\n```sh\nsed 's|REGISTRY/iqqq:9.9.9|x|' deploy/webhook.yaml | kubectl apply -f -\n```\n",
+      /changes nothing/,
+    ],
+    ["an exit code in a block", "<!-- cluster -->\n```sh\nkubectl wait job/x || exit 71\n```\n", /exit 71/],
     ["a skip without its reason", "<!-- skip -->\n```sh\nexit 1\n```\n", /needs its reason/],
   ];
   for (const [what, markdown, expected] of cases) {
