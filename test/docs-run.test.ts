@@ -489,8 +489,8 @@ function jsProblems(b: DocBlock): string[] {
 }
 
 /**
- * What a program prints: its fixed words (not numbers, durations, quoted names
- * or sidecar kinds) are each in one of the files that print it. Messages are
+ * What iqqq prints (its lines, "iqqq: …"): their fixed words (not numbers,
+ * durations, quoted names or sidecar kinds) are each in one of the files that print them. Messages are
  * put together from several strings, so word by word.
  */
 function outputProblems(b: DocBlock): string[] {
@@ -500,7 +500,8 @@ function outputProblems(b: DocBlock): string[] {
   if (missing.length > 0) return [`${b.where}: ${missing.join(", ")}: no such file`];
   const source = new Set(files.flatMap((f) => read(f).match(/[A-Za-z][\w'-]*/g) ?? []));
   const problems: string[] = [];
-  for (const line of b.text.split("\n").filter((l) => l.trim() !== "")) {
+  // iqqq's lines; the others are the program's own.
+  for (const line of b.text.split("\n").filter((l) => l.startsWith("iqqq: "))) {
     const fixed = line
       .replace(/^iqqq: (?:warning: |error: )?/, "")
       .replace(/"[^"]*"|\b\d[\w.]*/g, " ")
