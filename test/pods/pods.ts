@@ -1184,6 +1184,27 @@ function podOfJob(job: Obj, name: string): Obj {
   };
 }
 
+/**
+ * The section's output block is in the log of the container its `kubectl logs … -c NAME`
+ * names: each line, a number standing for any number, and the pid's command line for any.
+ */
+function assertLogAsDocumented(section: DocBlock[], logs: Record<string, string>): void {
+  const out = section.find((b) => b.lang === "text" && b.mark === "output");
+  assert.ok(out, "the section shows no output");
+  const command = section.filter((b) => b.lang === "sh" && b.line < out.line).at(-1);
+  const container = /kubectl logs \S+ -c (\S+)/.exec(command?.text ?? "")?.[1];
+  assert.ok(container, `${out.where}: no kubectl logs -c NAME before it`);
+  const log = logs[container] ?? "";
+  for (const line of out.text.split("\n").filter((l) => l.trim() !== "")) {
+    const escaped = line
+      .replace(/pid \d+ "[^"]*"/, "\u0001")
+      .replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+      .replace(/\d+/g, "\\d+")
+      .replace("\u0001", 'pid \\d+ "[^"]*"');
+    assert.match(log, new RegExp(`^${escaped}$`, "m"), `${out.where}: "${line}" is not in ${container}'s log:\n${log}`);
+  }
+}
+
 async function playStart(way: string, pod: Obj): Promise<Outcome> {
   const { outcome } = await play({
     scenario: `docs/start.md, ${way}: the guide's Job`,
@@ -1208,13 +1229,14 @@ test("docs/start.md, wrap: the guide's Dockerfile built, its Job's pod completes
     DOC_IMAGES["REGISTRY/report:1.0"] as string,
   );
   const outcome = await playStart("wrap", podOfJob(startJob(section), "start-wrap"));
-  assert.match(outcome.logs.report ?? "", /report: done/);
+  assertLogAsDocumented(section, outcome.logs);
 });
 
 test("docs/start.md, inject: the guide's Job through iqqq inject, its pod completes", opts, async () => {
-  const injected = parse(inject(stringify(startJob(startSection("Inject")))));
+  const section = startSection("Inject");
+  const injected = parse(inject(stringify(startJob(section))));
   const outcome = await playStart("inject", podOfJob(injected, "start-inject"));
-  assert.match(outcome.logs.report ?? "", /report: done/);
+  assertLogAsDocumented(section, outcome.logs);
 });
 
 test("docs/start.md, webhook: the guide's labelled Job's pod through iqqq webhook completes", opts, async () => {
@@ -1228,12 +1250,14 @@ test("docs/start.md, webhook: the guide's labelled Job's pod through iqqq webhoo
 });
 
 test("docs/start.md, watcher: the guide's Job with the watcher container completes", opts, async () => {
-  const outcome = await playStart("watcher", podOfJob(startJob(startSection("Watcher")), "start-watcher"));
+  const section = startSection("Watcher");
+  const outcome = await playStart("watcher", podOfJob(startJob(section), "start-watcher"));
   assert.match(outcome.logs.report ?? "", /report: done/);
+  assertLogAsDocumented(section, outcome.logs);
 });
 
 /** The scenarios above: docs/pods.md is written only by a run of all of them (not a filtered one). */
-const SCENARIOS = 28;
+const SCENARIOS = 33;
 
 after(async () => {
   if (table.length === 0) return;
