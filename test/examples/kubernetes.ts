@@ -22,6 +22,7 @@ const KINDS: Readonly<Record<string, string>> = {
   "v1/ServiceAccount": "IoK8sApiCoreV1ServiceAccount",
   "v1/Service": "IoK8sApiCoreV1Service",
   "apps/v1/Deployment": "IoK8sApiAppsV1Deployment",
+  "policy/v1/PodDisruptionBudget": "IoK8sApiPolicyV1PodDisruptionBudget",
   "networking.k8s.io/v1/NetworkPolicy": "IoK8sApiNetworkingV1NetworkPolicy",
   "admissionregistration.k8s.io/v1/MutatingWebhookConfiguration":
     "IoK8sApiAdmissionregistrationV1MutatingWebhookConfiguration",

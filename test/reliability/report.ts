@@ -89,7 +89,7 @@ const webhookMemory =
 The webhook under what a pod's creator, an in-cluster client or a registry can
 send it (\`test/reliability/webhook-memory.test.ts\`, each case against a webhook
 of its own): peak resident memory in MiB, against the deploy's limit
-(${fmt(num("webhook-memory-limit", "mib"))} MiB in \`deploy/webhook.yaml\`).
+(${fmt(num("webhook-memory-limit", "mib"))} MiB in \`deploy/core/webhook.yaml\`).
 
 | case | Node bundle | Bun executable |
 |---|---:|---:|

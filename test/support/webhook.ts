@@ -16,13 +16,18 @@ import { makeTls, type Tls } from "./tls.js";
 
 export const WEBHOOK_IMAGE = "registry.example/iqqq:1.0";
 
-/** The webhook container's memory limit in deploy/webhook.yaml, in bytes: what its peak is held to. */
+/**
+ * The webhook container's memory limit in deploy/core/webhook.yaml, in bytes:
+ * what its peak is held to. Read from the file itself (no overlay changes it:
+ * test/examples/deploy.test.ts checks the rendered one is the same).
+ */
+export const DEPLOY_WEBHOOK = "deploy/core/webhook.yaml";
 export function deployMemoryLimit(): number {
-  const docs = parseAllDocuments(readFileSync(join(ROOT, "deploy/webhook.yaml"), "utf8")).map((d) => d.toJS());
+  const docs = parseAllDocuments(readFileSync(join(ROOT, DEPLOY_WEBHOOK), "utf8")).map((d) => d.toJS());
   const deployment = docs.find((d) => d?.kind === "Deployment");
   const limit = String(deployment?.spec?.template?.spec?.containers?.[0]?.resources?.limits?.memory ?? "");
   const m = /^(\d+)(Mi|Gi)$/.exec(limit);
-  if (m === null) throw new Error(`deploy/webhook.yaml: no memory limit in Mi or Gi (${limit})`);
+  if (m === null) throw new Error(`${DEPLOY_WEBHOOK}: no memory limit in Mi or Gi (${limit})`);
   return Number(m[1]) * (m[2] === "Gi" ? 1024 ** 3 : 1024 ** 2);
 }
 export const NAMESERVER = "127.53.0.1";
