@@ -73,10 +73,13 @@ export const FLAGS = [...INJECTION, CERT, KEY, PORT, ALLOW_REGISTRY, DRAIN] as c
 
 export const WEBHOOK_USAGE = `Usage: iqqq webhook ${flagSynopsis(FLAGS)}
 A mutating admission webhook: injects iqqq (as iqqq inject does) into every pod
-labelled ${INJECT_LABEL}=true (or =wrapper, =watcher) that the API server sends it.
+labelled ${INJECT_LABEL}=true (or =wrapper, =watcher) that the API server sends it,
+and into those sent to /inject/namespace (their namespace is labelled
+${INJECT_LABEL}=enabled) unless labelled ${INJECT_LABEL}=false; never into
+kube-system or $POD_NAMESPACE (its own), nor into a hostNetwork pod.
 ${flagHelp(FLAGS)}
-Endpoints: POST /inject (AdmissionReview v1, answered with a JSONPatch),
-GET /healthz, GET /readyz.
+Endpoints: POST /inject and /inject/namespace (AdmissionReview v1, answered
+with a JSONPatch), GET /healthz, GET /readyz.
 `;
 
 export async function webhookCommand(args: readonly string[], env: Env, io: Io): Promise<number> {

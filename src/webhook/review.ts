@@ -1,7 +1,15 @@
-// One AdmissionReview (admission.k8s.io/v1) answered: for a pod that opted in
-// with the label iqqq.io/inject, the injection of src/inject as a JSONPatch.
-// Never refuses a pod: anything that goes wrong lets it through unchanged, with
-// a warning, as failurePolicy Ignore would.
+// One AdmissionReview (admission.k8s.io/v1) answered: for a pod that opted in,
+// the injection of src/inject as a JSONPatch. Never refuses a pod: anything
+// that goes wrong lets it through unchanged, with a warning, as failurePolicy
+// Ignore would.
+//
+// Which pods opted in (decide(), docs/inject.md "Which pods"): the label
+// iqqq.io/inject on the pod, or its namespace's label iqqq.io/inject=enabled.
+// A review carries the namespace's name, not its labels: the webhook
+// configuration's namespaceSelector reads them, and sends the pods of opted-in
+// namespaces to their own path (/inject/namespace), which is what tells this
+// code the namespace opted in. Reading the namespace from the API instead would
+// need a token, a permission and a call per pod; the path needs none.
 
 import { describe, type ImageCommand, InjectError, injectDocument, type Mode, type Volume } from "../inject/inject.js";
 
@@ -15,12 +23,101 @@ export const INJECT_LABEL = "iqqq.io/inject";
 export const NOT_INJECTED_ANNOTATION = "iqqq.io/not-injected";
 const REASON_MAX = 1000;
 
+/** The namespaces whose pods are never injected, whatever they say: the control plane's. */
+export const NEVER_NAMESPACES: readonly string[] = ["kube-system"];
+/** A namespace's label value that opts its pods in (the pod's label "false" still opts out). */
+export const NAMESPACE_ENABLED = "enabled";
+
 export interface ReviewOptions {
   readonly image: string;
   /** For pods labelled iqqq.io/inject=true; =wrapper and =watcher pick their own. Default wrapper. */
   readonly mode?: Mode;
   readonly volume?: Volume;
   readonly imageCommand?: (image: string) => Promise<ImageCommand>;
+  /** The API server found the pod's namespace labelled iqqq.io/inject=enabled (the review came to /inject/namespace). */
+  readonly namespaceOptedIn?: boolean;
+  /** The webhook's own namespace: never injected, as kube-system. */
+  readonly ownNamespace?: string;
+}
+
+/** What became of a review: /metrics counts these. */
+export type Outcome = "injected" | "skipped" | "not-injected" | "error";
+/**
+ * Why a pod was skipped or not injected: a fixed set (never a pod's name or
+ * an error's text), so that /metrics has a bounded number of series.
+ * skipped: not-a-pod, not-opted-in, opted-out, namespace, already-injected;
+ * not-injected (the pod is annotated and warned): host-network, label-value,
+ * cannot-inject; not read at all: busy, too-many-objects.
+ */
+export type Reason =
+  | "not-a-pod"
+  | "not-opted-in"
+  | "opted-out"
+  | "namespace"
+  | "already-injected"
+  | "host-network"
+  | "label-value"
+  | "cannot-inject"
+  | "busy"
+  | "too-many-objects"
+  | "";
+export const REASONS: readonly Reason[] = [
+  "not-a-pod",
+  "not-opted-in",
+  "opted-out",
+  "namespace",
+  "already-injected",
+  "host-network",
+  "label-value",
+  "cannot-inject",
+  "busy",
+  "too-many-objects",
+];
+
+/** Whether a pod gets iqqq, and how; or why not (not-injected: the pod wanted iqqq, and is told why it has none). */
+export type Decision =
+  | { readonly mode: Mode }
+  | { readonly outcome: "skipped" | "not-injected"; readonly reason: Reason; readonly why: string };
+
+export interface PodFacts {
+  readonly namespace: string | undefined;
+  readonly labels: Readonly<Record<string, unknown>>;
+  readonly hostNetwork: boolean;
+}
+
+/** docs/inject.md's table "Which pods", in code. */
+export function decide(
+  pod: PodFacts,
+  options: Pick<ReviewOptions, "mode" | "namespaceOptedIn" | "ownNamespace">,
+): Decision {
+  const byDefault = options.mode ?? "wrapper";
+  const skip = (reason: Reason, why: string): Decision => ({ outcome: "skipped", reason, why });
+  const refuse = (reason: Reason, why: string): Decision => ({ outcome: "not-injected", reason, why });
+  // Checked here too, not only by the webhook configuration's selectors: a configuration
+  // edited by hand must still never have the control plane's pods, or the webhook's own, changed.
+  if (
+    pod.namespace !== undefined &&
+    (NEVER_NAMESPACES.includes(pod.namespace) || pod.namespace === options.ownNamespace)
+  )
+    return skip("namespace", `namespace ${pod.namespace} is never injected`);
+  const label = pod.labels[INJECT_LABEL];
+  let mode: Mode;
+  if (label === "false") return skip("opted-out", `${INJECT_LABEL}: "false"`);
+  if (label === undefined) {
+    if (options.namespaceOptedIn !== true) return skip("not-opted-in", `no ${INJECT_LABEL} label`);
+    mode = byDefault;
+  } else if (label === "true") mode = byDefault;
+  else if (label === "wrapper" || label === "watcher") mode = label;
+  else
+    return refuse(
+      "label-value",
+      `the label ${INJECT_LABEL} is ${JSON.stringify(String(label).slice(0, 63))}: expected true, wrapper, watcher or false`,
+    );
+  // On the host's network, localhost is the node's: iqqq's quit would go to whatever listens on
+  // the node at a sidecar's port. Meshes inject no sidecar into such pods either.
+  if (pod.hostNetwork)
+    return refuse("host-network", "the pod uses the host's network (hostNetwork: true): its localhost is the node's");
+  return { mode };
 }
 
 export interface PatchOperation {
@@ -36,6 +133,9 @@ export interface Reviewed {
   readonly review: Obj;
   /** For the log. */
   readonly summary: string;
+  /** For /metrics. */
+  readonly outcome: Outcome;
+  readonly reason: Reason;
 }
 
 export async function answerReview(body: unknown, options: ReviewOptions): Promise<Reviewed> {
@@ -43,20 +143,29 @@ export async function answerReview(body: unknown, options: ReviewOptions): Promi
   if (request === undefined || typeof request.uid !== "string")
     throw new Error("not an AdmissionReview: no request.uid");
   const uid = request.uid;
-  const answer = (response: Obj, summary: string): Reviewed => ({
+  const answer = (response: Obj, summary: string, outcome: Outcome, reason: Reason): Reviewed => ({
     review: {
       apiVersion: "admission.k8s.io/v1",
       kind: "AdmissionReview",
       response: { uid, allowed: true, ...response },
     },
     summary,
+    outcome,
+    reason,
   });
   const pod = request.object;
-  const where = `${typeof request.namespace === "string" ? `${request.namespace}/` : ""}${describe(pod)}`;
-  if (!isObj(pod) || pod.kind !== "Pod") return answer({}, `${where}: not a Pod, let through`);
+  const namespace = typeof request.namespace === "string" ? request.namespace : undefined;
+  const where = `${namespace !== undefined ? `${namespace}/` : ""}${describe(pod)}`;
+  if (!isObj(pod) || pod.kind !== "Pod") return answer({}, `${where}: not a Pod, let through`, "skipped", "not-a-pod");
   const labels = isObj(pod.metadata) && isObj(pod.metadata.labels) ? pod.metadata.labels : {};
-  const mode = modeOf(labels[INJECT_LABEL], options.mode ?? "wrapper");
-  if (mode === undefined) return answer({}, `${where}: no ${INJECT_LABEL} label, let through`);
+  const hostNetwork = isObj(pod.spec) && pod.spec.hostNetwork === true;
+  const decision = decide({ namespace, labels, hostNetwork }, options);
+  if (!("mode" in decision)) {
+    if (decision.outcome === "skipped")
+      return answer({}, `${where}: ${decision.why}, let through`, "skipped", decision.reason);
+    return notInjected(pod, decision.why, `${where}${ownerOf(pod)}`, decision.reason);
+  }
+  const mode = decision.mode;
   // Only the spec is changed in place (metadata is replaced whole): the rest, large annotations
   // included, is shared rather than copied.
   const changed: Obj = { ...pod, spec: structuredClone(pod.spec) };
@@ -70,18 +179,15 @@ export async function answerReview(body: unknown, options: ReviewOptions): Promi
     });
     warnings = (outcome.warnings ?? []).map((w) => `iqqq: ${w}`);
     if (outcome.kind !== "injected")
-      return answer(warnings.length > 0 ? { warnings } : {}, `${where}: already injected`);
+      return answer(
+        warnings.length > 0 ? { warnings } : {},
+        `${where}: already injected`,
+        "skipped",
+        "already-injected",
+      );
   } catch (err) {
     if (!(err instanceof InjectError)) throw err;
-    const reason = err.message.length > REASON_MAX ? `${err.message.slice(0, REASON_MAX)}…` : err.message;
-    return answer(
-      {
-        patchType: "JSONPatch",
-        patch: Buffer.from(JSON.stringify(annotate(pod, NOT_INJECTED_ANNOTATION, reason))).toString("base64"),
-        warnings: [`iqqq: not injected: ${err.message}`],
-      },
-      `${where}${ownerOf(pod)}: not injected: ${err.message}`,
-    );
+    return notInjected(pod, err.message, `${where}${ownerOf(pod)}`, "cannot-inject");
   }
   const patch = diffSpec(pod, changed);
   return answer(
@@ -91,12 +197,31 @@ export async function answerReview(body: unknown, options: ReviewOptions): Promi
       ...(warnings.length > 0 ? { warnings } : {}),
     },
     `${where}: injected (${mode}), ${patch.length} patch operations${warnings.map((w) => `; ${w}`).join("")}`,
+    "injected",
+    "",
   );
+
+  /** Let through, with the reason in the pod's annotation and in a warning. */
+  function notInjected(pod: Obj, why: string, who: string, reason: Reason): Reviewed {
+    const text = why.length > REASON_MAX ? `${why.slice(0, REASON_MAX)}…` : why;
+    return answer(
+      {
+        patchType: "JSONPatch",
+        patch: Buffer.from(JSON.stringify(annotate(pod, NOT_INJECTED_ANNOTATION, text))).toString("base64"),
+        warnings: [`iqqq: not injected: ${why}`],
+      },
+      `${who}: not injected: ${why}`,
+      "not-injected",
+      reason,
+    );
+  }
 }
 
 /** The answer to a review that was not read: allowed, unchanged, with a warning saying why. */
-export function shedReview(uid: string, why: string): Reviewed {
+export function shedReview(uid: string, why: string, reason: "busy" | "too-many-objects"): Reviewed {
   return {
+    outcome: "not-injected",
+    reason,
     review: {
       apiVersion: "admission.k8s.io/v1",
       kind: "AdmissionReview",
@@ -104,13 +229,6 @@ export function shedReview(uid: string, why: string): Reviewed {
     },
     summary: `review ${JSON.stringify(uid)}: not read, let through: ${why}`,
   };
-}
-
-function modeOf(label: unknown, byDefault: Mode): Mode | undefined {
-  if (label === "true") return byDefault;
-  if (label === "wrapper") return "wrapper";
-  if (label === "watcher") return "watcher";
-  return undefined;
 }
 
 /** The spec fields the injection changed, and the pod's annotations if it added any, each added or replaced whole. */

@@ -1,6 +1,7 @@
 // iqqq webhook: a mutating admission webhook over HTTPS. POST /inject answers
-// AdmissionReviews (review.ts); GET /healthz and /readyz answer 200 while it
-// serves.
+// AdmissionReviews (review.ts), POST /inject/namespace those of pods whose
+// namespace the webhook configuration found opted in; GET /healthz and /readyz
+// answer 200 while it serves.
 //
 // It never makes the API server wait past its timeout and never grows without
 // bound, whatever is sent to it (the threat model: docs/inject.md, Security):
@@ -38,7 +39,7 @@ import { collectGarbage } from "../runtime/gc.js";
 import { jsonContainers } from "../runtime/json.js";
 import { Connections } from "./connections.js";
 import { Gate, onAnswered } from "./gate.js";
-import { answerReview, INJECT_LABEL, shedReview } from "./review.js";
+import { answerReview, INJECT_LABEL, NAMESPACE_ENABLED, shedReview } from "./review.js";
 import { UidScanner } from "./uid.js";
 
 /**
@@ -136,6 +137,8 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
     total: LOOKUPS_AT_ONCE,
   });
   const log = (line: string): void => io.stderr(`iqqq webhook: ${line}\n`);
+  // deploy/ sets it from the downward API: the webhook never changes its own pods.
+  const ownNamespace = env.POD_NAMESPACE || undefined;
   let draining = false;
   const room = new Gate(REVIEW_BYTES, REVIEWS_AT_ONCE, QUEUE_MAX);
   const scans = new Gate(SCANS_AT_ONCE, SCANS_AT_ONCE, CONNECTIONS_MAX);
@@ -143,7 +146,8 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
   const peerBytes = new Map<string, number>();
 
   /** Answers a review without keeping its body, SCANS_AT_ONCE at a time: its uid is found as it streams past. */
-  const shed = (req: IncomingMessage, res: ServerResponse, body: Body, why: string) => {
+  const shed = (req: IncomingMessage, res: ServerResponse, body: Body) => {
+    const why = "the webhook is busy (too many reviews at once)";
     scans.enter(1, BODY_MS, res).then((entered) => {
       if (!entered) {
         connections.drop(req);
@@ -154,7 +158,7 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
       body.ended.then(() => {
         if (body.length > LARGE_BODY) collectGarbage();
         if (scanner.uid === undefined) return reply(res, 400, "not an AdmissionReview: no request.uid\n");
-        const { review, summary } = shedReview(scanner.uid, why);
+        const { review, summary } = shedReview(scanner.uid, why, "busy");
         log(summary);
         reply(res, 200, review);
       });
@@ -168,14 +172,12 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
       req.resume();
       return reply(res, draining && path === "/readyz" ? 503 : 200, draining ? "draining\n" : "ok\n");
     }
-    if (path !== "/inject" || req.method !== "POST") {
+    const inject = path === "/inject" || path === "/inject/namespace";
+    if (!inject || req.method !== "POST") {
       req.resume();
-      return reply(
-        res,
-        path !== "/inject" ? 404 : 405,
-        path !== "/inject" ? "not found\n" : "POST an AdmissionReview\n",
-      );
+      return reply(res, !inject ? 404 : 405, !inject ? "not found\n" : "POST an AdmissionReview\n");
     }
+    const namespaceOptedIn = path === "/inject/namespace";
     // The API server always says how long a review is; a body that does not is not one.
     const length = Number(req.headers["content-length"]);
     if (req.headers["content-length"] === undefined || !Number.isSafeInteger(length)) {
@@ -198,7 +200,7 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
     // the request is paused. Until the review is let in, its connection delivers only a little
     // (connections.ts), so what is kept meanwhile stays small.
     const body = new Body(req, length);
-    if (held + length > PEER_BYTES) return shed(req, res, body, "the webhook is busy (too many reviews at once)");
+    if (held + length > PEER_BYTES) return shed(req, res, body);
     peerBytes.set(peer, held + length);
     onAnswered(res, () => {
       const left = (peerBytes.get(peer) ?? length) - length;
@@ -206,15 +208,14 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
       else peerBytes.delete(peer);
     });
     room.enter(length, QUEUE_WAIT_MS, res).then((entered) => {
-      if (!entered)
-        return res.destroyed ? undefined : shed(req, res, body, "the webhook is busy (too many reviews at once)");
+      if (!entered) return res.destroyed ? undefined : shed(req, res, body);
       connections.grant(req, length);
-      read(res, body);
+      read(res, body, namespaceOptedIn);
     });
   };
 
   /** Reads a review whose room in memory is reserved (its length is known), and answers it. */
-  const read = (res: ServerResponse, body: Body) => {
+  const read = (res: ServerResponse, body: Body, namespaceOptedIn: boolean) => {
     body.ended.then(() => {
       const bytes = body.take();
       const large = bytes.length > LARGE_BODY;
@@ -228,6 +229,7 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
           const { review, summary } = shedReview(
             scanner.uid,
             `the review holds more than ${REVIEW_CONTAINERS} objects and arrays`,
+            "too-many-objects",
           );
           log(summary);
           return reply(res, 200, review);
@@ -242,6 +244,8 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
         image,
         mode: options.mode,
         volume: options.volume,
+        namespaceOptedIn,
+        ...(ownNamespace === undefined ? {} : { ownNamespace }),
         imageCommand: (ref) => {
           asked.add(ref);
           if (asked.size > LOOKUPS_PER_REVIEW)
@@ -321,7 +325,9 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
     return EXIT.CONFIG;
   }
   const port = (tcp.address() as { port: number }).port;
-  log(`serving on port ${port}, injecting ${image} into pods labelled ${INJECT_LABEL}`);
+  log(
+    `serving on port ${port}, injecting ${image} into pods labelled ${INJECT_LABEL} and those of namespaces labelled ${INJECT_LABEL}=${NAMESPACE_ENABLED}`,
+  );
   let signalled: () => void = () => {};
   const second = new Promise<void>((resolve) => {
     signalled = resolve;
