@@ -38,6 +38,17 @@ const PORT = flag({
   },
 });
 
+const METRICS_PORT = flag({
+  name: "metrics-port",
+  value: "N",
+  help: "serve GET /metrics (Prometheus text) over plain HTTP on this\nport (0: any free one, logged); default: not served",
+  default: (): number | undefined => undefined,
+  parse: (raw): number | undefined => {
+    if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) throw new FlagError("expected 1-65535 (0: any free port)");
+    return Number(raw);
+  },
+});
+
 const ALLOW_REGISTRY = flag({
   name: "allow-registry",
   value: "LIST",
@@ -69,7 +80,7 @@ const DRAIN = flag({
   },
 });
 
-export const FLAGS = [...INJECTION, CERT, KEY, PORT, ALLOW_REGISTRY, DRAIN] as const;
+export const FLAGS = [...INJECTION, CERT, KEY, PORT, METRICS_PORT, ALLOW_REGISTRY, DRAIN] as const;
 
 export const WEBHOOK_USAGE = `Usage: iqqq webhook ${flagSynopsis(FLAGS)}
 A mutating admission webhook: injects iqqq (as iqqq inject does) into every pod
@@ -79,7 +90,7 @@ ${INJECT_LABEL}=enabled) unless labelled ${INJECT_LABEL}=false; never into
 kube-system or $POD_NAMESPACE (its own), nor into a hostNetwork pod.
 ${flagHelp(FLAGS)}
 Endpoints: POST /inject and /inject/namespace (AdmissionReview v1, answered
-with a JSONPatch), GET /healthz, GET /readyz.
+with a JSONPatch), GET /healthz, GET /readyz; GET /metrics on --metrics-port.
 `;
 
 export async function webhookCommand(args: readonly string[], env: Env, io: Io): Promise<number> {
@@ -99,7 +110,18 @@ export async function webhookCommand(args: readonly string[], env: Env, io: Io):
   }
   const { serveWebhook } = await import("../webhook/server.js");
   return serveWebhook(
-    { image, mode, volume, cert, key, port, platform, allow: line.values["allow-registry"], drainMs: drain },
+    {
+      image,
+      mode,
+      volume,
+      cert,
+      key,
+      port,
+      platform,
+      allow: line.values["allow-registry"],
+      drainMs: drain,
+      metricsPort: line.values["metrics-port"],
+    },
     env,
     io,
   );

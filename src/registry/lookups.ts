@@ -22,6 +22,8 @@ export interface LookupsOptions {
   readonly perHost: number;
   /** Look-ups at a time, all hosts together. */
   readonly total: number;
+  /** Told of each look-up sent (not of those that shared it): how it ended and how long it took. */
+  readonly observe?: (result: "found" | "failed" | "timed-out", seconds: number) => void;
 }
 
 export class ImageLookups {
@@ -53,6 +55,21 @@ export class ImageLookups {
   }
 
   async #start(ref: string): Promise<ImageCommand> {
+    const observe = this.options.observe;
+    if (observe === undefined) return this.#send(ref);
+    const started = performance.now();
+    const seconds = (): number => (performance.now() - started) / 1000;
+    try {
+      const found = await this.#send(ref);
+      observe("found", seconds());
+      return found;
+    } catch (err) {
+      observe(seconds() * 1000 >= this.options.deadlineMs ? "timed-out" : "failed", seconds());
+      throw err;
+    }
+  }
+
+  async #send(ref: string): Promise<ImageCommand> {
     const registry = parseReference(ref).registry;
     // One host however it is written (2130706433, 127.1 and 127.0.0.1 are one).
     const host = new URL(`http://${registry}`).host;

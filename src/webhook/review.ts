@@ -47,7 +47,8 @@ export type Outcome = "injected" | "skipped" | "not-injected" | "error";
  * an error's text), so that /metrics has a bounded number of series.
  * skipped: not-a-pod, not-opted-in, opted-out, namespace, already-injected;
  * not-injected (the pod is annotated and warned): host-network, label-value,
- * cannot-inject; not read at all: busy, too-many-objects.
+ * cannot-inject; not read at all: busy, too-many-objects; error: bad-request
+ * (not an AdmissionReview, no length, too large, too slow).
  */
 export type Reason =
   | "not-a-pod"
@@ -60,6 +61,7 @@ export type Reason =
   | "cannot-inject"
   | "busy"
   | "too-many-objects"
+  | "bad-request"
   | "";
 export const REASONS: readonly Reason[] = [
   "not-a-pod",
@@ -108,6 +110,9 @@ export function decide(
     mode = byDefault;
   } else if (label === "true") mode = byDefault;
   else if (label === "wrapper" || label === "watcher") mode = label;
+  // Only the namespace's opt-in brings such a pod here (the configuration sends none to /inject):
+  // its label then says something iqqq cannot read, and the pod is told.
+  else if (options.namespaceOptedIn !== true) return skip("not-opted-in", `no ${INJECT_LABEL} label iqqq reads`);
   else
     return refuse(
       "label-value",

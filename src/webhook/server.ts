@@ -39,7 +39,8 @@ import { collectGarbage } from "../runtime/gc.js";
 import { jsonContainers } from "../runtime/json.js";
 import { Connections } from "./connections.js";
 import { Gate, onAnswered } from "./gate.js";
-import { answerReview, INJECT_LABEL, NAMESPACE_ENABLED, shedReview } from "./review.js";
+import { WebhookMetrics } from "./metrics.js";
+import { answerReview, INJECT_LABEL, NAMESPACE_ENABLED, type Outcome, type Reason, shedReview } from "./review.js";
 import { UidScanner } from "./uid.js";
 
 /**
@@ -102,6 +103,8 @@ export interface WebhookOptions {
   readonly platform: string;
   readonly allow: readonly string[];
   readonly drainMs: number;
+  /** Where GET /metrics is served over plain HTTP (0: any free port); undefined: not served. */
+  readonly metricsPort?: number | undefined;
 }
 
 /** Serves until SIGTERM or SIGINT and the drain; resolves to the exit status. */
@@ -127,7 +130,9 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
     );
     return EXIT.CONFIG;
   }
+  const metrics = new WebhookMetrics();
   const lookups = new ImageLookups({
+    observe: (result, seconds) => metrics.lookup(result, seconds),
     platform: options.platform,
     env,
     policy: { anyAddress: false, allowed: options.allow, resolver: "dns" },
@@ -145,6 +150,16 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
   /** Review bytes in memory for each client address. */
   const peerBytes = new Map<string, number>();
 
+  /** When each review's request came, for the latency histogram. */
+  const started = new WeakMap<ServerResponse, number>();
+  /** Counts a review's outcome, once, as it is answered. */
+  const count = (res: ServerResponse, outcome: Outcome, reason: Reason): void => {
+    const at = started.get(res);
+    if (at === undefined) return;
+    started.delete(res);
+    metrics.review(outcome, reason, (performance.now() - at) / 1000);
+  };
+
   /** Answers a review without keeping its body, SCANS_AT_ONCE at a time: its uid is found as it streams past. */
   const shed = (req: IncomingMessage, res: ServerResponse, body: Body) => {
     const why = "the webhook is busy (too many reviews at once)";
@@ -157,8 +172,12 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
       connections.grant(req, body.length);
       body.ended.then(() => {
         if (body.length > LARGE_BODY) collectGarbage();
-        if (scanner.uid === undefined) return reply(res, 400, "not an AdmissionReview: no request.uid\n");
-        const { review, summary } = shedReview(scanner.uid, why, "busy");
+        if (scanner.uid === undefined) {
+          count(res, "error", "bad-request");
+          return reply(res, 400, "not an AdmissionReview: no request.uid\n");
+        }
+        const { review, summary, outcome, reason } = shedReview(scanner.uid, why, "busy");
+        count(res, outcome, reason);
         log(summary);
         reply(res, 200, review);
       });
@@ -178,6 +197,9 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
       return reply(res, !inject ? 404 : 405, !inject ? "not found\n" : "POST an AdmissionReview\n");
     }
     const namespaceOptedIn = path === "/inject/namespace";
+    started.set(res, performance.now());
+    // Whatever ends a review without an answer counted (no length, too large, too slow, dropped) is an error.
+    onAnswered(res, () => count(res, "error", "bad-request"));
     // The API server always says how long a review is; a body that does not is not one.
     const length = Number(req.headers["content-length"]);
     if (req.headers["content-length"] === undefined || !Number.isSafeInteger(length)) {
@@ -225,17 +247,22 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
         if (containers > REVIEW_CONTAINERS) {
           const scanner = new UidScanner();
           scanner.feed(bytes);
-          if (scanner.uid === undefined) return reply(res, 400, "not an AdmissionReview: no request.uid\n");
-          const { review, summary } = shedReview(
+          if (scanner.uid === undefined) {
+            count(res, "error", "bad-request");
+            return reply(res, 400, "not an AdmissionReview: no request.uid\n");
+          }
+          const { review, summary, outcome, reason } = shedReview(
             scanner.uid,
             `the review holds more than ${REVIEW_CONTAINERS} objects and arrays`,
             "too-many-objects",
           );
+          count(res, outcome, reason);
           log(summary);
           return reply(res, 200, review);
         }
         review = JSON.parse(bytes.toString("utf8"));
       } catch {
+        count(res, "error", "bad-request");
         return reply(res, 400, "not JSON\n");
       }
       const deadline = AbortSignal.timeout(LOOKUP_BUDGET_MS);
@@ -255,12 +282,14 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
           return lookups.lookup(ref, deadline);
         },
       }).then(
-        ({ review, summary }) => {
+        ({ review, summary, outcome, reason }) => {
+          count(res, outcome, reason);
           log(summary);
           reply(res, 200, review);
           if (large) collectGarbage();
         },
         (err: Error) => {
+          count(res, "error", "bad-request");
           log(`bad request: ${err.message}`);
           reply(res, 400, `${err.message}\n`);
         },
@@ -289,11 +318,13 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
       // A pair that does not match (one file renewed, the other not yet) throws here.
       tcp.setSecureContext(readPair());
       stamp = now;
+      metrics.certificate("loaded");
       log("certificate reloaded");
     } catch (err) {
       // Often one file of the pair is in and the other not yet: looked at again
       // in a second (its own event may not come), and this pair not retried.
       failedStamp = now;
+      metrics.certificate("refused");
       setTimeout(recheck, RELOAD_RETRY_MS).unref();
       log(`certificate changed but could not be loaded, keeping the old one: ${(err as Error).message}`);
     }
@@ -325,6 +356,17 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
     return EXIT.CONFIG;
   }
   const port = (tcp.address() as { port: number }).port;
+  let metricsServer: { port: number; close(): void } | undefined;
+  if (options.metricsPort !== undefined) {
+    const served = await metrics.serve(options.metricsPort);
+    if (served instanceof Error) {
+      io.stderr(`iqqq webhook: error: cannot listen on metrics port ${options.metricsPort}: ${served.message}\n`);
+      tcp.close();
+      return EXIT.CONFIG;
+    }
+    metricsServer = served;
+    log(`metrics on port ${served.port} (plain HTTP, GET /metrics)`);
+  }
   log(
     `serving on port ${port}, injecting ${image} into pods labelled ${INJECT_LABEL} and those of namespaces labelled ${INJECT_LABEL}=${NAMESPACE_ENABLED}`,
   );
@@ -348,6 +390,7 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
   await reloading;
   log("no longer taking connections; finishing the reviews in flight");
   tcp.close();
+  metricsServer?.close();
   const timeUp = new Promise<"late">((resolve) => setTimeout(() => resolve("late"), FINISH_MS).unref());
   if ((await Promise.race([connections.close(), timeUp])) === "late") {
     log(`requests still in flight after ${FINISH_MS / 1000} s: closing them`);

@@ -57,6 +57,14 @@ function agree(docs: Obj[]): void {
   const env = Object.fromEntries(container.env.map((e: Obj) => [e.name, e]));
   assert.equal(env.IQQQ_IMAGE.value, container.image);
   assert.equal(env.POD_NAMESPACE.valueFrom.fieldRef.fieldPath, "metadata.namespace");
+  // /metrics: the port the flag names is the one the pod, the Service (by name, for a
+  // ServiceMonitor) and the NetworkPolicy open.
+  const metricsPort = Number(container.args[container.args.indexOf("--metrics-port") + 1]);
+  assert.equal(container.ports.find((p: Obj) => p.name === "http-metrics")?.containerPort, metricsPort);
+  assert.equal(service.spec.ports.find((p: Obj) => p.name === "http-metrics")?.targetPort, "http-metrics");
+  assert.ok(
+    one(docs, "NetworkPolicy").spec.ingress.some((rule: Obj) => rule.ports.some((p: Obj) => p.port === metricsPort)),
+  );
   // The secret's tls.crt and tls.key land where iqqq webhook looks by default.
   assert.equal(container.volumeMounts[0].mountPath, "/etc/iqqq-webhook");
   assert.equal(pod.spec.volumes[0].secret.secretName, "iqqq-webhook-tls");
