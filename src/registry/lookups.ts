@@ -4,6 +4,10 @@
 // deadline), so one slow registry holds up only the pods that use it, and all
 // hosts together at most `total`; every look-up has a deadline of its own,
 // whoever waits for it.
+//
+// With `cache`, what a look-up found is kept (ImageCache below), so that the
+// many pods of one image (a Job's parallelism, a CronJob's runs) cost one
+// look-up, not one each.
 
 import type { ImageCommand } from "../inject/inject.js";
 import type { Env } from "../io.js";
@@ -24,19 +28,41 @@ export interface LookupsOptions {
   readonly total: number;
   /** Told of each look-up sent (not of those that shared it): how it ended and how long it took. */
   readonly observe?: (result: "found" | "failed" | "timed-out", seconds: number) => void;
+  /** Keep what look-ups found; undefined: keep nothing. */
+  readonly cache?: CacheOptions;
+  /** Told of each lookup() call whether the cache had the answer. */
+  readonly onCache?: (hit: boolean) => void;
+}
+
+export interface CacheOptions {
+  /** Entries kept at most, and their bytes (references and answers) at most. */
+  readonly entries: number;
+  readonly bytes: number;
+  /** One answer larger than this is not kept (it would evict many for itself). */
+  readonly entryBytes: number;
+  /** How long an answer for a tag is kept (a tag can be moved to another image). */
+  readonly tagTtlMs: number;
+  /** How long an answer for a digest is kept (a digest names one image for ever). */
+  readonly digestTtlMs: number;
 }
 
 export class ImageLookups {
   readonly #inflight = new Map<string, Promise<ImageCommand>>();
   readonly #hosts = new Map<string, Slots>();
   readonly #all: Slots;
+  readonly #cache: ImageCache | undefined;
 
   constructor(private readonly options: LookupsOptions) {
     this.#all = new Slots(options.total);
+    this.#cache = options.cache === undefined ? undefined : new ImageCache(options.cache);
   }
 
   /** The image's ENTRYPOINT and CMD; `signal` ends this caller's wait, not a look-up others share. */
   lookup(ref: string, signal?: AbortSignal): Promise<ImageCommand> {
+    const key = this.#cache === undefined ? ref : cacheKey(ref);
+    const cached = key === undefined ? undefined : this.#cache?.get(key);
+    if (this.#cache !== undefined) this.options.onCache?.(cached !== undefined);
+    if (cached !== undefined) return Promise.resolve(cached.command);
     let shared = this.#inflight.get(ref);
     if (shared === undefined) {
       shared = this.#start(ref);
@@ -44,7 +70,11 @@ export class ImageLookups {
       const forget = (): void => {
         this.#inflight.delete(ref);
       };
-      shared.then(forget, forget);
+      shared.then((command) => {
+        forget();
+        // Only answers are kept, never failures: a registry that failed is asked again by the next pod.
+        if (key !== undefined) this.#cache?.set(key, command, parseReference(ref).digest !== undefined);
+      }, forget);
     }
     return signal === undefined ? shared : raceAbort(shared, signal);
   }
@@ -52,6 +82,11 @@ export class ImageLookups {
   /** Look-ups running or waiting. */
   get size(): number {
     return this.#inflight.size;
+  }
+
+  /** Entries and bytes in the cache. */
+  get cached(): { readonly entries: number; readonly bytes: number } {
+    return { entries: this.#cache?.size ?? 0, bytes: this.#cache?.bytes ?? 0 };
   }
 
   async #start(ref: string): Promise<ImageCommand> {
@@ -103,6 +138,73 @@ export class ImageLookups {
       }
     } finally {
       if (slots.idle) this.#hosts.delete(host);
+    }
+  }
+}
+
+/**
+ * One key however the reference is written (busybox, docker.io/library/busybox:latest),
+ * by its digest when it has one (the image the kubelet runs is then that one,
+ * whatever the tag says); undefined when it cannot be read (the look-up says why).
+ */
+function cacheKey(ref: string): string | undefined {
+  try {
+    const r = parseReference(ref);
+    const name = `${new URL(`http://${r.registry}`).host}/${r.repository}`;
+    return r.digest !== undefined ? `${name}@${r.digest.text}` : `${name}:${r.tag ?? "latest"}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What look-ups found, bounded in entries and in bytes (keys come from pod
+ * specs, that is from whoever may create a pod: they can churn the cache, not
+ * grow it), oldest use evicted first (a Map keeps insertion order; a hit moves
+ * its entry to the end), each kept at most its time to live.
+ */
+class ImageCache {
+  readonly #entries = new Map<string, { command: ImageCommand; bytes: number; until: number }>();
+  #bytes = 0;
+
+  constructor(private readonly options: CacheOptions) {}
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get(key: string): { command: ImageCommand } | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    this.#entries.delete(key);
+    if (entry.until <= Date.now()) {
+      this.#bytes -= entry.bytes;
+      return undefined;
+    }
+    this.#entries.set(key, entry);
+    return entry;
+  }
+
+  set(key: string, command: ImageCommand, byDigest: boolean): void {
+    // Counted as UTF-16 strings are kept (2 bytes a unit), with the key, and a little for the objects.
+    const bytes = 2 * (key.length + JSON.stringify(command).length) + 200;
+    if (bytes > this.options.entryBytes) return;
+    const old = this.#entries.get(key);
+    if (old !== undefined) {
+      this.#entries.delete(key);
+      this.#bytes -= old.bytes;
+    }
+    const ttl = byDigest ? this.options.digestTtlMs : this.options.tagTtlMs;
+    this.#entries.set(key, { command, bytes, until: Date.now() + ttl });
+    this.#bytes += bytes;
+    for (const [oldest, entry] of this.#entries) {
+      if (this.#entries.size <= this.options.entries && this.#bytes <= this.options.bytes) break;
+      this.#entries.delete(oldest);
+      this.#bytes -= entry.bytes;
     }
   }
 }

@@ -1,6 +1,7 @@
 // GET /metrics on the webhook's plain-HTTP metrics port, in Prometheus' text
 // format (prom-client): reviews by outcome and reason, how long they took,
-// registry look-ups by result and how long they took, certificate reloads.
+// registry look-ups by result and how long they took, the look-up cache's hits
+// and misses, certificate reloads.
 // Loaded only by iqqq webhook (its bundle is the command's own, never the
 // wrapper's start path).
 //
@@ -56,6 +57,12 @@ export class WebhookMetrics {
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
+  readonly #cache = new Counter({
+    name: "iqqq_webhook_registry_cache_total",
+    help: "Image commands asked for: found in the cache (hit), or not (miss: looked up, or waiting for a look-up of the same image).",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
   readonly #reloads = new Counter({
     name: "iqqq_webhook_certificate_reloads_total",
     help: "Changed certificate files read: loaded, or refused (the old pair kept).",
@@ -68,6 +75,7 @@ export class WebhookMetrics {
       for (const reason of reasons) this.#reviews.inc({ outcome, reason }, 0);
     for (const result of LOOKUP_RESULTS) this.#lookups.inc({ result }, 0);
     for (const result of ["loaded", "refused"]) this.#reloads.inc({ result }, 0);
+    for (const result of ["hit", "miss"]) this.#cache.inc({ result }, 0);
   }
 
   review(outcome: Outcome, reason: Reason, seconds: number): void {
@@ -80,6 +88,10 @@ export class WebhookMetrics {
   lookup(result: LookupResult, seconds: number): void {
     this.#lookups.inc({ result });
     this.#lookupSeconds.observe(seconds);
+  }
+
+  cache(hit: boolean): void {
+    this.#cache.inc({ result: hit ? "hit" : "miss" });
   }
 
   certificate(result: "loaded" | "refused"): void {

@@ -19,7 +19,10 @@
 //   one without a request in flight for IDLE_MS is closed;
 // - registry look-ups: shared and fair (registry/lookups.ts), within one
 //   review's LOOKUP_BUDGET_MS, at most LOOKUPS_PER_REVIEW images per pod, their
-//   answers within REGISTRY_BYTES at once, at the addresses the policy allows.
+//   answers within REGISTRY_BYTES at once, at the addresses the policy allows;
+//   what they found kept at most CACHE_ENTRIES and CACHE_BYTES (an answer
+//   larger than CACHE_ENTRY_BYTES not at all), for TAG_TTL_MS
+//   (DIGEST_TTL_MS for a reference by digest).
 // SIGTERM or SIGINT: /readyz answers 503 while reviews are still served for
 // the drain period (the API server stops sending them once the endpoint is
 // gone), then the listener closes, the reviews in flight finish (at most
@@ -89,6 +92,19 @@ const LOOKUPS_AT_ONCE = 16;
 export const LOOKUPS_PER_REVIEW = 10;
 /** Registry answers being read at once, across all reviews. */
 const REGISTRY_BYTES = 8 * 1024 * 1024;
+/** Images whose command is kept, and the memory they may take (keys included). */
+const CACHE_ENTRIES = 1000;
+const CACHE_BYTES = 4 * 1024 * 1024;
+/** One image's answer larger than this is not kept (a command of 64 KiB is already rare). */
+const CACHE_ENTRY_BYTES = 64 * 1024;
+/**
+ * How long a tag's answer is kept: a tag moved to an image with another
+ * ENTRYPOINT is seen this much later at worst (a pod created meanwhile would run
+ * the old command on the new image). A burst of one Job's pods fits well inside.
+ */
+const TAG_TTL_MS = 60_000;
+/** A digest names one image for ever: its answer is kept until evicted, or this long. */
+const DIGEST_TTL_MS = 60 * 60_000;
 
 /** What `iqqq webhook`'s flags say (commands/webhook.ts). */
 export interface WebhookOptions {
@@ -133,6 +149,14 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
   const metrics = new WebhookMetrics();
   const lookups = new ImageLookups({
     observe: (result, seconds) => metrics.lookup(result, seconds),
+    cache: {
+      entries: CACHE_ENTRIES,
+      bytes: CACHE_BYTES,
+      entryBytes: CACHE_ENTRY_BYTES,
+      tagTtlMs: TAG_TTL_MS,
+      digestTtlMs: DIGEST_TTL_MS,
+    },
+    onCache: (hit) => metrics.cache(hit),
     platform: options.platform,
     env,
     policy: { anyAddress: false, allowed: options.allow, resolver: "dns" },

@@ -6,37 +6,12 @@
 
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
-import { get } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { type FakeRegistry, fakeRegistry } from "../support/fake-registry.js";
+import { parseMetrics, scrape } from "../support/metrics.js";
 import type { Obj } from "../support/read-back.js";
 import { makeTls } from "../support/tls.js";
 import { admissionReview, startWebhook, type Webhook } from "../support/webhook.js";
-
-/** name{labels} → value, from Prometheus' text format (comments skipped). */
-export function parseMetrics(text: string): Map<string, number> {
-  const samples = new Map<string, number>();
-  for (const line of text.split("\n")) {
-    if (line === "" || line.startsWith("#")) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(\{.*\})? (\S+)$/.exec(line);
-    assert.ok(m !== null, `not a sample line: ${line}`);
-    samples.set(`${m[1]}${m[2] ?? ""}`, Number(m[3]));
-  }
-  return samples;
-}
-
-export function scrape(port: number, path = "/metrics"): Promise<{ status: number; type: string; text: string }> {
-  return new Promise((resolve, reject) => {
-    get({ host: "127.0.0.1", port, path, agent: false }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => {
-        text += c;
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, type: String(res.headers["content-type"]), text }));
-    }).on("error", reject);
-  });
-}
 
 function pod(labels: Record<string, string>, spec: Obj = {}, image = "busybox", command: string[] | null = ["true"]) {
   return {
