@@ -47,6 +47,8 @@ describe("iqqq webhook --metrics-port", () => {
       const answer = await webhook.call("POST", path, body);
       assert.equal(answer.status, status, answer.text);
     };
+    // Every series there is, before any traffic: the same set must be there after it.
+    const initial = parseMetrics((await scrape(metricsPort)).text);
     const yes = { "iqqq.io/inject": "true" };
     await send("/inject", admissionReview(pod(yes)));
     await send("/inject/namespace", admissionReview(pod({})));
@@ -99,6 +101,7 @@ describe("iqqq webhook --metrics-port", () => {
     const refused = (webhook.log.text().match(/certificate changed but could not be loaded/g) ?? []).length;
     assert.equal(samples.get('iqqq_webhook_certificate_reloads_total{result="loaded"}'), 1);
     assert.equal(samples.get('iqqq_webhook_certificate_reloads_total{result="refused"}'), refused);
+    assert.deepEqual([...samples.keys()].sort(), [...initial.keys()].sort(), "the same series as at the start");
     // The label sets are fixed: nothing of what was sent (pod, namespace, image, registry) shows.
     assert.doesNotMatch(answer.text, /jobs|busybox|team\/job|127\.0\.0\.1|nope/);
     assert.equal((await scrape(metricsPort, "/other")).status, 404);
