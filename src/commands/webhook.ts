@@ -49,6 +49,18 @@ const METRICS_PORT = flag({
   },
 });
 
+const PULL_SECRETS = flag({
+  name: "pull-secrets",
+  value: "off|read",
+  help: "read: look images up with the pod's imagePullSecrets, read\nfrom the Kubernetes API (the service account must be allowed\nto get Secrets: deploy/pull-secrets/); default $default",
+  shownDefault: "off",
+  default: (): boolean => false,
+  parse: (raw): boolean => {
+    if (raw !== "off" && raw !== "read") throw new FlagError("expected off or read");
+    return raw === "read";
+  },
+});
+
 const ALLOW_REGISTRY = flag({
   name: "allow-registry",
   value: "LIST",
@@ -80,7 +92,7 @@ const DRAIN = flag({
   },
 });
 
-export const FLAGS = [...INJECTION, CERT, KEY, PORT, METRICS_PORT, ALLOW_REGISTRY, DRAIN] as const;
+export const FLAGS = [...INJECTION, CERT, KEY, PORT, METRICS_PORT, ALLOW_REGISTRY, PULL_SECRETS, DRAIN] as const;
 
 export const WEBHOOK_USAGE = `Usage: iqqq webhook ${flagSynopsis(FLAGS)}
 A mutating admission webhook: injects iqqq (as iqqq inject does) into every pod
@@ -121,6 +133,7 @@ export async function webhookCommand(args: readonly string[], env: Env, io: Io):
       allow: line.values["allow-registry"],
       drainMs: drain,
       metricsPort: line.values["metrics-port"],
+      pullSecrets: line.values["pull-secrets"],
     },
     env,
     io,

@@ -78,6 +78,8 @@ export interface LookupOptions {
   readonly policy?: AddressPolicy;
   /** Bytes of answers read at once, shared with other look-ups. */
   readonly budget?: Budget;
+  /** base64(user:password) for the registry, used before the files credentialsFor reads (a pod's imagePullSecrets). */
+  readonly credentials?: string | undefined;
 }
 
 export class RegistryError extends Error {
@@ -90,7 +92,7 @@ export async function imageCommand(ref: string, options: LookupOptions): Promise
   const policy = options.policy ?? OPEN_POLICY;
   const client = new RegistryClient(
     image,
-    credentialsFor(image.registry, options.env),
+    options.credentials ?? credentialsFor(image.registry, options.env),
     policy,
     options.signal,
     options.budget,

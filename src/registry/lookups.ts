@@ -11,6 +11,7 @@
 
 import type { ImageCommand } from "../inject/inject.js";
 import type { Env } from "../io.js";
+import { builtin } from "../runtime/builtins.js";
 import { imageCommand } from "./client.js";
 import type { AddressPolicy, Budget } from "./network.js";
 import { parseReference } from "./reference.js";
@@ -57,18 +58,26 @@ export class ImageLookups {
     this.#cache = options.cache === undefined ? undefined : new ImageCache(options.cache);
   }
 
-  /** The image's ENTRYPOINT and CMD; `signal` ends this caller's wait, not a look-up others share. */
-  lookup(ref: string, signal?: AbortSignal): Promise<ImageCommand> {
-    const key = this.#cache === undefined ? ref : cacheKey(ref);
+  /**
+   * The image's ENTRYPOINT and CMD; `signal` ends this caller's wait, not a look-up others share.
+   * `credentials` (base64(user:password), a pod's pull secret's): used for this look-up, and part
+   * of its key in flight and in the cache, so that an answer read with one pod's credentials is
+   * never given to a pod without them.
+   */
+  lookup(ref: string, signal?: AbortSignal, credentials?: string): Promise<ImageCommand> {
+    const who = credentials === undefined ? "" : `\0${sha256(credentials)}`;
+    const base = this.#cache === undefined ? ref : cacheKey(ref);
+    const key = base === undefined ? undefined : `${base}${who}`;
+    const flight = `${ref}${who}`;
     const cached = key === undefined ? undefined : this.#cache?.get(key);
     if (this.#cache !== undefined) this.options.onCache?.(cached !== undefined);
     if (cached !== undefined) return Promise.resolve(cached.command);
-    let shared = this.#inflight.get(ref);
+    let shared = this.#inflight.get(flight);
     if (shared === undefined) {
-      shared = this.#start(ref);
-      this.#inflight.set(ref, shared);
+      shared = this.#start(ref, credentials);
+      this.#inflight.set(flight, shared);
       const forget = (): void => {
-        this.#inflight.delete(ref);
+        this.#inflight.delete(flight);
       };
       shared.then((command) => {
         forget();
@@ -89,13 +98,13 @@ export class ImageLookups {
     return { entries: this.#cache?.size ?? 0, bytes: this.#cache?.bytes ?? 0 };
   }
 
-  async #start(ref: string): Promise<ImageCommand> {
+  async #start(ref: string, credentials: string | undefined): Promise<ImageCommand> {
     const observe = this.options.observe;
-    if (observe === undefined) return this.#send(ref);
+    if (observe === undefined) return this.#send(ref, credentials);
     const started = performance.now();
     const seconds = (): number => (performance.now() - started) / 1000;
     try {
-      const found = await this.#send(ref);
+      const found = await this.#send(ref, credentials);
       observe("found", seconds());
       return found;
     } catch (err) {
@@ -104,7 +113,7 @@ export class ImageLookups {
     }
   }
 
-  async #send(ref: string): Promise<ImageCommand> {
+  async #send(ref: string, credentials: string | undefined): Promise<ImageCommand> {
     const registry = parseReference(ref).registry;
     // One host however it is written (2130706433, 127.1 and 127.0.0.1 are one).
     const host = new URL(`http://${registry}`).host;
@@ -127,6 +136,7 @@ export class ImageLookups {
               signal: deadline,
               ...(this.options.policy === undefined ? {} : { policy: this.options.policy }),
               ...(this.options.budget === undefined ? {} : { budget: this.options.budget }),
+              ...(credentials === undefined ? {} : { credentials }),
             }),
             deadline,
           );
@@ -207,6 +217,10 @@ class ImageCache {
       this.#bytes -= entry.bytes;
     }
   }
+}
+
+function sha256(text: string): string {
+  return builtin("node:crypto").createHash("sha256").update(text).digest("hex");
 }
 
 class Slots {

@@ -37,12 +37,14 @@ import type { Mode, Volume } from "../inject/inject.js";
 import type { Env, Io } from "../io.js";
 import { ImageLookups } from "../registry/lookups.js";
 import { Budget } from "../registry/network.js";
+import { parseReference } from "../registry/reference.js";
 import { builtin } from "../runtime/builtins.js";
 import { collectGarbage } from "../runtime/gc.js";
 import { jsonContainers } from "../runtime/json.js";
 import { Connections } from "./connections.js";
 import { Gate, onAnswered } from "./gate.js";
 import { WebhookMetrics } from "./metrics.js";
+import type { PullSecrets } from "./pull-secrets.js";
 import { answerReview, INJECT_LABEL, NAMESPACE_ENABLED, type Outcome, type Reason, shedReview } from "./review.js";
 import { UidScanner } from "./uid.js";
 
@@ -121,6 +123,8 @@ export interface WebhookOptions {
   readonly drainMs: number;
   /** Where GET /metrics is served over plain HTTP (0: any free port); undefined: not served. */
   readonly metricsPort?: number | undefined;
+  /** Read a pod's imagePullSecrets from the API for its look-ups (pull-secrets.ts). */
+  readonly pullSecrets?: boolean;
 }
 
 /** Serves until SIGTERM or SIGINT and the drain; resolves to the exit status. */
@@ -145,6 +149,15 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
         : `iqqq webhook: error: the certificate or key is not usable: ${e.message}\n`,
     );
     return EXIT.CONFIG;
+  }
+  let pullSecrets: PullSecrets | undefined;
+  if (options.pullSecrets) {
+    try {
+      pullSecrets = new (await import("./pull-secrets.js")).PullSecrets(env);
+    } catch (err) {
+      io.stderr(`iqqq webhook: error: ${(err as Error).message}\n`);
+      return EXIT.CONFIG;
+    }
   }
   const metrics = new WebhookMetrics();
   const lookups = new ImageLookups({
@@ -291,6 +304,22 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
       }
       const deadline = AbortSignal.timeout(LOOKUP_BUDGET_MS);
       const asked = new Set<string>();
+      /** The pod's pull secrets, read once per review, when a look-up first needs them. */
+      let secrets: Promise<Map<string, string>> | undefined;
+      const podCredentials = (): Promise<Map<string, string>> => {
+        if (secrets !== undefined) return secrets;
+        const request = (review as { request?: { namespace?: unknown; object?: unknown } }).request;
+        secrets = (pullSecrets as PullSecrets)
+          .credentials(request?.namespace, request?.object, deadline)
+          .then(({ auths, problems }) => {
+            for (const problem of problems)
+              log(
+                `${String(request?.namespace).slice(0, 63)}: ${problem}; looked up with the webhook's own credentials`,
+              );
+            return auths;
+          });
+        return secrets;
+      };
       answerReview(review, {
         image,
         mode: options.mode,
@@ -303,7 +332,8 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
             return Promise.reject(
               new Error(`the pod has more than ${LOOKUPS_PER_REVIEW} images without a command to look up`),
             );
-          return lookups.lookup(ref, deadline);
+          if (pullSecrets === undefined) return lookups.lookup(ref, deadline);
+          return podCredentials().then((auths) => lookups.lookup(ref, deadline, auths.get(registryOf(ref) ?? "")));
         },
       }).then(
         ({ review, summary, outcome, reason }) => {
@@ -455,6 +485,15 @@ class Body {
     const bytes = Buffer.concat(this.#chunks);
     this.#chunks = [];
     return bytes;
+  }
+}
+
+/** The registry host an image reference names; undefined when it cannot be read (the look-up says why). */
+function registryOf(ref: string): string | undefined {
+  try {
+    return parseReference(ref).registry;
+  } catch {
+    return undefined;
   }
 }
 

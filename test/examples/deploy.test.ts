@@ -6,7 +6,7 @@
 // configuration sends: test/e2e/webhook-selectors.test.ts.
 
 import assert from "node:assert/strict";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { DEPLOY, deployCopy, kustomize } from "../support/kustomize.js";
@@ -34,7 +34,7 @@ async function valid(docs: Obj[]): Promise<void> {
 }
 
 /** What both installs share: the Deployment, its budget, its Service, the webhooks that call it. */
-function agree(docs: Obj[]): void {
+function agree(docs: Obj[], pullSecrets = false): void {
   const configuration = one(docs, "MutatingWebhookConfiguration");
   const deployment = one(docs, "Deployment");
   const service = one(docs, "Service");
@@ -83,8 +83,10 @@ function agree(docs: Obj[]): void {
       { key: "kubernetes.io/metadata.name", operator: "NotIn", values: [deployment.metadata.namespace, "kube-system"] },
     );
   }
+  if (pullSecrets) return;
   // No object asks for any permission: the webhook calls no Kubernetes API.
   assert.equal(pod.spec.automountServiceAccountToken, false);
+  assert.equal(container.args.includes("--pull-secrets"), false);
   assert.deepEqual(
     docs.filter((d) => /Role/.test(d.kind)),
     [],
@@ -130,6 +132,26 @@ describe("deploy/ (kubectl kustomize)", () => {
       container.env.find((e: Obj) => e.name === "IQQQ_IMAGE"),
       { name: "IQQQ_IMAGE", value: "registry.test/team/iqqq:0.1.0" },
     );
+  });
+
+  test("pull-secrets, the opt-in component: get Secrets only, the token mounted, the flag given", async () => {
+    const copy = await deployCopy();
+    const overlay = join(copy, "..", "mine");
+    await mkdir(overlay);
+    await writeFile(
+      join(overlay, "kustomization.yaml"),
+      "resources: [../deploy]\ncomponents: [../deploy/pull-secrets]\n",
+    );
+    const docs = kustomize(overlay);
+    await valid(docs);
+    agree(docs, true);
+    const container = one(docs, "Deployment").spec.template.spec.containers[0];
+    assert.deepEqual(container.args.slice(container.args.indexOf("--pull-secrets")), ["--pull-secrets", "read"]);
+    assert.equal(one(docs, "Deployment").spec.template.spec.automountServiceAccountToken, true);
+    assert.deepEqual(one(docs, "ClusterRole").rules, [{ apiGroups: [""], resources: ["secrets"], verbs: ["get"] }]);
+    const binding = one(docs, "ClusterRoleBinding");
+    assert.equal(binding.roleRef.name, one(docs, "ClusterRole").metadata.name);
+    assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: "iqqq-webhook", namespace: "iqqq-system" }]);
   });
 
   test("without cert-manager: the operator's CA in caBundle, nothing of cert-manager, nothing of the CA applied but caBundle", async () => {

@@ -23,6 +23,8 @@ const KINDS: Readonly<Record<string, string>> = {
   "v1/Service": "IoK8sApiCoreV1Service",
   "apps/v1/Deployment": "IoK8sApiAppsV1Deployment",
   "policy/v1/PodDisruptionBudget": "IoK8sApiPolicyV1PodDisruptionBudget",
+  "rbac.authorization.k8s.io/v1/ClusterRole": "IoK8sApiRbacV1ClusterRole",
+  "rbac.authorization.k8s.io/v1/ClusterRoleBinding": "IoK8sApiRbacV1ClusterRoleBinding",
   "networking.k8s.io/v1/NetworkPolicy": "IoK8sApiNetworkingV1NetworkPolicy",
   "admissionregistration.k8s.io/v1/MutatingWebhookConfiguration":
     "IoK8sApiAdmissionregistrationV1MutatingWebhookConfiguration",
