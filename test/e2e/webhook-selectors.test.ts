@@ -1,17 +1,20 @@
-// Which pods get iqqq, end to end: for every namespace (no label,
-// iqqq.io/inject=enabled, =disabled, kube-system, the webhook's own) and every
-// pod (no label, each value of iqqq.io/inject, an unknown one; on the host's
+// Which pods get iqqq, end to end, as docs/inject.md's table "Which pods"
+// says: for every cell (a namespace without the label, labelled
+// iqqq.io/inject=enabled or =disabled, kube-system and the webhook's own; a pod
+// without the label, with each value, with an unknown one; on the host's
 // network or not), the webhooks that `kubectl kustomize deploy/`'s
 // MutatingWebhookConfiguration selects are found as the API server finds them
 // (its namespaceSelector on the namespace's labels, its objectSelector on the
 // pod's), the review is sent to that webhook's path of a running iqqq webhook,
-// and what the pod got is compared with the rules docs/inject.md's table
-// states (expected() below, written from the table, not from the code).
-// Also: the webhook's own checks hold when a review comes that the selectors
-// should have kept away (a configuration edited by hand).
+// and what the pod got is compared with the cell. Also: the webhook's own
+// checks hold when a review comes that the selectors should have kept away (a
+// configuration edited by hand).
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { ROOT } from "../support/cli.js";
 import { DEPLOY, kustomize, webhooksFor } from "../support/kustomize.js";
 import type { Obj } from "../support/read-back.js";
 import { admissionReview, type ReviewResponse, startWebhook, type Webhook } from "../support/webhook.js";
@@ -19,27 +22,62 @@ import { admissionReview, type ReviewResponse, startWebhook, type Webhook } from
 type Got = "unchanged" | "wrapper" | "watcher" | "not-injected";
 
 const OWN = "iqqq-system";
-const NAMESPACES = [
-  { name: "jobs", labels: {} },
-  { name: "batch", labels: { "iqqq.io/inject": "enabled" } },
-  { name: "quiet", labels: { "iqqq.io/inject": "disabled" } },
-  { name: "kube-system", labels: { "iqqq.io/inject": "enabled" } },
-  { name: OWN, labels: { "iqqq.io/inject": "enabled" } },
-] as const;
-const POD_LABELS = [undefined, "true", "wrapper", "watcher", "false", "yes"] as const;
+interface Namespace {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+/** The table's columns, as namespaces (the last column stands for two). */
+const COLUMNS: readonly (readonly Namespace[])[] = [
+  [{ name: "jobs", labels: {} }],
+  [{ name: "batch", labels: { "iqqq.io/inject": "enabled" } }],
+  [{ name: "quiet", labels: { "iqqq.io/inject": "disabled" } }],
+  [
+    { name: "kube-system", labels: { "iqqq.io/inject": "enabled" } },
+    { name: OWN, labels: { "iqqq.io/inject": "enabled" } },
+  ],
+];
+/** The table's rows, as the pod's label. */
+const ROWS: Readonly<Record<string, string | undefined>> = {
+  none: undefined,
+  '`"true"`': "true",
+  "`wrapper`": "wrapper",
+  "`watcher`": "watcher",
+  '`"false"`': "false",
+  'another (`"yes"`)': "yes",
+};
+const CELLS: Readonly<Record<string, Got>> = {
+  "–": "unchanged",
+  wrapper: "wrapper",
+  watcher: "watcher",
+  "not injected": "not-injected",
+};
 
-/** docs/inject.md, "Which pods", as rules (the webhook runs with the default --mode, wrapper). */
-function expected(namespace: (typeof NAMESPACES)[number], label: string | undefined, hostNetwork: boolean): Got {
-  if (namespace.name === "kube-system" || namespace.name === OWN) return "unchanged";
-  const nsLabel = (namespace.labels as Record<string, string>)["iqqq.io/inject"];
-  if (label === "false" || nsLabel === "disabled") return "unchanged";
-  let got: Got;
-  if (label === "wrapper" || label === "watcher") got = label;
-  else if (label === "true") got = "wrapper";
-  else if (nsLabel !== "enabled") return "unchanged";
-  else if (label === undefined) got = "wrapper";
-  else got = "not-injected";
-  return hostNetwork && got !== "not-injected" ? "not-injected" : got;
+/** docs/inject.md's table: [namespace, pod label, what the pod gets] for every cell. */
+function table(): [Namespace, string | undefined, Got][] {
+  const text = readFileSync(join(ROOT, "docs/inject.md"), "utf8");
+  const start = text.indexOf("| the pod's label | namespace without the label |");
+  assert.ok(start >= 0, "the table is in docs/inject.md");
+  const lines = text.slice(start).split("\n");
+  const rows = lines.slice(
+    2,
+    lines.findIndex((l, i) => i > 1 && !l.startsWith("|")),
+  );
+  assert.equal(rows.length, Object.keys(ROWS).length, "a row for each pod label");
+  const cells: [Namespace, string | undefined, Got][] = [];
+  for (const row of rows) {
+    const [label, ...columns] = row
+      .split("|")
+      .slice(1, -1)
+      .map((c) => c.trim());
+    assert.ok(label !== undefined && label in ROWS, `row ${label}`);
+    assert.equal(columns.length, COLUMNS.length, row);
+    columns.forEach((cell, i) => {
+      const got = CELLS[cell];
+      assert.ok(got !== undefined, `cell ${JSON.stringify(cell)}`);
+      for (const namespace of COLUMNS[i] ?? []) cells.push([namespace, ROWS[label], got]);
+    });
+  }
+  return cells;
 }
 
 function pod(namespace: string, label: string | undefined, hostNetwork: boolean): Obj {
@@ -90,7 +128,7 @@ describe("which pods get iqqq: deploy/'s selectors and the webhook's own rules a
   });
 
   /** As the API server would: the selected webhook's path, or nothing sent. */
-  async function admit(namespace: (typeof NAMESPACES)[number], object: Obj, want: Got): Promise<Got> {
+  async function admit(namespace: Namespace, object: Obj, want: Got): Promise<Got> {
     const selected = webhooksFor(configuration, namespace, object.metadata.labels);
     // Two webhooks selecting one pod would inject it twice (once each), and double the latency.
     assert.ok(selected.length <= 1, `${selected.length} webhooks for one pod`);
@@ -105,14 +143,14 @@ describe("which pods get iqqq: deploy/'s selectors and the webhook's own rules a
     return what(JSON.parse(answer.text).response);
   }
 
-  for (const namespace of NAMESPACES)
-    for (const label of POD_LABELS)
-      for (const hostNetwork of [false, true]) {
-        const want = expected(namespace, label, hostNetwork);
-        test(`namespace ${namespace.name} ${JSON.stringify(namespace.labels)}, pod label ${label ?? "(none)"}${hostNetwork ? ", hostNetwork" : ""}: ${want}`, async () => {
-          assert.equal(await admit(namespace, pod(namespace.name, label, hostNetwork), want), want);
-        });
-      }
+  for (const [namespace, label, cell] of table())
+    for (const hostNetwork of [false, true]) {
+      // On the host's network, whatever would be injected is not (docs/inject.md says why).
+      const want = hostNetwork && (cell === "wrapper" || cell === "watcher") ? "not-injected" : cell;
+      test(`namespace ${namespace.name} ${JSON.stringify(namespace.labels)}, pod label ${label ?? "(none)"}${hostNetwork ? ", hostNetwork" : ""}: ${want}`, async () => {
+        assert.equal(await admit(namespace, pod(namespace.name, label, hostNetwork), want), want);
+      });
+    }
 
   test("the webhook's own rules hold against reviews the selectors would not send", async () => {
     const direct = async (path: string, namespace: string, label: string | undefined): Promise<Got> => {
