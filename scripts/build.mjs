@@ -5,7 +5,7 @@
 // install, inject, webhook), each with what it uses (the yaml package
 // included), in dist/commands/NAME.mjs; the RE2 engine for IQQQ_WATCH_PATTERN
 // (the re2js package) in dist/vendor/re2js.mjs.
-import { chmod, readFile, rm } from "node:fs/promises";
+import { chmod, readFile, rm, writeFile } from "node:fs/promises";
 import { build } from "esbuild";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -36,23 +36,44 @@ const common = {
   legalComments: "none",
   define: { __IQQQ_VERSION__: JSON.stringify(version) },
   logLevel: "warning",
+  // What each file is made of, for the SBOM (scripts/sbom.mjs reads dist/bundled.json).
+  metafile: true,
 };
+
+/** dist/FILE → the npm packages bundled into it, "name@version", from esbuild's own account of its inputs. */
+const bundled = {};
+async function record(file, result) {
+  const names = new Set();
+  for (const input of Object.keys(result.metafile.inputs)) {
+    const m = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
+    if (m) names.add(m[1]);
+  }
+  const packages = [];
+  for (const name of [...names].sort()) {
+    const { version: v } = JSON.parse(await readFile(`${root}node_modules/${name}/package.json`, "utf8"));
+    packages.push(`${name}@${v}`);
+  }
+  bundled[file] = packages;
+}
 
 // A file left from an older build (a part since renamed) must not ship.
 await rm(`${root}dist/commands`, { recursive: true, force: true });
 await rm(`${root}dist/vendor`, { recursive: true, force: true });
 
-await build({
-  ...common,
-  entryPoints: [`${root}src/cli.ts`],
-  outfile,
-  banner: { js: "#!/usr/bin/env node" },
-  plugins: [partsApart()],
-});
+await record(
+  "iqqq.mjs",
+  await build({
+    ...common,
+    entryPoints: [`${root}src/cli.ts`],
+    outfile,
+    banner: { js: "#!/usr/bin/env node" },
+    plugins: [partsApart()],
+  }),
+);
 await chmod(outfile, 0o755);
 
 for (const { file, source, command } of Object.values(APART)) {
-  await build({
+  const result = await build({
     ...common,
     // A command's module comes after one that makes its copy of src/runtime/builtins.ts ready.
     stdin: {
@@ -69,7 +90,9 @@ for (const { file, source, command } of Object.values(APART)) {
       : {},
     plugins: [prepareBuiltins()],
   });
+  await record(file, result);
 }
+await writeFile(`${root}dist/bundled.json`, `${JSON.stringify(bundled, null, 2)}\n`);
 
 /**
  * The wrapper's build leaves the parts in APART out: their import()s stay

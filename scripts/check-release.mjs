@@ -1,5 +1,5 @@
 // npm run release:check: what npm run release wrote works, as a user would use it.
-//  - SHA256SUMS matches every file;
+//  - SHA256SUMS matches every file; the SBOM describes every other one, by its sha256;
 //  - the npm tarball installs with `npm i -g` (into a scratch prefix), its iqqq
 //    runs a program and keeps its exit status, and what it loads on demand is there;
 //  - the host's executable does the same; the others are ELF files for their machine;
@@ -45,6 +45,19 @@ for (const line of listed) {
 }
 const present = readdirSync(dir).filter((f) => f !== "SHA256SUMS");
 check("SHA256SUMS lists every file", present.length === listed.length, present.join(" "));
+
+// The SBOM: every artefact described, by name and sha256.
+const spdxName = `iqqq-${version}.spdx.json`;
+if (existsSync(join(dir, spdxName))) {
+  const doc = JSON.parse(readFileSync(join(dir, spdxName), "utf8"));
+  for (const name of present.filter((f) => f !== spdxName)) {
+    const sum = createHash("sha256")
+      .update(readFileSync(join(dir, name)))
+      .digest("hex");
+    const described = doc.packages.find((p) => p.packageFileName === name);
+    check(`SBOM: ${name}`, described?.checksums?.[0]?.checksumValue === sum);
+  }
+} else check(`SBOM: ${spdxName}`, false, "missing");
 
 // The npm tarball, installed globally into a scratch prefix.
 const tgz = `iqqq-${version}.tgz`;

@@ -2,6 +2,7 @@
 //   iqqq-linux-{x64,arm64}[-musl]      the standalone executables (Bun)
 //   iqqq-VERSION.tgz                   the npm package (npm i -g ./iqqq-VERSION.tgz)
 //   iqqq-image-VERSION-linux-x64.oci.tar  the iqqq image, an OCI archive (podman load -i …)
+//   iqqq-VERSION.spdx.json             the SBOM: what each of them holds (scripts/sbom.mjs)
 //   SHA256SUMS                         for all of them (sha256sum -c SHA256SUMS)
 // `--no-image` skips the image (it needs podman, runc and patchelf; CI has them).
 // scripts/check-release.mjs checks what this writes.
@@ -12,6 +13,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stageImage } from "./image.mjs";
+import { sbom } from "./sbom.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const out = join(root, "dist/release");
@@ -76,7 +78,13 @@ if (withImage) {
   rmSync(stage, { recursive: true, force: true });
 }
 
-// 4. Sums for everything.
+// 4. The SBOM, for every artefact above.
+const artefacts = readdirSync(out)
+  .sort()
+  .map((f) => join(out, f));
+writeFileSync(join(out, `iqqq-${version}.spdx.json`), `${JSON.stringify(sbom(artefacts), null, 2)}\n`);
+
+// 5. Sums for everything.
 const files = readdirSync(out)
   .filter((f) => f !== "SHA256SUMS")
   .sort();
