@@ -682,7 +682,7 @@ test("a broken doc fails: each kind of mistake is reported", async () => {
     ["another version of iqqq", "Push `REGISTRY/iqqq:0.0.9`.\n", /iqqq:0\.0\.9: the version is/],
     [
       "a sed that changes nothing",
-      "<!-- cluster -->\n```sh\nsed 's|REGISTRY/iqqq:9.9.9|x|' deploy/webhook.yaml | kubectl apply -f -\n```\n",
+      "<!-- cluster -->\n```sh\nsed 's|REGISTRY/iqqq:9.9.9|x|' deploy/core/webhook.yaml | kubectl apply -f -\n```\n",
       /changes nothing/,
     ],
     ["an exit code in a block", "<!-- cluster -->\n```sh\nkubectl wait job/x || exit 71\n```\n", /exit 71/],
