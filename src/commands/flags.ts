@@ -5,7 +5,8 @@
 // grammar (--flag=V, --flag V, -h, --) is node:util's parseArgs; the rows check
 // the values, with messages that name the flag and the value.
 
-import type { Env } from "../io.js";
+import { EXIT } from "../exit-status.js";
+import type { Env, Io } from "../io.js";
 import { builtin } from "../runtime/builtins.js";
 
 /** A bad value: the message says what was expected (the flag and the value are added). */
@@ -99,4 +100,27 @@ export function flagHelp(flags: readonly AnyFlag[]): string {
 /** `[--name VALUE]…` for the usage line. */
 export function flagSynopsis(flags: readonly AnyFlag[]): string {
   return flags.map((f) => `[--${f.name} ${f.value}]`).join(" ");
+}
+
+/**
+ * A command's line read by its table, or the exit status when there is nothing
+ * more to do: --help (the usage on stdout, 0) or a bad line (the problem and the
+ * usage on stderr, 64).
+ */
+export function readCommandLine<F extends readonly AnyFlag[]>(
+  command: { readonly name: string; readonly usage: string; readonly flags: F; readonly positionals: boolean },
+  args: readonly string[],
+  env: Env,
+  io: Io,
+): CommandLine<F> | number {
+  const line = parseFlags(command.flags, args, env, command.positionals);
+  if (line === "help") {
+    io.stdout(command.usage);
+    return EXIT.OK;
+  }
+  if (typeof line === "string") {
+    io.stderr(`iqqq ${command.name}: error: ${line}\n${command.usage}`);
+    return EXIT.USAGE;
+  }
+  return line;
 }

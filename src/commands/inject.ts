@@ -5,7 +5,7 @@ import { EXIT } from "../exit-status.js";
 import { InjectError } from "../inject/inject.js";
 import type { Env, Io } from "../io.js";
 import { builtin } from "../runtime/builtins.js";
-import { flagHelp, flagSynopsis, parseFlags } from "./flags.js";
+import { flagHelp, flagSynopsis, readCommandLine } from "./flags.js";
 import { INJECTION, noImage, WATCH } from "./shared.js";
 
 export const FLAGS = [...INJECTION, WATCH] as const;
@@ -23,15 +23,8 @@ config.json or podman's auth.json).
 const LOOKUP_DEADLINE_MS = 60_000;
 
 export async function injectCommand(args: readonly string[], env: Env, io: Io): Promise<number> {
-  const line = parseFlags(FLAGS, args, env, true);
-  if (line === "help") {
-    io.stdout(INJECT_USAGE);
-    return EXIT.OK;
-  }
-  if (typeof line === "string") {
-    io.stderr(`iqqq inject: error: ${line}\n${INJECT_USAGE}`);
-    return EXIT.USAGE;
-  }
+  const line = readCommandLine({ name: "inject", usage: INJECT_USAGE, flags: FLAGS, positionals: true }, args, env, io);
+  if (typeof line === "number") return line;
   const parsed = { ...line.values, files: line.positionals };
   const { image } = parsed;
   if (image === undefined) {

@@ -5,7 +5,7 @@ import { EXIT } from "../exit-status.js";
 import type { Env, Io } from "../io.js";
 import { badAllowEntry } from "../registry/network.js";
 import { INJECT_LABEL } from "../webhook/review.js";
-import { FlagError, flag, flagHelp, flagSynopsis, parseFlags } from "./flags.js";
+import { FlagError, flag, flagHelp, flagSynopsis, readCommandLine } from "./flags.js";
 import { INJECTION, noImage } from "./shared.js";
 
 const CERT = flag({
@@ -106,15 +106,13 @@ with a JSONPatch), GET /healthz, GET /readyz; GET /metrics on --metrics-port.
 `;
 
 export async function webhookCommand(args: readonly string[], env: Env, io: Io): Promise<number> {
-  const line = parseFlags(FLAGS, args, env, false);
-  if (line === "help") {
-    io.stdout(WEBHOOK_USAGE);
-    return EXIT.OK;
-  }
-  if (typeof line === "string") {
-    io.stderr(`iqqq webhook: error: ${line}\n${WEBHOOK_USAGE}`);
-    return EXIT.USAGE;
-  }
+  const line = readCommandLine(
+    { name: "webhook", usage: WEBHOOK_USAGE, flags: FLAGS, positionals: false },
+    args,
+    env,
+    io,
+  );
+  if (typeof line === "number") return line;
   const { image, mode, volume, cert, key, port, platform, drain } = line.values;
   if (image === undefined) {
     io.stderr(noImage("webhook"));
