@@ -30,6 +30,7 @@ const COMMANDS: Record<string, () => Promise<(args: readonly string[], env: Env,
   install: async () => (await import("./commands/install.js")).installCommand,
   inject: async () => (await import("./commands/inject.js")).injectCommand,
   webhook: async () => (await import("./commands/webhook.js")).webhookCommand,
+  reaper: async () => (await import("./commands/reaper.js")).reaperCommand,
 };
 
 /**

@@ -24,6 +24,8 @@ export interface Flag<T, N extends string = string> {
   readonly shownDefault?: string;
   /** Reads one given value; several given: each in turn, `previous` is what the last one gave. */
   parse(raw: string, previous: T): T;
+  /** A switch, given without a value (--dry-run): parse() is called with "". */
+  readonly boolean?: true;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a table holds flags of every value type.
@@ -51,7 +53,9 @@ export function parseFlags<F extends readonly AnyFlag[]>(
   positionals: boolean,
 ): CommandLine<F> | "help" | string {
   const { parseArgs } = builtin("node:util");
-  const options = Object.fromEntries(flags.map((f) => [f.name, { type: "string" as const, multiple: true }]));
+  const options = Object.fromEntries(
+    flags.map((f) => [f.name, { type: f.boolean ? ("boolean" as const) : ("string" as const), multiple: true }]),
+  );
   const { tokens } = parseArgs({
     args: [...args],
     options: { ...options, help: { type: "boolean", short: "h" } },
@@ -71,6 +75,11 @@ export function parseFlags<F extends readonly AnyFlag[]>(
     if (token.name === "help") return "help";
     const row = flags.find((f) => f.name === token.name);
     if (row === undefined) return `unknown option ${JSON.stringify(token.rawName)}`;
+    if (row.boolean) {
+      if (token.value !== undefined) return `${token.rawName} takes no value`;
+      values[row.name] = row.parse("", values[row.name]);
+      continue;
+    }
     if (token.value === undefined || token.value === "") return `${token.rawName} needs a value`;
     try {
       values[row.name] = row.parse(token.value, values[row.name]);
@@ -84,7 +93,7 @@ export function parseFlags<F extends readonly AnyFlag[]>(
 
 /** The usage text's flag lines: `  --name VALUE  help`, help lines aligned. */
 export function flagHelp(flags: readonly AnyFlag[]): string {
-  const heads = flags.map((f) => `  --${f.name} ${f.value}`);
+  const heads = flags.map((f) => (f.boolean ? `  --${f.name}` : `  --${f.name} ${f.value}`));
   const width = Math.max(...heads.map((h) => h.length)) + 2;
   return flags
     .map((f, i) => {
@@ -99,7 +108,7 @@ export function flagHelp(flags: readonly AnyFlag[]): string {
 
 /** `[--name VALUE]…` for the usage line. */
 export function flagSynopsis(flags: readonly AnyFlag[]): string {
-  return flags.map((f) => `[--${f.name} ${f.value}]`).join(" ");
+  return flags.map((f) => (f.boolean ? `[--${f.name}]` : `[--${f.name} ${f.value}]`)).join(" ");
 }
 
 /**

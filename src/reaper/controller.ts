@@ -1,0 +1,706 @@
+// iqqq reaper: a controller that ends the Job pods that an iqqq inside the pod
+// cannot (it was never added, or its image was not rebuilt). It watches pods,
+// and to a pod whose job containers have ended for good while a known sidecar
+// still runs (decide.ts) it adds an ephemeral container that runs the iqqq
+// image standalone with IQQQ_SIDECARS set: it shares the pod's network
+// namespace, so the sidecars' admin ports on 127.0.0.1 are its own.
+//
+// The Kubernetes side is the official client (@kubernetes/client-node): its
+// ListWatch lists, then watches from the list's resourceVersion, watches again
+// from the last one seen when a watch ends, and lists again on 410 Gone. Here:
+// bookmarks are asked for (so that a quiet watch still moves its
+// resourceVersion on), a watch that says nothing, not even a bookmark, for
+// STALL_MS is dropped, and after an error the watch starts again with back-off.
+//
+// Several replicas need no leader election to be correct: the ephemeral
+// container has one name per pod (REAPER_CONTAINER), and the PATCH carries the
+// resourceVersion the decision was made on, so the API server refuses the
+// second of two replicas (409 Conflict) and, had the first one's change been
+// missed, the next look sees the container and skips the pod. Ephemeral
+// containers can be neither changed nor removed, so a pod is stopped at most
+// once. Replicas only share the work's events; the Event is written by the
+// replica whose PATCH succeeded.
+//
+// Bounded: only the fields the decision reads are kept of each pod (trim());
+// the pods to stop wait in a set keyed by pod, drained MAX_IN_FLIGHT at a time
+// within the rate limit; the grace periods are one map and one timer.
+
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import {
+  CoreV1Api,
+  KubeConfig,
+  type KubernetesObject,
+  ListWatch,
+  PatchStrategy,
+  setHeaderOptions,
+  Watch,
+} from "@kubernetes/client-node";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { EXIT } from "../exit-status.js";
+import type { Env, Io } from "../io.js";
+import { builtin } from "../runtime/builtins.js";
+import {
+  type ContainerView,
+  type Decision,
+  decide,
+  type PodView,
+  REAPER_CONTAINER,
+  type SkipReason,
+} from "./decide.js";
+import type { Selector } from "./selector.js";
+
+export interface ReaperOptions {
+  readonly image: string;
+  /** Only this namespace (and the RBAC of deploy/reaper's namespaced variant suffices). */
+  readonly namespace?: string;
+  /** A label selector the API server applies to the pods watched. */
+  readonly selector?: string;
+  readonly jobSelector?: Selector;
+  readonly graceMs: number;
+  /** Ephemeral containers added per second at most (a burst of as many). */
+  readonly rate: number;
+  readonly dryRun: boolean;
+  /** /metrics, /healthz, /readyz (0: any free port, logged). */
+  readonly port: number;
+  /** Who writes the Events (the pod's name, from HOSTNAME). */
+  readonly instance: string;
+}
+
+/** Pods being stopped at once. */
+const MAX_IN_FLIGHT = 4;
+/** The API server ends each watch after this (it picks at most this; a real one adds jitter itself). */
+const WATCH_SECONDS = 300;
+/** A watch that has sent nothing for this long (bookmarks come about every minute) is dropped. */
+const STALL_MS = (WATCH_SECONDS + 60) * 1000;
+/** Back-off after a list or watch error, doubling up to the most. */
+const RETRY_FIRST_MS = 500;
+const RETRY_MOST_MS = 30_000;
+/** A PATCH that failed for a passing reason (5xx, 429, no answer) is tried again after this. */
+const PATCH_RETRY_MS = 10_000;
+/** Pods asked for per list page. */
+const PAGE = 500;
+/** After SIGTERM, the stops in flight are waited for this long. */
+const FINISH_MS = 10_000;
+
+export interface Reaper {
+  /** The port /metrics is served on. */
+  readonly port: number;
+  /** Stops the watch, lets the stops in flight finish, closes the port. */
+  stop(): Promise<void>;
+}
+
+interface PodState {
+  uid: string;
+  /** The last reason it was skipped for: counted once per change. */
+  skipped?: SkipReason | "dry-run";
+  /** Busy: being stopped now; again: it changed meanwhile, look again after. */
+  busy?: boolean;
+  again?: boolean;
+  /** A PATCH was refused for good (403, 422): not tried again on this pod. */
+  refused?: boolean;
+}
+
+/** Where the API server is, as kubectl finds it: $KUBECONFIG, else ~/.kube/config, else in-cluster. */
+export function loadKubeConfig(env: Env): KubeConfig | Error {
+  const kc = new KubeConfig();
+  try {
+    const path = builtin("node:path");
+    const files = (env.KUBECONFIG ?? "").split(path.delimiter).filter((f) => f !== "");
+    const home = env.HOME ? path.join(env.HOME, ".kube", "config") : undefined;
+    if (files.length === 0 && home !== undefined && builtin("node:fs").existsSync(home)) files.push(home);
+    if (files.length > 0) {
+      kc.loadFromFile(files[0] as string);
+      for (const file of files.slice(1)) {
+        const more = new KubeConfig();
+        more.loadFromFile(file);
+        kc.mergeConfig(more, true);
+      }
+    } else if (env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+    else
+      return new Error("no kubeconfig ($KUBECONFIG, ~/.kube/config) and not in a cluster (no KUBERNETES_SERVICE_HOST)");
+    if (kc.getCurrentCluster() === null) return new Error("the kubeconfig has no current context with a cluster");
+  } catch (err) {
+    return new Error(`cannot read the kubeconfig: ${(err as Error).message}`);
+  }
+  return kc;
+}
+
+/** Only what decide() reads: a pod of 10 KiB becomes some hundreds of bytes. Dates may be Date objects (the client's list). */
+export function trim(raw: unknown): PodView {
+  const pod = raw as {
+    metadata?: Record<string, unknown> & { ownerReferences?: { kind: string; apiVersion: string; name: string }[] };
+    spec?: {
+      restartPolicy?: string;
+      containers?: ContainerView[];
+      initContainers?: ContainerView[];
+      ephemeralContainers?: { name: string }[];
+    };
+    status?: {
+      phase?: string;
+      containerStatuses?: { name: string; state?: Record<string, Record<string, unknown> | undefined> }[];
+    };
+  };
+  const m = pod.metadata ?? {};
+  const text = (v: unknown): string | undefined =>
+    v === undefined || v === null ? undefined : v instanceof Date ? v.toISOString() : String(v);
+  const container = (c: ContainerView): ContainerView => ({
+    name: c.name,
+    ...(c.image === undefined ? {} : { image: c.image }),
+    ...(c.restartPolicy === undefined ? {} : { restartPolicy: c.restartPolicy }),
+  });
+  return {
+    metadata: {
+      name: String(m.name ?? ""),
+      namespace: String(m.namespace ?? ""),
+      uid: String(m.uid ?? ""),
+      ...(m.resourceVersion === undefined ? {} : { resourceVersion: String(m.resourceVersion) }),
+      ...(m.labels === undefined ? {} : { labels: m.labels as Record<string, string> }),
+      ...(m.ownerReferences === undefined
+        ? {}
+        : {
+            ownerReferences: m.ownerReferences.map((o) => ({ kind: o.kind, apiVersion: o.apiVersion, name: o.name })),
+          }),
+      ...(m.deletionTimestamp === undefined || m.deletionTimestamp === null
+        ? {}
+        : { deletionTimestamp: text(m.deletionTimestamp) as string }),
+    },
+    spec: {
+      ...(pod.spec?.restartPolicy === undefined ? {} : { restartPolicy: pod.spec.restartPolicy }),
+      containers: (pod.spec?.containers ?? []).map(container),
+      initContainers: (pod.spec?.initContainers ?? []).map(container),
+      ephemeralContainers: (pod.spec?.ephemeralContainers ?? []).map((c) => ({ name: c.name })),
+    },
+    status: {
+      ...(pod.status?.phase === undefined ? {} : { phase: pod.status.phase }),
+      containerStatuses: (pod.status?.containerStatuses ?? []).map((s) => {
+        const st = s.state ?? {};
+        const terminated = st.terminated;
+        const state = terminated
+          ? {
+              terminated: {
+                exitCode: Number(terminated.exitCode ?? 0),
+                ...(terminated.finishedAt ? { finishedAt: text(terminated.finishedAt) as string } : {}),
+              },
+            }
+          : st.running
+            ? { running: {} }
+            : st.waiting
+              ? { waiting: st.waiting.reason === undefined ? {} : { reason: String(st.waiting.reason) } }
+              : {};
+        return { name: s.name, state };
+      }),
+    },
+  };
+}
+
+/** The ephemeral container that stops the pod's sidecars: iqqq standalone, from the pod's network namespace. */
+export function reaperContainer(image: string, kinds: readonly string[]): Record<string, unknown> {
+  return {
+    name: REAPER_CONTAINER,
+    image,
+    env: [{ name: "IQQQ_SIDECARS", value: kinds.join(",") }],
+    // What Pod Security's restricted profile asks of every container, ephemeral ones too.
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      seccompProfile: { type: "RuntimeDefault" },
+    },
+    terminationMessagePolicy: "FallbackToLogsOnError",
+  };
+}
+
+export async function startReaper(
+  options: ReaperOptions,
+  kc: KubeConfig,
+  log: (line: string) => void,
+): Promise<Reaper> {
+  const api = kc.makeApiClient(CoreV1Api);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const seen = new Counter({
+    name: "iqqq_reaper_pods_seen_total",
+    help: "Pods the watch has shown, each once",
+    registers: [registry],
+  });
+  const reaped = new Counter({
+    name: "iqqq_reaper_reaped_total",
+    help: "Sidecars stopped by an ephemeral container, by sidecar kind",
+    labelNames: ["sidecar"],
+    registers: [registry],
+  });
+  const skipped = new Counter({
+    name: "iqqq_reaper_skipped_total",
+    help: "Pods left alone, by reason (each pod counted once per reason it takes on)",
+    labelNames: ["reason"],
+    registers: [registry],
+  });
+  const apiErrors = new Counter({
+    name: "iqqq_reaper_api_errors_total",
+    help: "Kubernetes API calls that failed, by operation",
+    labelNames: ["operation"],
+    registers: [registry],
+  });
+  const waiting = new Gauge({
+    name: "iqqq_reaper_pods_waiting",
+    help: "Pods in their grace period",
+    registers: [registry],
+  });
+  for (const reason of ["not-a-job", "no-sidecar", "native-sidecar", "will-restart"]) skipped.inc({ reason }, 0);
+  for (const operation of ["list", "watch", "patch", "event"]) apiErrors.inc({ operation }, 0);
+
+  const where = options.namespace === undefined ? "all namespaces" : `namespace ${options.namespace}`;
+  const path =
+    options.namespace === undefined
+      ? "/api/v1/pods"
+      : `/api/v1/namespaces/${encodeURIComponent(options.namespace)}/pods`;
+  let stopping = false;
+  let listed = false;
+  let failing: string | undefined;
+  let retryMs = RETRY_FIRST_MS;
+  let retryTimer: NodeJS.Timeout | undefined;
+
+  const list = async (): Promise<{ metadata: { resourceVersion?: string }; items: PodView[] }> => {
+    const items: PodView[] = [];
+    let next: string | undefined;
+    let resourceVersion: string | undefined;
+    try {
+      do {
+        const query = {
+          limit: PAGE,
+          ...(options.selector ? { labelSelector: options.selector } : {}),
+          ...(next ? { _continue: next } : {}),
+        };
+        const page =
+          options.namespace === undefined
+            ? await api.listPodForAllNamespaces(query)
+            : await api.listNamespacedPod({ namespace: options.namespace, ...query });
+        for (const item of page.items) items.push(trim(item));
+        next = page.metadata?._continue || undefined;
+        resourceVersion = page.metadata?.resourceVersion;
+      } while (next !== undefined);
+    } catch (err) {
+      apiErrors.inc({ operation: "list" });
+      throw err;
+    }
+    if (!listed) log(`listed ${items.length} pods in ${where}; watching`);
+    listed = true;
+    healthy();
+    return { metadata: resourceVersion === undefined ? {} : { resourceVersion }, items };
+  };
+
+  // The client's Watch, with bookmarks asked for, each pod trimmed, and a stalled watch dropped.
+  const watch = new Watch(kc);
+  const watcher = {
+    watch: async (
+      p: string,
+      query: Record<string, string | number | boolean | undefined>,
+      callback: (phase: string, obj: unknown, raw: unknown) => void,
+      done: (err: unknown) => void,
+    ): Promise<AbortController> => {
+      let ended = false;
+      let timer: NodeJS.Timeout | undefined;
+      let abort: AbortController | undefined;
+      const arm = (): void => {
+        clearTimeout(timer);
+        if (!ended) timer = setTimeout(() => abort?.abort(), STALL_MS);
+      };
+      abort = await watch.watch(
+        p,
+        { ...query, allowWatchBookmarks: true, timeoutSeconds: WATCH_SECONDS },
+        (phase, obj, raw) => {
+          arm();
+          healthy();
+          callback(phase, phase === "ADDED" || phase === "MODIFIED" || phase === "DELETED" ? trim(obj) : obj, raw);
+        },
+        (err) => {
+          ended = true;
+          clearTimeout(timer);
+          if (err !== null && !stopping) apiErrors.inc({ operation: "watch" });
+          done(err);
+        },
+      );
+      arm();
+      return abort;
+    },
+  };
+  // The pods it holds are trimmed PodViews (list and watcher above), whatever its type says.
+  const informer = new ListWatch<KubernetesObject>(
+    path,
+    watcher as unknown as Watch,
+    list as never,
+    false,
+    options.selector,
+  );
+  const cached = (name: string, namespace: string): PodView | undefined =>
+    informer.get(name, namespace) as unknown as PodView | undefined;
+
+  const healthy = (): void => {
+    failing = undefined;
+    retryMs = RETRY_FIRST_MS;
+  };
+  informer.on("error", (err: unknown) => {
+    if (stopping) return;
+    failing = (err as Error)?.message ?? String(err);
+    log(`the pod watch failed (${describe(err)}); again in ${retryMs / 1000} s`);
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(() => {
+      if (!stopping) void informer.start();
+    }, retryMs);
+    retryMs = Math.min(retryMs * 2, RETRY_MOST_MS);
+  });
+
+  // ------------------------------------------------------------ per pod
+  const states = new Map<string, PodState>();
+  const keyOf = (pod: PodView): string => `${pod.metadata.namespace}/${pod.metadata.name}`;
+  const current = (key: string): PodView | undefined => {
+    const slash = key.indexOf("/");
+    return cached(key.slice(slash + 1), key.slice(0, slash));
+  };
+
+  /** Grace periods: key → when; one timer for the earliest. */
+  const due = new Map<string, number>();
+  let dueTimer: NodeJS.Timeout | undefined;
+  let dueAt = Number.POSITIVE_INFINITY;
+  const schedule = (): void => {
+    const first = Math.min(...due.values());
+    waiting.set(due.size);
+    if (first === dueAt) return;
+    clearTimeout(dueTimer);
+    dueAt = first;
+    if (Number.isFinite(first)) {
+      dueTimer = setTimeout(
+        () => {
+          dueAt = Number.POSITIVE_INFINITY;
+          const now = Date.now();
+          for (const [key, at] of due) {
+            if (at > now) continue;
+            due.delete(key);
+            const pod = current(key);
+            if (pod !== undefined) evaluate(pod);
+          }
+          schedule();
+        },
+        Math.max(0, first - Date.now()),
+      );
+    }
+  };
+
+  const noteSkip = (state: PodState, reason: SkipReason | "dry-run"): void => {
+    if (state.skipped === reason) return;
+    state.skipped = reason;
+    skipped.inc({ reason });
+  };
+
+  const evaluate = (pod: PodView): void => {
+    if (stopping) return;
+    const key = keyOf(pod);
+    let state = states.get(key);
+    if (state === undefined || state.uid !== pod.metadata.uid) {
+      state = { uid: pod.metadata.uid };
+      states.set(key, state);
+    }
+    if (state.busy) {
+      state.again = true;
+      return;
+    }
+    const decision = decide(pod, {
+      graceMs: options.graceMs,
+      nowMs: Date.now(),
+      ...(options.jobSelector ? { jobSelector: options.jobSelector } : {}),
+    });
+    if (decision.kind === "wait") {
+      if (!due.has(key)) {
+        due.set(key, decision.untilMs);
+        schedule();
+      }
+      return;
+    }
+    if (due.delete(key)) schedule();
+    if (decision.kind === "skip") {
+      queue.delete(key);
+      noteSkip(state, decision.reason);
+      return;
+    }
+    if (state.refused) return;
+    queue.add(key);
+    pump();
+  };
+
+  // ------------------------------------------------------------ stopping, rate-limited
+  const queue = new Set<string>();
+  let inFlight = 0;
+  const flights = new Set<Promise<void>>();
+  const burst = Math.max(1, options.rate);
+  let tokens = burst;
+  let filled = Date.now();
+  let pumpTimer: NodeJS.Timeout | undefined;
+  const pump = (): void => {
+    while (!stopping && inFlight < MAX_IN_FLIGHT && queue.size > 0) {
+      const now = Date.now();
+      tokens = Math.min(burst, tokens + ((now - filled) / 1000) * options.rate);
+      filled = now;
+      if (tokens < 1) {
+        if (pumpTimer === undefined)
+          pumpTimer = setTimeout(
+            () => {
+              pumpTimer = undefined;
+              pump();
+            },
+            Math.ceil(((1 - tokens) / options.rate) * 1000),
+          );
+        return;
+      }
+      const key = queue.values().next().value as string;
+      queue.delete(key);
+      const pod = current(key);
+      const state = states.get(key);
+      if (pod === undefined || state === undefined) continue;
+      tokens -= 1;
+      inFlight++;
+      state.busy = true;
+      const flight = reap(pod, state).finally(() => {
+        inFlight--;
+        flights.delete(flight);
+        state.busy = false;
+        if (state.again) {
+          state.again = false;
+          const now = current(key);
+          if (now !== undefined) evaluate(now);
+        }
+        pump();
+      });
+      flights.add(flight);
+    }
+  };
+
+  const reap = async (pod: PodView, state: PodState): Promise<void> => {
+    const decision: Decision = decide(pod, {
+      graceMs: options.graceMs,
+      nowMs: Date.now(),
+      ...(options.jobSelector ? { jobSelector: options.jobSelector } : {}),
+    });
+    if (decision.kind !== "reap") {
+      state.again = true;
+      return;
+    }
+    const { name, namespace } = pod.metadata;
+    const kinds = [...new Set(decision.sidecars.map((s) => s.kind.name))];
+    const containers = decision.sidecars.map((s) => s.container).join(", ");
+    if (options.dryRun) {
+      if (state.skipped !== "dry-run")
+        log(`dry run: would stop ${kinds.join(", ")} (${containers}) in ${namespace}/${name}: ${decision.why}`);
+      noteSkip(state, "dry-run");
+      return;
+    }
+    const body = {
+      metadata: { resourceVersion: pod.metadata.resourceVersion },
+      spec: { ephemeralContainers: [reaperContainer(options.image, kinds)] },
+    };
+    try {
+      await api.patchNamespacedPodEphemeralcontainers(
+        { name, namespace, body },
+        setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
+      );
+    } catch (err) {
+      const code = statusOf(err);
+      if (code === 409) {
+        // Changed since it was read (another replica, or the kubelet): the watch brings the new version.
+        log(`${namespace}/${name} changed while being stopped (409 Conflict): looking again when the watch shows it`);
+        if (current(`${namespace}/${name}`)?.metadata.resourceVersion !== pod.metadata.resourceVersion)
+          state.again = true;
+        return;
+      }
+      apiErrors.inc({ operation: "patch" });
+      if (code === 404) return;
+      if (code !== undefined && code >= 400 && code < 500 && code !== 429) {
+        state.refused = true;
+        log(`cannot add the ephemeral container to ${namespace}/${name}: ${describe(err)}; not trying this pod again`);
+        await event(
+          pod,
+          "Warning",
+          "SidecarStopFailed",
+          `iqqq reaper could not add the ephemeral container ${REAPER_CONTAINER} to stop ${containers}: ${describe(err)}`,
+          decision.sidecars[0]?.container,
+        );
+        return;
+      }
+      log(
+        `cannot add the ephemeral container to ${namespace}/${name}: ${describe(err)}; again in ${PATCH_RETRY_MS / 1000} s`,
+      );
+      due.set(`${namespace}/${name}`, Date.now() + PATCH_RETRY_MS);
+      schedule();
+      return;
+    }
+    for (const kind of kinds) reaped.inc({ sidecar: kind });
+    log(
+      `stopping ${kinds.join(", ")} (${containers}) in ${namespace}/${name} with the ephemeral container ${REAPER_CONTAINER}: ${decision.why}`,
+    );
+    await event(
+      pod,
+      "Normal",
+      "SidecarStopped",
+      `iqqq reaper added the ephemeral container ${REAPER_CONTAINER} (IQQQ_SIDECARS=${kinds.join(",")}) to stop ${containers}: ${decision.why}`,
+      decision.sidecars[0]?.container,
+    );
+  };
+
+  const event = async (
+    pod: PodView,
+    type: string,
+    reason: string,
+    message: string,
+    container?: string,
+  ): Promise<void> => {
+    const { name, namespace, uid } = pod.metadata;
+    const now = new Date();
+    try {
+      await api.createNamespacedEvent({
+        namespace,
+        body: {
+          // One name per pod and reason: a second writer is refused (409), not counted twice.
+          metadata: { name: `${name.slice(0, 200)}.iqqq-reaper.${reason.toLowerCase()}.${uid.slice(0, 8)}`, namespace },
+          involvedObject: {
+            apiVersion: "v1",
+            kind: "Pod",
+            name,
+            namespace,
+            uid,
+            ...(container === undefined ? {} : { fieldPath: `spec.containers{${container}}` }),
+          },
+          type,
+          reason,
+          message: message.slice(0, 1024),
+          source: { component: "iqqq-reaper" },
+          reportingComponent: "iqqq.io/reaper",
+          reportingInstance: options.instance,
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        },
+      });
+    } catch (err) {
+      if (statusOf(err) === 409) return;
+      apiErrors.inc({ operation: "event" });
+      log(`cannot write the event on ${namespace}/${name}: ${describe(err)}`);
+    }
+  };
+
+  informer.on("add", (obj) => {
+    seen.inc();
+    evaluate(obj as unknown as PodView);
+  });
+  informer.on("update", (obj) => evaluate(obj as unknown as PodView));
+  informer.on("delete", (obj) => {
+    const key = keyOf(obj as unknown as PodView);
+    states.delete(key);
+    queue.delete(key);
+    if (due.delete(key)) schedule();
+  });
+
+  // ------------------------------------------------------------ /metrics, /healthz, /readyz
+  const server: Server = builtin("node:http").createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = (req.url ?? "/").split("?")[0];
+    if (req.method !== "GET" && req.method !== "HEAD") return void res.writeHead(405).end();
+    if (url === "/healthz") return void res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+    if (url === "/readyz") {
+      const why = stopping
+        ? "stopping"
+        : !listed
+          ? "not listed yet"
+          : failing !== undefined
+            ? `the watch is failing: ${failing}`
+            : undefined;
+      return void res
+        .writeHead(why === undefined ? 200 : 503, { "content-type": "text/plain" })
+        .end(`${why ?? "ok"}\n`);
+    }
+    if (url === "/metrics") {
+      registry.metrics().then(
+        (text) => res.writeHead(200, { "content-type": registry.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 10_000;
+  const listenError = await new Promise<Error | undefined>((resolve) => {
+    server.once("error", resolve);
+    server.listen(options.port, () => resolve(undefined));
+  });
+  if (listenError !== undefined) throw listenError;
+  const port = (server.address() as { port: number }).port;
+  log(
+    `watching pods in ${where}${options.selector ? ` labelled ${options.selector}` : ""}; grace ${options.graceMs / 1000} s, at most ${options.rate} stops/s${options.dryRun ? ", dry run: nothing is changed" : ""}; /metrics on port ${port}`,
+  );
+  void informer.start();
+
+  return {
+    port,
+    async stop(): Promise<void> {
+      if (stopping) return;
+      stopping = true;
+      clearTimeout(retryTimer);
+      clearTimeout(dueTimer);
+      clearTimeout(pumpTimer);
+      await informer.stop();
+      const late = new Promise<"late">((resolve) => setTimeout(() => resolve("late"), FINISH_MS).unref());
+      if ((await Promise.race([Promise.allSettled([...flights]), late])) === "late")
+        log("stops still in flight at exit");
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+/** Serves until SIGTERM or SIGINT; resolves to the exit status. */
+export async function runReaper(options: ReaperOptions, env: Env, io: Io): Promise<number> {
+  const log = (line: string): void => io.stderr(`iqqq reaper: ${line}\n`);
+  const kc = loadKubeConfig(env);
+  if (kc instanceof Error) {
+    io.stderr(`iqqq reaper: error: ${kc.message}\n`);
+    return EXIT.CONFIG;
+  }
+  let reaper: Reaper;
+  try {
+    reaper = await startReaper(options, kc, log);
+  } catch (err) {
+    io.stderr(`iqqq reaper: error: cannot listen on port ${options.port}: ${(err as Error).message}\n`);
+    return EXIT.CONFIG;
+  }
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
+  log(`${signal}: stopping the watch`);
+  await reaper.stop();
+  log("stopped");
+  return EXIT.OK;
+}
+
+function statusOf(err: unknown): number | undefined {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === "number" ? code : undefined;
+}
+
+/** An API error as a person reads it: the status and the API server's own message. */
+function describe(err: unknown): string {
+  const e = err as { code?: unknown; body?: unknown; message?: string; statusCode?: number };
+  let message: string | undefined;
+  if (typeof e?.body === "string") {
+    try {
+      message = (JSON.parse(e.body) as { message?: string }).message;
+    } catch {
+      message = e.body.slice(0, 200);
+    }
+  }
+  const status = typeof e?.code === "number" ? e.code : e?.statusCode;
+  return [status === undefined ? undefined : `HTTP ${status}`, message ?? e?.message ?? String(err)]
+    .filter(Boolean)
+    .join(": ");
+}

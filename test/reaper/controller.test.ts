@@ -1,0 +1,308 @@
+// iqqq reaper against a stand-in API server (test/support/kube-apiserver.ts:
+// not Kubernetes, but its wire protocol for what the reaper uses, over HTTPS
+// with a test CA, through a kubeconfig), with the official client in between.
+
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { get } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { loadKubeConfig, type Reaper, type ReaperOptions, startReaper } from "../../src/reaper/controller.js";
+import { REAPER_CONTAINER } from "../../src/reaper/decide.js";
+import { prepareBuiltins } from "../../src/runtime/builtins.js";
+import { CLI, CLI_IS_COMPILED, NODE } from "../support/cli.js";
+import { jobPod, type Obj, StandInApiServer, terminated } from "../support/kube-apiserver.js";
+
+/** The CLI under test as a command line: the Node bundle, or the Bun executable (IQQQ_CLI). */
+const IQQQ = (...args: string[]): [string, string[]] => (CLI_IS_COMPILED ? [CLI, args] : [NODE, [CLI, ...args]]);
+const DIR = mkdtempSync(join(tmpdir(), "iqqq-reaper-"));
+const IMAGE = "registry.example/iqqq:0.1.0";
+let api: StandInApiServer;
+const running: Reaper[] = [];
+
+before(async () => {
+  await prepareBuiltins();
+  api = await StandInApiServer.start(DIR);
+});
+after(async () => {
+  for (const r of running) await r.stop();
+  await api.close();
+});
+
+async function reaper(options: Partial<ReaperOptions> = {}): Promise<{ reaper: Reaper; logs: string[] }> {
+  const kc = loadKubeConfig({ KUBECONFIG: api.kubeconfig });
+  if (kc instanceof Error) throw kc;
+  const logs: string[] = [];
+  const r = await startReaper(
+    { image: IMAGE, graceMs: 0, rate: 100, dryRun: false, port: 0, instance: "test", ...options },
+    kc,
+    (line) => logs.push(line),
+  );
+  running.push(r);
+  await until(() => api.watchCount > 0 && logs.some((l) => l.startsWith("listed")), 5000);
+  return { reaper: r, logs };
+}
+
+async function stop(r: Reaper): Promise<void> {
+  running.splice(running.indexOf(r), 1);
+  await r.stop();
+}
+
+async function until(ok: () => boolean, ms: number, what = "condition"): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function metrics(port: number, path = "/metrics"): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    get({ host: "127.0.0.1", port, path }, (res) => {
+      let body = "";
+      res.on("data", (c) => {
+        body += c;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on("error", reject);
+  });
+}
+
+function metric(text: string, name: string): number {
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  return line === undefined ? Number.NaN : Number(line.split(" ")[1]);
+}
+
+const ephemeral = (ns: string, name: string): Obj[] => api.pods.get(`${ns}/${name}`)?.spec.ephemeralContainers ?? [];
+
+/** A pod whose job container has ended, made as the Job controller and the kubelet would. */
+function ended(name: string, namespace: string, options: Parameters<typeof jobPod>[1] = {}, exitCode = 0): Obj {
+  const pod = jobPod(name, { namespace, ...options });
+  terminated(pod, "job", exitCode, new Date(Date.now() - 60_000));
+  return api.createPod(pod);
+}
+
+test("a Job's pod is stopped after the grace period: one ephemeral container, an Event, the counts", async () => {
+  const { reaper: r, logs } = await reaper({ namespace: "grace", graceMs: 600 });
+  api.createPod(jobPod("report-a1", { namespace: "grace" }));
+  await sleep(100);
+  const finished = Date.now();
+  api.updatePod("grace", "report-a1", (p) => terminated(p, "job", 0, new Date(finished)));
+  await until(() => ephemeral("grace", "report-a1").length > 0, 5000, "the ephemeral container");
+  const waited = Date.now() - finished;
+  assert.ok(waited >= 550, `added ${waited} ms after the job's end, within the 600 ms grace period`);
+  const [container] = ephemeral("grace", "report-a1");
+  assert.equal(container?.name, REAPER_CONTAINER);
+  assert.equal(container?.image, IMAGE);
+  assert.deepEqual(container?.env, [{ name: "IQQQ_SIDECARS", value: "istio" }]);
+  await until(() => api.events.some((e) => e.involvedObject.name === "report-a1"), 5000, "the event");
+  const event = api.events.find((e) => e.involvedObject.name === "report-a1") as Obj;
+  assert.equal(event.reason, "SidecarStopped");
+  assert.equal(event.type, "Normal");
+  assert.equal(event.involvedObject.kind, "Pod");
+  assert.equal(event.involvedObject.uid, api.pods.get("grace/report-a1")?.metadata.uid);
+  assert.match(event.message, /IQQQ_SIDECARS=istio.*istio-proxy.*every job container \(job\) has ended/);
+  assert.ok(
+    logs.some((l) => /stopping istio \(istio-proxy\) in grace\/report-a1/.test(l)),
+    logs.join("\n"),
+  );
+  const m = (await metrics(r.port)).body;
+  assert.equal(metric(m, 'iqqq_reaper_reaped_total{sidecar="istio"}'), 1);
+  assert.equal(metric(m, "iqqq_reaper_pods_seen_total"), 1);
+  assert.equal(metric(m, 'iqqq_reaper_api_errors_total{operation="patch"}'), 0);
+  // Later changes of the pod do not stop it again.
+  api.updatePod("grace", "report-a1", (p) => {
+    p.metadata.labels.touched = "yes";
+  });
+  await sleep(200);
+  assert.equal(
+    api.requests.filter((q) => q.includes("/namespaces/grace/pods/report-a1/ephemeralcontainers")).length,
+    1,
+  );
+  await stop(r);
+});
+
+test("the pods left alone are left alone, each counted under its reason", async () => {
+  const ns = "skips";
+  const { reaper: r } = await reaper({ namespace: ns });
+  ended("notjob-a1", ns, { job: false });
+  ended("retry-a1", ns, { restartPolicy: "OnFailure" }, 1);
+  const native = jobPod("native-a1", { namespace: ns });
+  native.spec.initContainers = [{ ...native.spec.containers[1], restartPolicy: "Always" }];
+  native.spec.containers = [native.spec.containers[0]];
+  native.status.containerStatuses = [native.status.containerStatuses[0]];
+  terminated(native, "job", 0);
+  api.createPod(native);
+  const bare = jobPod("bare-a1", { namespace: ns });
+  bare.spec.containers = [bare.spec.containers[0]];
+  bare.status.containerStatuses = [bare.status.containerStatuses[0]];
+  terminated(bare, "job", 0);
+  api.createPod(bare);
+  api.createPod(jobPod("busy-a1", { namespace: ns }));
+  // And one that is stopped, so that the wait below has something to wait for.
+  ended("onfailure-ok-a1", ns, { restartPolicy: "OnFailure" }, 0);
+  await until(() => ephemeral(ns, "onfailure-ok-a1").length > 0, 5000);
+  await sleep(200);
+  for (const name of ["notjob-a1", "retry-a1", "native-a1", "bare-a1", "busy-a1"])
+    assert.deepEqual(ephemeral(ns, name), [], name);
+  const m = (await metrics(r.port)).body;
+  for (const [reason, n] of Object.entries({
+    "not-a-job": 1,
+    "will-restart": 1,
+    "native-sidecar": 1,
+    "no-sidecar": 1,
+    "job-running": 1,
+  }))
+    assert.equal(metric(m, `iqqq_reaper_skipped_total{reason="${reason}"}`), n, reason);
+  assert.equal(metric(m, 'iqqq_reaper_reaped_total{sidecar="istio"}'), 1);
+  assert.equal(metric(m, "iqqq_reaper_pods_seen_total"), 6);
+  await stop(r);
+});
+
+test("--dry-run only logs: no ephemeral container, no event", async () => {
+  const ns = "dry";
+  const { reaper: r, logs } = await reaper({ namespace: ns, dryRun: true });
+  ended("report-d1", ns);
+  await until(() => logs.some((l) => l.startsWith("dry run: would stop istio (istio-proxy) in dry/report-d1")), 5000);
+  await sleep(200);
+  assert.deepEqual(ephemeral(ns, "report-d1"), []);
+  assert.ok(!api.requests.some((q) => q.startsWith("PATCH") && q.includes("/namespaces/dry/")));
+  assert.ok(!api.events.some((e) => e.metadata.namespace === ns));
+  assert.equal(metric((await metrics(r.port)).body, 'iqqq_reaper_skipped_total{reason="dry-run"}'), 1);
+  await stop(r);
+});
+
+test("a dropped watch resumes from its resourceVersion; 410 Gone lists again: no pod is missed", async () => {
+  const ns = "drops";
+  const { reaper: r } = await reaper({ namespace: ns });
+  const lists = () =>
+    api.requests.filter((q) => q.startsWith(`GET /api/v1/namespaces/${ns}/pods?`) && !q.includes("watch=true")).length;
+  assert.equal(lists(), 1);
+  // Dropped: the pod is made while no watch is open; the next watch replays it from the history.
+  api.dropWatches();
+  ended("during-drop-a1", ns);
+  await until(() => ephemeral(ns, "during-drop-a1").length > 0, 5000, "the pod made during the drop");
+  assert.equal(lists(), 1, "resumed without listing again");
+  assert.ok(
+    api.requests.some(
+      (q) => q.includes("watch=true") && /resourceVersion=\d+/.test(q) && q.includes("allowWatchBookmarks=true"),
+    ),
+  );
+  // Dropped and compacted: the watch gets 410 Gone, and only a new list shows the pod.
+  api.bookmark();
+  await sleep(50);
+  api.dropWatches();
+  ended("during-gone-a1", ns);
+  api.compact();
+  await until(() => ephemeral(ns, "during-gone-a1").length > 0, 5000, "the pod made during the 410");
+  assert.equal(lists(), 2, "listed again after 410 Gone");
+  const m = (await metrics(r.port)).body;
+  assert.equal(metric(m, 'iqqq_reaper_reaped_total{sidecar="istio"}'), 2);
+  await stop(r);
+});
+
+test("two replicas stop a pod once: one ephemeral container, one event", async () => {
+  const ns = "pair";
+  const a = await reaper({ namespace: ns });
+  const b = await reaper({ namespace: ns });
+  for (let i = 0; i < 5; i++) ended(`report-p${i}`, ns);
+  await until(() => [0, 1, 2, 3, 4].every((i) => ephemeral(ns, `report-p${i}`).length > 0), 5000);
+  await sleep(300);
+  for (let i = 0; i < 5; i++) assert.equal(ephemeral(ns, `report-p${i}`).length, 1);
+  assert.equal(api.events.filter((e) => e.metadata.namespace === ns).length, 5);
+  const reaped = async (r: Reaper) => metric((await metrics(r.port)).body, 'iqqq_reaper_reaped_total{sidecar="istio"}');
+  assert.equal((await reaped(a.reaper)) + (await reaped(b.reaper)), 5, "each pod counted by one replica");
+  const patches = api.requests.filter((q) => q.startsWith("PATCH") && q.includes(`/namespaces/${ns}/`));
+  assert.ok(patches.length >= 5, patches.join("\n"));
+  // One PATCH a pod succeeded; whatever raced it was refused (409: the resourceVersion it was decided on is stale).
+  assert.equal(patches.filter((p) => p.endsWith(" 200")).length, 5, patches.join("\n"));
+  for (const p of patches) assert.match(p, / (200|409)$/);
+  await stop(a.reaper);
+  await stop(b.reaper);
+});
+
+test("the same ephemeral container sent again is no change; a different one by that name is refused", async () => {
+  const ns = "again";
+  const { reaper: r } = await reaper({ namespace: ns });
+  ended("report-g1", ns);
+  await until(() => ephemeral(ns, "report-g1").length > 0, 5000);
+  await stop(r);
+  // What a replica with the other image (mid-rollout) or without the precondition would send.
+  const { CoreV1Api, PatchStrategy, setHeaderOptions } = await import("@kubernetes/client-node");
+  const kc = loadKubeConfig({ KUBECONFIG: api.kubeconfig });
+  if (kc instanceof Error) throw kc;
+  const client = kc.makeApiClient(CoreV1Api);
+  const send = (image: string) =>
+    client.patchNamespacedPodEphemeralcontainers(
+      {
+        name: "report-g1",
+        namespace: ns,
+        body: { spec: { ephemeralContainers: [{ ...ephemeral(ns, "report-g1")[0], image }] } },
+      },
+      setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
+    );
+  const before = api.pods.get(`${ns}/report-g1`)?.metadata.resourceVersion;
+  await send(IMAGE);
+  assert.equal(api.pods.get(`${ns}/report-g1`)?.metadata.resourceVersion, before, "no change");
+  await assert.rejects(send("registry.example/iqqq:0.2.0"), (err: { code?: number }) => err.code === 422);
+  assert.equal(ephemeral(ns, "report-g1").length, 1);
+});
+
+test("the bundled command: serves /metrics, /healthz, /readyz, and stops cleanly on SIGTERM", async () => {
+  const ns = "cli";
+  const child = spawn(...IQQQ("reaper", "--image", IMAGE, "--namespace", ns, "--grace", "0", "--port", "0"), {
+    env: { PATH: process.env.PATH, KUBECONFIG: api.kubeconfig, HOSTNAME: "iqqq-reaper-7d9f" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (c) => {
+    stderr += c;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  try {
+    await until(
+      () => /on port (\d+)/.test(stderr) && /listed \d+ pods/.test(stderr),
+      10_000,
+      `the reaper to start:\n${stderr}`,
+    );
+    const port = Number(/on port (\d+)/.exec(stderr)?.[1]);
+    assert.equal((await metrics(port, "/healthz")).status, 200);
+    assert.equal((await metrics(port, "/readyz")).status, 200);
+    ended("report-c1", ns);
+    await until(() => ephemeral(ns, "report-c1").length > 0, 5000, "the ephemeral container");
+    await until(() => api.events.some((e) => e.involvedObject.name === "report-c1"), 5000, "the event");
+    assert.equal(api.events.find((e) => e.involvedObject.name === "report-c1")?.reportingInstance, "iqqq-reaper-7d9f");
+    assert.match((await metrics(port)).body, /iqqq_reaper_reaped_total\{sidecar="istio"\} 1/);
+    child.kill("SIGTERM");
+    assert.equal(await exited, 0, stderr);
+    assert.match(stderr, /SIGTERM: stopping the watch[\s\S]*stopped\n$/);
+  } finally {
+    child.kill("SIGKILL");
+  }
+});
+
+test("usage errors: no image, a bad selector", async () => {
+  const run = (args: string[]) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(...IQQQ("reaper", ...args), {
+        env: { PATH: process.env.PATH },
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      let stderr = "";
+      child.stderr.on("data", (c) => {
+        stderr += c;
+      });
+      child.on("exit", (code) => resolve({ code, stderr }));
+    });
+  assert.equal((await run([])).code, 64);
+  const bad = await run(["--image", IMAGE, "--job-selector", "a b"]);
+  assert.equal(bad.code, 64);
+  assert.match(bad.stderr, /--job-selector "a b": "a b" is not a label requirement/);
+  const none = await run(["--image", IMAGE]);
+  assert.equal(none.code, 78);
+  assert.match(none.stderr, /no kubeconfig/);
+});
