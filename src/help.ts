@@ -28,6 +28,8 @@ Commands (the first argument; to run a program of that name: iqqq -- NAME …):
                             injected into every Pod, Job and CronJob; --help for more
   iqqq webhook              a mutating admission webhook injecting iqqq into pods
                             labelled iqqq.io/inject=true; --help for more
+  iqqq reaper               a controller that stops the sidecars of Job pods whose
+                            job has ended, from an ephemeral container; --help for more
 
 By default the sidecar is stopped with POST http://127.0.0.1:15020/quitquitquit
 (Istio's pilot-agent); IQQQ_SIDECARS picks others (${KIND_NAMES.filter((k) => k !== "istio").join(", ")},

@@ -10,6 +10,10 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { DEPLOY, deployCopy, kustomize } from "../support/kustomize.js";
+import { parseAllDocuments } from "yaml";
+import { parseFlags } from "../../src/commands/flags.js";
+import { FLAGS as REAPER_FLAGS } from "../../src/commands/reaper.js";
+import { ROOT } from "../support/cli.js";
 import type { Obj } from "../support/read-back.js";
 import { makeTls } from "../support/tls.js";
 import { deployMemoryLimit } from "../support/webhook.js";
@@ -175,3 +179,50 @@ describe("deploy/ (kubectl kustomize)", () => {
       assert.equal(Buffer.from(webhook.clientConfig.caBundle, "base64").toString(), tls.ca.toString());
   });
 });
+/** The only rules the reaper needs: see pods, add an ephemeral container, write an Event. */
+const REAPER_RULES = [
+  { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
+  { apiGroups: [""], resources: ["pods/ephemeralcontainers"], verbs: ["patch"] },
+  { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+];
+
+for (const [file, scope] of [
+  ["reaper.yaml", "cluster"],
+  ["namespaced.yaml", "namespace"],
+] as const) {
+  test(`deploy/reaper/${file}: valid objects, the least RBAC, agreeing with iqqq reaper's flags`, async () => {
+    const docs = parseAllDocuments(await readFile(join(ROOT, "deploy/reaper", file), "utf8")).map(
+      (d) => d.toJS() as Obj,
+    );
+    for (const doc of docs) assert.deepEqual(await validateObject(doc), [], `${doc.kind}/${doc.metadata.name}`);
+    const byKind = new Map(docs.map((d) => [d.kind as string, d]));
+    const deployment = byKind.get("Deployment") as Obj;
+    const account = byKind.get("ServiceAccount") as Obj;
+    const role = byKind.get(scope === "cluster" ? "ClusterRole" : "Role") as Obj;
+    const binding = byKind.get(scope === "cluster" ? "ClusterRoleBinding" : "RoleBinding") as Obj;
+    assert.deepEqual(role.rules, REAPER_RULES);
+    // A namespaced reaper holds nothing cluster-wide.
+    if (scope === "namespace") assert.ok(!docs.some((d) => d.kind.startsWith("Cluster") || d.kind === "Namespace"));
+    assert.deepEqual(binding.roleRef, {
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: role.kind,
+      name: role.metadata.name,
+    });
+    assert.deepEqual(binding.subjects, [
+      { kind: "ServiceAccount", name: account.metadata.name, namespace: account.metadata.namespace },
+    ]);
+    const pod = deployment.spec.template.spec;
+    assert.equal(pod.serviceAccountName, account.metadata.name);
+    assert.notEqual(pod.automountServiceAccountToken, false, "the reaper needs its token");
+    assert.equal(deployment.metadata.namespace, account.metadata.namespace);
+    const container = pod.containers[0];
+    assert.equal(container.args[0], "reaper");
+    const line = parseFlags(REAPER_FLAGS, container.args.slice(1), {}, false);
+    assert.ok(typeof line === "object", `the args are iqqq reaper's: ${String(line)}`);
+    assert.equal(line.values.image, container.image, "the ephemeral container runs the reaper's own image");
+    assert.equal(line.values.port, container.ports[0].containerPort);
+    assert.equal(line.values.namespace, scope === "cluster" ? undefined : deployment.metadata.namespace);
+    assert.equal(container.readinessProbe.httpGet.path, "/readyz");
+    assert.equal(container.livenessProbe.httpGet.path, "/healthz");
+  });
+}

@@ -1257,7 +1257,7 @@ test("docs/start.md, watcher: the guide's Job with the watcher container complet
 });
 
 /** The scenarios above: docs/pods.md is written only by a run of all of them (not a filtered one). */
-const SCENARIOS = 33;
+const SCENARIOS = 34;
 
 after(async () => {
   if (table.length === 0) return;
@@ -1282,3 +1282,103 @@ after(async () => {
     `# Proven in real pods\n\nProduced by \`npm run test:pods\` (${machine}) on ${new Date().toISOString().slice(0, 10)}.\n\n${md}\n`,
   );
 });
+
+// ------------------------------------------------------------ iqqq reaper
+
+test(
+  "iqqq reaper: the baseline pod, untouched, completes: the ephemeral container stops istio-proxy",
+  opts,
+  async () => {
+    // No API server here: the stand-in (test/support/kube-apiserver.ts) holds the
+    // pod as the kubelet would report it, mirrored from podman, and turns the
+    // reaper's ephemeral container into `podman run --pod`: the iqqq image with
+    // its environment, in the pod's network namespace, as the kubelet would start it.
+    const { StandInApiServer } = await import("../support/kube-apiserver.js");
+    const api = await StandInApiServer.start(WORK);
+    const pod = "without-iqqq";
+    api.createPod({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: {
+        name: pod,
+        namespace: "default",
+        labels: { app: "nightly-report" },
+        ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: "nightly-report", uid: "j1", controller: true }],
+      },
+      spec: {
+        restartPolicy: "Never",
+        containers: [
+          { name: "job", image: `${TAG}/job:ok` },
+          { name: "istio-proxy", image: SIDECAR },
+        ],
+      },
+      status: { phase: "Pending", containerStatuses: [] },
+    });
+    const started: string[] = [];
+    api.onEphemeral = (_p, c) => {
+      const env = (c.env as { name: string; value: string }[]).flatMap((e) => ["-e", `${e.name}=${e.value}`]);
+      const user = String(c.securityContext?.runAsUser ?? "");
+      podman([
+        "run",
+        "-d",
+        "--pod",
+        pod,
+        "--name",
+        `${pod}-${c.name}`,
+        ...(user ? ["--user", user] : []),
+        ...env,
+        c.image,
+      ]);
+      started.push(c.name);
+    };
+    // The kubelet's part: container states as podman has them.
+    let last = "";
+    const mirror = setInterval(() => {
+      const states = ["job", "istio-proxy"].map((name) => {
+        const f = podman(
+          ["inspect", `${pod}-${name}`, "--format", "{{.State.Status}}|{{.State.ExitCode}}|{{.State.FinishedAt}}"],
+          { allowFail: true },
+        ).split("|");
+        const state =
+          f[0] === "running"
+            ? { running: {} }
+            : f[0] === "exited"
+              ? { terminated: { exitCode: Number(f[1]), finishedAt: new Date(goTime(f[2] ?? "")).toISOString() } }
+              : { waiting: { reason: "ContainerCreating" } };
+        return { name, state };
+      });
+      if (JSON.stringify(states) === last) return;
+      last = JSON.stringify(states);
+      api.updatePod("default", pod, (p) => {
+        p.status = { phase: "Running", containerStatuses: states };
+      });
+    }, 300);
+    const reaper = spawn(HOST_EXE, ["reaper", "--image", IQQQ_IMAGE, "--grace", "1", "--port", "0"], {
+      env: { PATH: process.env.PATH, KUBECONFIG: api.kubeconfig },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    reaper.stderr?.on("data", (c) => {
+      stderr += c;
+    });
+    try {
+      const { outcome } = await play({
+        scenario: "no iqqq in the pod; iqqq reaper adds it as an ephemeral container",
+        manifest: "without-iqqq.yaml",
+        images: { plain: `${TAG}/job:ok`, sidecar: SIDECAR },
+        waitMs: 20_000,
+      });
+      assert.deepEqual(started, ["iqqq-reaper"], stderr);
+      assert.equal(outcome.exits.job, "0");
+      assert.equal(outcome.exits["istio-proxy"], "0", `${outcome.logs["istio-proxy"]}\n${stderr}`);
+      assert.match(outcome.logs["istio-proxy"] ?? "", /request POST \/quitquitquit/);
+      assert.match(stderr, /stopping istio \(istio-proxy\) in default\/without-iqqq/);
+      assert.equal(api.events[0]?.reason, "SidecarStopped");
+    } finally {
+      clearInterval(mirror);
+      reaper.kill("SIGTERM");
+      await api.close();
+      podman(["rm", "-f", "-t", "0", `${pod}-iqqq-reaper`], { allowFail: true });
+    }
+  },
+);

@@ -5,14 +5,16 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { get } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { parseAllDocuments } from "yaml";
 import { loadKubeConfig, type Reaper, type ReaperOptions, startReaper } from "../../src/reaper/controller.js";
 import { REAPER_CONTAINER } from "../../src/reaper/decide.js";
 import { prepareBuiltins } from "../../src/runtime/builtins.js";
-import { CLI, CLI_IS_COMPILED, NODE } from "../support/cli.js";
+import { CLI, CLI_IS_COMPILED, NODE, ROOT } from "../support/cli.js";
 import { jobPod, type Obj, StandInApiServer, terminated } from "../support/kube-apiserver.js";
 
 /** The CLI under test as a command line: the Node bundle, or the Bun executable (IQQQ_CLI). */
@@ -250,6 +252,54 @@ test("the same ephemeral container sent again is no change; a different one by t
   assert.equal(api.pods.get(`${ns}/report-g1`)?.metadata.resourceVersion, before, "no change");
   await assert.rejects(send("registry.example/iqqq:0.2.0"), (err: { code?: number }) => err.code === 422);
   assert.equal(ephemeral(ns, "report-g1").length, 1);
+});
+
+test("deploy/reaper's RBAC is enough, and each rule is needed", async () => {
+  const docs = parseAllDocuments(await readFile(join(ROOT, "deploy/reaper/reaper.yaml"), "utf8")).map((d) => d.toJS());
+  const role = docs.find((d) => d.kind === "ClusterRole");
+  try {
+    api.rules = role.rules;
+    const ns = "rbac";
+    const { reaper: r } = await reaper({ namespace: ns });
+    ended("report-r1", ns);
+    await until(() => api.events.some((e) => e.involvedObject.name === "report-r1"), 5000, "the event");
+    assert.ok(!api.requests.some((q) => q.endsWith(" 403")), api.requests.join("\n"));
+    await stop(r);
+    // Without the rule for events: the container is still added, the refusal counted.
+    api.rules = role.rules.filter((rule: Obj) => !rule.resources.includes("events"));
+    const { reaper: r2 } = await reaper({ namespace: ns });
+    ended("report-r2", ns);
+    await until(() => ephemeral(ns, "report-r2").length > 0, 5000);
+    await until(
+      () => api.requests.some((q) => q.startsWith(`POST /api/v1/namespaces/${ns}/events`) && q.endsWith(" 403")),
+      5000,
+    );
+    await sleep(50);
+    assert.equal(metric((await metrics(r2.port)).body, 'iqqq_reaper_api_errors_total{operation="event"}'), 1);
+    await stop(r2);
+    // Without patch on pods/ephemeralcontainers: refused, said in a Warning event, not tried again.
+    api.rules = role.rules.filter((rule: Obj) => !rule.resources.includes("pods/ephemeralcontainers"));
+    const { reaper: r3, logs } = await reaper({ namespace: ns });
+    ended("report-r3", ns);
+    await until(() => api.events.some((e) => e.involvedObject.name === "report-r3"), 5000, "the warning");
+    const warning = api.events.find((e) => e.involvedObject.name === "report-r3") as Obj;
+    assert.equal(warning.type, "Warning");
+    assert.equal(warning.reason, "SidecarStopFailed");
+    assert.match(warning.message, /HTTP 403: User .* cannot patch resource "pods\/ephemeralcontainers"/);
+    assert.ok(
+      logs.some((l) => l.includes("not trying this pod again")),
+      logs.join("\n"),
+    );
+    api.updatePod(ns, "report-r3", (p) => {
+      p.metadata.labels.touched = "yes";
+    });
+    await sleep(200);
+    assert.equal(api.requests.filter((q) => q.includes("pods/report-r3/ephemeralcontainers")).length, 1);
+    assert.equal(metric((await metrics(r3.port)).body, 'iqqq_reaper_api_errors_total{operation="patch"}'), 1);
+    await stop(r3);
+  } finally {
+    api.rules = undefined;
+  }
 });
 
 test("the bundled command: serves /metrics, /healthz, /readyz, and stops cleanly on SIGTERM", async () => {

@@ -42,6 +42,8 @@ export class StandInApiServer {
   readonly events: Obj[] = [];
   /** Every request, "METHOD path?query status", for the tests to read. */
   readonly requests: string[] = [];
+  /** RBAC: when set, only what these rules (a Role's) allow is done; the rest is 403 Forbidden. */
+  rules: readonly { apiGroups: string[]; resources: string[]; verbs: string[] }[] | undefined;
   /** Called when an ephemeral container is added (the podman suite starts it). */
   onEphemeral: ((pod: Obj, container: Obj) => void) | undefined;
   #rv = 1000;
@@ -185,6 +187,19 @@ export class StandInApiServer {
       status(401, "Unauthorized", "Unauthorized");
       return;
     }
+    const forbidden = (verb: string, resource: string): boolean => {
+      if (this.rules === undefined) return false;
+      const allowed = this.rules.some(
+        (r) => r.apiGroups.includes("") && r.resources.includes(resource) && r.verbs.includes(verb),
+      );
+      if (!allowed)
+        status(
+          403,
+          "Forbidden",
+          `User "system:serviceaccount:iqqq-system:iqqq-reaper" cannot ${verb} resource "${resource}"`,
+        );
+      return !allowed;
+    };
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
@@ -196,6 +211,7 @@ export class StandInApiServer {
         const selector = url.searchParams.get("labelSelector");
         const parsed = selector ? parseSelector(selector) : undefined;
         if (parsed instanceof Error) return status(400, "BadRequest", parsed.message);
+        if (forbidden(url.searchParams.get("watch") === "true" ? "watch" : "list", "pods")) return;
         const matches = (pod: Obj): boolean =>
           (namespace === undefined || pod.metadata.namespace === namespace) &&
           (parsed === undefined || parsed.matches(pod.metadata.labels ?? {}));
@@ -217,6 +233,7 @@ export class StandInApiServer {
       }
       m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/ephemeralcontainers$/.exec(path);
       if (m !== null && req.method === "PATCH") {
+        if (forbidden("patch", "pods/ephemeralcontainers")) return;
         if (req.headers["content-type"] !== "application/strategic-merge-patch+json")
           return status(
             415,
@@ -258,6 +275,7 @@ export class StandInApiServer {
       }
       m = /^\/api\/v1\/namespaces\/([^/]+)\/events$/.exec(path);
       if (m !== null && req.method === "POST") {
+        if (forbidden("create", "events")) return;
         const event = JSON.parse(body) as Obj;
         if (this.events.some((e) => e.metadata.name === event.metadata?.name))
           return status(409, "AlreadyExists", `events "${event.metadata?.name}" already exists`);
