@@ -57,7 +57,8 @@ Exit status:
   both         ${EXIT.USAGE} bad option, ${EXIT.CONFIG} bad variable (nothing run), ${EXIT.INTERNAL} internal error
   commands     inject: ${EXIT.DATA} input it cannot inject (nothing written); install: ${EXIT.CANT_CREATE} cannot
                copy into DIR; webhook: ${EXIT.CONFIG} certificate unreadable or port unusable;
-               all three, and IQQQ_WATCH_PATTERN: ${EXIT.MISSING_PART} the Node bundle copied without
+               reaper: ${EXIT.CONFIG} no kubeconfig or port unusable, ${EXIT.OK} after SIGTERM;
+               all four, and IQQQ_WATCH_PATTERN: ${EXIT.MISSING_PART} the Node bundle copied without
                the files beside it (commands/, vendor/)
 `;
 }

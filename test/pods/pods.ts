@@ -1316,7 +1316,11 @@ test(
     });
     const started: string[] = [];
     api.onEphemeral = (_p, c) => {
-      const env = (c.env as { name: string; value: string }[]).flatMap((e) => ["-e", `${e.name}=${e.value}`]);
+      // The kubelet sets KUBERNETES_SERVICE_HOST in every container it starts, ephemeral ones too (the bases carry it).
+      const env = [
+        { name: "KUBERNETES_SERVICE_HOST", value: "10.96.0.1" },
+        ...(c.env as { name: string; value: string }[]),
+      ].flatMap((e) => ["-e", `${e.name}=${e.value}`]);
       const user = String(c.securityContext?.runAsUser ?? "");
       podman([
         "run",
@@ -1372,8 +1376,9 @@ test(
       assert.equal(outcome.exits.job, "0");
       assert.equal(outcome.exits["istio-proxy"], "0", `${outcome.logs["istio-proxy"]}\n${stderr}`);
       assert.match(outcome.logs["istio-proxy"] ?? "", /request POST \/quitquitquit/);
-      assert.match(stderr, /stopping istio \(istio-proxy\) in default\/without-iqqq/);
-      assert.equal(api.events[0]?.reason, "SidecarStopped");
+      // The reaper logs and writes the Event once its PATCH is answered, which may be after the pod has ended.
+      await until(() => /stopping istio \(istio-proxy\) in default\/without-iqqq/.test(stderr), 10_000);
+      await until(() => api.events[0]?.reason === "SidecarStopped", 10_000);
     } finally {
       clearInterval(mirror);
       reaper.kill("SIGTERM");
