@@ -55,6 +55,11 @@ const seconds = <const N extends string>(name: N, help: string, shown: string, m
     },
   });
 
+const NAMESPACE_SELECTOR = selectorFlag(
+  "namespace-selector",
+  "only the pods in namespaces whose labels this matches\n(kubernetes.io/metadata.name is the namespace's name);\nthe namespaces are watched too (RBAC: list, watch\nnamespaces); default: every namespace",
+);
+
 const GRACE = seconds(
   "grace",
   "wait this long after a pod's last job container ended, so\nthat an iqqq inside the pod stops its sidecars first;\ndefault $default",
@@ -96,7 +101,17 @@ const PORT = flag({
   },
 });
 
-export const FLAGS = [IMAGE, NAMESPACE, SELECTOR, JOB_SELECTOR, GRACE, RATE, DRY_RUN, PORT] as const;
+export const FLAGS = [
+  IMAGE,
+  NAMESPACE,
+  NAMESPACE_SELECTOR,
+  SELECTOR,
+  JOB_SELECTOR,
+  GRACE,
+  RATE,
+  DRY_RUN,
+  PORT,
+] as const;
 
 export const REAPER_USAGE = `Usage: iqqq reaper ${flagSynopsis(FLAGS)}
 A controller for the Job pods that have no iqqq inside: when every job
@@ -124,6 +139,7 @@ export async function reaperCommand(args: readonly string[], env: Env, io: Io): 
     return EXIT.USAGE;
   }
   const jobSelector = line.values["job-selector"];
+  const namespaceSelector = line.values["namespace-selector"];
   const { runReaper } = await import("../reaper/controller.js");
   return runReaper(
     {
@@ -131,6 +147,7 @@ export async function reaperCommand(args: readonly string[], env: Env, io: Io): 
       ...(namespace === undefined ? {} : { namespace }),
       ...(selector === undefined ? {} : { selector: selector.text }),
       ...(jobSelector === undefined ? {} : { jobSelector }),
+      ...(namespaceSelector === undefined ? {} : { namespaceSelector }),
       graceMs: grace,
       rate,
       dryRun: line.values["dry-run"],

@@ -56,6 +56,8 @@ export interface ReaperOptions {
   /** A label selector the API server applies to the pods watched. */
   readonly selector?: string;
   readonly jobSelector?: Selector;
+  /** Only pods in the namespaces whose labels it matches (the namespaces are watched too: RBAC list/watch namespaces). */
+  readonly namespaceSelector?: Selector;
   readonly graceMs: number;
   /** Ephemeral containers added per second at most (a burst of as many). */
   readonly rate: number;
@@ -256,100 +258,151 @@ export async function startReaper(
       ? "/api/v1/pods"
       : `/api/v1/namespaces/${encodeURIComponent(options.namespace)}/pods`;
   let stopping = false;
-  let listed = false;
-  let failing: string | undefined;
-  let retryMs = RETRY_FIRST_MS;
-  let retryTimer: NodeJS.Timeout | undefined;
-
-  const list = async (): Promise<{ metadata: { resourceVersion?: string }; items: PodView[] }> => {
-    const items: PodView[] = [];
-    let next: string | undefined;
-    let resourceVersion: string | undefined;
-    try {
-      do {
-        const query = {
-          limit: PAGE,
-          ...(options.selector ? { labelSelector: options.selector } : {}),
-          ...(next ? { _continue: next } : {}),
-        };
-        const page =
-          options.namespace === undefined
-            ? await api.listPodForAllNamespaces(query)
-            : await api.listNamespacedPod({ namespace: options.namespace, ...query });
-        for (const item of page.items) items.push(trim(item));
-        next = page.metadata?._continue || undefined;
-        resourceVersion = page.metadata?.resourceVersion;
-      } while (next !== undefined);
-    } catch (err) {
-      apiErrors.inc({ operation: "list" });
-      throw err;
-    }
-    if (!listed) log(`listed ${items.length} pods in ${where}; watching`);
-    listed = true;
-    healthy();
-    return { metadata: resourceVersion === undefined ? {} : { resourceVersion }, items };
-  };
-
-  // The client's Watch, with bookmarks asked for, each pod trimmed, and a stalled watch dropped.
+  const failing = new Map<string, string>();
+  const listedOnce = new Set<string>();
   const watch = new Watch(kc);
-  const watcher = {
-    watch: async (
-      p: string,
-      query: Record<string, string | number | boolean | undefined>,
-      callback: (phase: string, obj: unknown, raw: unknown) => void,
-      done: (err: unknown) => void,
-    ): Promise<AbortController> => {
-      let ended = false;
-      let timer: NodeJS.Timeout | undefined;
-      let abort: AbortController | undefined;
-      const arm = (): void => {
-        clearTimeout(timer);
-        if (!ended) timer = setTimeout(() => abort?.abort(), STALL_MS);
-      };
-      abort = await watch.watch(
-        p,
-        { ...query, allowWatchBookmarks: true, timeoutSeconds: WATCH_SECONDS },
-        (phase, obj, raw) => {
-          arm();
-          healthy();
-          callback(phase, phase === "ADDED" || phase === "MODIFIED" || phase === "DELETED" ? trim(obj) : obj, raw);
-        },
-        (err) => {
-          ended = true;
+
+  /**
+   * The client's ListWatch over one kind: listed PAGE at a time, each object
+   * trimmed (list and watch alike), bookmarks asked for, a stalled watch
+   * dropped, and after an error started again with back-off.
+   */
+  const informerOf = (
+    what: string,
+    path: string,
+    page: (query: { limit: number; labelSelector?: string; _continue?: string }) => Promise<{
+      items: unknown[];
+      metadata?: { _continue?: string; resourceVersion?: string };
+    }>,
+    trimmed: (raw: unknown) => unknown,
+    selector: string | undefined,
+  ): ListWatch<KubernetesObject> => {
+    let retryMs = RETRY_FIRST_MS;
+    let retryTimer: NodeJS.Timeout | undefined;
+    const healthy = (): void => {
+      failing.delete(what);
+      retryMs = RETRY_FIRST_MS;
+    };
+    const list = async (): Promise<{ metadata: { resourceVersion?: string }; items: unknown[] }> => {
+      const items: unknown[] = [];
+      let next: string | undefined;
+      let resourceVersion: string | undefined;
+      try {
+        do {
+          const got = await page({
+            limit: PAGE,
+            ...(selector ? { labelSelector: selector } : {}),
+            ...(next ? { _continue: next } : {}),
+          });
+          for (const item of got.items) items.push(trimmed(item));
+          next = got.metadata?._continue || undefined;
+          resourceVersion = got.metadata?.resourceVersion;
+        } while (next !== undefined);
+      } catch (err) {
+        apiErrors.inc({ operation: "list" });
+        throw err;
+      }
+      if (!listedOnce.has(what)) log(`listed ${items.length} ${what}; watching`);
+      listedOnce.add(what);
+      healthy();
+      return { metadata: resourceVersion === undefined ? {} : { resourceVersion }, items };
+    };
+    const watcher = {
+      watch: async (
+        p: string,
+        query: Record<string, string | number | boolean | undefined>,
+        callback: (phase: string, obj: unknown, raw: unknown) => void,
+        done: (err: unknown) => void,
+      ): Promise<AbortController> => {
+        let ended = false;
+        let timer: NodeJS.Timeout | undefined;
+        let abort: AbortController | undefined;
+        const arm = (): void => {
           clearTimeout(timer);
-          if (err !== null && !stopping) apiErrors.inc({ operation: "watch" });
-          done(err);
-        },
-      );
-      arm();
-      return abort;
-    },
+          if (!ended) timer = setTimeout(() => abort?.abort(), STALL_MS);
+        };
+        abort = await watch.watch(
+          p,
+          { ...query, allowWatchBookmarks: true, timeoutSeconds: WATCH_SECONDS },
+          (phase, obj, raw) => {
+            arm();
+            healthy();
+            callback(phase, phase === "ADDED" || phase === "MODIFIED" || phase === "DELETED" ? trimmed(obj) : obj, raw);
+          },
+          (err) => {
+            ended = true;
+            clearTimeout(timer);
+            if (err !== null && !stopping) apiErrors.inc({ operation: "watch" });
+            done(err);
+          },
+        );
+        arm();
+        return abort;
+      },
+    };
+    // What it holds are the trimmed objects (list and watcher above), whatever its type says.
+    const informer = new ListWatch<KubernetesObject>(path, watcher as unknown as Watch, list as never, false, selector);
+    informer.on("error", (err: unknown) => {
+      if (stopping) return;
+      failing.set(what, (err as Error)?.message ?? String(err));
+      log(`the watch of ${what} failed (${describe(err)}); again in ${retryMs / 1000} s`);
+      clearTimeout(retryTimer);
+      retryTimer = setTimeout(() => {
+        if (!stopping) void informer.start();
+      }, retryMs);
+      retryTimer.unref();
+      retryMs = Math.min(retryMs * 2, RETRY_MOST_MS);
+    });
+    return informer;
   };
-  // The pods it holds are trimmed PodViews (list and watcher above), whatever its type says.
-  const informer = new ListWatch<KubernetesObject>(
+
+  const informer = informerOf(
+    `pods in ${where}`,
     path,
-    watcher as unknown as Watch,
-    list as never,
-    false,
+    (query) =>
+      options.namespace === undefined
+        ? api.listPodForAllNamespaces(query)
+        : api.listNamespacedPod({ namespace: options.namespace, ...query }),
+    trim,
     options.selector,
   );
   const cached = (name: string, namespace: string): PodView | undefined =>
     informer.get(name, namespace) as unknown as PodView | undefined;
 
-  const healthy = (): void => {
-    failing = undefined;
-    retryMs = RETRY_FIRST_MS;
+  // --namespace-selector: the namespaces' labels, watched too (only their names and labels kept).
+  const namespaces =
+    options.namespaceSelector === undefined
+      ? undefined
+      : informerOf(
+          "namespaces",
+          "/api/v1/namespaces",
+          (query) => api.listNamespace(query),
+          (raw) => {
+            const m = (
+              raw as { metadata?: { name?: string; labels?: Record<string, string>; resourceVersion?: string } }
+            ).metadata;
+            return { metadata: { name: m?.name ?? "", labels: m?.labels ?? {}, resourceVersion: m?.resourceVersion } };
+          },
+          undefined,
+        );
+  const namespaceSelected = (namespace: string): boolean => {
+    if (options.namespaceSelector === undefined || namespaces === undefined) return true;
+    const ns = namespaces.get(namespace) as unknown as { metadata: { labels: Record<string, string> } } | undefined;
+    // Not known yet: left alone until its namespace is seen (its event brings the pods back).
+    return ns !== undefined && options.namespaceSelector.matches(ns.metadata.labels);
   };
-  informer.on("error", (err: unknown) => {
-    if (stopping) return;
-    failing = (err as Error)?.message ?? String(err);
-    log(`the pod watch failed (${describe(err)}); again in ${retryMs / 1000} s`);
-    clearTimeout(retryTimer);
-    retryTimer = setTimeout(() => {
-      if (!stopping) void informer.start();
-    }, retryMs);
-    retryMs = Math.min(retryMs * 2, RETRY_MOST_MS);
-  });
+  const decideNow = (pod: PodView): Decision =>
+    namespaceSelected(pod.metadata.namespace)
+      ? decide(pod, {
+          graceMs: options.graceMs,
+          nowMs: Date.now(),
+          ...(options.jobSelector ? { jobSelector: options.jobSelector } : {}),
+        })
+      : {
+          kind: "skip",
+          reason: "namespace-not-selected",
+          why: `its namespace's labels do not match ${options.namespaceSelector?.text}`,
+        };
 
   // ------------------------------------------------------------ per pod
   const states = new Map<string, PodState>();
@@ -405,11 +458,7 @@ export async function startReaper(
       state.again = true;
       return;
     }
-    const decision = decide(pod, {
-      graceMs: options.graceMs,
-      nowMs: Date.now(),
-      ...(options.jobSelector ? { jobSelector: options.jobSelector } : {}),
-    });
+    const decision = decideNow(pod);
     if (decision.kind === "wait") {
       if (!due.has(key)) {
         due.set(key, decision.untilMs);
@@ -476,11 +525,7 @@ export async function startReaper(
   };
 
   const reap = async (pod: PodView, state: PodState): Promise<void> => {
-    const decision: Decision = decide(pod, {
-      graceMs: options.graceMs,
-      nowMs: Date.now(),
-      ...(options.jobSelector ? { jobSelector: options.jobSelector } : {}),
-    });
+    const decision = decideNow(pod);
     if (decision.kind !== "reap") {
       state.again = true;
       return;
@@ -607,10 +652,10 @@ export async function startReaper(
     if (url === "/readyz") {
       const why = stopping
         ? "stopping"
-        : !listed
+        : listedOnce.size < (namespaces === undefined ? 1 : 2)
           ? "not listed yet"
-          : failing !== undefined
-            ? `the watch is failing: ${failing}`
+          : failing.size > 0
+            ? `the watch is failing: ${[...failing].map(([what, why]) => `${what}: ${why}`).join("; ")}`
             : undefined;
       return void res
         .writeHead(why === undefined ? 200 : 503, { "content-type": "text/plain" })
@@ -634,8 +679,18 @@ export async function startReaper(
   if (listenError !== undefined) throw listenError;
   const port = (server.address() as { port: number }).port;
   log(
-    `watching pods in ${where}${options.selector ? ` labelled ${options.selector}` : ""}; grace ${options.graceMs / 1000} s, at most ${options.rate} stops/s${options.dryRun ? ", dry run: nothing is changed" : ""}; /metrics on port ${port}`,
+    `watching pods in ${where}${options.namespaceSelector ? ` labelled ${options.namespaceSelector.text}` : ""}${options.selector ? `, pods labelled ${options.selector}` : ""}; grace ${options.graceMs / 1000} s, at most ${options.rate} stops/s${options.dryRun ? ", dry run: nothing is changed" : ""}; /metrics on port ${port}`,
   );
+  if (namespaces !== undefined) {
+    // A namespace's labels change: its pods are looked at again.
+    const again = (obj: KubernetesObject): void => {
+      for (const pod of informer.list(obj.metadata?.name ?? "")) evaluate(pod as unknown as PodView);
+    };
+    namespaces.on("add", again);
+    namespaces.on("update", again);
+    // Known before the pods are, so that no pod is counted as not selected only for being early.
+    await namespaces.start();
+  }
   void informer.start();
 
   return {
@@ -643,10 +698,10 @@ export async function startReaper(
     async stop(): Promise<void> {
       if (stopping) return;
       stopping = true;
-      clearTimeout(retryTimer);
       clearTimeout(dueTimer);
       clearTimeout(pumpTimer);
       await informer.stop();
+      await namespaces?.stop();
       const late = new Promise<"late">((resolve) => setTimeout(() => resolve("late"), FINISH_MS).unref());
       if ((await Promise.race([Promise.allSettled([...flights]), late])) === "late")
         log("stops still in flight at exit");

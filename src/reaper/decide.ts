@@ -62,6 +62,7 @@ export interface ContainerStatusView {
 
 /** Why a pod is left alone: the label of iqqq_reaper_skipped_total. */
 export type SkipReason =
+  | "namespace-not-selected"
   | "not-a-job"
   | "deleting"
   | "no-sidecar"

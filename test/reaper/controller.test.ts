@@ -13,6 +13,7 @@ import { after, before, test } from "node:test";
 import { parseAllDocuments } from "yaml";
 import { loadKubeConfig, type Reaper, type ReaperOptions, startReaper } from "../../src/reaper/controller.js";
 import { REAPER_CONTAINER } from "../../src/reaper/decide.js";
+import { parseSelector, type Selector } from "../../src/reaper/selector.js";
 import { prepareBuiltins } from "../../src/runtime/builtins.js";
 import { CLI, CLI_IS_COMPILED, NODE, ROOT } from "../support/cli.js";
 import { jobPod, type Obj, StandInApiServer, terminated } from "../support/kube-apiserver.js";
@@ -175,6 +176,29 @@ test("--dry-run only logs: no ephemeral container, no event", async () => {
   assert.ok(!api.requests.some((q) => q.startsWith("PATCH") && q.includes("/namespaces/dry/")));
   assert.ok(!api.events.some((e) => e.metadata.namespace === ns));
   assert.equal(metric((await metrics(r.port)).body, 'iqqq_reaper_skipped_total{reason="dry-run"}'), 1);
+  await stop(r);
+});
+
+test("--namespace-selector: only the pods of the namespaces it matches; a namespace relabelled is looked at again", async () => {
+  api.putNamespace("team-a", { team: "batch" });
+  api.putNamespace("team-b", { team: "web" });
+  const { reaper: r } = await reaper({
+    namespaceSelector: parseSelector("team=batch") as Selector,
+    selector: "suite=namespaces",
+  });
+  for (const ns of ["team-a", "team-b"]) {
+    const pod = jobPod("report-n1", { namespace: ns });
+    pod.metadata.labels.suite = "namespaces";
+    terminated(pod, "job", 0, new Date(Date.now() - 60_000));
+    api.createPod(pod);
+  }
+  await until(() => ephemeral("team-a", "report-n1").length > 0, 5000, "team-a's pod");
+  await sleep(200);
+  assert.deepEqual(ephemeral("team-b", "report-n1"), []);
+  assert.equal(metric((await metrics(r.port)).body, 'iqqq_reaper_skipped_total{reason="namespace-not-selected"}'), 1);
+  api.putNamespace("team-b", { team: "batch" });
+  await until(() => ephemeral("team-b", "report-n1").length > 0, 5000, "team-b's pod, once its namespace matches");
+  assert.ok(api.requests.some((q) => q.startsWith("GET /api/v1/namespaces?") && q.includes("watch=true")));
   await stop(r);
 });
 

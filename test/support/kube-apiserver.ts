@@ -13,7 +13,8 @@
 //   precondition (409 Conflict); an existing ephemeral container may not be
 //   changed (422 Invalid) and sending it unchanged is no change, as the real
 //   validation (ValidatePodEphemeralContainersUpdate) has it;
-// - POST events (409 AlreadyExists for a name taken).
+// - POST events (409 AlreadyExists for a name taken);
+// - namespaces: list and watch, as pods.
 // Errors are Status objects, as the real one sends them. What it does not do:
 // field selectors, protobuf, server-side apply, admission.
 
@@ -31,6 +32,7 @@ import { makeTls } from "./tls.js";
 export type Obj = Record<string, any>;
 
 interface Watcher {
+  readonly resource: "pods" | "namespaces";
   readonly res: ServerResponse;
   readonly namespace: string | undefined;
   readonly matches: (pod: Obj) => boolean;
@@ -39,6 +41,7 @@ interface Watcher {
 
 export class StandInApiServer {
   readonly pods = new Map<string, Obj>();
+  readonly namespaces = new Map<string, Obj>();
   readonly events: Obj[] = [];
   /** Every request, "METHOD path?query status", for the tests to read. */
   readonly requests: string[] = [];
@@ -47,7 +50,7 @@ export class StandInApiServer {
   /** Called when an ephemeral container is added (the podman suite starts it). */
   onEphemeral: ((pod: Obj, container: Obj) => void) | undefined;
   #rv = 1000;
-  #history: { rv: number; type: string; object: Obj }[] = [];
+  #history: { rv: number; type: string; resource: "pods" | "namespaces"; object: Obj }[] = [];
   /** Watches from a resourceVersion below this get 410 Gone. */
   #oldest = 0;
   readonly #watchers = new Set<Watcher>();
@@ -110,6 +113,22 @@ export class StandInApiServer {
     return this.#store("MODIFIED", key, pod);
   }
 
+  /** A namespace, with the label the API server gives every one (kubernetes.io/metadata.name). */
+  putNamespace(name: string, labels: Record<string, string> = {}): void {
+    const ns = {
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: {
+        name,
+        labels: { "kubernetes.io/metadata.name": name, ...labels },
+        resourceVersion: String(++this.#rv),
+      },
+    };
+    const type = this.namespaces.has(name) ? "MODIFIED" : "ADDED";
+    this.namespaces.set(name, ns);
+    this.#record(type, ns, "namespaces");
+  }
+
   deletePod(namespace: string, name: string): void {
     const key = `${namespace}/${name}`;
     const pod = this.pods.get(key);
@@ -156,10 +175,10 @@ export class StandInApiServer {
     return pod;
   }
 
-  #record(type: string, pod: Obj): void {
-    const object = structuredClone(pod);
-    this.#history.push({ rv: Number(pod.metadata.resourceVersion), type, object });
-    for (const w of this.#watchers) if (w.matches(object)) this.#send(w, type, object);
+  #record(type: string, obj: Obj, resource: "pods" | "namespaces" = "pods"): void {
+    const object = structuredClone(obj);
+    this.#history.push({ rv: Number(obj.metadata.resourceVersion), type, resource, object });
+    for (const w of this.#watchers) if (w.resource === resource && w.matches(object)) this.#send(w, type, object);
   }
 
   #send(w: Watcher, type: string, object: Obj): void {
@@ -205,6 +224,17 @@ export class StandInApiServer {
     req.on("end", () => {
       const body = Buffer.concat(chunks).toString("utf8");
       const path = url.pathname;
+      if (path === "/api/v1/namespaces" && req.method === "GET") {
+        const watching = url.searchParams.get("watch") === "true";
+        if (forbidden(watching ? "watch" : "list", "namespaces")) return;
+        if (watching) return this.#watch(url, res, undefined, () => true, log, "namespaces");
+        return ok(200, {
+          kind: "NamespaceList",
+          apiVersion: "v1",
+          metadata: { resourceVersion: String(this.#rv) },
+          items: [...this.namespaces.values()],
+        });
+      }
       let m = /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?pods$/.exec(path);
       if (m !== null && req.method === "GET") {
         const namespace = m[1] === undefined ? undefined : decodeURIComponent(m[1]);
@@ -293,10 +323,17 @@ export class StandInApiServer {
     namespace: string | undefined,
     matches: (pod: Obj) => boolean,
     log: (status: number) => void,
+    resource: "pods" | "namespaces" = "pods",
   ): void {
     log(200);
     res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
-    const w: Watcher = { res, namespace, matches, bookmarks: url.searchParams.get("allowWatchBookmarks") === "true" };
+    const w: Watcher = {
+      resource,
+      res,
+      namespace,
+      matches,
+      bookmarks: url.searchParams.get("allowWatchBookmarks") === "true",
+    };
     const from = url.searchParams.get("resourceVersion") ?? "";
     if (from !== "" && from !== "0" && Number(from) < this.#oldest - 1) {
       this.#send(w, "ERROR", {
@@ -312,9 +349,11 @@ export class StandInApiServer {
       return;
     }
     if (from === "" || from === "0") {
-      for (const pod of this.pods.values()) if (matches(pod)) this.#send(w, "ADDED", pod);
+      const all = resource === "pods" ? this.pods : this.namespaces;
+      for (const obj of all.values()) if (matches(obj)) this.#send(w, "ADDED", obj);
     } else {
-      for (const e of this.#history) if (e.rv > Number(from) && matches(e.object)) this.#send(w, e.type, e.object);
+      for (const e of this.#history)
+        if (e.resource === resource && e.rv > Number(from) && matches(e.object)) this.#send(w, e.type, e.object);
     }
     this.#watchers.add(w);
     const seconds = Number(url.searchParams.get("timeoutSeconds") ?? "0");
