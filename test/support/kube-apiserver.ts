@@ -327,6 +327,8 @@ export class StandInApiServer {
   ): void {
     log(200);
     res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
+    // As the real one: the headers go at once, before any event (a client waits for them to start watching).
+    res.flushHeaders();
     const w: Watcher = {
       resource,
       res,
