@@ -100,6 +100,8 @@ interface PodState {
   again?: boolean;
   /** A PATCH was refused for good (403, 422): not tried again on this pod. */
   refused?: boolean;
+  /** Its ephemeral container's failure has been told (Event, metric). */
+  told?: boolean;
 }
 
 /** Where the API server is, as kubectl finds it: $KUBECONFIG, else ~/.kube/config, else in-cluster. */
@@ -140,8 +142,11 @@ export function trim(raw: unknown): PodView {
     status?: {
       phase?: string;
       containerStatuses?: { name: string; state?: Record<string, Record<string, unknown> | undefined> }[];
+      ephemeralContainerStatuses?: { name: string; state?: Record<string, Record<string, unknown> | undefined> }[];
     };
   };
+  const reaperEnded = pod.status?.ephemeralContainerStatuses?.find((s) => s.name === REAPER_CONTAINER)?.state
+    ?.terminated;
   const m = pod.metadata ?? {};
   const text = (v: unknown): string | undefined =>
     v === undefined || v === null ? undefined : v instanceof Date ? v.toISOString() : String(v);
@@ -174,6 +179,15 @@ export function trim(raw: unknown): PodView {
     },
     status: {
       ...(pod.status?.phase === undefined ? {} : { phase: pod.status.phase }),
+      ...(reaperEnded === undefined
+        ? {}
+        : {
+            reaperEnded: {
+              exitCode: Number(reaperEnded.exitCode ?? 0),
+              // FallbackToLogsOnError: the log's tail when it failed. Bounded here, whatever the API says.
+              ...(reaperEnded.message ? { message: String(reaperEnded.message).slice(-512) } : {}),
+            },
+          }),
       containerStatuses: (pod.status?.containerStatuses ?? []).map((s) => {
         const st = s.state ?? {};
         const terminated = st.terminated;
@@ -242,6 +256,12 @@ export async function startReaper(
     name: "iqqq_reaper_api_errors_total",
     help: "Kubernetes API calls that failed, by operation",
     labelNames: ["operation"],
+    registers: [registry],
+  });
+  const stopFailed = new Counter({
+    name: "iqqq_reaper_stop_failed_total",
+    help: "Ephemeral containers that ended without stopping the sidecars, by exit code",
+    labelNames: ["exit"],
     registers: [registry],
   });
   const waiting = new Gauge({
@@ -457,6 +477,26 @@ export async function startReaper(
     if (state.busy) {
       state.again = true;
       return;
+    }
+    const ended = pod.status?.reaperEnded;
+    if (ended !== undefined && ended.exitCode !== 0 && !state.told) {
+      // It ran but did not stop the sidecars: say so where the pod's owner looks (the replica that saw it first).
+      state.told = true;
+      stopFailed.inc({ exit: String(ended.exitCode) });
+      const meaning =
+        ended.exitCode === 69
+          ? "no sidecar was listening"
+          : ended.exitCode === 1
+            ? "a sidecar refused or did not answer"
+            : "it failed";
+      const why = `the ephemeral container ${REAPER_CONTAINER} exited ${ended.exitCode}: ${meaning}${ended.message ? ` (${ended.message.trim()})` : ""}`;
+      log(`${pod.metadata.namespace}/${pod.metadata.name}: ${why}`);
+      void event(
+        pod,
+        "Warning",
+        "SidecarStopFailed",
+        `iqqq reaper: ${why}; see kubectl logs ${pod.metadata.name} -c ${REAPER_CONTAINER}`,
+      );
     }
     const decision = decideNow(pod);
     if (decision.kind === "wait") {

@@ -42,6 +42,8 @@ export interface PodView {
   readonly status?: {
     readonly phase?: string;
     readonly containerStatuses?: readonly ContainerStatusView[];
+    /** The reaper's own ephemeral container's, once it has ended (only that one is kept). */
+    readonly reaperEnded?: { readonly exitCode: number; readonly message?: string };
   };
 }
 

@@ -129,6 +129,43 @@ test("a Job's pod is stopped after the grace period: one ephemeral container, an
   await stop(r);
 });
 
+test("an ephemeral container that did not stop the sidecars is told: a Warning event with its log's tail, counted once", async () => {
+  const ns = "failed";
+  const { reaper: r, logs } = await reaper({ namespace: ns });
+  ended("report-f1", ns);
+  await until(() => ephemeral(ns, "report-f1").length > 0, 5000);
+  // What the kubelet reports once iqqq exits 69 (terminationMessagePolicy FallbackToLogsOnError: the log's tail).
+  await until(
+    () => api.events.some((e) => e.reason === "SidecarStopped" && e.involvedObject.name === "report-f1"),
+    5000,
+  );
+  const tail = "iqqq: error: no sidecar answered: connection refused on 127.0.0.1:15020 (istio)";
+  for (let i = 0; i < 2; i++) {
+    // Two updates seen one after the other (the second one is not to be told again).
+    if (i > 0) await sleep(200);
+    api.updatePod(ns, "report-f1", (p) => {
+      p.status.ephemeralContainerStatuses = [
+        { name: REAPER_CONTAINER, state: { terminated: { exitCode: 69, reason: "Error", message: `${tail}\n` } } },
+      ];
+      p.metadata.labels.round = String(i);
+    });
+  }
+  await until(
+    () => api.events.some((e) => e.reason === "SidecarStopFailed" && e.involvedObject.name === "report-f1"),
+    5000,
+  );
+  await sleep(200);
+  const warnings = api.events.filter((e) => e.reason === "SidecarStopFailed" && e.involvedObject.name === "report-f1");
+  assert.equal(warnings.length, 1);
+  assert.equal(warnings[0]?.type, "Warning");
+  assert.match(warnings[0]?.message, /exited 69: no sidecar was listening \(iqqq: error: no sidecar answered.*\)/);
+  assert.ok(logs.some((l) => l.includes("failed/report-f1: the ephemeral container iqqq-reaper exited 69")));
+  const m = (await metrics(r.port)).body;
+  assert.equal(metric(m, 'iqqq_reaper_stop_failed_total{exit="69"}'), 1);
+  assert.equal(metric(m, 'iqqq_reaper_api_errors_total{operation="event"}'), 0);
+  await stop(r);
+});
+
 test("the pods left alone are left alone, each counted under its reason", async () => {
   const ns = "skips";
   const { reaper: r } = await reaper({ namespace: ns });
