@@ -24,6 +24,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { parseAllDocuments } from "yaml";
 import { FLAGS as INJECT_FLAGS } from "../src/commands/inject.js";
+import { FLAGS as REAPER_FLAGS } from "../src/commands/reaper.js";
 import { FLAGS as WEBHOOK_FLAGS } from "../src/commands/webhook.js";
 import { VARIABLES } from "../src/config/variables.js";
 import { EXIT } from "../src/exit-status.js";
@@ -65,6 +66,7 @@ const COMMAND_FLAGS: Readonly<Record<string, ReadonlySet<string>>> = {
   inject: new Set(["--help", "-h", ...INJECT_FLAGS.map((f) => `--${f.name}`)]),
   webhook: new Set(["--help", "-h", ...WEBHOOK_FLAGS.map((f) => `--${f.name}`)]),
   install: new Set(["--help", "-h"]),
+  reaper: new Set(["--help", "-h", ...REAPER_FLAGS.map((f) => `--${f.name}`)]),
 };
 const ALL_IQQQ_FLAGS = new Set([...OWN_FLAGS, ...Object.values(COMMAND_FLAGS).flatMap((s) => [...s])]);
 /** Flags of other programs that the docs name alone, in backquotes: the program each belongs to. */

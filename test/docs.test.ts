@@ -191,7 +191,13 @@ const ARTEFACTS: readonly Artefact[] = [
     absent: "dist/iqqq.mjs is absent: npm run build makes it",
   },
   // What the Node bundle loads on demand, each a file beside it (scripts/build.mjs).
-  ...["commands/inject.mjs", "commands/webhook.mjs", "commands/install.mjs", "vendor/re2js.mjs"].map((file) => ({
+  ...[
+    "commands/inject.mjs",
+    "commands/webhook.mjs",
+    "commands/reaper.mjs",
+    "commands/install.mjs",
+    "vendor/re2js.mjs",
+  ].map((file) => ({
     name: `dist/${file}`,
     mention: new RegExp(`\\b(?:dist/)?${file.replace(".", "\\.")}\\b`, "g"),
     files: () => [join(ROOT, "dist", file)],

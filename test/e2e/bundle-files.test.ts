@@ -1,5 +1,5 @@
 // The Node bundle's files: dist/iqqq.mjs is the wrapper, the watcher and the
-// standalone stop, self-contained; the commands (install, inject, webhook) are
+// standalone stop, self-contained; the commands (install, inject, webhook, reaper) are
 // files of their own in dist/commands/, and the RE2 engine IQQQ_WATCH_PATTERN
 // needs is dist/vendor/re2js.mjs, each imported when used (scripts/build.mjs).
 // The wrapper must still run when dist/iqqq.mjs is copied alone into an image
@@ -32,6 +32,7 @@ describe("the Node bundle's files", { skip: CLI_IS_COMPILED && "the executable h
     assert.deepEqual((await readdir(join(dirname(CLI), "commands"))).sort(), [
       "inject.mjs",
       "install.mjs",
+      "reaper.mjs",
       "webhook.mjs",
     ]);
     assert.deepEqual(await readdir(join(dirname(CLI), "vendor")), ["re2js.mjs"]);
@@ -49,7 +50,7 @@ describe("the Node bundle's files", { skip: CLI_IS_COMPILED && "the executable h
     assert.equal(wrapped.status, 3, wrapped.stderr);
     assert.equal(wrapped.stdout.toString(), "out\n");
     assert.equal((await runCli(["true"], { executable: alone })).status, 0);
-    for (const name of ["install", "inject", "webhook"]) {
+    for (const name of ["install", "inject", "webhook", "reaper"]) {
       const r = await runCli([name, "--help"], { executable: alone });
       assert.equal(r.status, 69, `${name}: ${r.stderr}`);
       assert.equal(r.stdout.length, 0);

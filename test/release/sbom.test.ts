@@ -20,7 +20,7 @@ import type { Obj } from "../support/read-back.js";
 const { sbom } = (await import(join(ROOT, "scripts/sbom.mjs"))) as { sbom(artefacts: string[]): Obj };
 const json = (path: string): Obj => JSON.parse(readFileSync(join(ROOT, path), "utf8"));
 
-test("dist/bundled.json accounts for every module file npm ships, and prom-client is the webhook's alone", () => {
+test("dist/bundled.json accounts for every module file npm ships, and prom-client is the webhook's and the reaper's alone", () => {
   const bundled = json("dist/bundled.json");
   const shipped = [
     "iqqq.mjs",
@@ -30,7 +30,8 @@ test("dist/bundled.json accounts for every module file npm ships, and prom-clien
   assert.deepEqual(Object.keys(bundled).sort(), shipped);
   const holding = (name: string) =>
     Object.keys(bundled).filter((f) => bundled[f].some((p: string) => p.startsWith(`${name}@`)));
-  assert.deepEqual(holding("prom-client"), ["commands/webhook.mjs"]);
+  assert.deepEqual(holding("prom-client").sort(), ["commands/reaper.mjs", "commands/webhook.mjs"]);
+  assert.deepEqual(holding("@kubernetes/client-node"), ["commands/reaper.mjs"]);
   assert.deepEqual(holding("yaml"), ["commands/inject.mjs"]);
   assert.deepEqual(holding("re2js"), ["vendor/re2js.mjs"]);
   // The wrapper's own file bundles no package at all.
