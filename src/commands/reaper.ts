@@ -5,7 +5,7 @@
 import { EXIT } from "../exit-status.js";
 import type { Env, Io } from "../io.js";
 import { parseSelector, type Selector } from "../reaper/selector.js";
-import { FlagError, flag, flagHelp, flagSynopsis, parseFlags } from "./flags.js";
+import { FlagError, flag, flagHelp, flagSynopsis, readCommandLine } from "./flags.js";
 import { IMAGE, noImage } from "./shared.js";
 
 const NAMESPACE = flag({
@@ -124,15 +124,13 @@ Endpoints: GET /metrics (Prometheus), /healthz, /readyz. See docs/reaper.md.
 `;
 
 export async function reaperCommand(args: readonly string[], env: Env, io: Io): Promise<number> {
-  const line = parseFlags(FLAGS, args, env, false);
-  if (line === "help") {
-    io.stdout(REAPER_USAGE);
-    return EXIT.OK;
-  }
-  if (typeof line === "string") {
-    io.stderr(`iqqq reaper: error: ${line}\n${REAPER_USAGE}`);
-    return EXIT.USAGE;
-  }
+  const line = readCommandLine(
+    { name: "reaper", usage: REAPER_USAGE, flags: FLAGS, positionals: false },
+    args,
+    env,
+    io,
+  );
+  if (typeof line === "number") return line;
   const { image, namespace, selector, grace, rate, port } = line.values;
   if (image === undefined) {
     io.stderr(noImage("reaper"));
