@@ -413,6 +413,11 @@ test("usage errors: no image, a bad selector", async () => {
   const bad = await run(["--image", IMAGE, "--job-selector", "a b"]);
   assert.equal(bad.code, 64);
   assert.match(bad.stderr, /--job-selector "a b": "a b" is not a label requirement/);
+  // --dry-run is a switch: no value.
+  const valued = await run(["--image", IMAGE, "--dry-run=yes"]);
+  assert.equal(valued.code, 64);
+  assert.match(valued.stderr, /--dry-run takes no value/);
+  assert.match(valued.stderr, / \[--dry-run\] /);
   const none = await run(["--image", IMAGE]);
   assert.equal(none.code, 78);
   assert.match(none.stderr, /no kubeconfig/);
