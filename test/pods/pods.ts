@@ -1257,7 +1257,7 @@ test("docs/start.md, watcher: the guide's Job with the watcher container complet
 });
 
 /** The scenarios above: docs/pods.md is written only by a run of all of them (not a filtered one). */
-const SCENARIOS = 34;
+const SCENARIOS = 35;
 
 after(async () => {
   if (table.length === 0) return;
@@ -1285,17 +1285,27 @@ after(async () => {
 
 // ------------------------------------------------------------ iqqq reaper
 
-test(
-  "iqqq reaper: the baseline pod, untouched, completes: the ephemeral container stops istio-proxy",
-  opts,
-  async () => {
+/**
+ * A Job's pod that nothing in it can end, ended by iqqq reaper. `kill`: the job
+ * container is SIGKILLed once it has started (as an OOM kill would), which kills
+ * a wrapper with it.
+ */
+async function reaperCase(c: {
+  readonly manifest: string;
+  readonly pod: string;
+  readonly job: string;
+  readonly scenario: string;
+  readonly kill: boolean;
+  readonly jobExit: string;
+}): Promise<void> {
+  {
     // No API server here: the stand-in (test/support/kube-apiserver.ts) holds the
     // pod as the kubelet would report it, mirrored from podman, and turns the
     // reaper's ephemeral container into `podman run --pod`: the iqqq image with
     // its environment, in the pod's network namespace, as the kubelet would start it.
     const { StandInApiServer } = await import("../support/kube-apiserver.js");
     const api = await StandInApiServer.start(WORK);
-    const pod = "without-iqqq";
+    const pod = c.pod;
     api.createPod({
       apiVersion: "v1",
       kind: "Pod",
@@ -1308,7 +1318,7 @@ test(
       spec: {
         restartPolicy: "Never",
         containers: [
-          { name: "job", image: `${TAG}/job:ok` },
+          { name: "job", image: c.job },
           { name: "istio-proxy", image: SIDECAR },
         ],
       },
@@ -1365,19 +1375,26 @@ test(
     reaper.stderr?.on("data", (c) => {
       stderr += c;
     });
+    // The OOM killer's part: SIGKILL to the job container once it runs, wrapper and all.
+    const killing = c.kill
+      ? until(() => logs(`${pod}-job`).includes("job: started"), 20_000).then(() =>
+          podman(["kill", "-s", "KILL", `${pod}-job`]),
+        )
+      : Promise.resolve("");
     try {
       const { outcome } = await play({
-        scenario: "no iqqq in the pod; iqqq reaper adds it as an ephemeral container",
-        manifest: "without-iqqq.yaml",
-        images: { plain: `${TAG}/job:ok`, sidecar: SIDECAR },
-        waitMs: 20_000,
+        scenario: c.scenario,
+        manifest: c.manifest,
+        images: { plain: c.job, wrapped: c.job, sidecar: SIDECAR },
+        waitMs: 30_000,
       });
+      await killing;
       assert.deepEqual(started, ["iqqq-reaper"], stderr);
-      assert.equal(outcome.exits.job, "0");
+      assert.equal(outcome.exits.job, c.jobExit, outcome.logs.job);
       assert.equal(outcome.exits["istio-proxy"], "0", `${outcome.logs["istio-proxy"]}\n${stderr}`);
       assert.match(outcome.logs["istio-proxy"] ?? "", /request POST \/quitquitquit/);
       // The reaper logs and writes the Event once its PATCH is answered, which may be after the pod has ended.
-      await until(() => /stopping istio \(istio-proxy\) in default\/without-iqqq/.test(stderr), 10_000);
+      await until(() => new RegExp(`stopping istio \\(istio-proxy\\) in default/${pod}`).test(stderr), 10_000);
       await until(() => api.events[0]?.reason === "SidecarStopped", 10_000);
     } finally {
       clearInterval(mirror);
@@ -1385,5 +1402,30 @@ test(
       await api.close();
       podman(["rm", "-f", "-t", "0", `${pod}-iqqq-reaper`], { allowFail: true });
     }
-  },
+  }
+}
+
+test("iqqq reaper: the baseline pod, untouched, completes: the ephemeral container stops istio-proxy", opts, () =>
+  reaperCase({
+    manifest: "without-iqqq.yaml",
+    pod: "without-iqqq",
+    job: `${TAG}/job:ok`,
+    scenario: "no iqqq in the pod; iqqq reaper adds it as an ephemeral container",
+    kill: false,
+    jobExit: "0",
+  }),
+);
+
+test(
+  "iqqq reaper: a wrapped job SIGKILLed (its wrapper with it) leaves istio-proxy up; the reaper ends the pod",
+  opts,
+  () =>
+    reaperCase({
+      manifest: "wrapped.yaml",
+      pod: "wrapped",
+      job: `${TAG}/job:long-iqqq`,
+      scenario: "a wrapped job SIGKILLed; iqqq reaper stops the sidecar the wrapper could not",
+      kill: true,
+      jobExit: "137",
+    }),
 );
