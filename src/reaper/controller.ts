@@ -37,6 +37,7 @@ import {
 } from "@kubernetes/client-node";
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { EXIT } from "../exit-status.js";
+import { podSidecars } from "../inject/sidecars.js";
 import type { Env, Io } from "../io.js";
 import { builtin } from "../runtime/builtins.js";
 import {
@@ -155,7 +156,14 @@ export function trim(raw: unknown): PodView {
     ...(c.image === undefined ? {} : { image: c.image }),
     ...(c.restartPolicy === undefined ? {} : { restartPolicy: c.restartPolicy }),
   });
+  // Read from the whole pod, as iqqq inject reads it: a sidecar's moved port (its flag, variable or annotation).
+  const env = podSidecars(
+    m,
+    (pod.spec?.containers ?? []) as Parameters<typeof podSidecars>[1],
+    (pod.spec?.initContainers ?? []) as Parameters<typeof podSidecars>[2],
+  ).env;
   return {
+    ...(env.length > 0 ? { env: env.map((e) => ({ name: e.name, value: e.value })) } : {}),
     metadata: {
       name: String(m.name ?? ""),
       namespace: String(m.namespace ?? ""),
@@ -210,11 +218,15 @@ export function trim(raw: unknown): PodView {
 }
 
 /** The ephemeral container that stops the pod's sidecars: iqqq standalone, from the pod's network namespace. */
-export function reaperContainer(image: string, kinds: readonly string[]): Record<string, unknown> {
+export function reaperContainer(
+  image: string,
+  kinds: readonly string[],
+  env: readonly { readonly name: string; readonly value: string }[] = [],
+): Record<string, unknown> {
   return {
     name: REAPER_CONTAINER,
     image,
-    env: [{ name: "IQQQ_SIDECARS", value: kinds.join(",") }],
+    env: [{ name: "IQQQ_SIDECARS", value: kinds.join(",") }, ...env],
     // What Pod Security's restricted profile asks of every container, ephemeral ones too.
     securityContext: {
       allowPrivilegeEscalation: false,
@@ -581,7 +593,7 @@ export async function startReaper(
     }
     const body = {
       metadata: { resourceVersion: pod.metadata.resourceVersion },
-      spec: { ephemeralContainers: [reaperContainer(options.image, kinds)] },
+      spec: { ephemeralContainers: [reaperContainer(options.image, kinds, pod.env)] },
     };
     try {
       await api.patchNamespacedPodEphemeralcontainers(

@@ -39,6 +39,12 @@ export interface PodView {
     readonly initContainers?: readonly ContainerView[];
     readonly ephemeralContainers?: readonly { readonly name: string }[];
   };
+  /**
+   * What the wrapper would be told of the pod's sidecars besides their kinds (a port the pod
+   * moves, a second sidecar of a kind): inject's reading (inject/sidecars.ts), for the
+   * ephemeral container's environment.
+   */
+  readonly env?: readonly { readonly name: string; readonly value: string }[];
   readonly status?: {
     readonly phase?: string;
     readonly containerStatuses?: readonly ContainerStatusView[];
