@@ -47,9 +47,14 @@ export async function main(argv: readonly string[], env: Env, io: Io): Promise<n
     const command = await fromBeside(load, `iqqq ${name}`, `commands/${name}.mjs`, `iqqq ${name}`, io);
     return command === undefined ? EXIT.MISSING_PART : command(argv.slice(1), env, io);
   }
-  // The pattern engine is loaded only for the variable that needs it.
-  let engines = {};
-  if ((env.IQQQ_WATCH_PATTERN ?? "") !== "") {
+  // The pattern engine is loaded only for the variable that needs it, and only in watcher mode:
+  // with a PROGRAM the pattern is ignored (with a warning), so a copy without the engine still wraps.
+  const watchPattern = (env.IQQQ_WATCH_PATTERN ?? "") !== "";
+  const ignored = {
+    pattern: (raw: string) => ({ source: raw, test: () => false, toString: () => `/${raw}/` }),
+  };
+  let command = parseConfig(argv, env, io.invokedAs, watchPattern ? ignored : {});
+  if (watchPattern && !(command instanceof UsageError) && "config" in command && command.config.program === undefined) {
     const pattern = await fromBeside(
       async () => (await import("./watch/pattern.js")).parseWatchPattern,
       "iqqq",
@@ -58,9 +63,8 @@ export async function main(argv: readonly string[], env: Env, io: Io): Promise<n
       io,
     );
     if (pattern === undefined) return EXIT.MISSING_PART;
-    engines = { pattern };
+    command = parseConfig(argv, env, io.invokedAs, { pattern });
   }
-  const command = parseConfig(argv, env, io.invokedAs, engines);
   if (command instanceof UsageError) {
     for (const problem of command.problems) io.stderr(`iqqq: error: ${problem}\n`);
     io.stderr("iqqq: nothing was run; see iqqq --help\n");

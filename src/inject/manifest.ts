@@ -296,7 +296,8 @@ function edit(editing: Editing, node: Node | null, before: Value, after: Value):
   let at = node;
   if (isAlias(at)) at = detach(at.resolve(editing.doc) as Node);
   else if (at !== null) unshare(editing, at);
-  if (isMap(at) && isRecord(before) && isRecord(after)) {
+  // A key removed (inject --volume turning one kind of volume into the other): the map is written anew.
+  if (isMap(at) && isRecord(before) && isRecord(after) && Object.keys(before).every((k) => Object.hasOwn(after, k))) {
     editMap(editing, at, before, after);
     return at;
   }

@@ -66,7 +66,15 @@ export function podSidecars(
     if (running.length === 0) {
       if (!requested) continue;
       // Its injector adds it later: the pod asks for its stop endpoint, and says its port if it moves it.
-      if (sw?.annotation !== undefined && !switchedOn) needs[sw.annotation[0]] = sw.annotation[1];
+      if (sw?.annotation !== undefined && !switchedOn) {
+        const said = annotations[sw.annotation[0]];
+        // The user's own word is kept: turned off on purpose, the pod is told it will not end.
+        if (said === undefined) needs[sw.annotation[0]] = sw.annotation[1];
+        else
+          warnings.push(
+            `the pod sets ${sw.annotation[0]}: ${JSON.stringify(said)}: iqqq cannot stop ${kind.what}, and the pod will not end; turn it on: ${sw.how}`,
+          );
+      }
       const port = kind.portFrom?.annotation !== undefined ? annotations[kind.portFrom.annotation] : undefined;
       if (typeof port === "string" && port !== String(kind.port.default))
         env.push({ name: kind.port.variable, value: port });

@@ -126,7 +126,8 @@ export function decide(annotations: ReadonlyMap<string, string>): Map<string, st
         kind.name,
         `${kind.what} was injected as a native sidecar (${mark.key} lists ${mark.listing} under initContainers): the kubelet stops it after the job, and a quit would only restart it`,
       );
-    } else if (nativeKey !== undefined) {
+    } else if (nativeKey !== undefined && !(mark?.listing !== undefined && lists(status?.containers, mark.listing))) {
+      // The injector's own record wins over the request: it lists what it did.
       skip.set(
         kind.name,
         `${kind.what} is a native sidecar (${nativeKey}: "true"): the kubelet stops it after the job, and a quit would only restart it`,

@@ -136,7 +136,7 @@ export const SIDECARS = [
     quitPath: "quitquitquit",
     answer: { status: 200, body: "", methods: ["GET", "POST"] },
     hints: [],
-    container: { name: /cloud-sql-proxy/, image: /cloud-sql-proxy/ },
+    container: { name: /^cloud-sql-proxy$/, image: /(^|\/)cloud-sql-proxy[:@]/ },
     nativeAnnotations: [],
     quitSwitch: { flag: "--quitquitquit", env: "CSQL_PROXY_QUITQUITQUIT", how: "add --quitquitquit to its args" },
     portFrom: { flag: "--admin-port", env: "CSQL_PROXY_ADMIN_PORT" },
@@ -170,11 +170,17 @@ export const SIDECARS = [
     port: { variable: "DAPR_HTTP_PORT", default: 3500 },
     quitPath: "v1.0/shutdown",
     answer: { status: 204, body: "", methods: ["POST"] },
-    hints: [],
+    hints: [
+      {
+        status: 401,
+        body: "",
+        hint: "Dapr's API token is on (dapr.io/api-token-secret): iqqq sends no dapr-api-token header, so it cannot stop daprd",
+      },
+    ],
     container: { name: /^daprd$/, image: /\/daprd[:@]/ },
     nativeAnnotations: [],
+    // Dapr's injector leaves no mark of its own (dapr.io/enabled is the request): a pod has daprd when its spec says so.
     requested: { key: "dapr.io/enabled", values: ["true"] },
-    injected: { key: "dapr.io/enabled", values: ["true"] },
   },
 ] as const satisfies readonly HttpSidecar[];
 

@@ -67,6 +67,10 @@ describe("the Node bundle's files", { skip: CLI_IS_COMPILED && "the executable h
     assert.equal(pattern.stdout.length, 0);
     assert.match(pattern.stderr, /^iqqq: error: .*IQQQ_WATCH_PATTERN needs vendor\/re2js\.mjs beside iqqq\.mjs/);
     assert.ok(pattern.stderr.includes(join(dir, "vendor", "re2js.mjs")), pattern.stderr);
+    // With a PROGRAM the pattern is ignored (with a warning), so the copy alone still wraps it.
+    const wraps = await runCli(["sh", "-c", "exit 4"], { executable: alone, env: { IQQQ_WATCH_PATTERN: "jo+b" } });
+    assert.equal(wraps.status, 4, wraps.stderr);
+    assert.match(wraps.stderr, /IQQQ_WATCH_PATTERN are ignored: a PROGRAM was given/);
   });
 
   test("on a Node without process.getBuiltinModule (before 20.16), the wrapper and the commands both run", async () => {

@@ -118,6 +118,10 @@ describe("iqqq inject", () => {
     });
     const twice = await inject(r.text, ["--volume", "image"]);
     assert.equal(twice.text, r.text);
+    // And back: the same as injecting with an emptyDir in the first place.
+    const back = await inject(r.text, ["--volume", "emptydir"]);
+    assert.equal(back.status, 0, back.stderr);
+    assert.deepEqual(back.docs, (await inject(JOB)).docs);
     const bad = await inject(JOB, ["--volume", "hostPath"]);
     assert.equal(bad.status, 64);
     assert.match(bad.stderr, /--volume "hostPath": expected emptydir or image/);

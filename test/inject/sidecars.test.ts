@@ -75,7 +75,12 @@ describe("inject finds every kind of the catalogue", () => {
     if (kind.portFrom?.flag !== undefined || kind.portFrom?.env !== undefined) {
       test(`${kind.name}: a moved port is told to the wrapper, a second one becomes a generic endpoint`, () => {
         const one = switchedOn(kind, "9101");
-        const two = { ...switchedOn(kind, "9102"), name: `${sampleName(kind)}-2` };
+        // A second one, told by its image (names of one kind are anchored: a second name would not be it).
+        const two = {
+          ...switchedOn(kind, "9102"),
+          name: `${sampleName(kind)}-2`,
+          image: `registry.example/${sampleName(kind)}:2`,
+        };
         const found = podSidecars({ annotations: switchAnnotations(kind) }, [JOB, one, two], []);
         assert.deepEqual(found.env, [
           { name: kind.port.variable, value: "9101" },

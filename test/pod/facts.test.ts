@@ -51,6 +51,11 @@ test("decide: native Istio, ambient, native Linkerd get no quit; regular sidecar
     ["Linkerd 2.19 (beta)", { "config.beta.linkerd.io/proxy-enable-native-sidecar": "true" }, ["linkerd"]],
     ["Linkerd edge (alpha)", { "config.alpha.linkerd.io/proxy-enable-native-sidecar": "true" }, ["linkerd"]],
     ["Linkerd, native off", { "config.linkerd.io/proxy-enable-native-sidecar": "false" }, []],
+    [
+      "Istio asked for native but injected a regular container (its status wins)",
+      { "sidecar.istio.io/nativeSidecar": "true", "sidecar.istio.io/status": ISTIO_REGULAR },
+      [],
+    ],
   ];
   for (const [name, annotations, skipped] of rows) {
     const skip = decide(new Map(Object.entries(annotations)));
