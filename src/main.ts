@@ -54,7 +54,14 @@ export async function main(argv: readonly string[], env: Env, io: Io): Promise<n
     pattern: (raw: string) => ({ source: raw, test: () => false, toString: () => `/${raw}/` }),
   };
   let command = parseConfig(argv, env, io.invokedAs, watchPattern ? ignored : {});
-  if (watchPattern && !(command instanceof UsageError) && "config" in command && command.config.program === undefined) {
+  if (watchPattern && !(command instanceof UsageError) && "config" in command && command.config.program !== undefined) {
+    // Still checked where the engine is there: a bad value is an error, used or not.
+    const pattern = await import("./watch/pattern.js").then(
+      (m) => m.parseWatchPattern,
+      () => undefined,
+    );
+    if (pattern !== undefined) command = parseConfig(argv, env, io.invokedAs, { pattern });
+  } else if (watchPattern && !(command instanceof UsageError) && "config" in command) {
     const pattern = await fromBeside(
       async () => (await import("./watch/pattern.js")).parseWatchPattern,
       "iqqq",
