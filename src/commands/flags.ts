@@ -36,6 +36,29 @@ export function flag<T, const N extends string>(row: Flag<T, N>): Flag<T, N> {
   return row;
 }
 
+/**
+ * A TCP port to listen on (0: any free one, which the command logs), given as
+ * decimal digits; `fallback` is the default, undefined where the default is
+ * "not served".
+ */
+export function portFlag<const N extends string, D extends number | undefined>(
+  name: N,
+  help: string,
+  fallback: D,
+): Flag<number | D, N> {
+  return {
+    name,
+    value: "N",
+    help,
+    ...(fallback === undefined ? {} : { shownDefault: String(fallback) }),
+    default: (): number | D => fallback,
+    parse: (raw): number => {
+      if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) throw new FlagError("expected 0-65535 (0: any free one)");
+      return Number(raw);
+    },
+  };
+}
+
 export type Values<F extends readonly AnyFlag[]> = {
   [K in F[number] as K["name"]]: K extends Flag<infer T> ? T : never;
 };

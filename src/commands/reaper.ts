@@ -5,7 +5,7 @@
 import { EXIT } from "../exit-status.js";
 import type { Env, Io } from "../io.js";
 import { parseSelector, type Selector } from "../reaper/selector.js";
-import { FlagError, flag, flagHelp, flagSynopsis, readCommandLine } from "./flags.js";
+import { FlagError, flag, flagHelp, flagSynopsis, portFlag, readCommandLine } from "./flags.js";
 import { IMAGE, noImage } from "./shared.js";
 
 const NAMESPACE = flag({
@@ -89,17 +89,11 @@ const DRY_RUN = flag({
   parse: (): boolean => true,
 });
 
-const PORT = flag({
-  name: "port",
-  value: "N",
-  help: "the HTTP port of /metrics, /healthz and /readyz;\ndefault $default (0: any free one, logged)",
-  shownDefault: "8080",
-  default: (): number => 8080,
-  parse: (raw): number => {
-    if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) throw new FlagError("expected 1-65535 (0: any free port)");
-    return Number(raw);
-  },
-});
+const PORT = portFlag(
+  "port",
+  "the HTTP port of /metrics, /healthz and /readyz;\ndefault $default (0: any free one, logged)",
+  8080,
+);
 
 export const FLAGS = [
   IMAGE,

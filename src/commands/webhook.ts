@@ -5,7 +5,7 @@ import { EXIT } from "../exit-status.js";
 import type { Env, Io } from "../io.js";
 import { badAllowEntry } from "../registry/network.js";
 import { INJECT_LABEL } from "../webhook/review.js";
-import { FlagError, flag, flagHelp, flagSynopsis, readCommandLine } from "./flags.js";
+import { FlagError, flag, flagHelp, flagSynopsis, portFlag, readCommandLine } from "./flags.js";
 import { INJECTION, noImage } from "./shared.js";
 
 const CERT = flag({
@@ -26,28 +26,13 @@ const KEY = flag({
   parse: (raw): string => raw,
 });
 
-const PORT = flag({
-  name: "port",
-  value: "N",
-  help: "the HTTPS port; default $default (0: any free one, logged)",
-  shownDefault: "8443",
-  default: (): number => 8443,
-  parse: (raw): number => {
-    if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) throw new FlagError("expected 1-65535 (0: any free port)");
-    return Number(raw);
-  },
-});
+const PORT = portFlag("port", "the HTTPS port; default $default (0: any free one, logged)", 8443);
 
-const METRICS_PORT = flag({
-  name: "metrics-port",
-  value: "N",
-  help: "serve GET /metrics (Prometheus text) over plain HTTP on this\nport (0: any free one, logged); default: not served",
-  default: (): number | undefined => undefined,
-  parse: (raw): number | undefined => {
-    if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) throw new FlagError("expected 1-65535 (0: any free port)");
-    return Number(raw);
-  },
-});
+const METRICS_PORT = portFlag(
+  "metrics-port",
+  "serve GET /metrics (Prometheus text) over plain HTTP on this\nport (0: any free one, logged); default: not served",
+  undefined,
+);
 
 const PULL_SECRETS = flag({
   name: "pull-secrets",

@@ -293,6 +293,8 @@ describe("iqqq webhook: bad setup", () => {
       [["--platform", "linux"], /--platform "linux": expected OS\/ARCH or OS\/ARCH\/VARIANT/],
       [["--allow-registry", "http://reg"], /--allow-registry "http:\/\/reg": .*is neither a registry/],
       [["--drain", "soon"], /--drain "soon": expected seconds/],
+      [["--port", "65536"], /--port "65536": expected 0-65535/],
+      [["--metrics-port", "-1"], /--metrics-port "-1": expected 0-65535/],
     ] as const) {
       const r = await runCli(["webhook", "--image", IMAGE, ...args], { timeoutMs: 15_000 });
       assert.equal(r.status, 64, r.stderr);

@@ -413,6 +413,9 @@ test("usage errors: no image, a bad selector", async () => {
   const bad = await run(["--image", IMAGE, "--job-selector", "a b"]);
   assert.equal(bad.code, 64);
   assert.match(bad.stderr, /--job-selector "a b": "a b" is not a label requirement/);
+  const port = await run(["--image", IMAGE, "--port", "8o8o"]);
+  assert.equal(port.code, 64);
+  assert.match(port.stderr, /--port "8o8o": expected 0-65535 \(0: any free one\)/);
   // --dry-run is a switch: no value.
   const valued = await run(["--image", IMAGE, "--dry-run=yes"]);
   assert.equal(valued.code, 64);
