@@ -25,12 +25,12 @@ const one = (docs: Obj[], kind: string): Obj => {
   return found[0] as Obj;
 };
 
-async function valid(docs: Obj[]): Promise<void> {
+async function valid(docs: Obj[], namespace = "iqqq-system"): Promise<void> {
   for (const doc of docs) {
     if (doc.apiVersion.startsWith("cert-manager.io/")) {
       assert.equal(doc.apiVersion, "cert-manager.io/v1");
       assert.ok(["Issuer", "Certificate"].includes(doc.kind), doc.kind);
-      assert.equal(doc.metadata.namespace, "iqqq-system");
+      assert.equal(doc.metadata.namespace, namespace);
       continue;
     }
     assert.deepEqual(await validateObject(doc), [], `${doc.kind}/${doc.metadata.name}`);
@@ -97,31 +97,46 @@ function agree(docs: Obj[], pullSecrets = false): void {
   );
 }
 
+/** The install with cert-manager: its objects, and its certificate's names and CA where the webhook is. */
+function withCertManager(docs: Obj[]): void {
+  agree(docs);
+  assert.deepEqual(docs.map((d) => d.kind).sort(), [
+    "Certificate",
+    "Deployment",
+    "Issuer",
+    "MutatingWebhookConfiguration",
+    "Namespace",
+    "NetworkPolicy",
+    "PodDisruptionBudget",
+    "Service",
+    "ServiceAccount",
+  ]);
+  const certificate = one(docs, "Certificate");
+  const service = one(docs, "Service");
+  assert.equal(
+    one(docs, "MutatingWebhookConfiguration").metadata.annotations["cert-manager.io/inject-ca-from"],
+    `${certificate.metadata.namespace}/${certificate.metadata.name}`,
+  );
+  assert.equal(certificate.spec.issuerRef.name, one(docs, "Issuer").metadata.name);
+  for (const name of certificate.spec.dnsNames)
+    assert.ok(name.startsWith(`${service.metadata.name}.${service.metadata.namespace}.svc`), name);
+  assert.ok(certificate.spec.dnsNames.includes(`${service.metadata.name}.${service.metadata.namespace}.svc`));
+  assert.equal(one(docs, "Deployment").spec.template.spec.volumes[0].secret.secretName, certificate.spec.secretName);
+}
+
 describe("deploy/ (kubectl kustomize)", () => {
   test("with cert-manager: valid objects that agree with each other", async () => {
     const docs = kustomize(DEPLOY);
     await valid(docs);
-    agree(docs);
-    assert.deepEqual(docs.map((d) => d.kind).sort(), [
-      "Certificate",
-      "Deployment",
-      "Issuer",
-      "MutatingWebhookConfiguration",
-      "Namespace",
-      "NetworkPolicy",
-      "PodDisruptionBudget",
-      "Service",
-      "ServiceAccount",
-    ]);
-    const certificate = one(docs, "Certificate");
-    const service = one(docs, "Service");
-    assert.equal(
-      one(docs, "MutatingWebhookConfiguration").metadata.annotations["cert-manager.io/inject-ca-from"],
-      `${certificate.metadata.namespace}/${certificate.metadata.name}`,
-    );
-    assert.equal(certificate.spec.issuerRef.name, one(docs, "Issuer").metadata.name);
-    assert.ok(certificate.spec.dnsNames.includes(`${service.metadata.name}.${service.metadata.namespace}.svc`));
-    assert.equal(one(docs, "Deployment").spec.template.spec.volumes[0].secret.secretName, certificate.spec.secretName);
+    withCertManager(docs);
+  });
+
+  test("deploy/other-namespace: every object and every name written inside a value is in the new namespace", async () => {
+    const docs = kustomize(join(DEPLOY, "other-namespace"));
+    await valid(docs, "platform-iqqq");
+    withCertManager(docs);
+    assert.equal(one(docs, "Namespace").metadata.name, "platform-iqqq");
+    assert.doesNotMatch(JSON.stringify(docs), /iqqq-system/);
   });
 
   test("the image is set once: changing it in deploy/image changes what runs and what is injected", async () => {
