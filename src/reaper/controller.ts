@@ -36,6 +36,8 @@ import {
   Watch,
 } from "@kubernetes/client-node";
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { parseBool } from "../config/values.js";
+import { V } from "../config/variables.js";
 import { EXIT } from "../exit-status.js";
 import { podSidecars } from "../inject/sidecars.js";
 import type { Env, Io } from "../io.js";
@@ -130,6 +132,24 @@ export function loadKubeConfig(env: Env): KubeConfig | Error {
   return kc;
 }
 
+/** The opt-outs iqqq inside the container would obey, from its literal environment (a value from elsewhere cannot be read here). */
+function keepSidecars(env: unknown): ContainerView["keepSidecars"] {
+  if (!Array.isArray(env)) return undefined;
+  const on = (variable: string): boolean =>
+    env.some((e: { name?: unknown; value?: unknown }) => {
+      if (e?.name !== variable || typeof e.value !== "string") return false;
+      try {
+        return parseBool(e.value);
+      } catch {
+        return false;
+      }
+    });
+  for (const v of [V.DISABLE_IQQQ, V.NEVER_KILL_ISTIO]) if (on(v.name)) return { when: "always", variable: v.name };
+  if (on(V.NEVER_KILL_ISTIO_ON_FAILURE.name))
+    return { when: "on-failure", variable: V.NEVER_KILL_ISTIO_ON_FAILURE.name };
+  return undefined;
+}
+
 /** Only what decide() reads: a pod of 10 KiB becomes some hundreds of bytes. Dates may be Date objects (the client's list). */
 export function trim(raw: unknown): PodView {
   const pod = raw as {
@@ -151,11 +171,15 @@ export function trim(raw: unknown): PodView {
   const m = pod.metadata ?? {};
   const text = (v: unknown): string | undefined =>
     v === undefined || v === null ? undefined : v instanceof Date ? v.toISOString() : String(v);
-  const container = (c: ContainerView): ContainerView => ({
-    name: c.name,
-    ...(c.image === undefined ? {} : { image: c.image }),
-    ...(c.restartPolicy === undefined ? {} : { restartPolicy: c.restartPolicy }),
-  });
+  const container = (c: ContainerView & { env?: unknown }): ContainerView => {
+    const keep = keepSidecars(c.env);
+    return {
+      name: c.name,
+      ...(c.image === undefined ? {} : { image: c.image }),
+      ...(c.restartPolicy === undefined ? {} : { restartPolicy: c.restartPolicy }),
+      ...(keep === undefined ? {} : { keepSidecars: keep }),
+    };
+  };
   // Read from the whole pod, as iqqq inject reads it: a sidecar's moved port (its flag, variable or annotation).
   const env = podSidecars(
     m,

@@ -14,7 +14,11 @@
 //   is still running. A native sidecar (an init container with restartPolicy
 //   Always) is stopped by the kubelet itself, and a quit would only restart it;
 // - the last job container ended more than the grace period ago, so that an
-//   iqqq inside the pod (which acts at once) stops its sidecars first.
+//   iqqq inside the pod (which acts at once) stops its sidecars first;
+// - no job container says, in its own environment, that its sidecars are never
+//   to be stopped (DISABLE_IQQQ, NEVER_KILL_ISTIO) or not after a failure
+//   (NEVER_KILL_ISTIO_ON_FAILURE, and it failed): what iqqq inside would obey,
+//   the reaper obeys too.
 
 import { type HttpSidecar, kindOfContainer } from "../sidecar/catalogue.js";
 import type { Selector } from "./selector.js";
@@ -57,6 +61,8 @@ export interface ContainerView {
   readonly name: string;
   readonly image?: string;
   readonly restartPolicy?: string;
+  /** Its own environment says no sidecar is to be stopped: ever, or after it failed (trim() reads it). */
+  readonly keepSidecars?: { readonly when: "always" | "on-failure"; readonly variable: string };
 }
 
 export interface ContainerStatusView {
@@ -78,7 +84,8 @@ export type SkipReason =
   | "job-running"
   | "will-restart"
   | "sidecar-stopped"
-  | "already-reaped";
+  | "already-reaped"
+  | "opted-out";
 
 export interface Sidecar {
   readonly kind: HttpSidecar;
@@ -110,10 +117,14 @@ export function decide(pod: PodView, options: DecideOptions): Decision {
     return skip("already-reaped", `it already has the ephemeral container ${REAPER_CONTAINER}`);
   const sidecars: Sidecar[] = [];
   const jobs: string[] = [];
+  const keeps: { name: string; keep: NonNullable<ContainerView["keepSidecars"]> }[] = [];
   for (const c of pod.spec.containers) {
     const kind = kindOfContainer(c);
     if (kind !== undefined) sidecars.push({ kind, container: c.name });
-    else jobs.push(c.name);
+    else {
+      jobs.push(c.name);
+      if (c.keepSidecars !== undefined) keeps.push({ name: c.name, keep: c.keepSidecars });
+    }
   }
   if (sidecars.length === 0) {
     const native = (pod.spec.initContainers ?? []).find(
@@ -148,6 +159,16 @@ export function decide(pod: PodView, options: DecideOptions): Decision {
         `${name} exited ${ended.exitCode} under restartPolicy ${policy}: the kubelet will run it again`,
       );
     lastEnd = Math.max(lastEnd, Date.parse(ended.finishedAt ?? "") || 0);
+  }
+  for (const { name, keep } of keeps) {
+    const status = statuses.get(name)?.state?.terminated?.exitCode ?? 0;
+    if (keep.when === "always")
+      return skip("opted-out", `${name} sets ${keep.variable}=true: its sidecars are never to be stopped`);
+    if (status !== 0)
+      return skip(
+        "opted-out",
+        `${name} exited ${status} and sets ${keep.variable}=true: its sidecars are not to be stopped after a failure`,
+      );
   }
   const running = sidecars.filter((s) => statuses.get(s.container)?.state?.running !== undefined);
   if (running.length === 0) return skip("sidecar-stopped", "no sidecar of it is running");

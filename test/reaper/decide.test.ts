@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { decide, type PodView, REAPER_CONTAINER } from "../../src/reaper/decide.js";
+import { type ContainerView, decide, type PodView, REAPER_CONTAINER } from "../../src/reaper/decide.js";
 import { parseSelector, type Selector } from "../../src/reaper/selector.js";
 
 const NOW = Date.parse("2026-01-01T12:00:00Z");
@@ -20,6 +20,7 @@ interface Shape {
   sidecarImage?: string;
   ephemeral?: string;
   deleting?: boolean;
+  keep?: ContainerView["keepSidecars"];
 }
 
 function pod(s: Shape = {}): PodView {
@@ -30,7 +31,9 @@ function pod(s: Shape = {}): PodView {
         ? { waiting: { reason: "CrashLoopBackOff" } }
         : { terminated: { exitCode: x?.exitCode ?? 0, finishedAt: x?.finishedAt ?? ENDED } };
   const sidecar = s.sidecar ?? "running";
-  const containers = [{ name: "job", image: "registry.example/report:1" }];
+  const containers: ContainerView[] = [
+    { name: "job", image: "registry.example/report:1", ...(s.keep === undefined ? {} : { keepSidecars: s.keep }) },
+  ];
   const statuses: { name: string; state: object }[] = [{ name: "job", state: state(s.jobState ?? { exitCode: 0 }) }];
   if (s.extraJob !== undefined) {
     containers.push({ name: "upload", image: "registry.example/upload:1" });
@@ -117,6 +120,23 @@ test("the decision table", () => {
     ["another ephemeral container (kubectl debug) is no obstacle", { ephemeral: "debugger-x" }, "reap:istio"],
     ["within the grace period", { jobState: { exitCode: 0, finishedAt: "2026-01-01T11:59:45Z" } }, "wait"],
     ["a sidecar known by its image", { sidecarImage: "docker.io/envoyproxy/envoy:v1.31" }, "reap:envoy"],
+    // What iqqq inside would obey: the job container's own DISABLE_IQQQ, NEVER_KILL_ISTIO(_ON_FAILURE).
+    ["the job says DISABLE_IQQQ=true", { keep: { when: "always", variable: "DISABLE_IQQQ" } }, "skip:opted-out"],
+    [
+      "the job says NEVER_KILL_ISTIO_ON_FAILURE=true and failed",
+      { jobState: { exitCode: 2 }, keep: { when: "on-failure", variable: "NEVER_KILL_ISTIO_ON_FAILURE" } },
+      "skip:opted-out",
+    ],
+    [
+      "the job says NEVER_KILL_ISTIO_ON_FAILURE=true and succeeded",
+      { keep: { when: "on-failure", variable: "NEVER_KILL_ISTIO_ON_FAILURE" } },
+      "reap:istio",
+    ],
+    [
+      "an opt-out does not hurry a job still running",
+      { jobState: "running", keep: { when: "always", variable: "NEVER_KILL_ISTIO" } },
+      "skip:job-running",
+    ],
   ];
   for (const [name, shape, expected, sel] of cases) assert.equal(outcome(pod(shape), sel), expected, name);
 });

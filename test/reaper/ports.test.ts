@@ -40,3 +40,44 @@ test("a moved port goes into the ephemeral container's environment", () => {
   const plain = trim(pod({}, { name: "istio-proxy", image: "docker.io/istio/proxyv2:1.24.0" }));
   assert.equal(plain.env, undefined);
 });
+
+test("a job container's own opt-out (its literal DISABLE_IQQQ, NEVER_KILL_ISTIO, NEVER_KILL_ISTIO_ON_FAILURE) is read", () => {
+  const withEnv = (env: unknown) =>
+    trim({
+      metadata: { name: "p", namespace: "jobs", uid: "u" },
+      spec: {
+        restartPolicy: "Never",
+        containers: [
+          { name: "job", image: "busybox", env },
+          {
+            name: "istio-proxy",
+            image: "docker.io/istio/proxyv2:1.24.0",
+            env: [{ name: "DISABLE_IQQQ", value: "true" }],
+          },
+        ],
+      },
+    }).spec.containers;
+  const [job, proxy] = withEnv([
+    { name: "A", value: "1" },
+    { name: "DISABLE_IQQQ", value: "TRUE" },
+  ]);
+  assert.deepEqual(job?.keepSidecars, { when: "always", variable: "DISABLE_IQQQ" });
+  // Only the job containers' environment is iqqq's; the sidecar's is kept out of the decision anyway.
+  assert.deepEqual(proxy?.keepSidecars, { when: "always", variable: "DISABLE_IQQQ" });
+  assert.deepEqual(withEnv([{ name: "NEVER_KILL_ISTIO", value: "1" }])[0]?.keepSidecars, {
+    when: "always",
+    variable: "NEVER_KILL_ISTIO",
+  });
+  assert.deepEqual(withEnv([{ name: "NEVER_KILL_ISTIO_ON_FAILURE", value: "yes" }])[0]?.keepSidecars, {
+    when: "on-failure",
+    variable: "NEVER_KILL_ISTIO_ON_FAILURE",
+  });
+  // false, a value iqqq would refuse, or one from elsewhere (valueFrom): nothing is read.
+  for (const env of [
+    [{ name: "DISABLE_IQQQ", value: "false" }],
+    [{ name: "DISABLE_IQQQ", value: "maybe" }],
+    [{ name: "DISABLE_IQQQ", valueFrom: { configMapKeyRef: { name: "c", key: "k" } } }],
+    undefined,
+  ])
+    assert.equal(withEnv(env)[0]?.keepSidecars, undefined, JSON.stringify(env));
+});
