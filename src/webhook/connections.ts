@@ -1,8 +1,5 @@
-// The webhook's connections, kept by hand. A TLS server (node:tls, in both
-// runtimes: its certificate can be swapped in place with setSecureContext,
-// where Bun's https server cannot; and over sockets of its own, unlike a
-// TLSSocket wrapped around a socket by hand, which in Bun never closed after
-// the peer did: hundreds of connections in CLOSE-WAIT under Go's client)
+// The webhook's connections, kept by hand. The TLS listener (listener.ts: its
+// certificate can be swapped in place, where Bun's https server's cannot)
 // hands each connection to an HTTP server that never listens itself. That
 // server's own idle, header and drain handling does not apply to connections
 // it did not accept, so this does it:
@@ -67,9 +64,9 @@ interface Metered extends Duplex {
   reset(): void;
 }
 
-let MeteredClass: (new (tls: TLSSocket) => Metered) | undefined;
+let MeteredClass: (new (tls: TLSSocket, peer: string) => Metered) | undefined;
 
-function meteredClass(): new (tls: TLSSocket) => Metered {
+function meteredClass(): new (tls: TLSSocket, peer: string) => Metered {
   const { Duplex } = builtin("node:stream");
   class M extends Duplex implements Metered {
     readonly remoteAddress: string | undefined;
@@ -81,9 +78,12 @@ function meteredClass(): new (tls: TLSSocket) => Metered {
     #full = false;
     /** The TLS socket said its buffer is full (write() returned false): until its "drain". */
     #blocked = false;
-    constructor(private readonly tls: TLSSocket) {
+    constructor(
+      private readonly tls: TLSSocket,
+      peer: string,
+    ) {
       super();
-      this.remoteAddress = tls.remoteAddress;
+      this.remoteAddress = peer;
       this.remotePort = tls.remotePort;
       tls.on("data", (chunk: Buffer) => {
         this.#pending.push(chunk);
@@ -161,14 +161,12 @@ export class Connections {
   }
 
   /**
-   * The TLS server's "secureConnection": counted (or refused over the limits)
-   * and handed, metered, to the HTTP server. Counted here rather than at the
-   * TCP "connection": in Bun, listening to a TLS server's raw sockets left
-   * most handshakes unfinished under load (measured: 22 of 700).
+   * A connection whose handshake is done (listener.ts): counted (or refused
+   * over the limits) and handed, metered, to the HTTP server. `peer`: the
+   * client's address (a TLSSocket over a stream, as Bun's are, knows none).
    */
-  accept(socket: TLSSocket): void {
+  accept(socket: TLSSocket, peer: string): void {
     socket.on("error", () => socket.destroy());
-    const peer = socket.remoteAddress ?? "";
     const fromPeer = this.#peers.get(peer) ?? 0;
     if (this.#closing || this.#all.size >= this.limits.max || fromPeer >= this.limits.perPeer) {
       socket.destroy();
@@ -178,7 +176,7 @@ export class Connections {
     // it, Nagle's algorithm and delayed ACKs held each answer 40 ms here).
     socket.setNoDelay(true);
     MeteredClass ??= meteredClass();
-    const metered = new MeteredClass(socket);
+    const metered = new MeteredClass(socket, peer);
     metered.on("error", () => socket.destroy());
     const connection: Connection = { socket, peer, metered, busy: 0, open: new Set(), timer: undefined };
     this.#all.add(connection);

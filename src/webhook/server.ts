@@ -28,8 +28,11 @@
 // gone), then the listener closes, the reviews in flight finish (at most
 // FINISH_MS), and it exits 0. A second signal ends the drain at once.
 // The certificate and key are read again when their files change (cert-manager
-// renews them in place) and swapped into the TLS server (setSecureContext):
+// renews them in place) and swapped into the TLS listener (listener.ts):
 // new connections get the new pair, open ones keep theirs, none is dropped.
+// Handshakes are done in arrival order in both runtimes (listener.ts says how
+// Bun's own TLS servers starve the oldest ones under load), each within 10 s,
+// at most CONNECTIONS_MAX under way at once.
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { EXIT } from "../exit-status.js";
@@ -43,6 +46,7 @@ import { collectGarbage } from "../runtime/gc.js";
 import { jsonContainers } from "../runtime/json.js";
 import { Connections } from "./connections.js";
 import { Gate, onAnswered } from "./gate.js";
+import { tlsListener } from "./listener.js";
 import { WebhookMetrics } from "./metrics.js";
 import type { PullSecrets } from "./pull-secrets.js";
 import { answerReview, INJECT_LABEL, NAMESPACE_ENABLED, type Outcome, type Reason, shedReview } from "./review.js";
@@ -356,8 +360,7 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
     { max: CONNECTIONS_MAX, perPeer: CONNECTIONS_PER_PEER, idleMs: IDLE_MS, requestMs: REQUEST_MS },
     http,
   );
-  const tcp = tls.createServer(pair, (socket) => connections.accept(socket));
-  tcp.on("tlsClientError", () => {});
+  const tcp = tlsListener(pair, CONNECTIONS_MAX, (socket, peer) => connections.accept(socket, peer));
 
   // cert-manager renews the files in place: served from the next connection
   // on. Watched in their folders (a mounted Secret changes by a symlink swap
@@ -401,15 +404,12 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
       }
     },
   );
-  const listening = await new Promise<Error | undefined>((resolve) => {
-    tcp.once("error", resolve);
-    tcp.listen(options.port, () => resolve(undefined));
-  });
+  const listening = await tcp.listen(options.port);
   if (listening !== undefined) {
     io.stderr(`iqqq webhook: error: cannot listen on port ${options.port}: ${listening.message}\n`);
     return EXIT.CONFIG;
   }
-  const port = (tcp.address() as { port: number }).port;
+  const { port } = tcp;
   let metricsServer: { port: number; close(): void } | undefined;
   if (options.metricsPort !== undefined) {
     const served = await metrics.serve(options.metricsPort);

@@ -1,0 +1,158 @@
+// The webhook's TLS listener: where a connection's handshake is done, which is
+// the one thing Node and Bun must do differently here.
+//
+// Node: a node:tls server; connections are handed over after their handshake.
+//
+// Bun: every TLS server of Bun's (node:tls, node:https, Bun.serve, and a
+// TLSSocket around an accepted socket) shakes hands in its native socket
+// layer, uSockets, which does at most 5 handshake steps per event-loop turn and
+// queues the rest LIFO ("prioritize newer clients under high load", Bun's
+// packages/bun-usockets loop.c). Under a steady stream of new connections the
+// oldest handshakes wait until the stream stops: at 64 reviews at once without
+// keep-alive, some took the whole 4 s of the run, and with keep-alive the first
+// handshakes up to 4.5 s (bench/webhook.ts; a ten-line Bun.serve with the same
+// certificate stalled the same way, so Bun.serve is no way out). Here TCP is
+// accepted plainly (node:net) and the TLS runs over a JavaScript stream
+// (Bridge), which Bun does in memory, in arrival order: the same trivial
+// server then answered every review within 0.3 s. The cost is throughput
+// (452 against 681 answers/s for that trivial server without keep-alive).
+//
+// Either way: a connection whose handshake is not done within HANDSHAKE_MS is
+// closed, at most `pending` handshakes are under way at once, and the
+// certificate can be swapped in place (new connections get the new pair).
+
+import type { Server as NetServer, Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import type { SecureContext, TLSSocket } from "node:tls";
+import { builtin } from "../runtime/builtins.js";
+
+/** A handshake must be done within this (Node's own default is 120 s: a client that never finishes holds a socket). */
+const HANDSHAKE_MS = 10_000;
+
+export interface TlsPair {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+export interface TlsListener {
+  /** Resolves when listening, or to why it could not. */
+  listen(port: number): Promise<Error | undefined>;
+  readonly port: number;
+  /** Served from the next connection on; throws when the pair is not usable. */
+  setSecureContext(pair: TlsPair): void;
+  close(): void;
+}
+
+/**
+ * Listens for TLS connections; `secure` gets each one once its handshake is
+ * done, with the client's address (a TLSSocket over a stream knows none).
+ */
+export function tlsListener(
+  pair: TlsPair,
+  pending: number,
+  secure: (socket: TLSSocket, peer: string) => void,
+): TlsListener {
+  return process.versions.bun === undefined ? nodeListener(pair, secure) : bunListener(pair, pending, secure);
+}
+
+function nodeListener(pair: TlsPair, secure: (socket: TLSSocket, peer: string) => void): TlsListener {
+  const server = builtin("node:tls").createServer({ ...pair, handshakeTimeout: HANDSHAKE_MS }, (socket) =>
+    secure(socket, socket.remoteAddress ?? ""),
+  );
+  server.on("tlsClientError", () => {});
+  return listener(server, (p) => server.setSecureContext(p));
+}
+
+function bunListener(pair: TlsPair, pending: number, secure: (socket: TLSSocket, peer: string) => void): TlsListener {
+  const tls = builtin("node:tls");
+  let context: SecureContext = tls.createSecureContext(pair);
+  let shaking = 0;
+  BridgeClass ??= bridgeClass();
+  const Bridge = BridgeClass;
+  const server = builtin("node:net").createServer((raw) => {
+    raw.on("error", () => raw.destroy());
+    if (shaking >= pending) {
+      raw.destroy();
+      return;
+    }
+    shaking++;
+    raw.setNoDelay(true);
+    const peer = raw.remoteAddress ?? "";
+    const socket = new tls.TLSSocket(new Bridge(raw), { isServer: true, secureContext: context });
+    let done = false;
+    const settle = (): void => {
+      if (done) return;
+      done = true;
+      shaking--;
+      clearTimeout(timer);
+    };
+    const timer = setTimeout(() => {
+      settle();
+      socket.destroy();
+      raw.destroy();
+    }, HANDSHAKE_MS);
+    socket.on("error", () => {
+      settle();
+      socket.destroy();
+      raw.destroy();
+    });
+    raw.once("close", () => {
+      settle();
+      socket.destroy();
+    });
+    socket.once("secure", () => {
+      settle();
+      secure(socket, peer);
+    });
+  });
+  return listener(server, (p) => {
+    context = tls.createSecureContext(p);
+  });
+}
+
+function listener(server: NetServer, swap: (pair: TlsPair) => void): TlsListener {
+  return {
+    listen: (port) =>
+      new Promise((resolve) => {
+        server.once("error", resolve);
+        server.listen(port, () => resolve(undefined));
+      }),
+    get port() {
+      return (server.address() as { port: number }).port;
+    },
+    setSecureContext: swap,
+    close: () => server.close(),
+  };
+}
+
+let BridgeClass: (new (raw: Socket) => Duplex) | undefined;
+
+/** An accepted socket as a plain stream: Bun runs TLS over it in memory, not in its socket layer. */
+function bridgeClass(): new (raw: Socket) => Duplex {
+  const { Duplex } = builtin("node:stream");
+  return class Bridge extends Duplex {
+    constructor(private readonly raw: Socket) {
+      super();
+      raw.on("data", (chunk: Buffer) => {
+        if (!this.push(chunk)) raw.pause();
+      });
+      raw.on("end", () => this.push(null));
+      // The peer gone, or the socket closed here: both ends go (no connection is left in CLOSE-WAIT).
+      raw.on("close", () => this.destroy());
+    }
+    override _read(): void {
+      this.raw.resume();
+    }
+    override _write(chunk: Buffer, encoding: BufferEncoding, done: (err?: Error | null) => void): void {
+      this.raw.write(chunk, encoding, done);
+    }
+    override _final(done: (err?: Error | null) => void): void {
+      this.raw.end();
+      done();
+    }
+    override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+      this.raw.destroy();
+      done(err);
+    }
+  };
+}
