@@ -10,6 +10,7 @@
 
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { availableParallelism, cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { collect } from "../test/support/cli.js";
@@ -73,6 +74,7 @@ for (let round = 0; round < ROUNDS; round++)
     writeFileSync(ca, webhook.tls.ca);
     try {
       for (const keepAlive of [true, false]) {
+        await connectionsGone(webhook.port);
         await webhook.resetPeak();
         // Not spawnSync: this process must go on reading the webhook's log, or its pipe fills and the webhook waits.
         const client = spawn(
@@ -99,6 +101,28 @@ for (let round = 0; round < ROUNDS; round++)
       await webhook.stop();
     }
   }
+
+/**
+ * Waits (at most 10 s) until the webhook holds no connection of the phase before. A new client
+ * reuses loopback ports at once (tcp_tw_reuse), and a SYN to a port whose old connection is still
+ * closing on the server's side is answered only when resent, a second later: the Node bundle's
+ * first reviews of a phase took 1.1–1.2 s that way, right after hundreds of keep-alive connections
+ * closed, and never when the phase ran first.
+ */
+async function connectionsGone(port: number): Promise<void> {
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  const until = Date.now() + 10_000;
+  while (Date.now() < until) {
+    const tables = (await Promise.all(["tcp", "tcp6"].map((t) => readFile(`/proc/net/${t}`, "utf8")))).join("");
+    // Columns: sl local_address rem_address st …; 0A is LISTEN, 06 TIME-WAIT (a new SYN gets through that).
+    const open = tables.split("\n").filter((line) => {
+      const [, local, , state] = line.trim().split(/\s+/);
+      return local?.endsWith(`:${hex}`) && state !== "0A" && state !== "06";
+    });
+    if (open.length === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);

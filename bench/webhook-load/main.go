@@ -1,7 +1,11 @@
 // A load client for npm run bench:webhook (bench/webhook.ts), in Go as the
 // API server's own client is: -c workers POST the same AdmissionReview to
-// -url for -d, over TLS trusting -ca, with or without keep-alive; prints one
-// JSON line of counts and latencies. Loopback only (the driver gives the URL).
+// -url for -d (or -n requests, whichever ends first), over TLS trusting -ca,
+// with or without keep-alive; prints one JSON line of counts and latencies,
+// and "overtaken": the most requests begun after one and answered before it
+// (a server that answers in arrival order keeps it near -c; one that starves
+// an early request lets the whole run overtake it). Loopback only (the driver
+// or the test gives the URL).
 package main
 
 import (
@@ -25,6 +29,7 @@ func main() {
 	workers := flag.Int("c", 64, "concurrent requests")
 	duration := flag.Duration("d", 10*time.Second, "how long")
 	keepAlive := flag.Bool("keepalive", true, "reuse connections")
+	count := flag.Int("n", 0, "stop after this many requests (0: only -d ends the run)")
 	serverName := flag.String("servername", "iqqq-webhook.iqqq-system.svc", "the name the certificate is checked against")
 	flag.Parse()
 	ca, err := os.ReadFile(*caFile)
@@ -43,6 +48,9 @@ func main() {
 	var mu sync.Mutex
 	var latencies []time.Duration
 	failures := 0
+	begun := 0
+	// The order each request was begun in, listed in the order they ended.
+	var ended []int
 	started := time.Now()
 	until := started.Add(*duration)
 	var wg sync.WaitGroup
@@ -51,6 +59,14 @@ func main() {
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(until) {
+				mu.Lock()
+				if *count > 0 && begun >= *count {
+					mu.Unlock()
+					return
+				}
+				seq := begun
+				begun++
+				mu.Unlock()
 				t := time.Now()
 				resp, err := client.Post(*url, "application/json", bytes.NewReader(body))
 				ok := err == nil
@@ -61,6 +77,7 @@ func main() {
 				}
 				took := time.Since(t)
 				mu.Lock()
+				ended = append(ended, seq)
 				if !ok && failures < 3 {
 					if err != nil {
 						os.Stderr.WriteString("failed: " + err.Error() + "\n")
@@ -94,8 +111,28 @@ func main() {
 	}
 	must(json.NewEncoder(os.Stdout).Encode(map[string]any{
 		"answered": len(latencies), "failed": failures, "perSecond": float64(len(latencies)) / seconds,
-		"p50": at(0.5), "p99": at(0.99), "max": at(1), "over1s": over,
+		"p50": at(0.5), "p99": at(0.99), "max": at(1), "over1s": over, "overtaken": overtaken(ended, begun),
 	}))
+}
+
+// overtaken: the most requests begun after one and ended before it. Each end
+// counts the ended requests begun later (a Fenwick tree over the begin order).
+func overtaken(ended []int, begun int) int {
+	tree := make([]int, begun+1)
+	most := 0
+	for done, seq := range ended {
+		earlier := 0
+		for i := seq + 1; i > 0; i -= i & -i {
+			earlier += tree[i]
+		}
+		if later := done - earlier; later > most {
+			most = later
+		}
+		for i := seq + 1; i <= begun; i += i & -i {
+			tree[i]++
+		}
+	}
+	return most
 }
 
 func must(err error) {
