@@ -14,8 +14,11 @@ export interface Tls {
   readonly key: string;
 }
 
-/** `names`: more DNS names the serving certificate is good for (a test registry's, say). */
-export async function makeTls(names: readonly string[] = []): Promise<Tls> {
+/**
+ * `names`: more DNS names the serving certificate is good for (a test registry's, say).
+ * `key`: the serving key's kind (deploy/cert-manager/certificate.yaml asks cert-manager for "ec", P-256).
+ */
+export async function makeTls(names: readonly string[] = [], key: "rsa" | "ec" = "rsa"): Promise<Tls> {
   const dir = await mkdtemp(join(tmpdir(), "iqqq-tls-"));
   const at = (name: string): string => join(dir, name);
   const openssl = (...args: string[]): void => {
@@ -39,7 +42,8 @@ export async function makeTls(names: readonly string[] = []): Promise<Tls> {
   openssl(
     "req",
     "-newkey",
-    "rsa:2048",
+    key === "ec" ? "ec" : "rsa:2048",
+    ...(key === "ec" ? ["-pkeyopt", "ec_paramgen_curve:P-256"] : []),
     "-nodes",
     "-subj",
     "/CN=iqqq-webhook",

@@ -67,6 +67,8 @@ export interface WebhookOptions {
   readonly search?: readonly string[];
   /** The CLI to run (default: the one under test). */
   readonly cli?: string;
+  /** The serving key's kind (tls.ts; default RSA). */
+  readonly key?: "rsa" | "ec";
 }
 
 export function admissionReview(object: unknown, uid = "0f1e2d3c") {
@@ -103,7 +105,7 @@ export function callWebhook(
 }
 
 export async function startWebhook(options: WebhookOptions = {}): Promise<Webhook> {
-  const tls = await makeTls();
+  const tls = await makeTls([], options.key);
   const cli = options.cli ?? CLI;
   const args = [
     "webhook",
