@@ -42,7 +42,7 @@ import { ImageLookups } from "../registry/lookups.js";
 import { Budget } from "../registry/network.js";
 import { parseReference } from "../registry/reference.js";
 import { builtin } from "../runtime/builtins.js";
-import { collectGarbage } from "../runtime/gc.js";
+import { collectGarbage, keepYoungGenerationSmall } from "../runtime/gc.js";
 import { jsonContainers } from "../runtime/json.js";
 import { Connections } from "./connections.js";
 import { Gate, onAnswered } from "./gate.js";
@@ -134,6 +134,7 @@ export interface WebhookOptions {
 /** Serves until SIGTERM or SIGINT and the drain; resolves to the exit status. */
 export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): Promise<number> {
   const { image } = options;
+  keepYoungGenerationSmall();
   const fs = builtin("node:fs");
   const tls = builtin("node:tls");
   /** The pair, read and checked (a key that does not match its certificate throws here). */
