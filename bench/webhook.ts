@@ -7,8 +7,8 @@
 // failurePolicy Ignore then admits the pod uninjected), failures, how many
 // later reviews overtook one at most, and the webhook's peak resident memory
 // in each phase (and its anonymous part, sampled). The serving key is ECDSA
-// P-256, as deploy/cert-manager/certificate.yaml has cert-manager issue it (KEY=rsa: RSA
-// 2048, cert-manager's default). Writes docs/webhook-load.md.
+// P-256, as deploy/cert-manager/certificate.yaml has cert-manager issue it
+// (KEY=rsa: RSA 2048, cert-manager's default). Writes docs/webhook-load.md.
 // Never part of npm test: timings are not assertions.
 
 import { spawn, spawnSync } from "node:child_process";
