@@ -64,9 +64,10 @@ interface Metered extends Duplex {
   reset(): void;
 }
 
-let MeteredClass: (new (tls: TLSSocket, peer: string) => Metered) | undefined;
+type MeteredNew = new (tls: TLSSocket, peer: string, hold: (held: boolean) => void) => Metered;
+let MeteredClass: MeteredNew | undefined;
 
-function meteredClass(): new (tls: TLSSocket, peer: string) => Metered {
+function meteredClass(): MeteredNew {
   const { Duplex } = builtin("node:stream");
   class M extends Duplex implements Metered {
     readonly remoteAddress: string | undefined;
@@ -81,6 +82,7 @@ function meteredClass(): new (tls: TLSSocket, peer: string) => Metered {
     constructor(
       private readonly tls: TLSSocket,
       peer: string,
+      private readonly hold: (held: boolean) => void,
     ) {
       super();
       this.remoteAddress = peer;
@@ -113,8 +115,7 @@ function meteredClass(): new (tls: TLSSocket, peer: string) => Metered {
         this.#credit -= chunk.length;
         if (!this.push(chunk)) this.#full = true;
       }
-      if (this.#pending.length > 0 || this.#full || backed()) this.tls.pause();
-      else this.tls.resume();
+      this.hold(this.#pending.length > 0 || this.#full || backed());
     }
     override _read(): void {
       this.#full = false;
@@ -163,9 +164,10 @@ export class Connections {
   /**
    * A connection whose handshake is done (listener.ts): counted (or refused
    * over the limits) and handed, metered, to the HTTP server. `peer`: the
-   * client's address (a TLSSocket over a stream, as Bun's are, knows none).
+   * client's address (a TLSSocket over a stream, as Bun's are, knows none);
+   * `hold` stops or lets bytes come from the client (listener.ts).
    */
-  accept(socket: TLSSocket, peer: string): void {
+  accept(socket: TLSSocket, peer: string, hold: (held: boolean) => void): void {
     socket.on("error", () => socket.destroy());
     const fromPeer = this.#peers.get(peer) ?? 0;
     if (this.#closing || this.#all.size >= this.limits.max || fromPeer >= this.limits.perPeer) {
@@ -176,7 +178,7 @@ export class Connections {
     // it, Nagle's algorithm and delayed ACKs held each answer 40 ms here).
     socket.setNoDelay(true);
     MeteredClass ??= meteredClass();
-    const metered = new MeteredClass(socket, peer);
+    const metered = new MeteredClass(socket, peer, hold);
     metered.on("error", () => socket.destroy());
     const connection: Connection = { socket, peer, metered, busy: 0, open: new Set(), timer: undefined };
     this.#all.add(connection);

@@ -361,7 +361,7 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
     { max: CONNECTIONS_MAX, perPeer: CONNECTIONS_PER_PEER, idleMs: IDLE_MS, requestMs: REQUEST_MS },
     http,
   );
-  const tcp = tlsListener(pair, CONNECTIONS_MAX, (socket, peer) => connections.accept(socket, peer));
+  const tcp = tlsListener(pair, CONNECTIONS_MAX, (socket, peer, hold) => connections.accept(socket, peer, hold));
 
   // cert-manager renews the files in place: served from the next connection
   // on. Watched in their folders (a mounted Secret changes by a symlink swap
