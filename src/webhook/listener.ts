@@ -18,8 +18,10 @@
 // (452 against 681 answers/s for that trivial server without keep-alive).
 //
 // Either way: a connection whose handshake is not done within HANDSHAKE_MS is
-// closed, at most `pending` handshakes are under way at once, and the
-// certificate can be swapped in place (new connections get the new pair).
+// closed, and the certificate can be swapped in place (new connections get the
+// new pair). In Bun, at most `pending` handshakes are under way at once (one
+// more is closed at once); Node's server counts none before the handshake, so
+// there the limit is its time.
 
 import type { Server as NetServer, Socket } from "node:net";
 import type { Duplex } from "node:stream";
@@ -62,7 +64,8 @@ function nodeListener(pair: TlsPair, secure: Secure): TlsListener {
   const server = builtin("node:tls").createServer({ ...pair, handshakeTimeout: HANDSHAKE_MS }, (socket) =>
     secure(socket, socket.remoteAddress ?? "", (held) => (held ? socket.pause() : socket.resume())),
   );
-  server.on("tlsClientError", () => {});
+  // With a listener, a failed handshake's socket is the listener's to end (a timed-out one stayed open).
+  server.on("tlsClientError", (_err, socket) => socket.destroy());
   return listener(server, (p) => server.setSecureContext(p));
 }
 

@@ -195,6 +195,15 @@ describe("iqqq webhook and a hostile registry on loopback", () => {
     }
   });
 
+  // Waited for, not timed: without the limit (or with the socket left open after it) the test times out.
+  test("a connection that never finishes its handshake is closed (after 10 s)", { timeout: 60_000 }, async () => {
+    const raw = netConnect({ host: "127.0.0.1", port: webhook.port });
+    raw.on("error", () => {});
+    // Half a ClientHello's record header, and nothing more.
+    raw.on("connect", () => raw.write(Buffer.from([0x16, 0x03])));
+    await new Promise((resolve) => raw.once("close", resolve));
+  });
+
   test("100 reviews pipelined on one connection: every one answered, in order", async () => {
     const body = JSON.stringify({ request: { uid: "p", object: { kind: "ConfigMap" } } });
     const one = `POST /inject HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
