@@ -15,7 +15,8 @@
 // accepted plainly (node:net) and the TLS runs over a JavaScript stream
 // (Bridge), which Bun does in memory, in arrival order: the same trivial
 // server then answered every review within 0.3 s. The cost is throughput
-// (452 against 681 answers/s for that trivial server without keep-alive).
+// (452 against 681 answers/s for that trivial server without keep-alive; one
+// 4 s run each on a shared machine).
 //
 // Either way: a connection whose handshake is not done within HANDSHAKE_MS is
 // closed, and the certificate can be swapped in place (new connections get the
