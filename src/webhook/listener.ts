@@ -20,9 +20,8 @@
 //
 // Either way: a connection whose handshake is not done within HANDSHAKE_MS is
 // closed, and the certificate can be swapped in place (new connections get the
-// new pair). In Bun, at most `pending` handshakes are under way at once (one
-// more is closed at once); Node's server counts none before the handshake, so
-// there the limit is its time.
+// new pair), and at most `pending` handshakes are under way at once (one more
+// is closed at once).
 
 import type { Server as NetServer, Socket } from "node:net";
 import type { Duplex } from "node:stream";
@@ -58,13 +57,27 @@ export type Secure = (socket: TLSSocket, peer: string, hold: (held: boolean) => 
 
 /** Listens for TLS connections; `secure` gets each one once its handshake is done. */
 export function tlsListener(pair: TlsPair, pending: number, secure: Secure): TlsListener {
-  return process.versions.bun === undefined ? nodeListener(pair, secure) : bunListener(pair, pending, secure);
+  return process.versions.bun === undefined ? nodeListener(pair, pending, secure) : bunListener(pair, pending, secure);
 }
 
-function nodeListener(pair: TlsPair, secure: Secure): TlsListener {
-  const server = builtin("node:tls").createServer({ ...pair, handshakeTimeout: HANDSHAKE_MS }, (socket) =>
-    secure(socket, socket.remoteAddress ?? "", (held) => (held ? socket.pause() : socket.resume())),
-  );
+function nodeListener(pair: TlsPair, pending: number, secure: Secure): TlsListener {
+  // Handshakes under way: connections open less those whose handshake is done and still open
+  // (the server tells neither which TLS socket is whose, nor when a handshake starts).
+  let open = 0;
+  let done = 0;
+  const server = builtin("node:tls").createServer({ ...pair, handshakeTimeout: HANDSHAKE_MS }, (socket) => {
+    done++;
+    socket.once("close", () => done--);
+    secure(socket, socket.remoteAddress ?? "", (held) => (held ? socket.pause() : socket.resume()));
+  });
+  server.on("connection", (raw: Socket) => {
+    if (open - done >= pending) {
+      raw.destroy();
+      return;
+    }
+    open++;
+    raw.once("close", () => open--);
+  });
   // With a listener, a failed handshake's socket is the listener's to end (a timed-out one stayed open).
   server.on("tlsClientError", (_err, socket) => socket.destroy());
   return listener(server, (p) => server.setSecureContext(p));

@@ -31,8 +31,8 @@
 // renews them in place) and swapped into the TLS listener (listener.ts):
 // new connections get the new pair, open ones keep theirs, none is dropped.
 // Handshakes are done in arrival order in both runtimes (listener.ts says how
-// Bun's own TLS servers starve the oldest ones under load), each within 10 s
-// (in Bun, at most CONNECTIONS_MAX under way at once).
+// Bun's own TLS servers starve the oldest ones under load), each within 10 s,
+// at most CONNECTIONS_MAX under way at once.
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { EXIT } from "../exit-status.js";

@@ -204,6 +204,32 @@ describe("iqqq webhook and a hostile registry on loopback", () => {
     await new Promise((resolve) => raw.once("close", resolve));
   });
 
+  test("at most 512 handshakes under way at once: one more is closed at once", { timeout: 60_000 }, async () => {
+    /** A connection that says nothing; resolves when it is open, and `closed` when it closes. */
+    const silent = () => {
+      const raw = netConnect({ host: "127.0.0.1", port: webhook.port, localAddress: "127.0.0.12" });
+      raw.on("error", () => {});
+      const closed = new Promise<void>((resolve) => raw.once("close", () => resolve()));
+      return { raw, closed, open: new Promise<void>((resolve) => raw.once("connect", () => resolve())) };
+    };
+    const first = Array.from({ length: 512 }, silent);
+    try {
+      await Promise.all(first.map((c) => Promise.race([c.open, c.closed])));
+      const more = Array.from({ length: 20 }, silent);
+      try {
+        // Waited for: over the limit, they close at once; without it, only after their
+        // handshake limit, which the first 512's (opened before them) reaches first.
+        await Promise.all(more.map((c) => c.closed));
+        const open = first.filter((c) => !c.raw.destroyed && c.raw.readyState === "open").length;
+        assert.equal(open, 512, `${open} of the first 512 still open`);
+      } finally {
+        for (const c of more) c.raw.destroy();
+      }
+    } finally {
+      for (const c of first) c.raw.destroy();
+    }
+  });
+
   test("100 reviews pipelined on one connection: every one answered, in order", async () => {
     const body = JSON.stringify({ request: { uid: "p", object: { kind: "ConfigMap" } } });
     const one = `POST /inject HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
