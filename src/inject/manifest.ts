@@ -128,10 +128,12 @@ function firstLine(message: string): string {
  * nodes as it can: maps gain or change keys, sequences gain items at either
  * end or have items (matched by position or by name) edited; a node is only
  * written anew where its type changed. An aliased node that must change is
- * first copied into each alias, so no other place changes with it.
+ * first copied into each alias, so no other place changes with it. `source`,
+ * the document's text where the caller has it, spares a walk for aliases.
  */
-export function applyValue(doc: Document, before: Value, after: Value): void {
-  const editing: Editing = { doc, aliases: aliasesByTarget(doc) };
+export function applyValue(doc: Document, before: Value, after: Value, source?: string): void {
+  // An alias is written with `*`: a document without one (most) is not walked for them.
+  const editing: Editing = { doc, aliases: source?.includes("*") === false ? new Map() : aliasesByTarget(doc) };
   doc.contents = edit(editing, doc.contents as Node | null, before, after) as never;
 }
 

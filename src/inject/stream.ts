@@ -55,7 +55,7 @@ async function inject(
       }
       for (const w of outcome.warnings ?? []) warnings.push(`document ${segment.index} (line ${segment.line}): ${w}`);
       if (outcome.kind !== "injected") continue;
-      applyValue(doc, before, after);
+      applyValue(doc, before, after, text.slice(segment.start, segment.end));
       written.push(text.slice(from, segment.start), writeDocument(doc, text.slice(segment.start, segment.end)));
       from = segment.end;
     } catch (err) {
