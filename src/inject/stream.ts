@@ -6,6 +6,7 @@
 import { describe, InjectError, type InjectOptions, injectDocument } from "./inject.js";
 import { applyValue, ManifestError, parseSegment, readValue, writeDocument } from "./manifest.js";
 import { mayHoldPods, quickSegments, Resplit, type Segment, splitStream } from "./split.js";
+import { copy } from "./value.js";
 
 export interface Injected {
   readonly text: string;
@@ -47,7 +48,7 @@ async function inject(
     try {
       const doc = parseSegment(text, segment, name);
       const before = readValue(doc, text, segment, name);
-      const after = structuredClone(before);
+      const after = copy(before);
       const outcome = await injectDocument(after, options);
       if (outcome.kind === "skipped") {
         if (typeof after === "object" && after !== null) passed.push(describe(after));
