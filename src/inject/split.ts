@@ -213,6 +213,9 @@ function kindFromLines(
   /** How far the value's lines are indented (0 before the first), and how its lines at that indentation start. */
   let indent = 0;
   let starts: "key" | "item" | undefined;
+  /** A block scalar below the top level: the indentation of its key or item (-1: none), and of its text (0: not yet). */
+  let inside = -1;
+  let content = 0;
   for (; at < end; ) {
     const eol = lineEnd(text, at, end);
     const first = text.charCodeAt(at);
@@ -221,22 +224,41 @@ function kindFromLines(
       while (text.charCodeAt(at + n) === SPACE) n++;
       const rest = text.charCodeAt(at + n);
       const blank = at + n === eol || (rest === CR && at + n + 1 === eol);
-      if (!blank) {
+      if (blank) {
+        // Nothing to read.
+      } else if (inside >= 0 && n > inside && (content === 0 || n >= content)) {
+        // A line of a block scalar under a key (or item) indented `inside`: its text, whatever it holds.
+        if (content === 0) content = n;
+      } else {
+        inside = -1;
         if (value === "inline" || value === "ended" || n < indent) return undefined;
-        if (indent === 0) indent = n;
-        if (value === "lines" && n === indent && rest !== HASH) {
+        if (value === "scalar") {
+          // The text of a block scalar at the top level, whatever it holds (a `#` too): its first line sets how far.
+          if (indent === 0) indent = n;
+        } else if (rest !== HASH) {
+          // A comment sets no indentation for the lines after it.
+          if (indent === 0) indent = n;
           const line = text.slice(at + n, eol);
-          const begins = INDENTED_KEY.test(line) ? "key" : ITEM.test(line) ? "item" : undefined;
-          if (begins === undefined || (starts !== undefined && begins !== starts)) return undefined;
-          starts = begins;
+          if (!plainLine(line)) return undefined;
+          if (n === indent) {
+            const begins = INDENTED_KEY.test(line) ? "key" : ITEM.test(line) ? "item" : undefined;
+            if (begins === undefined || (starts !== undefined && begins !== starts)) return undefined;
+            starts = begins;
+          }
+          if (NESTED_BLOCK_SCALAR.test(line)) {
+            inside = n;
+            content = 0;
+          }
         }
       }
     } else if (first === HASH) {
       if (keys > 0) value = "ended";
     } else if (at !== eol && !(first === CR && eol === at + 1)) {
-      const key = KEY_LINE.exec(text.slice(at, eol));
-      if (key === null) return undefined;
+      const line = text.slice(at, eol);
+      const key = KEY_LINE.exec(line);
+      if (key === null || !plainLine(line)) return undefined;
       keys++;
+      inside = -1;
       const inline = key[2] ?? "";
       value = inline === "" || inline.startsWith("#") ? "lines" : BLOCK_SCALAR.test(inline) ? "scalar" : "inline";
       indent = 0;
@@ -263,6 +285,20 @@ const HASH = 0x23;
 const CR = 0x0d;
 /** A plain key at the left margin, then its value (or nothing) on the line. Not `<<`, not quoted, no tag or anchor. */
 const KEY_LINE = /^([A-Za-z0-9][A-Za-z0-9_./-]*):(?:[ ]+(.*?))?\r?$/;
+/**
+ * A line with nothing the parser could take for the end of the document: no
+ * flow collection (a `}` or `]` where none is open ends the document there),
+ * no `?`, `:` or `,` to start it, no block scalar header alone, no second key.
+ */
+function plainLine(line: string): boolean {
+  return !/[[\]{}]/.test(line) && !/^[?:,|>]/.test(line) && (line.match(MAPPING_INDICATOR)?.length ?? 0) <= 1;
+}
+
+/** `: ` (or `:` at the end): a second one on a line is a mapping in a mapping's value, which YAML refuses. */
+const MAPPING_INDICATOR = /:(?=[ \t]|\r?$)/g;
+
+/** A key or item whose value is a block scalar, below the top level. */
+const NESTED_BLOCK_SCALAR = /^(?:[A-Za-z0-9][A-Za-z0-9_./-]*:|-)[ ]+[|>][-+1-9]{0,2}[ ]*(?:[ ]#.*)?\r?$/;
 /** The same, indented under a key. */
 const INDENTED_KEY = /^[A-Za-z0-9][A-Za-z0-9_./-]*:(?:[ ]|\r?$)/;
 /** A sequence item. */
