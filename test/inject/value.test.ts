@@ -13,7 +13,7 @@ test("copy() gives an equal value that shares nothing, bigints, NaN and a __prot
   assert.deepEqual(Object.keys(copied), Object.keys(structuredClone(value)));
   assert.equal(Object.getPrototypeOf(copied), Object.prototype);
   ((copied.a as Value[])[1] as { [key: string]: Value }).b = "changed";
-  (copied.__proto__ as { [key: string]: Value }).x = false;
+  (Object.getOwnPropertyDescriptor(copied, "__proto__")?.value as { [key: string]: Value }).x = false;
   assert.deepEqual(value.a, [1, { b: null }]);
   assert.deepEqual(Object.getOwnPropertyDescriptor(value, "__proto__")?.value, { x: true });
 });
