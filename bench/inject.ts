@@ -6,7 +6,7 @@
 // stream (bench/floor/yaml.mjs, under Node and under Bun), in alternating
 // rounds. Wall time, CPU time and peak RSS (GNU time's %M: the kernel's
 // maxrss, VmHWM) per run; memory also as the growth over the same command on a
-// single Job, per byte of input. IQQQ_BENCH_BEFORE=DIR adds another build's
+// single Job, per byte of input. BENCH_BEFORE=DIR adds another build's
 // dist/ (its iqqq.mjs and bin/), to set a change against what it replaces in
 // the same rounds.
 
@@ -86,7 +86,7 @@ function subjects(): Subject[] {
       });
   };
   builds(`${ROOT}dist`, "", true);
-  const before = process.env.IQQQ_BENCH_BEFORE;
+  const before = process.env.BENCH_BEFORE;
   if (before !== undefined) builds(before.replace(/\/$/, ""), ", before", false);
   list.push({
     name: "Node floor (`node bench/floor/yaml.mjs`)",
