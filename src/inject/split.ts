@@ -1,22 +1,23 @@
 // A YAML stream cut into its documents, and each document's top-level `kind`,
-// reading as little as that takes. Most of a stream inject sees is a chart's
-// rendering: documents that each start at a `---` line, most of them kinds
+// reading as little as that takes. A stream inject sees is often a chart's
+// rendering: documents that each start at a `---` line, many of them kinds
 // with no pod (ConfigMaps, Services). Their kind shows on a `kind:` line at
 // the left margin, found by looking at the first characters of each line; only
 // a document whose kind that look cannot tell for sure (or that may hold a
-// pod) is given to the `yaml` package's CST parser, on its own text. Anything
-// else in the stream (directives, `...`, a byte-order mark) and the whole
-// stream goes through the parser at once, as it always did.
+// pod) is given to the `yaml` package's CST parser, on its own text. A stream
+// with anything else in it (a directive, `...`, a byte-order mark) goes to the
+// parser whole, as every stream did before.
 //
-// Why cut the text here rather than let the parser do it: the parser reads
-// every byte of every document (about half of inject's time on a chart's
-// output, most of it spent on documents passed through untouched), and its
-// tokens for a whole stream stay in memory until the last document is done.
-// A `---` line at the left margin starts a document in every state of the
-// `yaml` lexer (a quoted, plain or block scalar and a flow collection all end
-// there, as YAML says), so the parser, given one document's text, reads what
-// it read in the whole stream; test/inject/split.test.ts holds the two ways to
-// the same segments, kinds and tokens.
+// Why cut the text here rather than let the parser do it: its tokens for a
+// whole stream stayed in memory until the last document was done (1,000 Jobs
+// of bench/inject.ts: 160 MB peak RSS for the bundle, 104-108 MB now), and it
+// read every byte of the documents passed through. A `---` line at the left
+// margin starts a document in every state of the `yaml` lexer (a quoted, plain
+// or block scalar and a flow collection all end there, as YAML says) but one:
+// a quote it finds no end for anywhere after it, which reads to the end of the
+// stream (unclosable() below). So the parser, given one document's text,
+// reads what it read in the whole stream; test/inject/split.test.ts holds the
+// two ways to the same segments, kinds and tokens over random streams.
 
 import { CST, Parser } from "yaml";
 import { resolvePlain } from "./meaning.js";
@@ -86,7 +87,8 @@ export class Resplit extends Error {}
  * The same segments as splitStream, one at a time, each document parsed alone
  * and only where its lines do not tell its kind (segment.tokens is empty
  * where they did). Throws Resplit where a document's own parse does not look
- * as the cut expects (never seen; the caller then uses splitStream).
+ * as the cut expects (the parser found an error between documents); the
+ * caller then starts again with splitStream.
  */
 export function* quickSegments(text: string): Generator<Segment> {
   if (NOT_QUICK.test(text)) {
