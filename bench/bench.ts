@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { startFakeSidecar } from "../test/support/fake-sidecar.js";
+import { benchInject } from "./inject.js";
 import {
   alternate,
   cpuTimeMs,
@@ -350,6 +351,9 @@ function sleep(ms: number): Promise<void> {
   const size = statSync(BUNDLE).size;
   budgets.push({ what: "bundle size", value: kib(size), limit: "≤ 64 KiB", pass: size <= 64 * 1024 });
 }
+
+// (6) iqqq inject at scale: bench/inject.ts.
+budgets.push(...benchInject({ say, table }));
 
 say("## Budgets");
 say();

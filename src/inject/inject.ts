@@ -8,7 +8,7 @@
 import { kindOfContainer } from "../sidecar/catalogue.js";
 import { MARK } from "../watch/containers.js";
 import { podSidecars } from "./sidecars.js";
-import { same } from "./value.js";
+import { copy, same, type Value } from "./value.js";
 
 /** Where the copy of /opt/iqqq is mounted in a job container: the path its loader was patched to. */
 export const IQQQ_DIR = "/opt/iqqq";
@@ -163,7 +163,7 @@ export async function injectDocument(doc: unknown, options: InjectOptions): Prom
   let changed = false;
   const warnings: string[] = [];
   for (const pod of pods) {
-    const before = structuredClone(pod.holder);
+    const before = copy(pod.holder as Value);
     const said =
       options.mode === "wrapper" ? await injectWrapper(pod, options, what) : await injectWatcher(pod, options, what);
     warnings.push(...said.map((w) => `${what}: ${w}`));

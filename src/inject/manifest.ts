@@ -12,7 +12,6 @@
 import {
   type Alias,
   Composer,
-  CST,
   type Document,
   isAlias,
   isDocument,
@@ -22,7 +21,6 @@ import {
   isSeq,
   type Node,
   Pair,
-  Parser,
   Scalar,
   visit,
   YAMLMap,
@@ -30,65 +28,12 @@ import {
 } from "yaml";
 import { stringifyString, stringTag } from "yaml/util";
 import { keyString, MeaningError, meaningOf, originsOf, resolvePlain, scalarValue } from "./meaning.js";
+import { lineOf, lineStarts, type Segment, YAML11_BREAK } from "./split.js";
 import { same, type Value } from "./value.js";
-
-/** The kinds whose documents can hold a pod spec: the only ones parsed in full. */
-const POD_KINDS = new Set(["Pod", "Job", "CronJob", "List"]);
 
 /** A problem in the input, with where it is. */
 export class ManifestError extends Error {}
 
-/** One document of a stream: where it stands in the text, and its kind when a look at the top level tells it. */
-export interface Segment {
-  /** 1-based position in the stream. */
-  readonly index: number;
-  /** The text to replace when the document is rewritten: its directives, `---` and content. */
-  readonly start: number;
-  readonly end: number;
-  /** Its line (1-based) in the text. */
-  readonly line: number;
-  /** The top-level `kind` ("" when it has none); undefined when only a full parse can tell. */
-  readonly kind: string | undefined;
-  readonly tokens: readonly CST.Token[];
-}
-
-/** The documents of a YAML stream, found by the CST parser without composing any of them. */
-export function splitStream(text: string): Segment[] {
-  const segments: Segment[] = [];
-  let directives: CST.Token[] = [];
-  const lines = lineStarts(text);
-  const tokens = [...new Parser().parse(text)];
-  tokens.forEach((token, i) => {
-    if (token.type === "directive") directives.push(token);
-    else if (token.type === "document") {
-      const start = directives[0]?.offset ?? token.offset;
-      const end = tokens[i + 1]?.offset ?? text.length;
-      segments.push({
-        index: segments.length + 1,
-        start,
-        end,
-        line: lineOf(lines, token.offset),
-        kind: kindOf(token),
-        tokens: [...directives, token],
-      });
-      directives = [];
-    } else if (token.type === "doc-end") directives = [];
-  });
-  return segments;
-}
-
-/** Might this document hold a pod spec? */
-export function mayHoldPods(segment: Segment, text: string): boolean {
-  if (segment.kind === undefined || POD_KINDS.has(segment.kind)) return true;
-  // NEL, LS and PS end a line for YAML 1.1 but not for the parser here: a `kind` could hide behind one.
-  const own = text.slice(segment.start, segment.end);
-  if (!YAML11_BREAK.test(own)) return false;
-  const seen = splitStream(own.replace(YAML11_BREAKS, "\n"))[0];
-  return seen === undefined || mayHoldPods(seen, own);
-}
-
-const YAML11_BREAK = /[\u0085\u2028\u2029]/;
-const YAML11_BREAKS = /[\u0085\u2028\u2029]/g;
 /** Characters go-yaml v2 refuses in its input (it allows tab, LF, CR, NEL and the printable rest). */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters to find
 const REFUSED_CHARACTER = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u0084\u0086-\u009f\ufffe\uffff]/;
@@ -123,51 +68,14 @@ function checkText(text: string, segment: Segment, name: string): void {
       const m = /\\(?:\/|u[dD][89a-fA-F][0-9a-fA-F]{2}|U0000[dD][89a-fA-F][0-9a-fA-F]{2})/.exec(t.source);
       if (m !== null)
         throw new ManifestError(
-          `${where(name, segment, text, (t.offset ?? 0) + m.index)}: the escape ${m[0]}, which Kubernetes refuses in a double-quoted string`,
+          `${where(name, segment, text, segment.base + (t.offset ?? 0) + m.index)}: the escape ${m[0]}, which Kubernetes refuses in a double-quoted string`,
         );
       return;
     }
     for (const value of Object.values(token)) refusedEscape(value);
   };
-  refusedEscape(segment.tokens);
-}
-
-/** The document's top-level `kind` from its tokens; undefined where that takes a full parse. */
-function kindOf(doc: CST.Document): string | undefined {
-  const value = doc.value;
-  if (value === undefined) return "";
-  if (value.type !== "block-map" && !(value.type === "flow-collection" && value.start.source === "{"))
-    return CST.isScalar(value) ? "" : undefined;
-  let kind = "";
-  for (const item of value.items) {
-    if (item.start.some((t) => t.type === "anchor" || t.type === "tag")) return undefined;
-    const key = item.key;
-    if (key === null || key === undefined || !CST.isScalar(key)) {
-      if (key === null || key === undefined) continue;
-      return undefined;
-    }
-    const name = scalarText(key);
-    if (name === undefined) return undefined;
-    if (name === "<<") return undefined;
-    if (name !== "kind") continue;
-    if ((item.sep ?? []).some((t) => t.type === "anchor" || t.type === "tag")) return undefined;
-    const v = item.value;
-    if (v === undefined || v === null) kind = "";
-    else if (!CST.isScalar(v)) return undefined;
-    else {
-      const text = scalarText(v);
-      if (text === undefined) return undefined;
-      const meaning = v.type === "scalar" ? resolvePlain(text) : text;
-      kind = typeof meaning === "string" ? meaning : "";
-    }
-  }
-  return kind;
-}
-
-function scalarText(token: CST.FlowScalar | CST.BlockScalar): string | undefined {
-  if (token.type === "alias") return undefined;
-  const resolved = CST.resolveAsScalar(token);
-  return resolved === null ? undefined : resolved.value;
+  // Only a backslash starts an escape: most documents have none, and are not walked.
+  if (own.includes("\\")) refusedEscape(segment.tokens);
 }
 
 /** Read as text: every scalar a string, nothing resolved (meaning.ts does that); keys may repeat (meaning.ts refuses it). */
@@ -188,7 +96,9 @@ export function parseSegment(text: string, segment: Segment, name: string): Docu
   if (doc === undefined) throw new ManifestError(`${where(name, segment)}: no document`);
   const error = doc.errors[0];
   if (error !== undefined)
-    throw new ManifestError(`${where(name, segment, text, error.pos[0])}: not valid YAML: ${firstLine(error.message)}`);
+    throw new ManifestError(
+      `${where(name, segment, text, segment.base + error.pos[0])}: not valid YAML: ${firstLine(error.message)}`,
+    );
   return doc;
 }
 
@@ -198,7 +108,9 @@ export function readValue(doc: Document, text: string, segment: Segment, name: s
     return meaningOf(doc);
   } catch (err) {
     if (!(err instanceof MeaningError)) throw err;
-    throw new ManifestError(`${where(name, segment, text, err.offset)}: ${err.message}`);
+    throw new ManifestError(
+      `${where(name, segment, text, err.offset === undefined ? undefined : segment.base + err.offset)}: ${err.message}`,
+    );
   }
 }
 
@@ -211,32 +123,17 @@ function firstLine(message: string): string {
   return message.split("\n")[0] ?? message;
 }
 
-function lineStarts(text: string): number[] {
-  const starts = [0];
-  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
-  return starts;
-}
-
-function lineOf(starts: readonly number[], offset: number): number {
-  let lo = 0;
-  let hi = starts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if ((starts[mid] as number) <= offset) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo + 1;
-}
-
 /**
  * Makes the document mean `after` where it meant `before`, changing as few
  * nodes as it can: maps gain or change keys, sequences gain items at either
  * end or have items (matched by position or by name) edited; a node is only
  * written anew where its type changed. An aliased node that must change is
- * first copied into each alias, so no other place changes with it.
+ * first copied into each alias, so no other place changes with it. `source`,
+ * the document's text where the caller has it, spares a walk for aliases.
  */
-export function applyValue(doc: Document, before: Value, after: Value): void {
-  const editing: Editing = { doc, aliases: aliasesByTarget(doc) };
+export function applyValue(doc: Document, before: Value, after: Value, source?: string): void {
+  // An alias is written with `*`: a document without one (most) is not walked for them.
+  const editing: Editing = { doc, aliases: source?.includes("*") === false ? new Map() : aliasesByTarget(doc) };
   doc.contents = edit(editing, doc.contents as Node | null, before, after) as never;
 }
 

@@ -4,15 +4,9 @@
 // pass changes nothing.
 
 import { describe, InjectError, type InjectOptions, injectDocument } from "./inject.js";
-import {
-  applyValue,
-  ManifestError,
-  mayHoldPods,
-  parseSegment,
-  readValue,
-  splitStream,
-  writeDocument,
-} from "./manifest.js";
+import { applyValue, ManifestError, parseSegment, readValue, writeDocument } from "./manifest.js";
+import { mayHoldPods, quickSegments, Resplit, type Segment, splitStream } from "./split.js";
+import { copy } from "./value.js";
 
 export interface Injected {
   readonly text: string;
@@ -26,12 +20,26 @@ export interface Injected {
 
 /** Injects iqqq into every pod of a YAML stream. A problem is an InjectError naming the file, document and line. */
 export async function injectStream(text: string, name: string, options: InjectOptions): Promise<Injected> {
-  let written = "";
+  try {
+    return await inject(text, name, options, quickSegments(text));
+  } catch (err) {
+    if (!(err instanceof Resplit)) throw err;
+    return await inject(text, name, options, splitStream(text));
+  }
+}
+
+async function inject(
+  text: string,
+  name: string,
+  options: InjectOptions,
+  segments: Iterable<Segment>,
+): Promise<Injected> {
+  const written: string[] = [];
   let from = 0;
   let documents = 0;
   const passed: string[] = [];
   const warnings: string[] = [];
-  for (const segment of splitStream(text)) {
+  for (const segment of segments) {
     documents++;
     if (!mayHoldPods(segment, text)) {
       if (segment.kind !== "") passed.push(segment.kind as string);
@@ -40,7 +48,7 @@ export async function injectStream(text: string, name: string, options: InjectOp
     try {
       const doc = parseSegment(text, segment, name);
       const before = readValue(doc, text, segment, name);
-      const after = structuredClone(before);
+      const after = copy(before);
       const outcome = await injectDocument(after, options);
       if (outcome.kind === "skipped") {
         if (typeof after === "object" && after !== null) passed.push(describe(after));
@@ -48,8 +56,8 @@ export async function injectStream(text: string, name: string, options: InjectOp
       }
       for (const w of outcome.warnings ?? []) warnings.push(`document ${segment.index} (line ${segment.line}): ${w}`);
       if (outcome.kind !== "injected") continue;
-      applyValue(doc, before, after);
-      written += text.slice(from, segment.start) + writeDocument(doc, text.slice(segment.start, segment.end));
+      applyValue(doc, before, after, text.slice(segment.start, segment.end));
+      written.push(text.slice(from, segment.start), writeDocument(doc, text.slice(segment.start, segment.end)));
       from = segment.end;
     } catch (err) {
       if (err instanceof ManifestError) throw new InjectError(err.message);
@@ -61,5 +69,6 @@ export async function injectStream(text: string, name: string, options: InjectOp
       throw err;
     }
   }
-  return { text: written + text.slice(from), documents, passed, warnings };
+  written.push(text.slice(from));
+  return { text: written.join(""), documents, passed, warnings };
 }

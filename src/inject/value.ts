@@ -17,3 +17,23 @@ export function same(a: unknown, b: unknown): boolean {
     ak.every((k) => Object.hasOwn(b, k) && same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
   );
 }
+
+/**
+ * A deep copy of a decoded value. Not structuredClone: that goes through V8's
+ * serializer, 10–11 µs per Job of bench/inject.ts's input where this takes
+ * 1.5–1.7 µs (20,000 copies each, alternating), and inject copies each
+ * document twice. A key `__proto__` stays an own key, as structuredClone
+ * keeps it.
+ */
+export function copy<T extends Value>(value: T): T {
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) return value.map(copy) as T;
+  const out: { [key: string]: Value } = {};
+  for (const key of Object.keys(value)) {
+    const v = copy((value as { [key: string]: Value })[key] as Value);
+    if (key === "__proto__")
+      Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[key] = v;
+  }
+  return out as T;
+}

@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { type ImageCommand, type InjectOptions, injectDocument } from "../../src/inject/inject.js";
-import { parseSegment, readValue, splitStream } from "../../src/inject/manifest.js";
+import { parseSegment, readValue } from "../../src/inject/manifest.js";
+import { splitStream } from "../../src/inject/split.js";
 import { injectStream } from "../../src/inject/stream.js";
 import { oracleMissing, readAsKubernetes } from "../support/kubernetes-yaml.js";
 

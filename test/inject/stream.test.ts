@@ -1,0 +1,49 @@
+// inject's output, held to its bytes: a chart's rendering (test/support/job-stream.ts:
+// Jobs in an Istio mesh, in block and flow style, with an anchor and a merge,
+// CRLF lines, comments; ConfigMaps and Services between them) comes out as
+// the output of inject before the quick cut of a stream (split.ts) was
+// written, byte for byte; and the quick cut and the parser's cut of the whole
+// stream give the same output for 1,000 Jobs.
+
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { describe, test } from "node:test";
+import { InjectError, type InjectOptions } from "../../src/inject/inject.js";
+import { injectStream } from "../../src/inject/stream.js";
+import { ROOT } from "../support/cli.js";
+import { jobStream } from "../support/job-stream.js";
+
+const OPTIONS: InjectOptions = { image: "registry.example/iqqq:1.0", mode: "wrapper" };
+
+describe("inject's output, byte for byte", () => {
+  test("15 Jobs of a chart come out as test/inject/golden/jobs-15.out (written by inject before the quick cut)", async () => {
+    const out = await injectStream(jobStream(15), "jobs.yaml", OPTIONS);
+    assert.equal(out.text, readFileSync(`${ROOT}test/inject/golden/jobs-15.out`, "utf8"));
+    assert.equal(out.documents, 15 + 3 + 2);
+    assert.deepEqual(out.passed, ["ConfigMap", "Service", "ConfigMap", "ConfigMap", "Service"]);
+  });
+
+  test("1,000 Jobs of a chart come out as they did before the quick cut (its SHA-256)", async () => {
+    const out = await injectStream(jobStream(1000), "jobs.yaml", OPTIONS);
+    const digest = createHash("sha256").update(out.text).digest("hex");
+    // sha256sum of `iqqq inject --image registry.example/iqqq:1.0` over jobStream(1000), built from main at 0b4019e.
+    assert.equal(digest, "ef8145b0fe59d60c9bdefee72d573cced550620ab9c8a23cc35c863e3e391a82");
+  });
+
+  test("a document whose kind the parser cannot resolve is refused with its line, not an internal error", async () => {
+    await assert.rejects(injectStream("---\nkind: ConfigMap\n,x: 1\n", "bad.yaml", OPTIONS), (err: Error) => {
+      assert.ok(err instanceof InjectError, String(err));
+      assert.match(err.message, /^bad\.yaml: document 1 \(line 3\): not valid YAML: Plain value cannot start with/);
+      return true;
+    });
+  });
+
+  test("a Job after a document with an error at its top level keeps every byte between them", async () => {
+    // The parser gives the second document's error (a `}` alone) before that document: the Job ends at the `---`.
+    const input =
+      "kind: Job\nspec: {template: {spec: {containers: [{name: a, image: b, command: [c]}]}}}\n--- # next\n  }\n";
+    const out = await injectStream(input, "err.yaml", OPTIONS);
+    assert.ok(out.text.endsWith("\n--- # next\n  }\n"), out.text);
+  });
+});
