@@ -15,7 +15,8 @@ import { runProgram } from "./program/run.js";
 import { SignalRelay } from "./program/signals.js";
 import { waitUntilReady } from "./ready/wait.js";
 import { logStrayErrors } from "./runtime/strays.js";
-import { warmUp } from "./sidecar/request.js";
+import { later } from "./runtime/timers.js";
+import { WARM_UP_AFTER_MS, warmUp } from "./sidecar/request.js";
 import { type StopResult, standaloneStatus, stopSidecars } from "./sidecar/stop.js";
 import { VERSION } from "./version.js";
 
@@ -177,12 +178,21 @@ async function wrap(config: Config, program: Program, plugins: PluginHost, log: 
     if (config.group !== undefined) (await import("./pod/group.js")).clearRecord(config.group, log);
     const started = Date.now();
     const running = runProgram(program, relay, log);
-    // The program has been spawned and iqqq is idle until it ends: load the HTTP client and the decision now.
-    if (config.stop.skipReason === undefined) {
-      warmUp();
-      void import("./pod/decision.js");
-    }
+    // The program has been spawned and iqqq is idle until it ends: load the HTTP client and the decision
+    // then, unless it has ended first (request.ts says why).
+    const cancelWarmUp =
+      config.stop.skipReason === undefined
+        ? later(
+            WARM_UP_AFTER_MS,
+            () => {
+              warmUp();
+              void import("./pod/decision.js");
+            },
+            { ref: false },
+          )
+        : undefined;
     const result = await running;
+    cancelWarmUp?.();
     status = exitStatusOf(result);
     if (result.kind === "not-found" || result.kind === "not-executable") log.error(result.message);
     else if (result.kind === "signaled") log.info(`program killed by ${result.signal}: exit status ${status}`);

@@ -17,18 +17,20 @@ export type { Answer, RequestOptions };
 const USER_AGENT = `iqqq/${VERSION}`;
 
 /**
- * Loads what stopping the sidecar needs (node:fs for the pod's facts and the
- * log; node:net for the Node bundle; Bun.connect needs no loading) while the
+ * Loads what stopping the sidecar needs (node:fs for the Node bundle's pod
+ * facts; node:net for the Node bundle; Bun.connect needs no loading) while the
  * wrapped program runs, so that the stop afterwards costs the request only.
  * It also makes one exchange with a throwaway server of its own on loopback:
  * a function's first call costs (V8 compiles it; JavaScriptCore builds its
  * caches), and the socket, stream and parser code of a first request cost the
  * teardown about 6 ms under Node. Nothing leaves the process but a loopback
  * connection to itself; it never keeps iqqq alive, and a failure changes nothing.
+ * main.ts calls it only once the program has run WARM_UP_AFTER_MS.
  */
 export function warmUp(): void {
-  builtin("node:fs");
   const bun = (globalThis as { Bun?: BunListen }).Bun;
+  // The executable reads the pod's facts with Bun.file (pod/facts.ts): node:fs would cost it 1 ms to build.
+  if (bun === undefined) builtin("node:fs");
   // One server per runtime; the exchange with it is the same code as the stop's.
   const listening = bun === undefined ? listenWithNode() : listenWithBun(bun);
   void listening
@@ -46,6 +48,14 @@ export function warmUp(): void {
       // Only a warm-up.
     });
 }
+
+/**
+ * The warm-up waits until the program has run this long. A program that ends
+ * sooner (`iqqq true`) would have its stop wait for the warm-up's own
+ * exchange, still in flight, and then pay the request on top: a cold request
+ * alone costs about what the warm-up does. A job runs longer than this.
+ */
+export const WARM_UP_AFTER_MS = 20;
 
 const WARM_UP_MS = 1000;
 const WARM_UP_ANSWER = "HTTP/1.1 204 No Content\r\n\r\n";
