@@ -9,7 +9,7 @@ import { builtin } from "../runtime/builtins.js";
 import { VERSION } from "../version.js";
 import type { Answer, RequestOptions } from "./answer.js";
 import { BROKEN } from "./broken.js";
-import { exchange } from "./http1.js";
+import { exchange, isDigits } from "./http1.js";
 import type { Address } from "./resolve.js";
 
 export type { Answer, RequestOptions };
@@ -107,8 +107,10 @@ export async function request(url: URL, options: RequestOptions): Promise<Answer
   const { method, timeoutMs, bodyBytes = 256, bodyGraceMs = 200 } = options;
   const deadline = AbortSignal.timeout(Math.max(1, timeoutMs));
   const signal = options.abort ? AbortSignal.any([deadline, options.abort]) : deadline;
-  const host = url.hostname.replace(/^\[|\]$/g, "");
-  const isAddress = host.includes(":") || /^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/.test(host);
+  // An IPv6 address is a URL's hostname in brackets. (No regular expression: see http1.ts's statusCode.)
+  const host = url.hostname.startsWith("[") && url.hostname.endsWith("]") ? url.hostname.slice(1, -1) : url.hostname;
+  const parts = host.split(".");
+  const isAddress = host.includes(":") || (parts.length === 4 && parts.every(isDigits));
   // The common case, a sidecar at an IP address over plain HTTP: one raw exchange (http1.ts).
   if (url.protocol === "http:" && isAddress) return exchange(url, host, options, USER_AGENT, signal);
   // The Bun-compiled executable: its native fetch, with its own resolver and TLS (fetch.ts).
