@@ -111,6 +111,10 @@ function factsIn(path: string, text: string): FactsResult {
 /** The file's text, or an error (code EFBIG) when it is larger than `limit` bytes. */
 function readAtMost(path: string, limit: number): string {
   const fs = builtin("node:fs");
+  // No downward-API volume, the usual case: told without an exception, whose
+  // making costs Node 0.3-0.5 ms on the stop path. Any other error is open's.
+  if (fs.statSync(path, { throwIfNoEntry: false }) === undefined)
+    throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: "ENOENT" });
   const fd = fs.openSync(path, "r");
   try {
     const buffer = Buffer.allocUnsafe(limit + 1);
