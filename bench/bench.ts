@@ -249,7 +249,7 @@ say();
     "Anonymous RSS (`RssAnon`) is the memory the process itself allocated: the stable figure, and the budget. " +
       "Peak RSS (`VmHWM`) also counts the file-backed pages of the runtime's code that the run touched, " +
       "which are shared with every other copy of the same file and come from the page cache: for identical " +
-      "bytes it moves by several MiB from one run to the next (31–38 MiB for the executable in issue 22), " +
+      "bytes it moves by several MiB from one run to the next, " +
       "so it is reported, not budgeted.",
   );
   say();
