@@ -29,7 +29,7 @@ const USER_AGENT = `iqqq/${VERSION}`;
  */
 export function warmUp(): void {
   const bun = (globalThis as { Bun?: BunListen }).Bun;
-  // The executable reads the pod's facts with Bun.file (pod/facts.ts): node:fs would cost it 1 ms to build.
+  // The executable maps the pod's facts with Bun.mmap (pod/facts.ts): node:fs would cost it 1 ms to build.
   if (bun === undefined) builtin("node:fs");
   // One server per runtime; the exchange with it is the same code as the stop's.
   const listening = bun === undefined ? listenWithNode() : listenWithBun(bun);
