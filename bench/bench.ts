@@ -9,7 +9,7 @@
 // (default 60; fewer for a quick look on a busy machine).
 
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { chmod, copyFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -115,7 +115,14 @@ async function startSidecarProcess(): Promise<{ port: number; stop: () => void }
   closeSync(fd);
   for (;;) {
     const port = /^listening (\d+)/m.exec(readFileSync(log, "utf8"))?.[1];
-    if (port !== undefined) return { port: Number(port), stop: () => child.kill() };
+    if (port !== undefined)
+      return {
+        port: Number(port),
+        stop: () => {
+          child.kill();
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
     if (child.exitCode !== null) throw new Error("bench: the fake sidecar exited");
     await sleep(20);
   }
