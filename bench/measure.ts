@@ -33,17 +33,32 @@ export function timeRun(command: readonly string[], env: Env): number {
   return elapsed;
 }
 
+/** A command and the environment it runs in. */
+export interface Run {
+  readonly command: readonly string[];
+  readonly env: Env;
+}
+
 /**
  * Runs every command once per round, in an order rotated each round so that
  * none always runs first or after the same neighbour. Returns each one's
  * durations, index-aligned by round (for paired differences).
  */
 export function alternate(commands: readonly (readonly string[])[], env: Env, rounds: number): number[][] {
-  const times = commands.map(() => new Array<number>(rounds));
+  return alternateRuns(
+    commands.map((command) => ({ command, env })),
+    rounds,
+  );
+}
+
+/** alternate(), each command with its own environment. */
+export function alternateRuns(runs: readonly Run[], rounds: number): number[][] {
+  const times = runs.map(() => new Array<number>(rounds));
   for (let round = -2; round < rounds; round++) {
-    for (let k = 0; k < commands.length; k++) {
-      const i = (k + Math.max(round, 0)) % commands.length;
-      const elapsed = timeRun(commands[i] as readonly string[], env);
+    for (let k = 0; k < runs.length; k++) {
+      const i = (k + Math.max(round, 0)) % runs.length;
+      const run = runs[i] as Run;
+      const elapsed = timeRun(run.command, run.env);
       // Rounds -2 and -1 warm the page cache and are not kept.
       if (round >= 0) (times[i] as number[])[round] = elapsed;
     }
@@ -54,6 +69,11 @@ export function alternate(commands: readonly (readonly string[])[], env: Env, ro
 /** Median of the per-round differences a[r] - b[r]: the paired overhead of a over b. */
 export function pairedOverhead(a: readonly number[], b: readonly number[]): number {
   return median(a.map((x, r) => x - (b[r] as number)));
+}
+
+/** Median of the per-round ratios a[r] / b[r]. */
+export function pairedRatio(a: readonly number[], b: readonly number[]): number {
+  return median(a.map((x, r) => x / (b[r] as number)));
 }
 
 export interface Memory {

@@ -1,8 +1,11 @@
 // The pipeline: config → plugins → readiness → run (or watch) the program →
 // stop the sidecars → exit status. main() returns the status; only the bin
 // (cli.ts) calls process.exit. Only the wrapper's and the standalone stop's
-// modules are imported at start; --explain, the plugin loader and the watcher
-// are imported when they are used (test/runtime/start-path.test.ts checks it).
+// modules are imported at start, the decision to stop included: every run
+// takes it, and the executable loads a module imported on demand from a chunk
+// of its own (0.1-0.3 ms, more than evaluating it). --explain, the plugin
+// loader and the watcher are imported when they are used
+// (test/runtime/start-path.test.ts checks it).
 
 import { type Config, type Program, parseConfig, UsageError, type WatchPlan } from "./config/config.js";
 import { EXIT, exitStatusOf, signalNumber } from "./exit-status.js";
@@ -11,11 +14,13 @@ import { createLogger, type Logger } from "./log.js";
 import type { ExitInfo, Mode, Sidecar } from "./plugins/api.js";
 import { programExit, watchExit } from "./plugins/context.js";
 import { NO_PLUGINS, type PluginHost } from "./plugins/paths.js";
+import { decideStop } from "./pod/decision.js";
 import { runProgram } from "./program/run.js";
 import { SignalRelay } from "./program/signals.js";
 import { waitUntilReady } from "./ready/wait.js";
 import { logStrayErrors } from "./runtime/strays.js";
-import { warmUp } from "./sidecar/request.js";
+import { later } from "./runtime/timers.js";
+import { prepareRequest, WARM_UP_AFTER_MS, warmUp } from "./sidecar/request.js";
 import { type StopResult, standaloneStatus, stopSidecars } from "./sidecar/stop.js";
 import { VERSION } from "./version.js";
 
@@ -177,12 +182,13 @@ async function wrap(config: Config, program: Program, plugins: PluginHost, log: 
     if (config.group !== undefined) (await import("./pod/group.js")).clearRecord(config.group, log);
     const started = Date.now();
     const running = runProgram(program, relay, log);
-    // The program has been spawned and iqqq is idle until it ends: load the HTTP client and the decision now.
-    if (config.stop.skipReason === undefined) {
-      warmUp();
-      void import("./pod/decision.js");
-    }
+    // The program has been spawned and iqqq is idle until it ends: warm the HTTP client up then,
+    // unless it has ended first (request.ts says why).
+    const cancelWarmUp =
+      config.stop.skipReason === undefined ? later(WARM_UP_AFTER_MS, warmUp, { ref: false }) : undefined;
+    if (config.stop.skipReason === undefined) prepareRequest();
     const result = await running;
+    cancelWarmUp?.();
     status = exitStatusOf(result);
     if (result.kind === "not-found" || result.kind === "not-executable") log.error(result.message);
     else if (result.kind === "signaled") log.info(`program killed by ${result.signal}: exit status ${status}`);
@@ -251,7 +257,6 @@ async function stop(
   programFailed = false,
   memberStatus = 0,
 ): Promise<number> {
-  const { decideStop } = await import("./pod/decision.js");
   const decision = await decideStop(config, { failed: programFailed, status: memberStatus }, log);
   const targets =
     decision.kind === "stop" ? decision.targets : config.stop.targets.map((target) => ({ target, skip: undefined }));

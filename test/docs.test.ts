@@ -346,7 +346,7 @@ for (const artefact of ARTEFACTS) {
 // Figures quoted from a measurement report (benchmarks, reliability, the webhook
 // under load, real pods) are the report's, which its command writes: in a
 // paragraph, list item or table row that links the report, and in
-// docs/performance.md's tables (the benchmarks' reading), each figure in ms, MB or %
+// docs/performance.md's tables (the benchmarks' reading), each figure in ms, MB, MiB or %
 // must be one of the report's to the quote's own precision: "9.7 ms" is 9.7 ms
 // there, "~39 MB" anything from 38.5 to 39.5 MB. Limits ("≤ 8 ms"), ranges
 // ("6–12 MB") and the peers' figures set against it are not measurements.
@@ -357,7 +357,7 @@ const REPORTS: Readonly<Record<string, string>> = {
   "webhook-load.md": "docs/webhook-load.md",
   "pods.md": "docs/pods.md",
 };
-const FIGURE = /(?<![\w.,–])([-−]?\d+(?:\.\d+)?)\s?(ms|MB|%)(?![\w–-])/g;
+const FIGURE = /(?<![\w.,–])([-−]?\d+(?:\.\d+)?)\s?(ms|MB|MiB|%)(?![\w–-])/g;
 
 /** Each report's figures, by unit. */
 function reportFigures(file: string): Map<string, number[]> {

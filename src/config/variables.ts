@@ -69,15 +69,20 @@ export interface Variable<T = unknown> {
   readonly fallback: T;
 }
 
-function row<T>(
-  name: string,
-  kind: VariableKind,
-  parse: (raw: string, engines: Engines) => T,
-  fallback: T,
-  shown: string,
-  meaning: string,
-): Variable<T> {
-  return { name, kind, parse, fallback, default: shown, meaning };
+/** A row as written in the table below: a Variable without its name, which is its key. */
+type Row<T> = Omit<Variable<T>, "name">;
+
+/**
+ * Names each row after its key. One call and a loop, not a function called once
+ * per row: some forty calls of one function at start are enough to wake the
+ * executable's JIT compiler (a thread, and about 2 ms of start-up for nothing).
+ */
+// biome-ignore lint/suspicious/noExplicitAny: each row's own T is inferred below.
+function rows<S extends Record<string, Row<any>>>(
+  table: S,
+): { readonly [K in keyof S]: S[K] extends Row<infer T> ? Variable<T> : never } {
+  for (const name of Object.keys(table)) (table[name] as { name?: string }).name = name;
+  return table as never;
 }
 
 export const RESTART_POLICIES = ["Never", "OnFailure", "Always"] as const;
@@ -109,276 +114,267 @@ const readyKinds = (SIDECARS as readonly HttpSidecar[])
   .join(", ");
 
 /** The rows by name, typed: config.ts reads `V.NAME`. */
-export const V = {
-  KUBERNETES_SERVICE_HOST: row(
-    "KUBERNETES_SERVICE_HOST",
-    "presence",
-    () => true,
-    false,
-    "(set by Kubernetes)",
-    "unset: not in Kubernetes, so no sidecar is stopped and iqqq only runs the program",
-  ),
-  DISABLE_IQQQ: row(
-    "DISABLE_IQQQ",
-    "bool",
-    parseBool,
-    false,
-    "false",
-    "true: never stop a sidecar; the program still runs in full",
-  ),
-  IQQQ_SIDECARS: row(
-    "IQQQ_SIDECARS",
-    "sidecar-list",
-    parseSidecars,
-    ["istio"] as readonly string[] | "auto",
-    "istio",
-    `which sidecars to stop, comma-separated: ${sidecarKinds} (SIGINT to pilot-agent); or auto: whichever known port answers`,
-  ),
-  ISTIO_QUIT_API: row(
-    "ISTIO_QUIT_API",
-    "url",
-    parseHttpUrl,
-    undefined as URL | undefined,
-    "(unset)",
-    "base URL of the quit API (scuttle); /quitquitquit is appended; overrides ISTIO_PORT",
-  ),
-  GENERIC_QUIT_ENDPOINTS: row(
-    "GENERIC_QUIT_ENDPOINTS",
-    "url-list",
-    parseUrlList,
-    [] as URL[],
-    "(unset)",
-    "comma-separated URLs that each get a POST too (scuttle); their answers are logged, never fatal",
-  ),
-  NEVER_KILL_ISTIO: row(
-    "NEVER_KILL_ISTIO",
-    "bool",
-    parseBool,
-    false,
-    "false",
-    "true: stop nothing, whatever the program's status (scuttle)",
-  ),
-  NEVER_KILL_ISTIO_ON_FAILURE: row(
-    "NEVER_KILL_ISTIO_ON_FAILURE",
-    "bool",
-    parseBool,
-    false,
-    "false",
-    "true: stop nothing when the program's exit status is not 0 (scuttle)",
-  ),
-  ISTIO_FALLBACK_PKILL: row(
-    "ISTIO_FALLBACK_PKILL",
-    "bool",
-    parseBool,
-    false,
-    "false",
-    "true: if the Istio quit request fails, send SIGINT to pilot-agent (scuttle; needs shareProcessNamespace)",
-  ),
-  ENVOY_ADMIN_API: row(
-    "ENVOY_ADMIN_API",
-    "url",
-    parseHttpUrl,
-    undefined as URL | undefined,
-    "(unset)",
-    "Envoy admin base URL (scuttle): wait for /server_info to be LIVE before the program starts; if loopback, POST its /quitquitquit when no Istio quit API applies",
-  ),
-  IQQQ_WAIT_FOR: row(
-    "IQQQ_WAIT_FOR",
-    "ready-list",
-    (raw) => parseList(raw, READY_NAMES),
-    [] as readonly string[],
-    "(unset)",
-    `sidecars to wait for before the program starts, comma-separated: ${readyKinds}`,
-  ),
-  START_WITHOUT_ENVOY: row(
-    "START_WITHOUT_ENVOY",
-    "bool",
-    parseBool,
-    false,
-    "false",
-    "true: do not wait for readiness at all; the sidecars are still stopped at the end (scuttle)",
-  ),
-  WAIT_FOR_ENVOY_TIMEOUT: row(
-    "WAIT_FOR_ENVOY_TIMEOUT",
-    "duration",
-    parseDuration,
-    0,
-    "(none: wait until ready)",
-    "stop waiting after this long and start the program anyway (scuttle; 0 = no limit)",
-  ),
-  QUIT_WITHOUT_ENVOY_TIMEOUT: row(
-    "QUIT_WITHOUT_ENVOY_TIMEOUT",
-    "duration",
-    parseDuration,
-    0,
-    "(none: wait until ready)",
-    "after this long not ready: do not start the program, stop the sidecars, exit 75 (scuttle; 0 = no limit; wins over WAIT_FOR_ENVOY_TIMEOUT)",
-  ),
-  IQQQ_WATCH_PROCESS: row(
-    "IQQQ_WATCH_PROCESS",
-    "process-name",
-    parseProcessNames,
-    undefined as string[] | undefined,
-    "(unset)",
-    "watcher mode (no PROGRAM): wait for a process with this name (comm or argv[0]'s basename) to appear, then to end, then stop the sidecars; several names, comma-separated: every one must appear and end; needs shareProcessNamespace",
-  ),
-  IQQQ_WATCH_PATTERN: row(
-    "IQQQ_WATCH_PATTERN",
-    "regex",
-    parsePattern,
-    undefined as Pattern | undefined,
-    "(unset)",
-    "watcher mode: a regular expression in RE2 syntax (as Go's regexp) matched against the full command line, in linear time (no backreferences or lookaround); with IQQQ_WATCH_PROCESS, both must match",
-  ),
-  IQQQ_WATCH_CONTAINERS: row(
-    "IQQQ_WATCH_CONTAINERS",
-    "count",
-    parseCount,
-    undefined as number | undefined,
-    "(unset)",
-    "watcher mode: wait for the processes of this many job containers, each told by the mount at /run/iqqq-job that iqqq inject --mode watcher gives it, whatever they are called or exec into; the watch ends once that many have appeared and none of their processes is left; needs shareProcessNamespace",
-  ),
-  IQQQ_WATCH_START_TIMEOUT: row(
-    "IQQQ_WATCH_START_TIMEOUT",
-    "duration",
-    parsePositiveDuration,
-    undefined as number | undefined,
-    "(none: wait forever)",
-    "watcher mode: no matching process within this long: stop the sidecars, exit 75",
-  ),
-  IQQQ_PLUGINS: row(
-    "IQQQ_PLUGINS",
-    "path-list",
-    parsePluginPaths,
-    [] as string[],
-    "(unset)",
-    "comma-separated ES modules loaded at start, whose hooks run around the program and the stop",
-  ),
-  WRAPPER_PLUGIN_PATH: row(
-    "WRAPPER_PLUGIN_PATH",
-    "path",
-    parseWrapperPluginPath,
-    [] as string[],
-    "(unset)",
-    "one more plugin path (wrapper4's name); a Go .so is skipped with a warning",
-  ),
-  IQQQ_PODINFO_ANNOTATIONS: row(
-    "IQQQ_PODINFO_ANNOTATIONS",
-    "path",
-    parseAbsolutePath,
-    undefined as string | undefined,
-    DEFAULT_PODINFO_ANNOTATIONS,
-    "the pod's annotations from a downward-API volume: native sidecars and Istio ambient mode then get no quit (the kubelet stops native ones)",
-  ),
-  IQQQ_POD_LOOKUP: row(
-    "IQQQ_POD_LOOKUP",
-    "lookup",
-    (raw) => parseOneOf(raw, ["api"], 'expected "api" (read the pod\'s spec from the API server), or leave it unset'),
-    undefined as "api" | undefined,
-    "(unset)",
-    "api: at stop time, read the pod's own spec from the API server (service account; RBAC get pods); known sidecars among its native init containers get no quit",
-  ),
-  IQQQ_RESTART_POLICY: row(
-    "IQQQ_RESTART_POLICY",
-    "restart-policy",
-    (raw) => parseOneOf(raw, RESTART_POLICIES, `expected ${RESTART_POLICIES.join(", ")} (the pod's restartPolicy)`),
-    undefined as RestartPolicy | undefined,
-    "(unset)",
-    "the pod's restartPolicy (iqqq inject and the webhook set it; IQQQ_POD_LOOKUP=api reads it): OnFailure and a failed program: nothing is stopped, since the kubelet runs the program again and it needs its sidecars; Always: nothing is ever stopped",
-  ),
-  IQQQ_POD_SIDECARS: row(
-    "IQQQ_POD_SIDECARS",
-    "sidecar-list",
-    (raw) => parseList(raw, KIND_NAMES),
-    [] as readonly string[],
-    "(unset)",
-    "the sidecars this pod is known to have (iqqq inject and the webhook set it; the pod's annotations and IQQQ_POD_LOOKUP=api tell it too): a 'connection refused' from one of them means it has not started yet, and its stop is retried up to IQQQ_SIDECAR_START_TIMEOUT",
-  ),
-  IQQQ_SIDECAR_START_TIMEOUT: row(
-    "IQQQ_SIDECAR_START_TIMEOUT",
-    "duration",
-    parseDuration,
-    60_000,
-    "60s",
-    "how long the stop of a sidecar the pod is known to have (IQQQ_POD_SIDECARS) keeps trying while nothing listens yet, beyond IQQQ_QUIT_TIMEOUT",
-  ),
-  IQQQ_GROUP_DIR: row(
-    "IQQQ_GROUP_DIR",
-    "path",
-    parseAbsolutePath,
-    undefined as string | undefined,
-    "(unset)",
-    "several job containers in one pod: a directory they share (an emptyDir) where each records its end; with IQQQ_GROUP and IQQQ_NAME",
-  ),
-  IQQQ_GROUP: row(
-    "IQQQ_GROUP",
-    "container-list",
-    parseContainerList,
-    undefined as string[] | undefined,
-    "(unset)",
-    "the job containers' names, comma-separated: only the last of them to finish stops the sidecars",
-  ),
-  IQQQ_NAME: row(
-    "IQQQ_NAME",
-    "container-name",
-    parseContainerName,
-    undefined as string | undefined,
-    "(unset)",
-    "this container's name, one of IQQQ_GROUP (else exit 78, nothing run)",
-  ),
-  IQQQ_SIGNAL_GROUP: row(
-    "IQQQ_SIGNAL_GROUP",
-    "bool",
-    parseBool,
-    false,
-    "false",
-    "true: the program runs in its own process group (and session) and forwarded signals go to the whole group, as tini -g; false: to the program alone",
-  ),
-  IQQQ_PLUGIN_TIMEOUT: row(
-    "IQQQ_PLUGIN_TIMEOUT",
-    "duration",
-    parsePositiveDuration,
-    DEFAULT_PLUGIN_TIMEOUT_MS,
-    "5s",
-    "bound on loading each plugin and on each of its hook calls",
-  ),
-  IQQQ_PLUGIN_BUDGET: row(
-    "IQQQ_PLUGIN_BUDGET",
-    "duration",
-    parsePositiveDuration,
-    DEFAULT_PLUGIN_BUDGET_MS,
-    "10s",
-    "bound on all plugin work in one run together; once used up, the remaining hooks are skipped",
-  ),
-  IQQQ_QUIT_TIMEOUT: row(
-    "IQQQ_QUIT_TIMEOUT",
-    "duration",
-    parsePositiveDuration,
-    5000,
-    "5s",
-    "total time for stopping the sidecars, retries included (Go duration: 500ms, 10s, 1m30s)",
-  ),
-  IQQQ_LOG_LEVEL: row(
-    "IQQQ_LOG_LEVEL",
-    "log-level",
-    parseLogLevel,
-    "warn" as LogLevel,
-    "warn",
-    "how much iqqq logs to stderr: silent, error, warn, info or debug",
-  ),
-  SCUTTLE_LOGGING: row(
-    "SCUTTLE_LOGGING",
-    "bool",
-    parseBool,
-    false,
-    "false",
-    "true: log at least at info level (scuttle)",
-  ),
-};
+export const V = rows({
+  KUBERNETES_SERVICE_HOST: {
+    kind: "presence",
+    parse: () => true,
+    fallback: false,
+    default: "(set by Kubernetes)",
+    meaning: "unset: not in Kubernetes, so no sidecar is stopped and iqqq only runs the program",
+  },
+  DISABLE_IQQQ: {
+    kind: "bool",
+    parse: parseBool,
+    fallback: false,
+    default: "false",
+    meaning: "true: never stop a sidecar; the program still runs in full",
+  },
+  IQQQ_SIDECARS: {
+    kind: "sidecar-list",
+    parse: parseSidecars,
+    fallback: ["istio"] as readonly string[] | "auto",
+    default: "istio",
+    meaning: `which sidecars to stop, comma-separated: ${sidecarKinds} (SIGINT to pilot-agent); or auto: whichever known port answers`,
+  },
+  ISTIO_QUIT_API: {
+    kind: "url",
+    parse: parseHttpUrl,
+    fallback: undefined as URL | undefined,
+    default: "(unset)",
+    meaning: "base URL of the quit API (scuttle); /quitquitquit is appended; overrides ISTIO_PORT",
+  },
+  GENERIC_QUIT_ENDPOINTS: {
+    kind: "url-list",
+    parse: parseUrlList,
+    fallback: [] as URL[],
+    default: "(unset)",
+    meaning: "comma-separated URLs that each get a POST too (scuttle); their answers are logged, never fatal",
+  },
+  NEVER_KILL_ISTIO: {
+    kind: "bool",
+    parse: parseBool,
+    fallback: false,
+    default: "false",
+    meaning: "true: stop nothing, whatever the program's status (scuttle)",
+  },
+  NEVER_KILL_ISTIO_ON_FAILURE: {
+    kind: "bool",
+    parse: parseBool,
+    fallback: false,
+    default: "false",
+    meaning: "true: stop nothing when the program's exit status is not 0 (scuttle)",
+  },
+  ISTIO_FALLBACK_PKILL: {
+    kind: "bool",
+    parse: parseBool,
+    fallback: false,
+    default: "false",
+    meaning: "true: if the Istio quit request fails, send SIGINT to pilot-agent (scuttle; needs shareProcessNamespace)",
+  },
+  ENVOY_ADMIN_API: {
+    kind: "url",
+    parse: parseHttpUrl,
+    fallback: undefined as URL | undefined,
+    default: "(unset)",
+    meaning:
+      "Envoy admin base URL (scuttle): wait for /server_info to be LIVE before the program starts; if loopback, POST its /quitquitquit when no Istio quit API applies",
+  },
+  IQQQ_WAIT_FOR: {
+    kind: "ready-list",
+    parse: (raw) => parseList(raw, READY_NAMES),
+    fallback: [] as readonly string[],
+    default: "(unset)",
+    meaning: `sidecars to wait for before the program starts, comma-separated: ${readyKinds}`,
+  },
+  START_WITHOUT_ENVOY: {
+    kind: "bool",
+    parse: parseBool,
+    fallback: false,
+    default: "false",
+    meaning: "true: do not wait for readiness at all; the sidecars are still stopped at the end (scuttle)",
+  },
+  WAIT_FOR_ENVOY_TIMEOUT: {
+    kind: "duration",
+    parse: parseDuration,
+    fallback: 0,
+    default: "(none: wait until ready)",
+    meaning: "stop waiting after this long and start the program anyway (scuttle; 0 = no limit)",
+  },
+  QUIT_WITHOUT_ENVOY_TIMEOUT: {
+    kind: "duration",
+    parse: parseDuration,
+    fallback: 0,
+    default: "(none: wait until ready)",
+    meaning:
+      "after this long not ready: do not start the program, stop the sidecars, exit 75 (scuttle; 0 = no limit; wins over WAIT_FOR_ENVOY_TIMEOUT)",
+  },
+  IQQQ_WATCH_PROCESS: {
+    kind: "process-name",
+    parse: parseProcessNames,
+    fallback: undefined as string[] | undefined,
+    default: "(unset)",
+    meaning:
+      "watcher mode (no PROGRAM): wait for a process with this name (comm or argv[0]'s basename) to appear, then to end, then stop the sidecars; several names, comma-separated: every one must appear and end; needs shareProcessNamespace",
+  },
+  IQQQ_WATCH_PATTERN: {
+    kind: "regex",
+    parse: parsePattern,
+    fallback: undefined as Pattern | undefined,
+    default: "(unset)",
+    meaning:
+      "watcher mode: a regular expression in RE2 syntax (as Go's regexp) matched against the full command line, in linear time (no backreferences or lookaround); with IQQQ_WATCH_PROCESS, both must match",
+  },
+  IQQQ_WATCH_CONTAINERS: {
+    kind: "count",
+    parse: parseCount,
+    fallback: undefined as number | undefined,
+    default: "(unset)",
+    meaning:
+      "watcher mode: wait for the processes of this many job containers, each told by the mount at /run/iqqq-job that iqqq inject --mode watcher gives it, whatever they are called or exec into; the watch ends once that many have appeared and none of their processes is left; needs shareProcessNamespace",
+  },
+  IQQQ_WATCH_START_TIMEOUT: {
+    kind: "duration",
+    parse: parsePositiveDuration,
+    fallback: undefined as number | undefined,
+    default: "(none: wait forever)",
+    meaning: "watcher mode: no matching process within this long: stop the sidecars, exit 75",
+  },
+  IQQQ_PLUGINS: {
+    kind: "path-list",
+    parse: parsePluginPaths,
+    fallback: [] as string[],
+    default: "(unset)",
+    meaning: "comma-separated ES modules loaded at start, whose hooks run around the program and the stop",
+  },
+  WRAPPER_PLUGIN_PATH: {
+    kind: "path",
+    parse: parseWrapperPluginPath,
+    fallback: [] as string[],
+    default: "(unset)",
+    meaning: "one more plugin path (wrapper4's name); a Go .so is skipped with a warning",
+  },
+  IQQQ_PODINFO_ANNOTATIONS: {
+    kind: "path",
+    parse: parseAbsolutePath,
+    fallback: undefined as string | undefined,
+    default: DEFAULT_PODINFO_ANNOTATIONS,
+    meaning:
+      "the pod's annotations from a downward-API volume: native sidecars and Istio ambient mode then get no quit (the kubelet stops native ones)",
+  },
+  IQQQ_POD_LOOKUP: {
+    kind: "lookup",
+    parse: (raw) =>
+      parseOneOf(raw, ["api"], 'expected "api" (read the pod\'s spec from the API server), or leave it unset'),
+    fallback: undefined as "api" | undefined,
+    default: "(unset)",
+    meaning:
+      "api: at stop time, read the pod's own spec from the API server (service account; RBAC get pods); known sidecars among its native init containers get no quit",
+  },
+  IQQQ_RESTART_POLICY: {
+    kind: "restart-policy",
+    parse: (raw) =>
+      parseOneOf(raw, RESTART_POLICIES, `expected ${RESTART_POLICIES.join(", ")} (the pod's restartPolicy)`),
+    fallback: undefined as RestartPolicy | undefined,
+    default: "(unset)",
+    meaning:
+      "the pod's restartPolicy (iqqq inject and the webhook set it; IQQQ_POD_LOOKUP=api reads it): OnFailure and a failed program: nothing is stopped, since the kubelet runs the program again and it needs its sidecars; Always: nothing is ever stopped",
+  },
+  IQQQ_POD_SIDECARS: {
+    kind: "sidecar-list",
+    parse: (raw) => parseList(raw, KIND_NAMES),
+    fallback: [] as readonly string[],
+    default: "(unset)",
+    meaning:
+      "the sidecars this pod is known to have (iqqq inject and the webhook set it; the pod's annotations and IQQQ_POD_LOOKUP=api tell it too): a 'connection refused' from one of them means it has not started yet, and its stop is retried up to IQQQ_SIDECAR_START_TIMEOUT",
+  },
+  IQQQ_SIDECAR_START_TIMEOUT: {
+    kind: "duration",
+    parse: parseDuration,
+    fallback: 60_000,
+    default: "60s",
+    meaning:
+      "how long the stop of a sidecar the pod is known to have (IQQQ_POD_SIDECARS) keeps trying while nothing listens yet, beyond IQQQ_QUIT_TIMEOUT",
+  },
+  IQQQ_GROUP_DIR: {
+    kind: "path",
+    parse: parseAbsolutePath,
+    fallback: undefined as string | undefined,
+    default: "(unset)",
+    meaning:
+      "several job containers in one pod: a directory they share (an emptyDir) where each records its end; with IQQQ_GROUP and IQQQ_NAME",
+  },
+  IQQQ_GROUP: {
+    kind: "container-list",
+    parse: parseContainerList,
+    fallback: undefined as string[] | undefined,
+    default: "(unset)",
+    meaning: "the job containers' names, comma-separated: only the last of them to finish stops the sidecars",
+  },
+  IQQQ_NAME: {
+    kind: "container-name",
+    parse: parseContainerName,
+    fallback: undefined as string | undefined,
+    default: "(unset)",
+    meaning: "this container's name, one of IQQQ_GROUP (else exit 78, nothing run)",
+  },
+  IQQQ_SIGNAL_GROUP: {
+    kind: "bool",
+    parse: parseBool,
+    fallback: false,
+    default: "false",
+    meaning:
+      "true: the program runs in its own process group (and session) and forwarded signals go to the whole group, as tini -g; false: to the program alone",
+  },
+  IQQQ_PLUGIN_TIMEOUT: {
+    kind: "duration",
+    parse: parsePositiveDuration,
+    fallback: DEFAULT_PLUGIN_TIMEOUT_MS,
+    default: "5s",
+    meaning: "bound on loading each plugin and on each of its hook calls",
+  },
+  IQQQ_PLUGIN_BUDGET: {
+    kind: "duration",
+    parse: parsePositiveDuration,
+    fallback: DEFAULT_PLUGIN_BUDGET_MS,
+    default: "10s",
+    meaning: "bound on all plugin work in one run together; once used up, the remaining hooks are skipped",
+  },
+  IQQQ_QUIT_TIMEOUT: {
+    kind: "duration",
+    parse: parsePositiveDuration,
+    fallback: 5000,
+    default: "5s",
+    meaning: "total time for stopping the sidecars, retries included (Go duration: 500ms, 10s, 1m30s)",
+  },
+  IQQQ_LOG_LEVEL: {
+    kind: "log-level",
+    parse: parseLogLevel,
+    fallback: "warn" as LogLevel,
+    default: "warn",
+    meaning: "how much iqqq logs to stderr: silent, error, warn, info or debug",
+  },
+  SCUTTLE_LOGGING: {
+    kind: "bool",
+    parse: parseBool,
+    fallback: false,
+    default: "false",
+    meaning: "true: log at least at info level (scuttle)",
+  },
+});
 
 /** The sidecar catalogue's port variables, by name. */
 export const PORTS: ReadonlyMap<string, Variable<number>> = new Map(
-  portVariables().map((p) => [p.variable, row(p.variable, "port", parsePort, p.default, String(p.default), p.meaning)]),
+  portVariables().map((p) => [
+    p.variable,
+    {
+      name: p.variable,
+      kind: "port",
+      parse: parsePort,
+      fallback: p.default,
+      default: String(p.default),
+      meaning: p.meaning,
+    },
+  ]),
 );
 
 /** Every variable, in the order --help and the docs list them: the ports after IQQQ_SIDECARS. */

@@ -43,18 +43,60 @@ export function readPodFacts(path: string, explicit: boolean): FactsResult {
   try {
     text = readAtMost(path, ANNOTATIONS_LIMIT);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const none: PodFacts = {
-      source: `no pod annotations (${path}: ${code ?? "unreadable"})`,
-      skip: new Map(),
-      present: new Set(),
-    };
-    if (code === "ENOENT" && !explicit) return { facts: none };
-    return {
-      facts: none,
-      warning: `cannot read the pod's annotations from ${path} (${code ?? (err as Error).message}): every configured sidecar is stopped as usual`,
-    };
+    return unread(path, explicit, err);
   }
+  return factsIn(path, text);
+}
+
+/**
+ * The same, for the stop. The Bun executable maps the file with Bun.mmap
+ * (0.1 ms) where node:fs costs it about 1 ms to build and a JIT compiler thread
+ * for its set-up, and Bun.file's first read 0.5 ms (a thread of its own), on
+ * the path from the program's exit to the stop request. The text is copied at
+ * once; the kubelet replaces the downward API's files (a new directory, a
+ * symlink swapped), never truncates them in place. mmap(2) refuses an empty
+ * file, a pipe or a /proc file (EINVAL): those, and any error but ENOENT, are
+ * read with node:fs as before. The Node bundle has node:fs loaded already.
+ */
+export async function loadPodFacts(path: string, explicit: boolean): Promise<FactsResult> {
+  const bun = (globalThis as { Bun?: BunMmap }).Bun;
+  if (bun === undefined) return readPodFacts(path, explicit);
+  let text: string;
+  try {
+    const mapped = bun.mmap(path, { shared: false });
+    if (mapped.byteLength > ANNOTATIONS_LIMIT) return unread(path, explicit, tooLarge(ANNOTATIONS_LIMIT));
+    text = Buffer.from(mapped.buffer, mapped.byteOffset, mapped.byteLength).toString("utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return unread(path, explicit, err);
+    return readPodFacts(path, explicit);
+  }
+  return factsIn(path, text);
+}
+
+/** The part of Bun's API used here (the Node build has no bun-types). */
+interface BunMmap {
+  mmap(path: string, options: { shared: boolean }): Uint8Array;
+}
+
+function tooLarge(limit: number): Error {
+  return Object.assign(new Error(`larger than ${limit} bytes`), { code: `larger than ${limit} bytes` });
+}
+
+function unread(path: string, explicit: boolean, err: unknown): FactsResult {
+  const code = (err as NodeJS.ErrnoException).code;
+  const none: PodFacts = {
+    source: `no pod annotations (${path}: ${code ?? "unreadable"})`,
+    skip: new Map(),
+    present: new Set(),
+  };
+  if (code === "ENOENT" && !explicit) return { facts: none };
+  return {
+    facts: none,
+    warning: `cannot read the pod's annotations from ${path} (${code ?? (err as Error).message}): every configured sidecar is stopped as usual`,
+  };
+}
+
+function factsIn(path: string, text: string): FactsResult {
   const parsed = parseAnnotations(text);
   if (parsed instanceof Error) {
     return {
@@ -69,13 +111,16 @@ export function readPodFacts(path: string, explicit: boolean): FactsResult {
 /** The file's text, or an error (code EFBIG) when it is larger than `limit` bytes. */
 function readAtMost(path: string, limit: number): string {
   const fs = builtin("node:fs");
+  // No downward-API volume, the usual case: told without an exception, whose
+  // making costs Node 0.3-0.5 ms on the stop path. Any other error is open's.
+  if (fs.statSync(path, { throwIfNoEntry: false }) === undefined)
+    throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: "ENOENT" });
   const fd = fs.openSync(path, "r");
   try {
     const buffer = Buffer.allocUnsafe(limit + 1);
     let size = 0;
     for (let n = 1; n > 0 && size <= limit; size += n) n = fs.readSync(fd, buffer, size, limit + 1 - size, null);
-    if (size > limit)
-      throw Object.assign(new Error(`larger than ${limit} bytes`), { code: `larger than ${limit} bytes` });
+    if (size > limit) throw tooLarge(limit);
     return buffer.subarray(0, size).toString("utf8");
   } finally {
     fs.closeSync(fd);

@@ -9,7 +9,7 @@
 
 import type { RestartPolicy, StopPlan } from "../config/config.js";
 import type { Logger } from "../log.js";
-import { readPodFacts } from "./facts.js";
+import { loadPodFacts } from "./facts.js";
 
 export interface PodKnowledge {
   /** Sidecar kinds not to send a quit to, each with the reason. */
@@ -22,7 +22,7 @@ export interface PodKnowledge {
 export const NO_KNOWLEDGE: PodKnowledge = { skip: new Map(), present: new Set(), restartPolicy: undefined };
 
 export async function podKnowledge(plan: StopPlan, log: Logger): Promise<PodKnowledge> {
-  const { facts, warning } = readPodFacts(plan.podinfo.path, plan.podinfo.explicit);
+  const { facts, warning } = await loadPodFacts(plan.podinfo.path, plan.podinfo.explicit);
   if (warning !== undefined) log.warn(warning);
   const skip = new Map(facts.skip);
   const present = new Set([...plan.podSidecars, ...facts.present]);

@@ -66,5 +66,8 @@ function blockingStream(fd: 1 | 2): NodeJS.WriteStream {
       done();
     },
   });
-  return Object.assign(stream, { fd, isTTY: builtin("node:tty").isatty(fd) }) as unknown as NodeJS.WriteStream;
+  // isTTY when asked: Node reads process.stderr whenever it closes a socket, and
+  // loading node:tty then cost the stop's request 0.5 ms, for a property nobody reads.
+  Object.defineProperty(stream, "isTTY", { enumerable: true, get: () => builtin("node:tty").isatty(fd) });
+  return Object.assign(stream, { fd }) as unknown as NodeJS.WriteStream;
 }

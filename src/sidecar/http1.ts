@@ -226,9 +226,8 @@ export class ResponseParser {
       }
       const lines = this.#buffer.subarray(0, end).toString("latin1").split("\r\n");
       const rest = this.#buffer.subarray(end + 4);
-      const status = /^HTTP\/1\.[01] ([1-9][0-9]{2})(?: .*)?$/.exec(lines[0] ?? "");
-      if (status === null) return this.#invalid();
-      const code = Number(status[1]);
+      const code = statusCode(lines[0] ?? "");
+      if (code === undefined) return this.#invalid();
       // 100 Continue, 102 Processing, 103 Early Hints: the real answer follows.
       if (code >= 100 && code < 200 && code !== 101) {
         this.#buffer = rest;
@@ -270,6 +269,27 @@ export class ResponseParser {
     this.problem = code;
     return "invalid";
   }
+}
+
+/**
+ * The code of an HTTP/1.0 or 1.1 status line ("HTTP/1.1 200 OK"), or undefined.
+ * String tests, not a regular expression: the executable's engine compiles one
+ * on its first use, on the path from the program's exit to its own.
+ */
+export function statusCode(line: string): number | undefined {
+  if (!(line.startsWith("HTTP/1.0 ") || line.startsWith("HTTP/1.1 "))) return undefined;
+  const digits = line.slice(9, 12);
+  const reason = line.slice(12);
+  if (digits.length !== 3 || digits[0] === "0" || !isDigits(digits)) return undefined;
+  if (reason !== "" && (reason[0] !== " " || reason.includes("\n") || reason.includes("\r"))) return undefined;
+  return Number(digits);
+}
+
+/** Whether `text` is one or more ASCII digits. */
+export function isDigits(text: string): boolean {
+  if (text === "") return false;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) < 48 || text.charCodeAt(i) > 57) return false;
+  return true;
 }
 
 /** The data of a chunked body, as far as it goes (it may be cut short). */

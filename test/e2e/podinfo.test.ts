@@ -100,6 +100,29 @@ describe("IQQQ_PODINFO_ANNOTATIONS", () => {
     assert.match(malformed.stderr, /malformed/);
   });
 
+  // The executable maps the file (pod/facts.ts), and mmap(2) refuses an empty file or a directory.
+  test("an empty file is no annotations; a directory, or a file past 1 MiB: one warning; every sidecar stopped", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "iqqq-podinfo-"));
+    const empty = join(dir, "empty");
+    await writeFile(empty, "");
+    const large = join(dir, "large");
+    await writeFile(large, `a="${"x".repeat(1024 * 1024)}"\n`);
+    for (const [file, warning] of [
+      [empty, undefined],
+      [dir, /cannot read the pod's annotations from .* \(EISDIR\)/],
+      [large, /cannot read the pod's annotations from .* \(larger than 1048576 bytes\)/],
+    ] as const) {
+      const istio = await sidecar();
+      const r = await runCli(["true"], {
+        env: { ...K8S, ISTIO_PORT: String(istio.port), IQQQ_PODINFO_ANNOTATIONS: file },
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(istio.quits(), 1, file);
+      if (warning === undefined) assert.equal(r.stderr, "", file);
+      else assert.match(r.stderr, warning);
+    }
+  });
+
   test("a relative path is a bad value: exit 78, naming the variable", async () => {
     const r = await runCli(["true"], { env: { ...K8S, IQQQ_PODINFO_ANNOTATIONS: "podinfo/annotations" } });
     assert.equal(r.status, 78);

@@ -31,6 +31,10 @@ const START_PATH = [
   "src/main.ts",
   "src/plugins/context.ts",
   "src/plugins/paths.ts",
+  // Every run decides whether to stop (main.ts says why these are not imported on demand).
+  "src/pod/decision.ts",
+  "src/pod/facts.ts",
+  "src/pod/knowledge.ts",
   "src/proc/read.ts",
   "src/program/bytes.ts",
   "src/program/run.ts",

@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
 import { test } from "node:test";
-import { exchange } from "../../src/sidecar/http1.js";
+import fc from "fast-check";
+import { exchange, statusCode } from "../../src/sidecar/http1.js";
 import type { Answer } from "../../src/sidecar/request.js";
 
 /** A server that runs `reply` on each connection, once the request head has arrived. */
@@ -118,4 +119,44 @@ test("nothing listening: refused", async () => {
     AbortSignal.timeout(2000),
   );
   assert.deepEqual(answer, { kind: "refused" });
+});
+
+// statusCode() replaced this regular expression (a first use costs the executable's stop path): the same lines pass.
+const STATUS_LINE = /^HTTP\/1\.[01] ([1-9][0-9]{2})(?: .*)?$/;
+
+test("statusCode() accepts exactly the status lines the former regular expression did", () => {
+  const rows = [
+    "HTTP/1.1 200 OK",
+    "HTTP/1.0 204",
+    "HTTP/1.1 503 ",
+    "HTTP/1.1 099 Low",
+    "HTTP/1.1 20 OK",
+    "HTTP/1.1 2000 OK",
+    "HTTP/1.2 200 OK",
+    "HTTP/2 200",
+    "HTTP/1.1 200OK",
+    "HTTP/1.1 200 O\nK",
+    "HTTP/1.1 200 O\rK",
+    "HTTP/1.1 2x0 OK",
+    "http/1.1 200 OK",
+    " HTTP/1.1 200 OK",
+    "",
+  ];
+  for (const line of rows)
+    assert.equal(statusCode(line), Number(STATUS_LINE.exec(line)?.[1] ?? Number.NaN) || undefined, line);
+  // Lines decoded as latin1, as the parser reads them: no character past U+00FF.
+  const line = fc
+    .tuple(
+      fc.constantFrom("HTTP/1.1 ", "HTTP/1.0 ", "HTTP/1.2 ", "HTTP/1.1", "HTTP/11 ", "", " HTTP/1.1 "),
+      fc.string({ unit: fc.constantFrom("0", "1", "2", "5", "9", "x"), maxLength: 4 }),
+      fc.string({ unit: fc.constantFrom(" ", "O", "K", "\n", "\r", "\u00e9"), maxLength: 4 }),
+    )
+    .map((parts) => parts.join(""));
+  fc.assert(
+    fc.property(line, (text) => {
+      const expected = STATUS_LINE.exec(text)?.[1];
+      assert.equal(statusCode(text), expected === undefined ? undefined : Number(expected));
+    }),
+    { numRuns: 5000 },
+  );
 });

@@ -1,0 +1,39 @@
+// Under Node, process.stdout/stderr become plain write(2) streams (src/runtime/stdio.ts).
+// Node reads process.stderr whenever it closes a socket: making that stream must not
+// load node:tty (0.5 ms on the stop path) unless isTTY is read.
+
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { test } from "node:test";
+import { pathToFileURL } from "node:url";
+import { ROOT } from "../support/cli.js";
+
+const stdio = pathToFileURL(`${ROOT}build/src/runtime/stdio.js`).href;
+const builtins = pathToFileURL(`${ROOT}build/src/runtime/builtins.js`).href;
+
+const SCRIPT = `
+import { keepStdioBlocking } from ${JSON.stringify(stdio)};
+import { prepareBuiltins } from ${JSON.stringify(builtins)};
+await prepareBuiltins();
+keepStdioBlocking();
+const tty = () => process.moduleLoadList.some((m) => m === "NativeModule tty");
+const net = process.getBuiltinModule("node:net");
+const server = net.createServer((s) => s.end("x")).listen(0, "127.0.0.1", () => {
+  const socket = net.connect(server.address().port, "127.0.0.1");
+  socket.on("data", () => {
+    socket.destroy();
+    setImmediate(() => {
+      const afterClose = tty();
+      const isTTY = process.stderr.isTTY;
+      process.stdout.write(JSON.stringify({ afterClose, isTTY, afterIsTTY: tty() }));
+      process.exit(0);
+    });
+  });
+});
+`;
+
+test("closing a socket reads process.stderr without loading node:tty; isTTY still answers", () => {
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", SCRIPT], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { afterClose: false, isTTY: false, afterIsTTY: true });
+});
