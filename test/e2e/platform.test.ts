@@ -114,6 +114,13 @@ describe("the platform whose ENTRYPOINT is read: the pod's node architecture, el
     assert.deepEqual(r.command, { command: [IQQQ, "/bin/report-amd64"], args: ["--all"] });
   });
 
+  test("inject: an index of one of the two platforms: that one is read, as the pod can only run there", async () => {
+    await registry.pushIndex("jobs/only", "1", { arm64: { entrypoint: ["/bin/only-arm64"], cmd: [] } });
+    const r = await inject(pod(`${registry.host}/jobs/only:1`));
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.command, { command: [IQQQ, "/bin/only-arm64"], args: [] });
+  });
+
   test("inject: a nodeSelector architecture the index lacks, or that is no architecture, says so", async () => {
     const missing = await inject(pod(split, "s390x"));
     assert.equal(missing.status, 65);
