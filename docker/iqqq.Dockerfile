@@ -2,8 +2,11 @@
 # libraries (patchelf'd to find them there), so it runs FROM scratch and runs
 # unchanged when copied into any image: glibc, musl (Alpine) or none at all.
 #
-#   npm run release    # builds it from the release's x64 executable into
-#                      # dist/release/iqqq-image-VERSION-linux-x64.oci.tar
+#   npm run release    # writes this image for linux/amd64 and linux/arm64, one
+#                      # OCI index, into dist/release/iqqq-image-VERSION.oci.tar
+#                      # (scripts/image.mjs writes the layout itself, with the
+#                      # same files, USER and ENTRYPOINT; the pods suite builds
+#                      # this file with podman)
 #   podman load -i dist/release/iqqq-image-*.oci.tar
 #
 # Use it as a stage to copy from, in your own Dockerfile:

@@ -3,16 +3,35 @@
 //  - the npm tarball installs with `npm i -g` (into a scratch prefix), its iqqq
 //    runs a program and keeps its exit status, and what it loads on demand is there;
 //  - the host's executable does the same; the others are ELF files for their machine;
-//  - the OCI archive loads into podman and the image runs iqqq FROM scratch, and its
-//    /opt/iqqq runs unchanged inside another image (busybox-static, no libc).
+//  - the OCI archive is an index of linux/amd64 and linux/arm64: each config says its
+//    architecture, each layer's iqqq is an ELF executable for that machine whose
+//    interpreter is in the layer, every blob is what its digest says; the SBOM says the
+//    image holds both platforms' C libraries;
+//  - the arm64 image runs under qemu (podman --arch arm64): its iqqq install, and the
+//    copy it makes wrapping a program and keeping its status;
+//  - the OCI archive loads into podman (this machine's platform) and the image runs
+//    iqqq FROM scratch, and its /opt/iqqq runs unchanged inside another image
+//    (busybox-static, no libc).
 // Skips the image when the release has none (npm run release -- --no-image).
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { arch, tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { gunzipSync } from "node:zlib";
+import { PLATFORMS } from "./image.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const dir = join(root, "dist/release");
@@ -117,17 +136,22 @@ const archive = present.find((f) => f.endsWith(".oci.tar"));
 if (archive === undefined) {
   console.log("skip  the image (the release has none: built with --no-image)");
 } else {
+  checkIndex(join(dir, archive));
   const conf = join(work, "containers.conf");
   writeFileSync(conf, '[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = "cgroupfs"\n');
   const env = { ...process.env, CONTAINERS_CONF: conf };
   const podman = (args) => run("podman", ["--runtime", "runc", ...args], { env });
+  checkArm64(join(dir, archive), podman);
   const load = podman(["load", "-q", "-i", join(dir, archive)]);
   check(`podman load -i ${archive}`, load.status === 0, load.stderr);
   const image = `localhost/iqqq:${version}`;
   const ver = podman(["run", "--rm", "--network", "none", image, "--version"]);
   check(
     "the image runs iqqq FROM scratch",
-    ver.status === 0 && firstLine(ver.stdout) === `iqqq ${version}` && /^Bun executable, bun /m.test(ver.stdout),
+    ver.status === 0 &&
+      firstLine(ver.stdout) === `iqqq ${version}` &&
+      // podman load takes the index's image for this machine.
+      new RegExp(`^Bun executable, bun .*, linux-${arch() === "arm64" ? "arm64" : "x64"}$`, "m").test(ver.stdout),
     ver.stdout + ver.stderr,
   );
   // /opt/iqqq copied into another image with no libc of its own: busybox-static.
@@ -169,3 +193,182 @@ if (failures > 0) {
   process.exit(1);
 }
 console.log("release:check: all passed");
+
+/**
+ * The archive as a registry or a runtime reads it, without podman: index.json names one
+ * index, localhost/iqqq:VERSION; it lists linux/amd64 and linux/arm64; every blob has the
+ * digest and size it is named by; each platform's config says its architecture, its one
+ * layer is what diff_ids says, and in that layer /opt/iqqq/iqqq is an ELF executable for
+ * that machine whose interpreter is in the layer too. The SBOM says what the image holds:
+ * both platforms' C libraries.
+ */
+function checkIndex(archive) {
+  const oci = join(work, "oci");
+  mkdirSync(oci);
+  const untar = run("tar", ["-xf", archive, "-C", oci]);
+  if (untar.status !== 0) return check(`tar -xf ${archive}`, false, untar.stderr);
+  const blob = (descriptor, what) => {
+    const hex = /^sha256:([0-9a-f]{64})$/.exec(String(descriptor?.digest))?.[1];
+    const path = hex === undefined ? undefined : join(oci, "blobs/sha256", hex);
+    const data = path !== undefined && existsSync(path) ? readFileSync(path) : undefined;
+    const ok =
+      data !== undefined && createHash("sha256").update(data).digest("hex") === hex && data.length === descriptor.size;
+    check(`the image: ${what} is the blob its digest and size name`, ok, String(descriptor?.digest));
+    return ok ? data : undefined;
+  };
+  const top = JSON.parse(readFileSync(join(oci, "index.json"), "utf8"));
+  const named = top.manifests?.[0];
+  check(
+    `the image: index.json names one index, localhost/iqqq:${version}`,
+    top.manifests?.length === 1 &&
+      named.mediaType === "application/vnd.oci.image.index.v1+json" &&
+      named.annotations?.["org.opencontainers.image.ref.name"] === `localhost/iqqq:${version}`,
+    JSON.stringify(top),
+  );
+  const indexData = blob(named, "the index");
+  if (indexData === undefined) return;
+  const index = JSON.parse(indexData.toString());
+  const platforms = (index.manifests ?? []).map((m) => `${m.platform?.os}/${m.platform?.architecture}`);
+  check(
+    "the image: the index lists linux/amd64 and linux/arm64, once each",
+    platforms.length === 2 && platforms.includes("linux/amd64") && platforms.includes("linux/arm64"),
+    platforms.join(" "),
+  );
+  for (const entry of index.manifests ?? []) {
+    const arch = entry.platform?.architecture;
+    const expected = PLATFORMS[arch];
+    const manifestData = blob(entry, `the ${arch} manifest`);
+    if (manifestData === undefined || expected === undefined) continue;
+    const manifest = JSON.parse(manifestData.toString());
+    const configData = blob(manifest.config, `the ${arch} config`);
+    if (configData === undefined) continue;
+    const config = JSON.parse(configData.toString());
+    check(
+      `the image: the ${arch} config says architecture ${arch}, os linux, ENTRYPOINT /opt/iqqq/iqqq, user 65532`,
+      config.architecture === arch &&
+        config.os === "linux" &&
+        JSON.stringify(config.config?.Entrypoint) === '["/opt/iqqq/iqqq"]' &&
+        config.config?.User === "65532:65532",
+      JSON.stringify(config),
+    );
+    const layerData = manifest.layers?.length === 1 ? blob(manifest.layers[0], `the ${arch} layer`) : undefined;
+    if (layerData === undefined) {
+      check(`the image: the ${arch} image is one layer`, false, JSON.stringify(manifest.layers));
+      continue;
+    }
+    const tar = gunzipSync(layerData);
+    check(
+      `the image: the ${arch} layer is what its config's diff_ids says`,
+      `sha256:${createHash("sha256").update(tar).digest("hex")}` === config.rootfs?.diff_ids?.[0],
+    );
+    const layer = join(work, `layer-${arch}`);
+    mkdirSync(layer);
+    writeFileSync(join(work, `layer-${arch}.tar`), tar);
+    run("tar", ["-xf", join(work, `layer-${arch}.tar`), "-C", layer]);
+    const exe = join(layer, "opt/iqqq/iqqq");
+    const elf = existsSync(exe) ? readFileSync(exe) : Buffer.alloc(0);
+    const machine = elf.length >= 64 && elf.readUInt32BE(0) === 0x7f454c46 ? elf.readUInt16LE(18) : undefined;
+    check(
+      `the image: the ${arch} layer's /opt/iqqq/iqqq is an ELF executable for ${arch} (e_machine 0x${expected.machine.toString(16)})`,
+      machine === expected.machine,
+      `e_machine ${machine}`,
+    );
+    if (machine === undefined) continue;
+    const interp = interpreter(elf);
+    check(
+      `the image: the ${arch} executable's interpreter, ${interp}, is in the layer`,
+      interp?.startsWith("/opt/iqqq/") === true && existsSync(join(layer, interp)),
+    );
+  }
+  // The SBOM's account of the image: both platforms' C libraries, by their Debian packages.
+  const doc = existsSync(join(dir, spdxName)) ? JSON.parse(readFileSync(join(dir, spdxName), "utf8")) : undefined;
+  const image = doc?.packages.find((p) => p.packageFileName === basename(archive));
+  const held = (doc?.relationships ?? [])
+    .filter((r) => r.spdxElementId === image?.SPDXID && r.relationshipType === "CONTAINS")
+    .map((r) => doc.packages.find((p) => p.SPDXID === r.relatedSpdxElement)?.name);
+  for (const { deb } of Object.values(PLATFORMS))
+    check(`SBOM: the image holds ${deb}`, held.includes(deb), held.join(" "));
+}
+
+/** PT_INTERP of a 64-bit little-endian ELF executable, or undefined. */
+function interpreter(elf) {
+  const phoff = Number(elf.readBigUInt64LE(0x20));
+  const phentsize = elf.readUInt16LE(0x36);
+  for (let i = 0; i < elf.readUInt16LE(0x38); i++) {
+    const at = phoff + i * phentsize;
+    if (elf.readUInt32LE(at) !== 3) continue;
+    const offset = Number(elf.readBigUInt64LE(at + 8));
+    const size = Number(elf.readBigUInt64LE(at + 0x20));
+    return elf
+      .subarray(offset, offset + size)
+      .toString("latin1")
+      .replace(/\0+$/, "");
+  }
+  return undefined;
+}
+
+/**
+ * The arm64 image's iqqq, run under user-mode emulation (qemu-user-static, registered
+ * with binfmt_misc, so that podman --arch arm64 runs it): it says it is the arm64 build;
+ * `iqqq install` copies /opt/iqqq into a folder as inject's init container does; and that
+ * copy, mounted at /opt/iqqq of another container as a job container sees it, wraps a
+ * program and keeps its exit status. The program is the host's static busybox (x86-64,
+ * which the kernel runs itself): what is checked is the arm64 wrapper.
+ */
+function checkArm64(archive, podman) {
+  if (!existsSync("/proc/sys/fs/binfmt_misc/qemu-aarch64")) {
+    console.log(
+      "skip  the arm64 image under qemu (no binfmt_misc entry qemu-aarch64: apt-get install qemu-user-static binfmt-support; .ci/run registers it)",
+    );
+    return;
+  }
+  // By its id: podman pull names it localhost/iqqq:VERSION too, which podman load then gives the host's image.
+  const pull = podman(["pull", "-q", "--arch", "arm64", `oci-archive:${archive}`]);
+  const id = pull.stdout.trim();
+  check(
+    "podman pull --arch arm64 oci-archive:… (the arm64 image of the index)",
+    pull.status === 0 && id !== "",
+    pull.stderr,
+  );
+  if (pull.status !== 0) return;
+  const arch = podman(["image", "inspect", "--format", "{{.Architecture}}", id]);
+  check("…whose architecture is arm64", arch.stdout.trim() === "arm64", arch.stdout + arch.stderr);
+  // qemu-user can hang instead of exiting when the program it runs crashes (a SIGSEGV seen
+  // here, from a bad patch): podman ends such a container itself, before run()'s deadline.
+  const arm = ["run", "--rm", "--network", "none", "--arch", "arm64", "--timeout", "90"];
+  const ver = podman([...arm, id, "--version"]);
+  check(
+    "the arm64 image's iqqq runs under qemu (--version: linux-arm64)",
+    ver.status === 0 && firstLine(ver.stdout) === `iqqq ${version}` && /, linux-arm64$/m.test(ver.stdout),
+    ver.stdout + ver.stderr,
+  );
+  if (ver.status !== 0) return;
+  // The image's user (65532) writes the folder, as it writes a pod's emptyDir.
+  const folder = join(work, "arm64-install");
+  mkdirSync(folder, { mode: 0o777 });
+  chmodSync(folder, 0o777);
+  const install = podman([...arm, "-v", `${folder}:/iqqq-install`, id, "install", "/iqqq-install"]);
+  check(
+    "…iqqq install /iqqq-install copies its /opt/iqqq there",
+    install.status === 0 && existsSync(join(folder, "iqqq")) && existsSync(join(folder, "lib")),
+    install.stdout + install.stderr,
+  );
+  const job = podman([
+    ...arm,
+    "-v",
+    `${folder}:/opt/iqqq:ro`,
+    "-v",
+    "/bin/busybox:/bin/sh:ro",
+    "--entrypoint",
+    "/opt/iqqq/iqqq",
+    id,
+    "/bin/sh",
+    "-c",
+    "echo job; exit 5",
+  ]);
+  check(
+    "…and the installed copy wraps a program, keeping its status (5)",
+    job.status === 5 && job.stdout === "job\n",
+    `exit ${job.status}: ${job.stdout}${job.stderr}`,
+  );
+}

@@ -1,18 +1,18 @@
 // npm run release: everything a user installs, without a clone, in dist/release/:
 //   iqqq-linux-{x64,arm64}[-musl]      the standalone executables (Bun)
 //   iqqq-VERSION.tgz                   the npm package (npm i -g ./iqqq-VERSION.tgz)
-//   iqqq-image-VERSION-linux-x64.oci.tar  the iqqq image, an OCI archive (podman load -i …)
+//   iqqq-image-VERSION.oci.tar         the iqqq image for linux/amd64 and linux/arm64, an OCI archive
 //   iqqq-VERSION.spdx.json             the SBOM: what each of them holds (scripts/sbom.mjs)
 //   SHA256SUMS                         for all of them (sha256sum -c SHA256SUMS)
-// `--no-image` skips the image (it needs podman, runc and patchelf; CI has them).
+// `--no-image` skips the image (it needs patchelf and Debian's libc6-arm64-cross; CI has them).
 // scripts/check-release.mjs checks what this writes.
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { stageImage } from "./image.mjs";
+import { writeImage } from "./image.mjs";
 import { sbom } from "./sbom.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
@@ -34,7 +34,9 @@ function have(command) {
 }
 
 if (withImage) {
-  const missing = ["podman", "runc", "patchelf"].filter((c) => !have(c));
+  const missing = ["patchelf"].filter((c) => !have(c));
+  // arm64's loader and libraries (scripts/image.mjs).
+  if (!existsSync("/usr/aarch64-linux-gnu/lib/libc.so.6")) missing.push("libc6-arm64-cross");
   if (missing.length > 0) {
     console.error(
       `release: the image needs ${missing.join(", ")} (Debian: apt-get install ${missing.join(" ")}); or run npm run release -- --no-image`,
@@ -56,26 +58,14 @@ for (const name of readdirSync(join(root, "dist/bin")).filter((f) => f.startsWit
   copyFileSync(join(root, "dist/bin", name), join(out, name));
 }
 
-// 3. The image: /opt/iqqq/ is self-contained (the x64 executable, its own loader
-//    and libraries), so it runs FROM scratch, and copied into any image.
+// 3. The image: /opt/iqqq/ is self-contained (the executable, its own loader
+//    and libraries), so it runs FROM scratch, and copied into any image; one
+//    image for each of linux/amd64 and linux/arm64, in one OCI index.
 if (withImage) {
-  const stage = stageImage(join(root, "dist/bin/iqqq-linux-x64"));
-  const conf = join(stage, "containers.conf");
-  // This machine's podman settings: ../shared/podman.md (also test/pods/pods.ts).
-  writeFileSync(conf, '[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = "cgroupfs"\n');
-  const env = { ...process.env, CONTAINERS_CONF: conf };
-  const tag = `localhost/iqqq:${version}`;
-  run(
-    "podman",
-    ["--runtime", "runc", "build", "-q", "--label", `org.opencontainers.image.version=${version}`, "-t", tag, stage],
-    {
-      env,
-      stdio: ["ignore", "ignore", "inherit"],
-    },
-  );
-  const archive = join(out, `iqqq-image-${version}-linux-x64.oci.tar`);
-  run("podman", ["--runtime", "runc", "save", "-q", "--format", "oci-archive", "-o", archive, tag], { env });
-  rmSync(stage, { recursive: true, force: true });
+  writeImage(join(out, `iqqq-image-${version}.oci.tar`), {
+    version,
+    executables: { amd64: join(root, "dist/bin/iqqq-linux-x64"), arm64: join(root, "dist/bin/iqqq-linux-arm64") },
+  });
 }
 
 // 4. The SBOM, for every artefact above.

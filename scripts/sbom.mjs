@@ -5,7 +5,8 @@
 // metafile) names the npm packages bundled into each file; their versions,
 // download locations and sha512 from package-lock.json, their licences from
 // their package.json. The executables carry the Bun runtime too; the image the
-// host's glibc (libc6), whose loader and libraries scripts/image.mjs copies in.
+// C libraries scripts/image.mjs copies in: libc6 (the host's, amd64) and
+// libc6-arm64-cross (arm64's).
 //
 //   node scripts/sbom.mjs OUT.json ARTEFACT...   (scripts/release.mjs runs it)
 
@@ -14,6 +15,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { PLATFORMS } from "./image.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 
@@ -98,20 +100,25 @@ export function sbom(artefacts, { created = new Date().toISOString() } = {}) {
       contains.push(add(other(`SPDXRef-bun-${bun.replace(/[^A-Za-z0-9.]/g, "-")}`, "bun", bun, `pkg:npm/bun@${bun}`)));
     }
     if (image) {
+      // Each platform's loader and libraries, by the Debian package they are copied from
+      // (scripts/image.mjs): libc6 (amd64, the host's) and libc6-arm64-cross.
       // dpkg-query's own format field, not a template.
       const format = ["$", "{Version}"].join("");
-      const libc = spawnSync("dpkg-query", ["-W", "-f", format, "libc6"], { encoding: "utf8" }).stdout.trim();
-      if (libc === "") throw new Error("sbom: cannot tell the libc6 version the image's libraries come from");
-      contains.push(
-        add(
-          other(
-            `SPDXRef-deb-libc6-${libc.replace(/[^A-Za-z0-9.]/g, "-")}`,
-            "libc6",
-            libc,
-            `pkg:deb/debian/libc6@${libc}?arch=amd64`,
+      for (const [arch, { deb }] of Object.entries(PLATFORMS)) {
+        const v = spawnSync("dpkg-query", ["-W", "-f", format, deb], { encoding: "utf8" }).stdout.trim();
+        if (v === "") throw new Error(`sbom: cannot tell the ${deb} version the image's ${arch} libraries come from`);
+        const purlArch = deb === "libc6" ? arch : "all";
+        contains.push(
+          add(
+            other(
+              `SPDXRef-deb-${deb}-${v.replace(/[^A-Za-z0-9.]/g, "-")}`,
+              deb,
+              v,
+              `pkg:deb/debian/${deb}@${v}?arch=${purlArch}`,
+            ),
           ),
-        ),
-      );
+        );
+      }
     }
     for (const related of contains)
       relationships.push({ spdxElementId: id, relationshipType: "CONTAINS", relatedSpdxElement: related });

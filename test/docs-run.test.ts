@@ -79,7 +79,7 @@ const OTHER_FLAGS: Readonly<Record<string, string>> = {
 
 /** The files a build writes (names as the docs write them: VERSION, {x64,arm64}, <arch>). */
 const BUILT =
-  /^dist\/(?:bin\/?|release\/?|bin\/(?:SHA256SUMS|iqqq-linux-(?:x64|arm64|\{x64,arm64\}|<arch>)(?:-musl)?|iqqq-\$\{VARIANT\})|release\/(?:SHA256SUMS|iqqq-linux-(?:x64|arm64)(?:-musl)?|iqqq-image-(?:VERSION|\*)-linux-x64\.oci\.tar|iqqq-image-\*\.oci\.tar|iqqq-VERSION\.tgz))$/;
+  /^dist\/(?:bin\/?|release\/?|bin\/(?:SHA256SUMS|iqqq-linux-(?:x64|arm64|\{x64,arm64\}|<arch>)(?:-musl)?|iqqq-\$\{VARIANT\})|release\/(?:SHA256SUMS|iqqq-linux-(?:x64|arm64)(?:-musl)?|iqqq-image-(?:VERSION|\*)\.oci\.tar|iqqq-VERSION\.tgz))$/;
 const REPO_PATH = /(?<![\w./-])((?:src|test|docker|docs|examples|deploy|scripts|bench|dist|\.ci)\/[\w./*{},<>$-]*)/g;
 /** Absolute paths that are iqqq's own, in its containers: the code must use them. */
 const OWN_ABSOLUTE =

@@ -47,7 +47,6 @@ export async function injectCommand(args: readonly string[], env: Env, io: Io): 
   // One look-up per image, however many containers use it; any address (this
   // runs on the user's own machine, for the user).
   const lookups = new ImageLookups({
-    platform: parsed.platform,
     env,
     deadlineMs: LOOKUP_DEADLINE_MS,
     perHost: 4,
@@ -59,9 +58,11 @@ export async function injectCommand(args: readonly string[], env: Env, io: Io): 
     mode: parsed.mode,
     volume: parsed.volume,
     watch: parsed.watch,
-    imageCommand: (ref: string) => {
-      const found = cache.get(ref) ?? lookups.lookup(ref);
-      cache.set(ref, found);
+    platform: parsed.platform,
+    imageCommand: (ref: string, platforms: readonly string[]) => {
+      const key = `${ref}\0${platforms.join(" ")}`;
+      const found = cache.get(key) ?? lookups.lookup(ref, platforms);
+      cache.set(key, found);
       return found;
     },
   };

@@ -18,9 +18,10 @@ export const PLATFORM = flag({
   name: "platform",
   value: "OS/ARCH",
   help: "the platform whose image config is read when a container\nhas no command; default $default",
-  shownDefault: "linux/amd64",
-  default: (): string => "linux/amd64",
-  parse: (raw): string => {
+  shownDefault:
+    "the pod's nodeSelector\nkubernetes.io/arch (linux/ARCH), else both linux/amd64 and\nlinux/arm64, whose ENTRYPOINT and CMD must then agree",
+  default: (): string | undefined => undefined,
+  parse: (raw): string | undefined => {
     const bad = badPlatform(raw);
     if (bad !== undefined) throw new FlagError(bad);
     return raw;

@@ -5,6 +5,7 @@
 // container in a shared process namespace. Pure: objects in, objects out; the
 // image look-up for a container without a command is passed in.
 
+import { badPlatform } from "../registry/reference.js";
 import { kindOfContainer } from "../sidecar/catalogue.js";
 import { MARK } from "../watch/containers.js";
 import { podSidecars } from "./sidecars.js";
@@ -51,11 +52,17 @@ function ownContainer() {
   };
 }
 
-/** An image's ENTRYPOINT and CMD, as its config holds them. */
+/** An image's ENTRYPOINT and CMD, as its config holds them, and on which platform (none: one image for all). */
 export interface ImageCommand {
   readonly entrypoint: readonly string[];
   readonly cmd: readonly string[];
+  readonly platform?: string;
 }
+
+/** The node label a pod's nodeSelector names its nodes' architecture by (amd64, arm64…). */
+export const ARCH_LABEL = "kubernetes.io/arch";
+/** The platforms read when neither --platform nor the pod says which: the two iqqq's image is built for. */
+export const BOTH_PLATFORMS: readonly string[] = ["linux/amd64", "linux/arm64"];
 
 /** How iqqq reaches the job containers: copied into an emptyDir by an init container, or the image mounted. */
 export type Volume = "emptydir" | "image";
@@ -69,8 +76,13 @@ export interface InjectOptions {
   readonly mode: Mode;
   /** Wrapper mode: emptydir (default, any cluster) or image (an image volume, Kubernetes 1.33 and later). */
   readonly volume?: Volume;
-  /** For a container without a command: its image's ENTRYPOINT and CMD (registry.ts). */
-  readonly imageCommand?: (image: string) => Promise<ImageCommand>;
+  /**
+   * For a container without a command: its image's ENTRYPOINT and CMD on each of `platforms` its
+   * index has (registry/client.ts).
+   */
+  readonly imageCommand?: (image: string, platforms: readonly string[]) => Promise<readonly ImageCommand[]>;
+  /** The platform whose image config is read (--platform); undefined: the pod's node architecture, else both. */
+  readonly platform?: string | undefined;
   /** Watcher mode: the process to watch where no command or image says it. */
   readonly watch?: string | undefined;
 }
@@ -94,6 +106,7 @@ interface PodSpec extends Obj {
   initContainers?: Container[];
   volumes?: Obj[];
   shareProcessNamespace?: boolean;
+  nodeSelector?: unknown;
 }
 
 /** What inject did to one document, for the log. */
@@ -264,7 +277,9 @@ async function injectWrapper(pod: Pod, options: InjectOptions, what: string): Pr
   const jobs = jobContainers(spec);
   if (jobs.length === 0) throw new InjectError(`${what}: no job container (only sidecars)`);
   // Every command first: a failed look-up leaves the document as it was.
-  const commands = await Promise.all(jobs.map((c) => (isInjected(c) ? undefined : wrappedCommand(c, options, what))));
+  const commands = await Promise.all(
+    jobs.map((c) => (isInjected(c) ? undefined : wrappedCommand(c, spec, options, what))),
+  );
   // The containers that run the copy of iqqq, now or from an earlier injection.
   const ours = new Set(jobs.filter((c, i) => commands[i] !== undefined || c.command?.[0] === IQQQ));
   // Every job container brings its own iqqq (its image or command starts with it): nothing to add.
@@ -531,11 +546,12 @@ function isIqqq(program: string | undefined): boolean {
 /** The container's command with iqqq first, and its args when CMD must be spelt out. */
 async function wrappedCommand(
   c: Container,
+  spec: PodSpec,
   options: InjectOptions,
   what: string,
 ): Promise<{ command: string[]; args?: string[] } | undefined> {
   if (nonEmpty(c.command)) return { command: [IQQQ, ...c.command] };
-  const image = await imageCommand(c, options, what);
+  const image = await imageCommand(c, spec, options, what);
   // An image whose ENTRYPOINT is iqqq already (docker/wrap.Dockerfile): nothing to add.
   if (isIqqq(image.entrypoint[0])) return undefined;
   // Without a command of its own the container runs ENTRYPOINT + (args, or else CMD).
@@ -555,18 +571,50 @@ export function escapeExpansion(word: string): string {
   return word.replaceAll("$", "$$$$");
 }
 
-async function imageCommand(c: Container, options: InjectOptions, what: string): Promise<ImageCommand> {
+/**
+ * The ENTRYPOINT and CMD the container runs: its image's on the platform --platform names,
+ * else on the pod's node architecture (nodeSelector kubernetes.io/arch), else on both
+ * linux/amd64 and linux/arm64, which must then agree (the pod may run on either).
+ */
+async function imageCommand(c: Container, spec: PodSpec, options: InjectOptions, what: string): Promise<ImageCommand> {
   const where = `${what}: container ${c.name} has no command`;
   if (c.image === undefined) throw new InjectError(`${where} and no image`);
   if (options.imageCommand === undefined)
     throw new InjectError(`${where}, and its image's ENTRYPOINT cannot be looked up here`);
+  const platforms = options.platform !== undefined ? [options.platform] : podPlatforms(spec, what);
+  let found: readonly ImageCommand[];
   try {
-    return await options.imageCommand(c.image);
+    found = await options.imageCommand(c.image, platforms);
   } catch (err) {
     throw new InjectError(
       `${where}, and its image's ENTRYPOINT could not be read from ${registryOf(c.image)}: ${lookupFailure(err)}; give the container a command: (its image's ENTRYPOINT and CMD), or use --mode watcher, which changes no command and looks nothing up`,
     );
   }
+  const [first, ...others] = found;
+  if (first === undefined) throw new InjectError(`${where}, and its image ${c.image} was not found`);
+  const other = others.find((o) => !sameWords(o.entrypoint, first.entrypoint) || !sameWords(o.cmd, first.cmd));
+  if (other !== undefined)
+    throw new InjectError(
+      `${where}, and its image ${c.image} runs another ENTRYPOINT or CMD on ${first.platform} than on ${other.platform}; the pod does not say which its nodes are (nodeSelector ${ARCH_LABEL}), so iqqq does not guess: give the container a command, or the pod a nodeSelector ${ARCH_LABEL}, or iqqq --platform`,
+    );
+  return first;
+}
+
+/** The pod's node architecture, as its nodeSelector names it (linux/ARCH), else both of BOTH_PLATFORMS. */
+function podPlatforms(spec: PodSpec, what: string): readonly string[] {
+  const selector = spec.nodeSelector;
+  const arch = isObj(selector) ? selector[ARCH_LABEL] : undefined;
+  if (typeof arch !== "string") return BOTH_PLATFORMS;
+  const platform = `linux/${arch}`;
+  if (badPlatform(platform) !== undefined)
+    throw new InjectError(
+      `${what}: its nodeSelector ${ARCH_LABEL} ${JSON.stringify(arch.slice(0, 63))} is not an architecture`,
+    );
+  return [platform];
+}
+
+function sameWords(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((w, i) => w === b[i]);
 }
 
 /** The registry host of an image reference, as the distribution spec reads it (Docker Hub when none). */

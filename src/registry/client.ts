@@ -1,7 +1,7 @@
 // An image's ENTRYPOINT and CMD, read from its registry with the OCI
 // distribution API: the manifest (an image index or Docker manifest list is
-// narrowed to the platform asked for), then the config blob, each checked
-// against its digest before it is used. Anonymous access, Basic credentials and
+// narrowed to each platform asked for that it has), then the config blob, each
+// checked against its digest before it is used. Anonymous access, Basic credentials and
 // the bearer-token flow (Docker Hub, GHCR, Quay, GCR/AR, ECR's Basic), with
 // credentials from credentials.ts. Registries on a loopback address are spoken
 // to over plain HTTP, as Docker and podman do; every other one over HTTPS.
@@ -69,8 +69,8 @@ const REQUEST_TIMEOUT_MS = 15_000;
 const MAX_REDIRECTS = 3;
 
 export interface LookupOptions {
-  /** OS/ARCH[/VARIANT], such as linux/amd64. */
-  readonly platform: string;
+  /** OS/ARCH[/VARIANT], such as linux/amd64: those to read, of an index (one image for all: that one). */
+  readonly platforms: readonly string[];
   readonly env: Env;
   /** Ends the whole look-up early (the webhook's answer cannot wait past the API server's timeout). */
   readonly signal?: AbortSignal;
@@ -87,7 +87,12 @@ export class RegistryError extends Error {
   code: string | undefined;
 }
 
-export async function imageCommand(ref: string, options: LookupOptions): Promise<ImageCommand> {
+/**
+ * The image's ENTRYPOINT and CMD on each platform asked for that its index has (at least
+ * one, else an error), each with its platform; an image that is no index: its own, with
+ * no platform (it is the same on every node).
+ */
+export async function imageCommand(ref: string, options: LookupOptions): Promise<readonly ImageCommand[]> {
   const image = parseReference(ref);
   const policy = options.policy ?? OPEN_POLICY;
   const client = new RegistryClient(
@@ -102,33 +107,59 @@ export async function imageCommand(ref: string, options: LookupOptions): Promise
     [...INDEX_TYPES, ...MANIFEST_TYPES],
     { limit: MANIFEST_LIMIT, digest: image.digest, what: `the manifest ${manifestName(image).slice(0, 19)}` },
   );
-  if (INDEX_TYPES.includes(String(manifest.mediaType)) || Array.isArray(manifest.manifests)) {
-    const chosen = choosePlatform(manifest.manifests, options.platform);
-    if (chosen === undefined) throw new RegistryError(`${ref} has no image for ${options.platform}`);
-    const digest = parseDigest(chosen, (why) => {
+  if (!INDEX_TYPES.includes(String(manifest.mediaType)) && !Array.isArray(manifest.manifests))
+    return [await configCommand(client, configOf(ref, manifest), undefined)];
+  const list = manifest.manifests;
+  const chosen = options.platforms.flatMap((platform) => {
+    const digest = choosePlatform(list, platform);
+    return digest === undefined ? [] : [{ platform, digest }];
+  });
+  // Not kept while waiting for more: the bytes it held count against the budget no longer.
+  manifest = undefined;
+  if (chosen.length === 0) throw new RegistryError(`${ref} has no image for ${options.platforms.join(" or ")}`);
+  const found: ImageCommand[] = [];
+  // One after the other: each is small, and the second often shares the first's token.
+  for (const { platform, digest: named } of chosen) {
+    const digest = parseDigest(named, (why) => {
       throw new RegistryError(`${ref}: its index names a manifest by a bad digest: ${why}`);
     });
-    manifest = undefined;
-    manifest = await client.json(`manifests/${digest.text}`, MANIFEST_TYPES, {
+    const one = await client.json(`manifests/${digest.text}`, MANIFEST_TYPES, {
       limit: MANIFEST_LIMIT,
       digest,
-      what: `the ${options.platform} manifest`,
+      what: `the ${platform} manifest`,
     });
+    found.push(await configCommand(client, configOf(ref, one), platform));
   }
+  return found;
+}
+
+/** The digest of the config an image manifest names. */
+function configOf(ref: string, manifest: Json): Digest {
   const named = (manifest.config as { digest?: unknown } | undefined)?.digest;
   if (typeof named !== "string") throw new RegistryError(`${ref}: the manifest names no config`);
-  const digest = parseDigest(named, (why) => {
+  return parseDigest(named, (why) => {
     throw new RegistryError(`${ref}: the manifest names its config by a bad digest: ${why}`);
   });
-  manifest = undefined;
+}
+
+/** ENTRYPOINT and CMD from an image's config. */
+async function configCommand(
+  client: RegistryClient,
+  digest: Digest,
+  platform: string | undefined,
+): Promise<ImageCommand> {
   const config = await client.json(`blobs/${digest.text}`, ["application/json", "*/*"], {
     limit: CONFIG_LIMIT,
     digest,
     blob: true,
-    what: "the image config",
+    what: platform === undefined ? "the image config" : `the ${platform} image config`,
   });
   const inner = (config.config ?? {}) as { Entrypoint?: unknown; Cmd?: unknown };
-  return { entrypoint: strings(inner.Entrypoint), cmd: strings(inner.Cmd) };
+  return {
+    entrypoint: strings(inner.Entrypoint),
+    cmd: strings(inner.Cmd),
+    ...(platform === undefined ? {} : { platform }),
+  };
 }
 
 function strings(x: unknown): string[] {

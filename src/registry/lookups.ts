@@ -17,7 +17,6 @@ import type { AddressPolicy, Budget } from "./network.js";
 import { parseReference } from "./reference.js";
 
 export interface LookupsOptions {
-  readonly platform: string;
   readonly env: Env;
   readonly policy?: AddressPolicy;
   readonly budget?: Budget;
@@ -48,7 +47,7 @@ export interface CacheOptions {
 }
 
 export class ImageLookups {
-  readonly #inflight = new Map<string, Promise<ImageCommand>>();
+  readonly #inflight = new Map<string, Promise<readonly ImageCommand[]>>();
   readonly #hosts = new Map<string, Slots>();
   readonly #all: Slots;
   readonly #cache: ImageCache | undefined;
@@ -59,22 +58,30 @@ export class ImageLookups {
   }
 
   /**
-   * The image's ENTRYPOINT and CMD; `signal` ends this caller's wait, not a look-up others share.
+   * The image's ENTRYPOINT and CMD on each of `platforms` it has (client.ts); `signal` ends this
+   * caller's wait, not a look-up others share.
    * `credentials` (base64(user:password), a pod's pull secret's): used for this look-up, and part
    * of its key in flight and in the cache, so that an answer read with one pod's credentials is
    * never given to a pod without them.
    */
-  lookup(ref: string, signal?: AbortSignal, credentials?: string): Promise<ImageCommand> {
+  lookup(
+    ref: string,
+    platforms: readonly string[],
+    signal?: AbortSignal,
+    credentials?: string,
+  ): Promise<readonly ImageCommand[]> {
     const who = credentials === undefined ? "" : `\0${sha256(credentials)}`;
+    // Platforms are checked words (OS/ARCH[/VARIANT]): joined with a space, one key per list.
+    const on = `\0${platforms.join(" ")}`;
     const base = this.#cache === undefined ? ref : cacheKey(ref);
-    const key = base === undefined ? undefined : `${base}${who}`;
-    const flight = `${ref}${who}`;
+    const key = base === undefined ? undefined : `${base}${on}${who}`;
+    const flight = `${ref}${on}${who}`;
     const cached = key === undefined ? undefined : this.#cache?.get(key);
     if (this.#cache !== undefined) this.options.onCache?.(cached !== undefined);
     if (cached !== undefined) return Promise.resolve(cached.command);
     let shared = this.#inflight.get(flight);
     if (shared === undefined) {
-      shared = this.#start(ref, credentials);
+      shared = this.#start(ref, platforms, credentials);
       this.#inflight.set(flight, shared);
       const forget = (): void => {
         this.#inflight.delete(flight);
@@ -98,13 +105,17 @@ export class ImageLookups {
     return { entries: this.#cache?.size ?? 0, bytes: this.#cache?.bytes ?? 0 };
   }
 
-  async #start(ref: string, credentials: string | undefined): Promise<ImageCommand> {
+  async #start(
+    ref: string,
+    platforms: readonly string[],
+    credentials: string | undefined,
+  ): Promise<readonly ImageCommand[]> {
     const observe = this.options.observe;
-    if (observe === undefined) return this.#send(ref, credentials);
+    if (observe === undefined) return this.#send(ref, platforms, credentials);
     const started = performance.now();
     const seconds = (): number => (performance.now() - started) / 1000;
     try {
-      const found = await this.#send(ref, credentials);
+      const found = await this.#send(ref, platforms, credentials);
       observe("found", seconds());
       return found;
     } catch (err) {
@@ -113,7 +124,11 @@ export class ImageLookups {
     }
   }
 
-  async #send(ref: string, credentials: string | undefined): Promise<ImageCommand> {
+  async #send(
+    ref: string,
+    platforms: readonly string[],
+    credentials: string | undefined,
+  ): Promise<readonly ImageCommand[]> {
     const registry = parseReference(ref).registry;
     // One host however it is written (2130706433, 127.1 and 127.0.0.1 are one).
     const host = new URL(`http://${registry}`).host;
@@ -131,7 +146,7 @@ export class ImageLookups {
           // The deadline ends the wait even if a request never settles.
           return await raceAbort(
             imageCommand(ref, {
-              platform: this.options.platform,
+              platforms,
               env: this.options.env,
               signal: deadline,
               ...(this.options.policy === undefined ? {} : { policy: this.options.policy }),
@@ -174,7 +189,7 @@ function cacheKey(ref: string): string | undefined {
  * its entry to the end), each kept at most its time to live.
  */
 class ImageCache {
-  readonly #entries = new Map<string, { command: ImageCommand; bytes: number; until: number }>();
+  readonly #entries = new Map<string, { command: readonly ImageCommand[]; bytes: number; until: number }>();
   #bytes = 0;
 
   constructor(private readonly options: CacheOptions) {}
@@ -187,7 +202,7 @@ class ImageCache {
     return this.#bytes;
   }
 
-  get(key: string): { command: ImageCommand } | undefined {
+  get(key: string): { command: readonly ImageCommand[] } | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
     this.#entries.delete(key);
@@ -199,7 +214,7 @@ class ImageCache {
     return entry;
   }
 
-  set(key: string, command: ImageCommand, byDigest: boolean): void {
+  set(key: string, command: readonly ImageCommand[], byDigest: boolean): void {
     // Counted as UTF-16 strings are kept (2 bytes a unit), with the key, and a little for the objects.
     const bytes = 2 * (key.length + JSON.stringify(command).length) + 200;
     if (bytes > this.options.entryBytes) return;

@@ -33,7 +33,9 @@ export interface ReviewOptions {
   /** For pods labelled iqqq.io/inject=true; =wrapper and =watcher pick their own. Default wrapper. */
   readonly mode?: Mode;
   readonly volume?: Volume;
-  readonly imageCommand?: (image: string) => Promise<ImageCommand>;
+  readonly imageCommand?: (image: string, platforms: readonly string[]) => Promise<readonly ImageCommand[]>;
+  /** --platform; undefined: the pod's node architecture, else both (inject.ts). */
+  readonly platform?: string | undefined;
   /** The API server found the pod's namespace labelled iqqq.io/inject=enabled (the review came to /inject/namespace). */
   readonly namespaceOptedIn?: boolean;
   /** The webhook's own namespace: never injected, as kube-system. */
@@ -181,6 +183,7 @@ export async function answerReview(body: unknown, options: ReviewOptions): Promi
       mode,
       ...(options.volume !== undefined ? { volume: options.volume } : {}),
       ...optional(options.imageCommand),
+      platform: options.platform,
     });
     warnings = (outcome.warnings ?? []).map((w) => `iqqq: ${w}`);
     if (outcome.kind !== "injected")

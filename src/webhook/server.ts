@@ -122,7 +122,8 @@ export interface WebhookOptions {
   readonly cert: string;
   readonly key: string;
   readonly port: number;
-  readonly platform: string;
+  /** --platform; undefined: each pod's node architecture, else linux/amd64 and linux/arm64. */
+  readonly platform: string | undefined;
   readonly allow: readonly string[];
   readonly drainMs: number;
   /** Where GET /metrics is served over plain HTTP (0: any free port); undefined: not served. */
@@ -175,7 +176,6 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
       digestTtlMs: DIGEST_TTL_MS,
     },
     onCache: (hit) => metrics.cache(hit),
-    platform: options.platform,
     env,
     policy: { anyAddress: false, allowed: options.allow, resolver: "dns" },
     budget: new Budget(REGISTRY_BYTES),
@@ -329,16 +329,19 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
         image,
         mode: options.mode,
         volume: options.volume,
+        platform: options.platform,
         namespaceOptedIn,
         ...(ownNamespace === undefined ? {} : { ownNamespace }),
-        imageCommand: (ref) => {
+        imageCommand: (ref, platforms) => {
           asked.add(ref);
           if (asked.size > LOOKUPS_PER_REVIEW)
             return Promise.reject(
               new Error(`the pod has more than ${LOOKUPS_PER_REVIEW} images without a command to look up`),
             );
-          if (pullSecrets === undefined) return lookups.lookup(ref, deadline);
-          return podCredentials().then((auths) => lookups.lookup(ref, deadline, auths.get(registryOf(ref) ?? "")));
+          if (pullSecrets === undefined) return lookups.lookup(ref, platforms, deadline);
+          return podCredentials().then((auths) =>
+            lookups.lookup(ref, platforms, deadline, auths.get(registryOf(ref) ?? "")),
+          );
         },
       }).then(
         ({ review, summary, outcome, reason }) => {

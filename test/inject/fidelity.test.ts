@@ -232,7 +232,7 @@ const OPTIONS: InjectOptions = {
   imageCommand: async (image) => {
     const found = IMAGES[image];
     if (found === undefined) throw new Error(`no image ${image}`);
-    return found;
+    return [found];
   },
 };
 

@@ -3,7 +3,8 @@
 // shipped module file accounted for; prom-client only in the webhook's file,
 // never in the wrapper's; each artefact described by its sha256 and holding
 // the bundled packages at the lock's versions and sha512, the executables the
-// Bun runtime too, the image the host's libc6; the document well formed
+// Bun runtime too, the image the C libraries of both its platforms (the host's
+// libc6, and libc6-arm64-cross); the document well formed
 // (unique ids, relationships between known ones).
 
 import assert from "node:assert/strict";
@@ -41,7 +42,7 @@ test("dist/bundled.json accounts for every module file npm ships, and prom-clien
 test("the SBOM: each artefact by sha256, with what it holds at the lock's versions", async () => {
   const dir = await mkdtemp(join(tmpdir(), "iqqq-sbom-"));
   const { version } = json("package.json");
-  const names = [`iqqq-${version}.tgz`, "iqqq-linux-x64", `iqqq-image-${version}-linux-x64.oci.tar`];
+  const names = [`iqqq-${version}.tgz`, "iqqq-linux-x64", `iqqq-image-${version}.oci.tar`];
   for (const name of names) await writeFile(join(dir, name), `content of ${name}`);
   const doc = sbom(names.map((n) => join(dir, n)));
   assert.equal(doc.spdxVersion, "SPDX-2.3");
@@ -77,8 +78,10 @@ test("the SBOM: each artefact by sha256, with what it holds at the lock's versio
     }
     const bun = inside.find((p) => p.name === "bun");
     assert.equal(bun?.versionInfo, name.endsWith(".tgz") ? undefined : json("node_modules/bun/package.json").version);
-    const libc = inside.find((p) => p.name === "libc6");
-    const dpkg = spawnSync("dpkg-query", ["-W", "-f", "$" + "{Version}", "libc6"], { encoding: "utf8" }).stdout;
-    assert.equal(libc?.versionInfo, name.endsWith(".oci.tar") ? dpkg : undefined);
+    for (const deb of ["libc6", "libc6-arm64-cross"]) {
+      const libc = inside.find((p) => p.name === deb);
+      const dpkg = spawnSync("dpkg-query", ["-W", "-f", "$" + "{Version}", deb], { encoding: "utf8" }).stdout;
+      assert.equal(libc?.versionInfo, name.endsWith(".oci.tar") ? dpkg : undefined, deb);
+    }
   }
 });

@@ -1,6 +1,8 @@
 // A registry for the tests: the distribution API's read side for one
 // repository (team/job), behind bearer tokens, as Docker Hub serves it, on a
-// loopback port. Tags: "1" (an index of amd64 and arm64 images), "wrapped"
+// loopback port. Tags: "1" (an index of amd64 and arm64 images of one
+// ENTRYPOINT and CMD), "split" (an index whose amd64 and arm64 images run
+// different ENTRYPOINTs), "wrapped"
 // (ENTRYPOINT is iqqq already), "dollars" (a shell ENTRYPOINT with what the
 // kubelet would expand, and CMD words YAML 1.1 would misread).
 
@@ -43,29 +45,27 @@ export async function fakeRegistry(): Promise<FakeRegistry> {
       },
       layers: [],
     });
-  const image = (arch: string) =>
-    manifest({ architecture: arch, os: "linux", config: { Entrypoint: ["/entry", `--${arch}`], Cmd: ["run", "all"] } });
+  /** One platform's image: its ENTRYPOINT names the platform when `split`. */
+  const image = (arch: string, split: boolean) =>
+    manifest({
+      architecture: arch,
+      os: "linux",
+      config: { Entrypoint: split ? ["/entry", `--${arch}`] : ["/entry"], Cmd: ["run", "all"] },
+    });
   const wrapped = manifest({ config: { Entrypoint: ["/usr/local/bin/iqqq", "/app/job"], Cmd: [] } });
   /** A shell ENTRYPOINT with what the kubelet would expand in a pod spec, and CMD words YAML 1.1 would misread. */
   const dollars = manifest({ config: { Entrypoint: DOLLARS.entrypoint, Cmd: DOLLARS.cmd } });
-  const index = {
+  const index = (split: boolean) => ({
     schemaVersion: 2,
     mediaType: "application/vnd.oci.image.index.v1+json",
-    manifests: [
-      {
-        mediaType: "application/vnd.oci.image.manifest.v1+json",
-        digest: image("amd64"),
-        size: 1,
-        platform: { os: "linux", architecture: "amd64" },
-      },
-      {
-        mediaType: "application/vnd.oci.image.manifest.v1+json",
-        digest: image("arm64"),
-        size: 1,
-        platform: { os: "linux", architecture: "arm64" },
-      },
-    ],
-  };
+    manifests: ["amd64", "arm64"].map((arch) => ({
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      digest: image(arch, split),
+      size: 1,
+      platform: { os: "linux", architecture: arch },
+    })),
+  });
+  const indexes = { "1": JSON.stringify(index(false)), split: JSON.stringify(index(true)) };
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://x");
     if (url.pathname === "/token") {
@@ -87,8 +87,8 @@ export async function fakeRegistry(): Promise<FakeRegistry> {
     }
     const m = /^\/v2\/team\/job\/(manifests|blobs)\/(.+)$/.exec(url.pathname);
     const found =
-      m?.[2] === "1"
-        ? { type: index.mediaType, body: JSON.stringify(index) }
+      m?.[2] === "1" || m?.[2] === "split"
+        ? { type: "application/vnd.oci.image.index.v1+json", body: indexes[m[2]] }
         : m?.[2] === "wrapped" || m?.[2] === "dollars"
           ? (blobs.get(m[2] === "wrapped" ? wrapped : dollars) as { type: string; body: string })
           : blobs.get(m?.[2] ?? "");

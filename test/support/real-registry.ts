@@ -1,6 +1,7 @@
 // Debian's docker-registry (the distribution project's registry), on a
-// loopback port of its own, with an image pushed through its API (a config
-// blob and a manifest, as podman push would send them, without podman), and
+// loopback port of its own, with images pushed through its API (a config
+// blob and a manifest, as podman push would send them, without podman; or an
+// image index of one such image per architecture), and
 // its access log kept: a test can count the requests it really served.
 
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -17,6 +18,16 @@ export interface RealRegistry {
   readonly host: string;
   /** Pushes an image whose config says this ENTRYPOINT and CMD; returns its manifest's digest. */
   push(repository: string, tag: string, entrypoint: string[], cmd: string[]): Promise<string>;
+  /**
+   * Pushes an image index (OCI) of one image per architecture (linux/ARCH), each config
+   * saying its architecture and these ENTRYPOINT and CMD; returns each platform's manifest
+   * digest, by architecture.
+   */
+  pushIndex(
+    repository: string,
+    tag: string,
+    images: Record<string, { entrypoint: string[]; cmd: string[] }>,
+  ): Promise<Record<string, string>>;
   /**
    * The requests served so far, as its access log lines ("GET /v2/… HTTP/1.1" 200 …). The
    * registry writes a line once it has answered: a request of the test's own, sent after, is
@@ -75,36 +86,73 @@ export async function startRegistry(): Promise<RealRegistry> {
     if (put.status !== 201) throw new Error(`blob: ${put.status} ${await put.text()}`);
     return digest;
   };
+  /** PUTs a manifest (or an index) under `name`, a tag or its digest; returns its digest. */
+  const putManifest = async (repository: string, name: string | undefined, type: string, body: Buffer) => {
+    const digest = `sha256:${createHash("sha256").update(body).digest("hex")}`;
+    const put = await fetch(`http://${host}/v2/${repository}/manifests/${name ?? digest}`, {
+      method: "PUT",
+      body,
+      headers: { "content-type": type },
+    });
+    if (put.status !== 201) throw new Error(`manifest: ${put.status} ${await put.text()}`);
+    return digest;
+  };
+  const pushImage = async (
+    repository: string,
+    tag: string | undefined,
+    architecture: string,
+    entrypoint: string[],
+    cmd: string[],
+  ): Promise<{ digest: string; size: number }> => {
+    const config = Buffer.from(
+      JSON.stringify({
+        architecture,
+        os: "linux",
+        config: { Entrypoint: entrypoint, Cmd: cmd },
+        rootfs: { type: "layers", diff_ids: [] },
+      }),
+    );
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        config: {
+          mediaType: "application/vnd.oci.image.config.v1+json",
+          digest: await upload(repository, config),
+          size: config.length,
+        },
+        layers: [],
+      }),
+    );
+    const digest = await putManifest(repository, tag, "application/vnd.oci.image.manifest.v1+json", manifest);
+    return { digest, size: manifest.length };
+  };
   return {
     host,
     async push(repository, tag, entrypoint, cmd) {
-      const config = Buffer.from(
-        JSON.stringify({
-          architecture: "amd64",
-          os: "linux",
-          config: { Entrypoint: entrypoint, Cmd: cmd },
-          rootfs: { type: "layers", diff_ids: [] },
-        }),
-      );
-      const manifest = Buffer.from(
-        JSON.stringify({
-          schemaVersion: 2,
+      return (await pushImage(repository, tag, "amd64", entrypoint, cmd)).digest;
+    },
+    async pushIndex(repository, tag, images) {
+      const digests: Record<string, string> = {};
+      const manifests = [];
+      for (const [architecture, { entrypoint, cmd }] of Object.entries(images)) {
+        const { digest, size } = await pushImage(repository, undefined, architecture, entrypoint, cmd);
+        digests[architecture] = digest;
+        manifests.push({
           mediaType: "application/vnd.oci.image.manifest.v1+json",
-          config: {
-            mediaType: "application/vnd.oci.image.config.v1+json",
-            digest: await upload(repository, config),
-            size: config.length,
-          },
-          layers: [],
-        }),
+          digest,
+          size,
+          platform: { os: "linux", architecture },
+        });
+      }
+      const type = "application/vnd.oci.image.index.v1+json";
+      await putManifest(
+        repository,
+        tag,
+        type,
+        Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: type, manifests })),
       );
-      const put = await fetch(`http://${host}/v2/${repository}/manifests/${tag}`, {
-        method: "PUT",
-        body: manifest,
-        headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" },
-      });
-      if (put.status !== 201) throw new Error(`manifest: ${put.status} ${await put.text()}`);
-      return `sha256:${createHash("sha256").update(manifest).digest("hex")}`;
+      return digests;
     },
     async requests() {
       const mark = `/v2/?mark=${++marks}`;
