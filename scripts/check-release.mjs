@@ -1,10 +1,14 @@
 // npm run release:check: what npm run release wrote works, as a user would use it.
-//  - SHA256SUMS matches every file; the SBOM describes every other one, by its sha256;
+//  - SHA256SUMS matches every file;
+//  - beside each artefact its SBOM, which names it by its sha256 and lists what ships
+//    inside it and nothing else (scripts/check-sbom.mjs);
 //  - the npm tarball installs with `npm i -g` (into a scratch prefix), its iqqq
 //    runs a program and keeps its exit status, and what it loads on demand is there;
 //  - the host's executable does the same; the others are ELF files for their machine;
 //  - the OCI archive loads into podman and the image runs iqqq FROM scratch, and its
-//    /opt/iqqq runs unchanged inside another image (busybox-static, no libc).
+//    /opt/iqqq runs unchanged inside another image (busybox-static, no libc);
+//  - on a tag in GitHub Actions (GITHUB_REF_TYPE=tag), the tag is v + the version and
+//    package.json's repository is the one publishing (npm publish --provenance checks it).
 // Skips the image when the release has none (npm run release -- --no-image).
 
 import { spawnSync } from "node:child_process";
@@ -13,6 +17,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { arch, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { checkSboms, expectations } from "./check-sbom.mjs";
+import { choosePodman, failure } from "./podman.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const dir = join(root, "dist/release");
@@ -46,18 +52,29 @@ for (const line of listed) {
 const present = readdirSync(dir).filter((f) => f !== "SHA256SUMS");
 check("SHA256SUMS lists every file", present.length === listed.length, present.join(" "));
 
-// The SBOM: every artefact described, by name and sha256.
-const spdxName = `iqqq-${version}.spdx.json`;
-if (existsSync(join(dir, spdxName))) {
-  const doc = JSON.parse(readFileSync(join(dir, spdxName), "utf8"));
-  for (const name of present.filter((f) => f !== spdxName)) {
-    const sum = createHash("sha256")
-      .update(readFileSync(join(dir, name)))
-      .digest("hex");
-    const described = doc.packages.find((p) => p.packageFileName === name);
-    check(`SBOM: ${name}`, described?.checksums?.[0]?.checksumValue === sum);
-  }
-} else check(`SBOM: ${spdxName}`, false, "missing");
+// The SBOMs: one beside each artefact.
+for (const { file, sbom, problems } of checkSboms(dir, { version, ...expectations(root) })) {
+  check(`SBOM ${sbom}${file === "" ? "" : ` (${file})`}`, problems.length === 0, problems.join("\n      "));
+}
+
+// The tag a release is published from (GitHub Actions on a tag push) names this version, and
+// npm's provenance needs package.json's repository to be the repository that publishes.
+if (process.env.GITHUB_REF_TYPE === "tag") {
+  const tag = process.env.GITHUB_REF_NAME;
+  check(`the tag ${tag} is v${version}`, tag === `v${version}`, "change package.json's version, or tag v + it");
+  const { repository } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+  const url = typeof repository === "string" ? repository : repository?.url;
+  const want = `github.com/${process.env.GITHUB_REPOSITORY}`;
+  check(
+    `package.json's repository is ${want}`,
+    typeof url === "string" &&
+      url
+        .replace(/^git\+/, "")
+        .replace(/\.git$/, "")
+        .endsWith(want),
+    `it is ${url}: npm publish --provenance refuses a package whose repository is not the one publishing it`,
+  );
+} else console.log("skip  the tag and the repository (not a tag build in GitHub Actions)");
 
 // The npm tarball, installed globally into a scratch prefix.
 const tgz = `iqqq-${version}.tgz`;
@@ -117,13 +134,19 @@ const archive = present.find((f) => f.endsWith(".oci.tar"));
 if (archive === undefined) {
   console.log("skip  the image (the release has none: built with --no-image)");
 } else {
-  const conf = join(work, "containers.conf");
-  writeFileSync(conf, '[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = "cgroupfs"\n');
-  const env = { ...process.env, CONTAINERS_CONF: conf };
-  const podman = (args) => run("podman", ["--runtime", "runc", ...args], { env });
-  const load = podman(["load", "-q", "-i", join(dir, archive)]);
-  check(`podman load -i ${archive}`, load.status === 0, load.stderr);
   const image = `localhost/iqqq:${version}`;
+  // podman as this machine has it; a fallback only where it cannot start the image (scripts/podman.mjs).
+  let podman;
+  try {
+    podman = choosePodman("release:check", (p) => {
+      const load = p(["load", "-q", "-i", join(dir, archive)]);
+      return failure(load) ?? failure(p(["run", "--rm", "--network", "none", image, "--version"]));
+    });
+    check(`podman load -i ${archive}`, true);
+  } catch (error) {
+    check(`podman load -i ${archive}, and the image starts`, false, error.message);
+    podman = () => ({ status: 1, stdout: "", stderr: "podman does not work here" });
+  }
   const ver = podman(["run", "--rm", "--network", "none", image, "--version"]);
   check(
     "the image runs iqqq FROM scratch",

@@ -1,11 +1,13 @@
 // npm run release: everything a user installs, without a clone, in dist/release/:
 //   iqqq-linux-{x64,arm64}[-musl]      the standalone executables (Bun)
-//   iqqq-VERSION.tgz                   the npm package (npm i -g ./iqqq-VERSION.tgz)
-//   iqqq-image-VERSION-linux-x64.oci.tar  the iqqq image, an OCI archive (podman load -i …)
-//   iqqq-VERSION.spdx.json             the SBOM: what each of them holds (scripts/sbom.mjs)
+//   iqqq-VERSION.tgz                   the npm package (npm i -g ./iqqq-VERSION.tgz; npm publish)
+//   iqqq-image-VERSION-linux-x64.oci.tar  the iqqq image, an OCI archive (podman load -i …;
+//                                      npm run release:push copies it to a registry)
+//   ARTEFACT.spdx.json, iqqq-VERSION.tgz.cdx.json  beside each artefact, its SBOM (scripts/sbom.mjs)
 //   SHA256SUMS                         for all of them (sha256sum -c SHA256SUMS)
-// `--no-image` skips the image (it needs podman, runc and patchelf; CI has them).
-// scripts/check-release.mjs checks what this writes.
+// `--no-image` skips the image (it needs podman and patchelf). podman is used as the
+// machine has it; only where it cannot start a container, with a fallback (scripts/podman.mjs).
+// scripts/check-release.mjs checks what this writes; .github/workflows/release.yml runs both.
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -13,7 +15,8 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stageImage } from "./image.mjs";
-import { sbom } from "./sbom.mjs";
+import { choosePodman, failure } from "./podman.mjs";
+import { npmSbom, sbom, sbomName } from "./sbom.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const out = join(root, "dist/release");
@@ -34,7 +37,7 @@ function have(command) {
 }
 
 if (withImage) {
-  const missing = ["podman", "runc", "patchelf"].filter((c) => !have(c));
+  const missing = ["podman", "patchelf"].filter((c) => !have(c));
   if (missing.length > 0) {
     console.error(
       `release: the image needs ${missing.join(", ")} (Debian: apt-get install ${missing.join(" ")}); or run npm run release -- --no-image`,
@@ -60,29 +63,34 @@ for (const name of readdirSync(join(root, "dist/bin")).filter((f) => f.startsWit
 //    and libraries), so it runs FROM scratch, and copied into any image.
 if (withImage) {
   const stage = stageImage(join(root, "dist/bin/iqqq-linux-x64"));
-  const conf = join(stage, "containers.conf");
-  // This machine's podman settings: ../shared/podman.md (also test/pods/pods.ts).
-  writeFileSync(conf, '[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = "cgroupfs"\n');
-  const env = { ...process.env, CONTAINERS_CONF: conf };
   const tag = `localhost/iqqq:${version}`;
-  run(
-    "podman",
-    ["--runtime", "runc", "build", "-q", "--label", `org.opencontainers.image.version=${version}`, "-t", tag, stage],
-    {
-      env,
-      stdio: ["ignore", "ignore", "inherit"],
-    },
-  );
+  // Building needs no runtime (the Containerfile has no RUN); starting the image does, so the
+  // probe builds it and runs its --version (an x64 image: the release is built on x64).
+  let podman;
+  try {
+    podman = choosePodman("release", (p) => {
+      const built = p(["build", "-q", "--label", `org.opencontainers.image.version=${version}`, "-t", tag, stage]);
+      return failure(built) ?? failure(p(["run", "--rm", "--network", "none", tag, "--version"]));
+    });
+  } catch (error) {
+    console.error(error.message);
+    process.exit(1);
+  }
   const archive = join(out, `iqqq-image-${version}-linux-x64.oci.tar`);
-  run("podman", ["--runtime", "runc", "save", "-q", "--format", "oci-archive", "-o", archive, tag], { env });
+  const saved = podman(["save", "-q", "--format", "oci-archive", "-o", archive, tag]);
+  if (saved.status !== 0) {
+    console.error(`release: podman save failed: ${failure(saved)}`);
+    process.exit(1);
+  }
   rmSync(stage, { recursive: true, force: true });
 }
 
-// 4. The SBOM, for every artefact above.
-const artefacts = readdirSync(out)
-  .sort()
-  .map((f) => join(out, f));
-writeFileSync(join(out, `iqqq-${version}.spdx.json`), `${JSON.stringify(sbom(artefacts), null, 2)}\n`);
+// 4. Beside each artefact, its SBOM: CycloneDX from npm sbom for the npm package, SPDX for the rest.
+for (const file of readdirSync(out).sort()) {
+  const path = join(out, file);
+  const doc = /\.tgz$/.test(file) ? npmSbom(path) : sbom([path]);
+  writeFileSync(join(out, sbomName(file)), `${JSON.stringify(doc, null, 2)}\n`);
+}
 
 // 5. Sums for everything.
 const files = readdirSync(out)

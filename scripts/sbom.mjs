@@ -1,5 +1,8 @@
-// The release's SBOM (SPDX 2.3, JSON): for each artefact in dist/release, its
-// sha256 and the third-party code inside it, so that a scanner can match it
+// The release's SBOMs, one beside each artefact in dist/release, named after it:
+//   iqqq-VERSION.tgz.cdx.json   the npm package: CycloneDX, from npm's own
+//                               `npm sbom --sbom-format cyclonedx` (npmSbom below)
+//   ARTEFACT.spdx.json          an executable, the image: SPDX 2.3 (sbom below)
+// Each says what ships inside its artefact, so that a scanner can match it
 // against advisories. What is inside comes from the build's own account, not
 // from package.json: dist/bundled.json (scripts/build.mjs, from esbuild's
 // metafile) names the npm packages bundled into each file; their versions,
@@ -7,11 +10,12 @@
 // their package.json. The executables carry the Bun runtime too; the image the
 // host's glibc (libc6), whose loader and libraries scripts/image.mjs copies in.
 //
-//   node scripts/sbom.mjs OUT.json ARTEFACT...   (scripts/release.mjs runs it)
+//   node scripts/sbom.mjs OUT.json ARTEFACT...   (an SPDX document for the artefacts)
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -102,13 +106,16 @@ export function sbom(artefacts, { created = new Date().toISOString() } = {}) {
       const format = ["$", "{Version}"].join("");
       const libc = spawnSync("dpkg-query", ["-W", "-f", format, "libc6"], { encoding: "utf8" }).stdout.trim();
       if (libc === "") throw new Error("sbom: cannot tell the libc6 version the image's libraries come from");
+      // The distribution (Debian here, Ubuntu on GitHub's runners) and architecture of the host's libc6.
+      const distro = /^ID=("?)([\w.-]+)\1$/m.exec(readFileSync("/etc/os-release", "utf8"))?.[2] ?? "debian";
+      const debArch = spawnSync("dpkg", ["--print-architecture"], { encoding: "utf8" }).stdout.trim() || "amd64";
       contains.push(
         add(
           other(
             `SPDXRef-deb-libc6-${libc.replace(/[^A-Za-z0-9.]/g, "-")}`,
             "libc6",
             libc,
-            `pkg:deb/debian/libc6@${libc}?arch=amd64`,
+            `pkg:deb/${distro}/libc6@${libc}?arch=${debArch}`,
           ),
         ),
       );
@@ -128,6 +135,102 @@ export function sbom(artefacts, { created = new Date().toISOString() } = {}) {
   // A namespace unique to this content, as SPDX asks.
   const hash = createHash("sha256").update(JSON.stringify(body)).digest("hex").slice(0, 32);
   return { ...body, documentNamespace: `https://spdx.org/spdxdocs/iqqq-${version}-${hash}` };
+}
+
+/** The SBOM file beside a release artefact: FILE.cdx.json for the npm package, FILE.spdx.json for the rest. */
+export function sbomName(file) {
+  return /\.tgz$/.test(file) ? `${file}.cdx.json` : `${file}.spdx.json`;
+}
+
+/** Whether a release file is an SBOM (and so no artefact of its own). */
+export const isSbom = (file) => /\.(?:cdx|spdx)\.json$/.test(file);
+
+/**
+ * The npm package's SBOM (CycloneDX), as an object: npm's own account
+ * (`npm sbom --sbom-format cyclonedx`, npm >= 10.2) of the package and the
+ * packages of its lock, narrowed to what ships in the tarball. iqqq has no
+ * dependencies at run time: the packages it uses are devDependencies that
+ * esbuild bundles into the files the tarball carries, so npm, told to omit dev
+ * dependencies, would list none, and not told, lists every build tool too. What
+ * is kept is what dist/bundled.json says is inside, marked required; npm's
+ * names, versions, purls, sha512 and licences are kept as npm wrote them.
+ */
+export function npmSbom(tgz) {
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+  const bundled = JSON.parse(readFileSync(join(root, "dist/bundled.json"), "utf8"));
+  // npm names the root component after the folder it runs in, not package.json (npm/cli#9178,
+  // fixed in npm 12): run it in a folder named after the package, from the lock alone.
+  const scratch = mkdtempSync(join(tmpdir(), "iqqq-sbom-"));
+  const folder = join(scratch, pkg.name.replace(/^@[^/]+\//, ""));
+  mkdirSync(folder);
+  let doc;
+  try {
+    copyFileSync(join(root, "package.json"), join(folder, "package.json"));
+    copyFileSync(join(root, "package-lock.json"), join(folder, "package-lock.json"));
+    const r = spawnSync("npm", ["sbom", "--sbom-format", "cyclonedx", "--package-lock-only"], {
+      cwd: folder,
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    if (r.status !== 0) {
+      throw new Error(`sbom: npm sbom --sbom-format cyclonedx failed (npm >= 10.2 has it): ${r.stderr.trim()}`);
+    }
+    doc = JSON.parse(r.stdout);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  /** npm package "name@version" → the files of dist/ it is bundled into. */
+  const inside = new Map();
+  for (const [file, specs] of Object.entries(bundled))
+    for (const spec of specs) inside.set(spec, [...(inside.get(spec) ?? []), `dist/${file}`]);
+  const components = doc.components
+    .filter((c) => inside.has(c["bom-ref"]))
+    .map((c) => ({
+      ...c,
+      scope: "required",
+      properties: [
+        ...(c.properties ?? []).filter((p) => p.name !== "cdx:npm:package:development"),
+        ...(inside.get(c["bom-ref"]) ?? []).map((file) => ({ name: "iqqq:bundled-into", value: file })),
+      ],
+    }));
+  const kept = new Set(components.map((c) => c["bom-ref"]));
+  const missing = [...inside.keys()].filter((spec) => !kept.has(spec));
+  if (missing.length > 0)
+    throw new Error(`sbom: npm sbom does not list ${missing.join(", ")} (is package-lock.json current?)`);
+  const rootRef = doc.metadata.component["bom-ref"];
+  const dependencies = doc.dependencies
+    .filter((d) => d.ref === rootRef || kept.has(d.ref))
+    .map((d) => ({ ref: d.ref, dependsOn: d.dependsOn.filter((ref) => kept.has(ref)) }));
+  // A bundled package that npm's graph does not reach (an optional peer, as @opentelemetry/api
+  // of prom-client) hangs from the root: it ships all the same.
+  const reached = new Set();
+  const walk = (ref) => {
+    if (reached.has(ref)) return;
+    reached.add(ref);
+    for (const next of dependencies.find((d) => d.ref === ref)?.dependsOn ?? []) walk(next);
+  };
+  walk(rootRef);
+  const rootDeps = dependencies.find((d) => d.ref === rootRef);
+  for (const ref of kept) if (!reached.has(ref)) rootDeps?.dependsOn.push(ref);
+  const file = readFileSync(tgz);
+  const hash = (alg, name) => ({ alg, content: createHash(name).update(file).digest("hex") });
+  return {
+    ...doc,
+    metadata: {
+      ...doc.metadata,
+      // After the build: what the tarball holds, not what the lock asks for.
+      lifecycles: [{ phase: "build" }],
+      tools: [...doc.metadata.tools, { vendor: "iqqq", name: "scripts/sbom.mjs", version: pkg.version }],
+      component: {
+        ...doc.metadata.component,
+        name: pkg.name,
+        hashes: [hash("SHA-256", "sha256"), hash("SHA-512", "sha512")],
+        properties: [...(doc.metadata.component.properties ?? []), { name: "iqqq:file", value: basename(tgz) }],
+      },
+    },
+    components,
+    dependencies,
+  };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -116,9 +116,13 @@ describe("npm run release:push", { skip }, () => {
     assert.equal(digestOf(served.bytes), top.digest);
     // Pulled back by a client: the layer is the one in the archive.
     const back = join(work, "single-back");
-    const pulled = spawnSync("skopeo", ["copy", "--preserve-digests", "--src-tls-verify=false", `docker://${ref}`, `oci:${back}`], {
-      encoding: "utf8",
-    });
+    const pulled = spawnSync(
+      "skopeo",
+      ["copy", "--preserve-digests", "--src-tls-verify=false", `docker://${ref}`, `oci:${back}`],
+      {
+        encoding: "utf8",
+      },
+    );
     assert.equal(pulled.status, 0, pulled.stderr);
     for (const [digest, bytes] of Object.entries(layers)) {
       assert.deepEqual(readFileSync(join(back, "blobs/sha256", digest.slice(7))), bytes);
