@@ -17,6 +17,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { arch, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { publishProblems } from "./check-publish.mjs";
 import { checkSboms, expectations } from "./check-sbom.mjs";
 import { choosePodman, failure } from "./podman.mjs";
 
@@ -60,20 +61,8 @@ for (const { file, sbom, problems } of checkSboms(dir, { version, ...expectation
 // The tag a release is published from (GitHub Actions on a tag push) names this version, and
 // npm's provenance needs package.json's repository to be the repository that publishes.
 if (process.env.GITHUB_REF_TYPE === "tag") {
-  const tag = process.env.GITHUB_REF_NAME;
-  check(`the tag ${tag} is v${version}`, tag === `v${version}`, "change package.json's version, or tag v + it");
-  const { repository } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-  const url = typeof repository === "string" ? repository : repository?.url;
-  const want = `github.com/${process.env.GITHUB_REPOSITORY}`;
-  check(
-    `package.json's repository is ${want}`,
-    typeof url === "string" &&
-      url
-        .replace(/^git\+/, "")
-        .replace(/\.git$/, "")
-        .endsWith(want),
-    `it is ${url}: npm publish --provenance refuses a package whose repository is not the one publishing it`,
-  );
+  const problems = publishProblems(process.env, JSON.parse(readFileSync(join(root, "package.json"), "utf8")));
+  check(`the tag ${process.env.GITHUB_REF_NAME} may publish`, problems.length === 0, problems.join("\n      "));
 } else console.log("skip  the tag and the repository (not a tag build in GitHub Actions)");
 
 // The npm tarball, installed globally into a scratch prefix.

@@ -137,3 +137,50 @@ test("the workflow check finds .ci/run no longer running the release", () => {
   const problems = workflowProblems(WORKFLOW, CI.replace(/^npm run release:check$/m, ""));
   assert.ok(problems.includes(".ci/run does not run `npm run release:check`"), problems.join("\n"));
 });
+
+// On a tag, release:check says whether the build may publish (scripts/check-publish.mjs).
+const { publishProblems } = (await import(join(ROOT, "scripts/check-publish.mjs"))) as {
+  publishProblems(env: Record<string, string>, pkg: { version: string; repository?: unknown }): string[];
+};
+const ENV = { GITHUB_REF_NAME: "v1.2.3", GITHUB_REPOSITORY: "Owner/iqqq" };
+const PUBLISH: [string, Record<string, string>, { version: string; repository?: unknown }, RegExp | null][] = [
+  [
+    "the tag and the repository as npm writes it",
+    ENV,
+    { version: "1.2.3", repository: { type: "git", url: "git+https://github.com/owner/iqqq.git" } },
+    null,
+  ],
+  ["the repository as a string", ENV, { version: "1.2.3", repository: "https://github.com/Owner/iqqq" }, null],
+  ["the GitHub shorthand", ENV, { version: "1.2.3", repository: "github:owner/iqqq" }, null],
+  [
+    "a tag that is not v + the version",
+    { ...ENV, GITHUB_REF_NAME: "v1.2.4" },
+    { version: "1.2.3", repository: "owner/iqqq" },
+    /^the tag v1\.2\.4 is not v1\.2\.3/,
+  ],
+  [
+    "no repository in package.json",
+    ENV,
+    { version: "1.2.3" },
+    /^package\.json's repository is not set, not github\.com\/owner\/iqqq/,
+  ],
+  [
+    "another repository",
+    ENV,
+    { version: "1.2.3", repository: "https://github.com/fork/iqqq.git" },
+    /is github\.com\/fork\/iqqq, not github\.com\/owner\/iqqq/,
+  ],
+  [
+    "a host that only ends like GitHub's",
+    ENV,
+    { version: "1.2.3", repository: "https://notgithub.com/owner/iqqq" },
+    /is https:\/\/notgithub\.com\/owner\/iqqq, not github\.com\/owner\/iqqq/,
+  ],
+];
+for (const [what, env, pkg, says] of PUBLISH) {
+  test(`a tag build may publish: ${what} → ${says === null ? "yes" : "no"}`, () => {
+    const problems = publishProblems(env, pkg);
+    if (says === null) assert.deepEqual(problems, []);
+    else assert.ok(problems.length === 1 && says.test(problems[0] as string), problems.join("\n"));
+  });
+}
