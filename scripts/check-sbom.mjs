@@ -4,12 +4,12 @@
 // version by its sha256, and lists the npm packages that ship inside it (what
 // esbuild bundled, dist/bundled.json) and none that do not: no build tool, no
 // devDependency that src/ never imports. An executable's also lists the Bun
-// runtime; the image's the libc6 its libraries come from.
+// runtime; the image's the Debian packages its loader and libraries come from.
 
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { isSbom, sbomName } from "./sbom.mjs";
+import { imageDebs, isSbom, sbomName } from "./sbom.mjs";
 
 /**
  * What an SBOM must list, from the repository at `root`: `shipped`, the npm
@@ -108,9 +108,14 @@ function spdxProblems(doc, { file, path, version, shipped, buildOnly }) {
   const bun = inside.filter((p) => p?.name === "bun");
   if (bun.length !== 1) problems.push(`lists the Bun runtime ${bun.length} times, not once`);
   const image = file.endsWith(".oci.tar");
-  const libc = inside.filter((p) => p?.name === "libc6");
-  if (image && libc.length === 0) problems.push("does not list the libc6 the image's libraries come from");
-  if (!image && libc.length > 0) problems.push("lists libc6, which an executable does not carry");
+  const debs = imageDebs();
+  const libc = inside.filter((p) => debs.includes(p?.name));
+  for (const deb of debs) {
+    const listed = libc.filter((p) => p.name === deb).length;
+    if (image && listed !== 1)
+      problems.push(`lists ${deb} ${listed} times, whose loader and libraries the image carries`);
+    if (!image && listed > 0) problems.push(`lists ${deb}, which an executable does not carry`);
+  }
   const others = inside.filter((p) => p && !npm.includes(p) && !bun.includes(p) && !libc.includes(p));
   for (const p of others) problems.push(`lists ${spec(p.name, p.versionInfo)}, which does not ship`);
   return problems;

@@ -18,8 +18,17 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import * as image from "./image.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
+
+/**
+ * The Debian packages the image's loader and libraries are copied from: each platform's
+ * (scripts/image.mjs's PLATFORMS) where the image has several, else the host's libc6.
+ */
+export function imageDebs() {
+  return image.PLATFORMS ? [...new Set(Object.values(image.PLATFORMS).map((p) => p.deb))] : ["libc6"];
+}
 
 /** The SPDX document for `artefacts` (paths of release files), as an object. */
 export function sbom(artefacts, { created = new Date().toISOString() } = {}) {
@@ -102,23 +111,26 @@ export function sbom(artefacts, { created = new Date().toISOString() } = {}) {
       contains.push(add(other(`SPDXRef-bun-${bun.replace(/[^A-Za-z0-9.]/g, "-")}`, "bun", bun, `pkg:npm/bun@${bun}`)));
     }
     if (image) {
-      // dpkg-query's own format field, not a template.
-      const format = ["$", "{Version}"].join("");
-      const libc = spawnSync("dpkg-query", ["-W", "-f", format, "libc6"], { encoding: "utf8" }).stdout.trim();
-      if (libc === "") throw new Error("sbom: cannot tell the libc6 version the image's libraries come from");
-      // The distribution (Debian here, Ubuntu on GitHub's runners) and architecture of the host's libc6.
+      // The distribution (Debian here, Ubuntu on GitHub's runners) the image's loader and libraries come from.
       const distro = /^ID=("?)([\w.-]+)\1$/m.exec(readFileSync("/etc/os-release", "utf8"))?.[2] ?? "debian";
-      const debArch = spawnSync("dpkg", ["--print-architecture"], { encoding: "utf8" }).stdout.trim() || "amd64";
-      contains.push(
-        add(
-          other(
-            `SPDXRef-deb-libc6-${libc.replace(/[^A-Za-z0-9.]/g, "-")}`,
-            "libc6",
-            libc,
-            `pkg:deb/${distro}/libc6@${libc}?arch=${debArch}`,
+      for (const deb of imageDebs()) {
+        // dpkg-query's own format fields, not a template.
+        const format = ["$", "{Version} $", "{Architecture}"].join("");
+        const [v = "", debArch = ""] = spawnSync("dpkg-query", ["-W", "-f", format, deb], { encoding: "utf8" })
+          .stdout.trim()
+          .split(" ");
+        if (v === "") throw new Error(`sbom: cannot tell the version of ${deb}, which the image's libraries come from`);
+        contains.push(
+          add(
+            other(
+              `SPDXRef-deb-${deb}-${v.replace(/[^A-Za-z0-9.]/g, "-")}`,
+              deb,
+              v,
+              `pkg:deb/${distro}/${deb}@${v}?arch=${debArch}`,
+            ),
           ),
-        ),
-      );
+        );
+      }
     }
     for (const related of contains)
       relationships.push({ spdxElementId: id, relationshipType: "CONTAINS", relatedSpdxElement: related });
