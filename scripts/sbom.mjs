@@ -7,8 +7,9 @@
 // from package.json: dist/bundled.json (scripts/build.mjs, from esbuild's
 // metafile) names the npm packages bundled into each file; their versions,
 // download locations and sha512 from package-lock.json, their licences from
-// their package.json. The executables carry the Bun runtime too; the image the
-// host's glibc (libc6), whose loader and libraries scripts/image.mjs copies in.
+// their package.json (npm's own data for the npm package's). The executables
+// carry the Bun runtime too; the image the Debian glibc packages whose loader
+// and libraries scripts/image.mjs copies in (imageDebs below).
 //
 //   node scripts/sbom.mjs OUT.json ARTEFACT...   (an SPDX document for the artefacts)
 
