@@ -1,17 +1,22 @@
 // npm run release:check: what npm run release wrote works, as a user would use it.
-//  - SHA256SUMS matches every file; the SBOM describes every other one, by its sha256;
+//  - SHA256SUMS matches every file;
+//  - beside each artefact its SBOM, which names it by its sha256 and lists what ships
+//    inside it and nothing else (scripts/check-sbom.mjs);
 //  - the npm tarball installs with `npm i -g` (into a scratch prefix), its iqqq
 //    runs a program and keeps its exit status, and what it loads on demand is there;
 //  - the host's executable does the same; the others are ELF files for their machine;
 //  - the OCI archive is an index of linux/amd64 and linux/arm64: each config says its
 //    architecture, each layer's iqqq is an ELF executable for that machine whose
-//    interpreter is in the layer, every blob is what its digest says; the SBOM says the
-//    image holds both platforms' C libraries;
+//    interpreter is in the layer, every blob is what its digest says;
+//  - each artefact's SBOM (scripts/check-sbom.mjs), the image's naming both platforms'
+//    C libraries;
 //  - the arm64 image runs under qemu (podman --arch arm64): its iqqq install, and the
 //    copy it makes wrapping a program and keeping its status;
 //  - the OCI archive loads into podman (this machine's platform) and the image runs
 //    iqqq FROM scratch, and its /opt/iqqq runs unchanged inside another image
-//    (busybox-static, no libc).
+//    (busybox-static, no libc);
+//  - on a tag in GitHub Actions (GITHUB_REF_TYPE=tag), the tag is v + the version and
+//    package.json's repository is the one publishing (npm publish --provenance checks it).
 // Skips the image when the release has none (npm run release -- --no-image).
 
 import { spawnSync } from "node:child_process";
@@ -31,7 +36,11 @@ import { arch, tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
+import { publishProblems } from "./check-publish.mjs";
+import { checkSboms, expectations } from "./check-sbom.mjs";
 import { PLATFORMS } from "./image.mjs";
+import { choosePodman, failure } from "./podman.mjs";
+import { sbomName } from "./sbom.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const dir = join(root, "dist/release");
@@ -65,18 +74,17 @@ for (const line of listed) {
 const present = readdirSync(dir).filter((f) => f !== "SHA256SUMS");
 check("SHA256SUMS lists every file", present.length === listed.length, present.join(" "));
 
-// The SBOM: every artefact described, by name and sha256.
-const spdxName = `iqqq-${version}.spdx.json`;
-if (existsSync(join(dir, spdxName))) {
-  const doc = JSON.parse(readFileSync(join(dir, spdxName), "utf8"));
-  for (const name of present.filter((f) => f !== spdxName)) {
-    const sum = createHash("sha256")
-      .update(readFileSync(join(dir, name)))
-      .digest("hex");
-    const described = doc.packages.find((p) => p.packageFileName === name);
-    check(`SBOM: ${name}`, described?.checksums?.[0]?.checksumValue === sum);
-  }
-} else check(`SBOM: ${spdxName}`, false, "missing");
+// The SBOMs: one beside each artefact.
+for (const { file, sbom, problems } of checkSboms(dir, { version, ...expectations(root) })) {
+  check(`SBOM ${sbom}${file === "" ? "" : ` (${file})`}`, problems.length === 0, problems.join("\n      "));
+}
+
+// The tag a release is published from (GitHub Actions on a tag push) names this version, and
+// npm's provenance needs package.json's repository to be the repository that publishes.
+if (process.env.GITHUB_REF_TYPE === "tag") {
+  const problems = publishProblems(process.env, JSON.parse(readFileSync(join(root, "package.json"), "utf8")));
+  check(`the tag ${process.env.GITHUB_REF_NAME} may publish`, problems.length === 0, problems.join("\n      "));
+} else console.log("skip  the tag and the repository (not a tag build in GitHub Actions)");
 
 // The npm tarball, installed globally into a scratch prefix.
 const tgz = `iqqq-${version}.tgz`;
@@ -137,14 +145,23 @@ if (archive === undefined) {
   console.log("skip  the image (the release has none: built with --no-image)");
 } else {
   checkIndex(join(dir, archive));
-  const conf = join(work, "containers.conf");
-  writeFileSync(conf, '[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = "cgroupfs"\n');
-  const env = { ...process.env, CONTAINERS_CONF: conf };
-  const podman = (args) => run("podman", ["--runtime", "runc", ...args], { env });
-  checkArm64(join(dir, archive), podman);
-  const load = podman(["load", "-q", "-i", join(dir, archive)]);
-  check(`podman load -i ${archive}`, load.status === 0, load.stderr);
   const image = `localhost/iqqq:${version}`;
+  // podman as this machine has it; a fallback only where it cannot start the image (scripts/podman.mjs).
+  let podman;
+  try {
+    podman = choosePodman("release:check", (p) => {
+      const load = p(["load", "-q", "-i", join(dir, archive)]);
+      return failure(load) ?? failure(p(["run", "--rm", "--network", "none", image, "--version"]));
+    });
+    check(`podman load -i ${archive}`, true);
+  } catch (error) {
+    check(`podman load -i ${archive}, and the image starts`, false, error.message);
+    podman = () => ({ status: 1, stdout: "", stderr: "podman does not work here" });
+  }
+  checkArm64(join(dir, archive), podman);
+  // podman pull (in checkArm64) named the arm64 image localhost/iqqq:VERSION too: this machine's again.
+  const reload = podman(["load", "-q", "-i", join(dir, archive)]);
+  check(`podman load -i ${archive} (this machine's platform)`, reload.status === 0, reload.stderr);
   const ver = podman(["run", "--rm", "--network", "none", image, "--version"]);
   check(
     "the image runs iqqq FROM scratch",
@@ -281,7 +298,8 @@ function checkIndex(archive) {
     );
   }
   // The SBOM's account of the image: both platforms' C libraries, by their Debian packages.
-  const doc = existsSync(join(dir, spdxName)) ? JSON.parse(readFileSync(join(dir, spdxName), "utf8")) : undefined;
+  const spdx = join(dir, sbomName(basename(archive)));
+  const doc = existsSync(spdx) ? JSON.parse(readFileSync(spdx, "utf8")) : undefined;
   const image = doc?.packages.find((p) => p.packageFileName === basename(archive));
   const held = (doc?.relationships ?? [])
     .filter((r) => r.spdxElementId === image?.SPDXID && r.relationshipType === "CONTAINS")

@@ -1,11 +1,13 @@
 // npm run release: everything a user installs, without a clone, in dist/release/:
 //   iqqq-linux-{x64,arm64}[-musl]      the standalone executables (Bun)
-//   iqqq-VERSION.tgz                   the npm package (npm i -g ./iqqq-VERSION.tgz)
+//   iqqq-VERSION.tgz                   the npm package (npm i -g ./iqqq-VERSION.tgz; npm publish)
 //   iqqq-image-VERSION.oci.tar         the iqqq image for linux/amd64 and linux/arm64, an OCI archive
-//   iqqq-VERSION.spdx.json             the SBOM: what each of them holds (scripts/sbom.mjs)
+//                                      (npm run release:push copies it to a registry)
+//   ARTEFACT.spdx.json, iqqq-VERSION.tgz.cdx.json  beside each artefact, its SBOM (scripts/sbom.mjs)
 //   SHA256SUMS                         for all of them (sha256sum -c SHA256SUMS)
-// `--no-image` skips the image (it needs patchelf and Debian's libc6-arm64-cross; CI has them).
-// scripts/check-release.mjs checks what this writes.
+// `--no-image` skips the image (it needs patchelf and Debian's libc6-arm64-cross; CI has them;
+// its OCI layout is written directly, no podman).
+// scripts/check-release.mjs checks what this writes; .github/workflows/release.yml runs both.
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -13,7 +15,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync,
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeImage } from "./image.mjs";
-import { sbom } from "./sbom.mjs";
+import { npmSbom, sbom, sbomName } from "./sbom.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const out = join(root, "dist/release");
@@ -68,11 +70,12 @@ if (withImage) {
   });
 }
 
-// 4. The SBOM, for every artefact above.
-const artefacts = readdirSync(out)
-  .sort()
-  .map((f) => join(out, f));
-writeFileSync(join(out, `iqqq-${version}.spdx.json`), `${JSON.stringify(sbom(artefacts), null, 2)}\n`);
+// 4. Beside each artefact, its SBOM: CycloneDX from npm sbom for the npm package, SPDX for the rest.
+for (const file of readdirSync(out).sort()) {
+  const path = join(out, file);
+  const doc = /\.tgz$/.test(file) ? npmSbom(path) : sbom([path]);
+  writeFileSync(join(out, sbomName(file)), `${JSON.stringify(doc, null, 2)}\n`);
+}
 
 // 5. Sums for everything.
 const files = readdirSync(out)

@@ -85,3 +85,215 @@ test("the SBOM: each artefact by sha256, with what it holds at the lock's versio
     }
   }
 });
+
+// ------------------------------------------------ one SBOM beside each artefact
+
+const sbomModule = (await import(join(ROOT, "scripts/sbom.mjs"))) as {
+  sbom(artefacts: string[]): Obj;
+  npmSbom(tgz: string): Obj;
+  sbomName(file: string): string;
+};
+const { checkSboms, expectations } = (await import(join(ROOT, "scripts/check-sbom.mjs"))) as {
+  checkSboms(dir: string, e: Obj): { file: string; sbom: string; problems: string[] }[];
+  expectations(root: string): { shipped: Set<string>; buildOnly: Set<string> };
+};
+const VERSION = json("package.json").version as string;
+const SHIPPED = [...new Set(Object.values(json("dist/bundled.json")).flat() as string[])].sort();
+
+test("the npm package's SBOM is npm sbom's CycloneDX, named iqqq, listing what is bundled in it and no build tool", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "iqqq-cdx-"));
+  const tgz = join(dir, `iqqq-${VERSION}.tgz`);
+  await writeFile(tgz, "a tarball");
+  const doc = sbomModule.npmSbom(tgz);
+  assert.equal(doc.bomFormat, "CycloneDX");
+  assert.ok(
+    doc.metadata.tools.some((t: Obj) => t.vendor === "npm"),
+    "npm's own document",
+  );
+  // npm names the root after its folder (npm/cli#9178): iqqq whatever the checkout is called.
+  assert.equal(doc.metadata.component.name, "iqqq");
+  assert.equal(doc.metadata.component.version, VERSION);
+  assert.equal(doc.metadata.component.purl, `pkg:npm/iqqq@${VERSION}`);
+  assert.equal(
+    doc.metadata.component.hashes.find((h: Obj) => h.alg === "SHA-512").content,
+    createHash("sha512").update("a tarball").digest("hex"),
+  );
+  const listed = doc.components.map((c: Obj) => `${c.name}@${c.version}`).sort();
+  assert.deepEqual(listed, SHIPPED);
+  for (const tool of ["typescript", "esbuild", "@biomejs/biome", "bun", "fast-check"])
+    assert.ok(!doc.components.some((c: Obj) => c.name === tool), tool);
+  // npm's data kept: the lock's sha512 of each.
+  const lock = json("package-lock.json");
+  for (const c of doc.components) {
+    assert.equal(c.scope, "required");
+    const integrity = lock.packages[`node_modules/${c.name}`].integrity.split("-")[1];
+    assert.equal(c.hashes[0].content, Buffer.from(integrity, "base64").toString("hex"), c.name);
+  }
+  // Every bundled package hangs from the root, directly or through another.
+  const refs = new Set<string>(doc.components.map((c: Obj) => c["bom-ref"]));
+  const reached = new Set<string>();
+  const walk = (ref: string): void => {
+    if (reached.has(ref)) return;
+    reached.add(ref);
+    for (const next of doc.dependencies.find((d: Obj) => d.ref === ref)?.dependsOn ?? []) walk(next);
+  };
+  walk(doc.metadata.component["bom-ref"]);
+  for (const ref of refs) assert.ok(reached.has(ref), `${ref} is reached from the root`);
+});
+
+/** A release folder of stand-in artefacts, each with the SBOM npm run release writes beside it. */
+async function releaseFolder(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "iqqq-sboms-"));
+  for (const name of [`iqqq-${VERSION}.tgz`, "iqqq-linux-x64", `iqqq-image-${VERSION}-linux-x64.oci.tar`]) {
+    const path = join(dir, name);
+    await writeFile(path, `content of ${name}`);
+    const doc = name.endsWith(".tgz") ? sbomModule.npmSbom(path) : sbomModule.sbom([path]);
+    await writeFile(join(dir, sbomModule.sbomName(name)), JSON.stringify(doc));
+  }
+  await writeFile(join(dir, "SHA256SUMS"), "");
+  return dir;
+}
+
+test("release:check's SBOM check: the SBOMs npm run release writes pass", async () => {
+  const dir = await releaseFolder();
+  const results = checkSboms(dir, { version: VERSION, ...expectations(ROOT) });
+  assert.deepEqual(
+    results.map((r) => r.sbom),
+    [`iqqq-${VERSION}.tgz.cdx.json`, `iqqq-image-${VERSION}-linux-x64.oci.tar.spdx.json`, "iqqq-linux-x64.spdx.json"],
+  );
+  for (const r of results) assert.deepEqual(r.problems, [], r.sbom);
+});
+
+const CDX = `iqqq-${VERSION}.tgz.cdx.json`;
+const EXE = "iqqq-linux-x64.spdx.json";
+const IMAGE = `iqqq-image-${VERSION}-linux-x64.oci.tar.spdx.json`;
+/** An SPDX document's package that its artefact CONTAINS, by name. */
+const spdxDrop = (doc: Obj, name: string): void => {
+  const id = doc.packages.find((p: Obj) => p.name === name).SPDXID;
+  doc.relationships = doc.relationships.filter((r: Obj) => r.relatedSpdxElement !== id);
+};
+const BROKEN: {
+  what: string;
+  sbom: string;
+  breaks: (doc: Obj, dir: string) => Promise<Obj | string> | Obj | string;
+  says: RegExp;
+}[] = [
+  {
+    what: "a build tool listed in the npm package's",
+    sbom: CDX,
+    breaks: (doc) => {
+      doc.components.push({
+        ...doc.components[0],
+        "bom-ref": "typescript@7.0.2",
+        name: "typescript",
+        version: "7.0.2",
+      });
+      return doc;
+    },
+    says: /lists typescript@7\.0\.2, a build tool that does not ship/,
+  },
+  {
+    what: "a bundled package left out of the npm package's",
+    sbom: CDX,
+    breaks: (doc) => {
+      doc.components = doc.components.filter((c: Obj) => c.name !== "yaml");
+      doc.dependencies = doc.dependencies.map((d: Obj) => ({
+        ...d,
+        dependsOn: d.dependsOn.filter((r: string) => !r.startsWith("yaml@")),
+      }));
+      return doc;
+    },
+    says: /does not list yaml@/,
+  },
+  {
+    what: "npm's own development mark left on a component",
+    sbom: CDX,
+    breaks: (doc) => {
+      doc.components[0].properties.push({ name: "cdx:npm:package:development", value: "true" });
+      return doc;
+    },
+    says: /marked a development dependency/,
+  },
+  {
+    what: "the npm package named after the checkout's folder (npm/cli#9178)",
+    sbom: CDX,
+    breaks: (doc) => {
+      doc.metadata.component.name = "release";
+      return doc;
+    },
+    says: /names release@/,
+  },
+  {
+    what: "a version not the package's",
+    sbom: EXE,
+    breaks: (doc) => {
+      for (const p of doc.packages) if (p.packageFileName) p.versionInfo = "9.9.9";
+      return doc;
+    },
+    says: /says version 9\.9\.9/,
+  },
+  {
+    what: "an executable's without the Bun runtime",
+    sbom: EXE,
+    breaks: (doc) => {
+      spdxDrop(doc, "bun");
+      return doc;
+    },
+    says: /lists the Bun runtime 0 times/,
+  },
+  {
+    what: "the image's without its libc6",
+    sbom: IMAGE,
+    breaks: (doc) => {
+      spdxDrop(doc, "libc6");
+      return doc;
+    },
+    says: /lists libc6 0 times, whose loader and libraries the image carries/,
+  },
+  {
+    what: "an executable's listing a package that is not bundled",
+    sbom: EXE,
+    breaks: (doc) => {
+      const yaml = doc.packages.find((p: Obj) => p.name === "yaml");
+      yaml.versionInfo = "1.0.0";
+      return doc;
+    },
+    says: /lists yaml@1\.0\.0, which does not ship/,
+  },
+  {
+    what: "an artefact changed after its SBOM was written",
+    sbom: EXE,
+    breaks: async (doc, dir) => {
+      await writeFile(join(dir, "iqqq-linux-x64"), "another build");
+      return doc;
+    },
+    says: /its SHA256 is not iqqq-linux-x64's/,
+  },
+  { what: "an SBOM that is not JSON", sbom: EXE, breaks: () => "{", says: /does not parse/ },
+];
+
+for (const { what, sbom: name, breaks, says } of BROKEN) {
+  test(`release:check's SBOM check fails on ${what}`, async () => {
+    const dir = await releaseFolder();
+    const doc = JSON.parse(readFileSync(join(dir, name), "utf8"));
+    const broken = await breaks(doc, dir);
+    await writeFile(join(dir, name), typeof broken === "string" ? broken : JSON.stringify(broken));
+    const results = checkSboms(dir, { version: VERSION, ...expectations(ROOT) });
+    const problems = results.find((r) => r.sbom === name)?.problems ?? [];
+    assert.ok(
+      problems.some((p) => says.test(p)),
+      `${name}: ${problems.join("; ") || "no problem found"}`,
+    );
+    // The other SBOMs are untouched and still pass.
+    for (const r of results) if (r.sbom !== name) assert.deepEqual(r.problems, [], r.sbom);
+  });
+}
+
+test("release:check's SBOM check: an artefact without its SBOM, and an SBOM of no artefact", async () => {
+  const dir = await releaseFolder();
+  await writeFile(join(dir, "iqqq-linux-arm64"), "an executable");
+  await writeFile(join(dir, "iqqq-linux-riscv64.spdx.json"), "{}");
+  const results = checkSboms(dir, { version: VERSION, ...expectations(ROOT) });
+  assert.deepEqual(results.find((r) => r.file === "iqqq-linux-arm64")?.problems, ["missing"]);
+  assert.deepEqual(results.find((r) => r.sbom === "iqqq-linux-riscv64.spdx.json")?.problems, ["belongs to no file"]);
+});
