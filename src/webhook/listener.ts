@@ -20,8 +20,10 @@
 //
 // Either way: a connection whose handshake is not done within HANDSHAKE_MS is
 // closed, and the certificate can be swapped in place (new connections get the
-// new pair), and at most `pending` handshakes are under way at once (one more
-// is closed at once).
+// new pair), and at most `pending` handshakes are under way at once, at most
+// `perPeer` of them from one client address (one more is closed at once): a
+// single pod that opens connections and says nothing cannot take every slot
+// and keep the API server's reviews out.
 
 import type { Server as NetServer, Socket } from "node:net";
 import type { Duplex } from "node:stream";
@@ -56,48 +58,78 @@ export interface TlsListener {
 export type Secure = (socket: TLSSocket, peer: string, hold: (held: boolean) => void) => void;
 
 /** Listens for TLS connections; `secure` gets each one once its handshake is done. */
-export function tlsListener(pair: TlsPair, pending: number, secure: Secure): TlsListener {
-  return process.versions.bun === undefined ? nodeListener(pair, pending, secure) : bunListener(pair, pending, secure);
+export function tlsListener(pair: TlsPair, pending: number, perPeer: number, secure: Secure): TlsListener {
+  return process.versions.bun === undefined
+    ? nodeListener(pair, pending, perPeer, secure)
+    : bunListener(pair, pending, perPeer, secure);
 }
 
-function nodeListener(pair: TlsPair, pending: number, secure: Secure): TlsListener {
+/** A count per client address; an address whose count falls to 0 is forgotten (the map stays as small as what is open). */
+class PerPeer {
+  readonly #counts = new Map<string, number>();
+  get(peer: string): number {
+    return this.#counts.get(peer) ?? 0;
+  }
+  add(peer: string, n: number): void {
+    const next = this.get(peer) + n;
+    if (next === 0) this.#counts.delete(peer);
+    else this.#counts.set(peer, next);
+  }
+}
+
+function nodeListener(pair: TlsPair, pending: number, perPeer: number, secure: Secure): TlsListener {
   // Handshakes under way: connections open less those whose handshake is done and still open
-  // (the server tells neither which TLS socket is whose, nor when a handshake starts).
+  // (the server tells neither which TLS socket is whose, nor when a handshake starts), in all
+  // and by client address.
   let open = 0;
   let done = 0;
+  const openBy = new PerPeer();
+  const doneBy = new PerPeer();
   const server = builtin("node:tls").createServer({ ...pair, handshakeTimeout: HANDSHAKE_MS }, (socket) => {
+    const peer = socket.remoteAddress ?? "";
     done++;
-    socket.once("close", () => done--);
-    secure(socket, socket.remoteAddress ?? "", (held) => (held ? socket.pause() : socket.resume()));
+    doneBy.add(peer, 1);
+    socket.once("close", () => {
+      done--;
+      doneBy.add(peer, -1);
+    });
+    secure(socket, peer, (held) => (held ? socket.pause() : socket.resume()));
   });
   server.on("connection", (raw: Socket) => {
-    if (open - done >= pending) {
+    const peer = raw.remoteAddress ?? "";
+    if (open - done >= pending || openBy.get(peer) - doneBy.get(peer) >= perPeer) {
       raw.destroy();
       return;
     }
     open++;
-    raw.once("close", () => open--);
+    openBy.add(peer, 1);
+    raw.once("close", () => {
+      open--;
+      openBy.add(peer, -1);
+    });
   });
   // With a listener, a failed handshake's socket is the listener's to end (a timed-out one stayed open).
   server.on("tlsClientError", (_err, socket) => socket.destroy());
   return listener(server, (p) => server.setSecureContext(p));
 }
 
-function bunListener(pair: TlsPair, pending: number, secure: Secure): TlsListener {
+function bunListener(pair: TlsPair, pending: number, perPeer: number, secure: Secure): TlsListener {
   const tls = builtin("node:tls");
   let context: SecureContext = tls.createSecureContext(pair);
   let shaking = 0;
+  const shakingBy = new PerPeer();
   BridgeClass ??= bridgeClass();
   const Bridge = BridgeClass;
   const server = builtin("node:net").createServer((raw) => {
     raw.on("error", () => raw.destroy());
-    if (shaking >= pending) {
+    const peer = raw.remoteAddress ?? "";
+    if (shaking >= pending || shakingBy.get(peer) >= perPeer) {
       raw.destroy();
       return;
     }
     shaking++;
+    shakingBy.add(peer, 1);
     raw.setNoDelay(true);
-    const peer = raw.remoteAddress ?? "";
     const bridge = new Bridge(raw);
     const socket = new tls.TLSSocket(bridge, { isServer: true, secureContext: context });
     let done = false;
@@ -105,6 +137,7 @@ function bunListener(pair: TlsPair, pending: number, secure: Secure): TlsListene
       if (done) return;
       done = true;
       shaking--;
+      shakingBy.add(peer, -1);
       clearTimeout(timer);
     };
     const timer = setTimeout(() => {

@@ -73,6 +73,12 @@ const LARGE_BODY = 512 * 1024;
 const QUEUE_MAX = 256;
 const QUEUE_WAIT_MS = 2000;
 const CONNECTIONS_MAX = 512;
+/**
+ * TLS handshakes under way at once from one client address (of CONNECTIONS_MAX in all): one pod
+ * that opens connections and says nothing holds at most this many, and the API server's get
+ * through. The API server's own reviews at 64 at once never had more than 64 under way.
+ */
+const HANDSHAKES_PER_PEER = 128;
 // The API server opens one connection per call in flight (HTTP/1.1): hundreds when busy.
 const CONNECTIONS_PER_PEER = 256;
 /** A connection without a request in flight (a trickled header is none) is closed after this. */
@@ -364,7 +370,9 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
     { max: CONNECTIONS_MAX, perPeer: CONNECTIONS_PER_PEER, idleMs: IDLE_MS, requestMs: REQUEST_MS },
     http,
   );
-  const tcp = tlsListener(pair, CONNECTIONS_MAX, (socket, peer, hold) => connections.accept(socket, peer, hold));
+  const tcp = tlsListener(pair, CONNECTIONS_MAX, HANDSHAKES_PER_PEER, (socket, peer, hold) =>
+    connections.accept(socket, peer, hold),
+  );
 
   // cert-manager renews the files in place: served from the next connection
   // on. Watched in their folders (a mounted Secret changes by a symlink swap

@@ -204,24 +204,68 @@ describe("iqqq webhook and a hostile registry on loopback", () => {
     await new Promise((resolve) => raw.once("close", resolve));
   });
 
+  /** A connection from `from` that says nothing; `open` when it is open, `closed` when it closes. */
+  const silent = (from: string) => {
+    const raw = netConnect({ host: "127.0.0.1", port: webhook.port, localAddress: from });
+    raw.on("error", () => {});
+    const closed = new Promise<void>((resolve) => raw.once("close", () => resolve()));
+    return { raw, closed, open: new Promise<void>((resolve) => raw.once("connect", () => resolve())) };
+  };
+  const stillOpen = (cs: ReturnType<typeof silent>[]): number =>
+    cs.filter((c) => !c.raw.destroyed && c.raw.readyState === "open").length;
+
   test("at most 512 handshakes under way at once: one more is closed at once", { timeout: 60_000 }, async () => {
-    /** A connection that says nothing; resolves when it is open, and `closed` when it closes. */
-    const silent = () => {
-      const raw = netConnect({ host: "127.0.0.1", port: webhook.port, localAddress: "127.0.0.12" });
-      raw.on("error", () => {});
-      const closed = new Promise<void>((resolve) => raw.once("close", () => resolve()));
-      return { raw, closed, open: new Promise<void>((resolve) => raw.once("connect", () => resolve())) };
-    };
-    const first = Array.from({ length: 512 }, silent);
+    // 128 from each of four addresses (the most one address may have under way).
+    const first = Array.from({ length: 512 }, (_, i) => silent(`127.0.0.${12 + (i % 4)}`));
     try {
       await Promise.all(first.map((c) => Promise.race([c.open, c.closed])));
-      const more = Array.from({ length: 20 }, silent);
+      const more = Array.from({ length: 20 }, () => silent("127.0.0.16"));
       try {
         // Waited for: over the limit, they close at once; without it, only after their
         // handshake limit, which the first 512's (opened before them) reaches first.
         await Promise.all(more.map((c) => c.closed));
-        const open = first.filter((c) => !c.raw.destroyed && c.raw.readyState === "open").length;
-        assert.equal(open, 512, `${open} of the first 512 still open`);
+        assert.equal(stillOpen(first), 512, `${stillOpen(first)} of the first 512 still open`);
+      } finally {
+        for (const c of more) c.raw.destroy();
+      }
+    } finally {
+      for (const c of first) c.raw.destroy();
+    }
+  });
+
+  test("at most 128 handshakes under way from one address: another address still gets its review answered", {
+    timeout: 60_000,
+  }, async () => {
+    const first = Array.from({ length: 128 }, () => silent("127.0.0.20"));
+    try {
+      await Promise.all(first.map((c) => Promise.race([c.open, c.closed])));
+      const more = Array.from({ length: 10 }, () => silent("127.0.0.20"));
+      try {
+        await Promise.all(more.map((c) => c.closed));
+        assert.equal(stillOpen(first), 128, `${stillOpen(first)} of the first 128 still open`);
+        // Meanwhile a review from another address is answered.
+        const answer = await new Promise<string>((resolve, reject) => {
+          const body = JSON.stringify({ request: { uid: "other", object: { kind: "ConfigMap" } } });
+          const socket = connect({
+            socket: netConnect({ host: "127.0.0.1", port: webhook.port, localAddress: "127.0.0.21" }),
+            ca: webhook.tls.ca,
+            checkServerIdentity: () => undefined,
+          });
+          let text = "";
+          socket.setEncoding("utf8");
+          socket.on("secureConnect", () =>
+            socket.write(
+              `POST /inject HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+            ),
+          );
+          socket.on("data", (chunk: string) => {
+            text += chunk;
+          });
+          socket.on("error", reject);
+          socket.on("close", () => resolve(text));
+        });
+        assert.match(answer, /^HTTP\/1\.1 200/);
+        assert.match(answer, /"uid":"other"/);
       } finally {
         for (const c of more) c.raw.destroy();
       }
