@@ -645,9 +645,18 @@ test(
   opts,
   async () => {
     const host = registry?.host as string;
-    // The index: amd64's ENTRYPOINT, not arm64's.
-    const fromIndex = parse(inject(plainPod("inject-index", { image: `${host}/jobs/multi:1` })));
+    // The index: amd64's ENTRYPOINT, not arm64's, for a pod whose nodes are amd64.
+    const onAmd64 = parse(plainPod("inject-index", { image: `${host}/jobs/multi:1` })) as Obj;
+    onAmd64.spec.nodeSelector = { "kubernetes.io/arch": "amd64" };
+    const fromIndex = parse(inject(stringify(onAmd64)));
     assert.deepEqual(fromIndex.spec.containers[0].command, ["/opt/iqqq/iqqq", "/bin/sh", "-c"]);
+    // A pod that does not say which nodes, where the two platforms differ: not guessed.
+    const unsaid = spawnSync(HOST_EXE, ["inject", "--image", IQQQ_IMAGE], {
+      input: plainPod("inject-unsaid", { image: `${host}/jobs/multi:1` }),
+      encoding: "utf8",
+    });
+    assert.equal(unsaid.status, 65, unsaid.stderr);
+    assert.match(unsaid.stderr, /another ENTRYPOINT or CMD on linux\/amd64 than on linux\/arm64/);
     const arm = parse(inject(plainPod("inject-arm", { image: `${host}/jobs/multi:1` }), "--platform", "linux/arm64"));
     assert.deepEqual(arm.spec.containers[0].command, ["/opt/iqqq/iqqq", "/arm64/entry"]);
     const yaml = inject(plainPod("inject-entrypoint", { image: `${host}/jobs/entry:1` }));
