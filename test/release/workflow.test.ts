@@ -72,7 +72,7 @@ function workflowProblems(text: string, ci: string): string[] {
     if (!runs.some((r) => r.trim() === command)) problems.push(`no step runs \`${command}\` alone`);
     if (!ciLines.includes(command)) problems.push(`.ci/run does not run \`${command}\``);
   }
-  for (const tool of ["podman", "patchelf", "skopeo"])
+  for (const tool of ["podman", "patchelf", "skopeo", "libc6-arm64-cross", "qemu-user-static"])
     if (!runs.some((r) => /apt-get install/.test(r) && new RegExp(`\\b${tool}\\b`).test(r)))
       problems.push(`does not install ${tool}`);
   if (!runs.some((r) => /\bnpm publish --provenance\b/.test(r))) problems.push("does not npm publish --provenance");
@@ -80,6 +80,16 @@ function workflowProblems(text: string, ci: string): string[] {
   if (!runs.some((r) => /\bgh release create\b.*dist\/release\/\*/s.test(r)))
     problems.push("does not attach dist/release/* to a GitHub release");
   if (/\b(?:ghp_|github_pat_|npm_)[A-Za-z0-9]{20,}/.test(text)) problems.push("a token written into the file");
+  // A job that installs from npm (install scripts run) may not write, nor hold a token it can leak.
+  for (const [name, job] of Object.entries(wf.jobs ?? {})) {
+    const installs = (job.steps ?? []).some((s) => /\bnpm (?:ci|install|i)\b/.test(s.run ?? ""));
+    const writes = Object.entries(job.permissions ?? {}).filter(([, v]) => v === "write");
+    if (installs && writes.length > 0)
+      problems.push(`job ${name} runs npm ci and may write (${writes.map(([k]) => k).join(", ")})`);
+    for (const s of job.steps ?? [])
+      if (s.uses?.startsWith("actions/checkout@") && s.with?.["persist-credentials"] !== false)
+        problems.push(`job ${name}: checkout leaves its token in .git/config (persist-credentials: false)`);
+  }
   return problems;
 }
 
@@ -120,6 +130,25 @@ const BROKEN: [string, (text: string) => string, RegExp][] = [
   ["no provenance", (t) => t.replace("id-token: write", "id-token: none"), /no id-token: write/],
   ["branches instead of tags", (t) => t.replace('tags: ["v*"]', 'branches: ["main"]'), /does not run on v\* tags/],
   ["not YAML", (t) => `${t}\n  - : [\n`, /not YAML/],
+  [
+    "a build job that may write",
+    (t) =>
+      t.replace(
+        "    permissions:\n      contents: read\n    steps:",
+        "    permissions:\n      contents: write\n    steps:",
+      ),
+    /job build runs npm ci and may write \(contents\)/,
+  ],
+  [
+    "a checkout that keeps its token",
+    (t) => t.replace("persist-credentials: false", "persist-credentials: true"),
+    /checkout leaves its token/,
+  ],
+  [
+    "no arm64 libraries for the image",
+    (t) => t.replace("skopeo libc6-arm64-cross busybox", "skopeo busybox"),
+    /does not install libc6-arm64-cross/,
+  ],
 ];
 for (const [what, breaks, says] of BROKEN) {
   test(`the workflow check finds ${what}`, () => {
