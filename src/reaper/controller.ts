@@ -135,15 +135,16 @@ export function loadKubeConfig(env: Env): KubeConfig | Error {
 /** The opt-outs iqqq inside the container would obey, from its literal environment (a value from elsewhere cannot be read here). */
 function keepSidecars(env: unknown): ContainerView["keepSidecars"] {
   if (!Array.isArray(env)) return undefined;
-  const on = (variable: string): boolean =>
-    env.some((e: { name?: unknown; value?: unknown }) => {
-      if (e?.name !== variable || typeof e.value !== "string") return false;
-      try {
-        return parseBool(e.value);
-      } catch {
-        return false;
-      }
-    });
+  // The last entry of a name is the one the container gets, as the kubelet reads the list.
+  const on = (variable: string): boolean => {
+    const e = (env as { name?: unknown; value?: unknown }[]).findLast((x) => x?.name === variable);
+    if (typeof e?.value !== "string") return false;
+    try {
+      return parseBool(e.value);
+    } catch {
+      return false;
+    }
+  };
   for (const v of [V.DISABLE_IQQQ, V.NEVER_KILL_ISTIO]) if (on(v.name)) return { when: "always", variable: v.name };
   if (on(V.NEVER_KILL_ISTIO_ON_FAILURE.name))
     return { when: "on-failure", variable: V.NEVER_KILL_ISTIO_ON_FAILURE.name };

@@ -72,8 +72,13 @@ test("a job container's own opt-out (its literal DISABLE_IQQQ, NEVER_KILL_ISTIO,
     when: "on-failure",
     variable: "NEVER_KILL_ISTIO_ON_FAILURE",
   });
-  // false, a value iqqq would refuse, or one from elsewhere (valueFrom): nothing is read.
+  // false, a value iqqq would refuse, one from elsewhere (valueFrom), or a true one overridden
+  // by a later entry of the same name (the container gets the last): nothing is read.
   for (const env of [
+    [
+      { name: "DISABLE_IQQQ", value: "true" },
+      { name: "DISABLE_IQQQ", value: "false" },
+    ],
     [{ name: "DISABLE_IQQQ", value: "false" }],
     [{ name: "DISABLE_IQQQ", value: "maybe" }],
     [{ name: "DISABLE_IQQQ", valueFrom: { configMapKeyRef: { name: "c", key: "k" } } }],
