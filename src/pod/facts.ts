@@ -57,10 +57,13 @@ export function readPodFacts(path: string, explicit: boolean): FactsResult {
  * symlink swapped), never truncates them in place. mmap(2) refuses an empty
  * file, a pipe or a /proc file (EINVAL): those, and any error but ENOENT, are
  * read with node:fs as before. The Node bundle has node:fs loaded already.
+ * Only the downward API's own file is mapped: a file IQQQ_PODINFO_ANNOTATIONS
+ * names could be truncated in place while mapped, and SIGBUS would then end
+ * iqqq after the program, its status lost; such a file is read with node:fs.
  */
 export async function loadPodFacts(path: string, explicit: boolean): Promise<FactsResult> {
   const bun = (globalThis as { Bun?: BunMmap }).Bun;
-  if (bun === undefined) return readPodFacts(path, explicit);
+  if (bun === undefined || explicit) return readPodFacts(path, explicit);
   let text: string;
   try {
     const mapped = bun.mmap(path, { shared: false });
