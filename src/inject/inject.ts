@@ -144,11 +144,15 @@ function podsOf(doc: unknown): Pod[] {
       return pod(at(doc, "spec", "template"));
     case "CronJob":
       return pod(at(doc, "spec", "jobTemplate", "spec", "template"));
-    case "List":
-      return Array.isArray(doc.items) ? doc.items.flatMap(podsOf) : [];
     default:
-      return [];
+      // kubectl reads any kind with `items` as a list (List, JobList, PodList…) and applies each item.
+      return isListKind(doc.kind) && Array.isArray(doc.items) ? doc.items.flatMap(podsOf) : [];
   }
+}
+
+/** List, or a typed list (JobList, PodList…): kubectl applies each of its items. */
+export function isListKind(kind: unknown): boolean {
+  return typeof kind === "string" && kind.endsWith("List");
 }
 
 export function describe(doc: unknown): string {
@@ -168,7 +172,7 @@ export function describe(doc: unknown): string {
 export async function injectDocument(doc: unknown, options: InjectOptions): Promise<Outcome> {
   const what = describe(doc);
   const kind = isObj(doc) ? doc.kind : undefined;
-  if (kind !== "Pod" && kind !== "Job" && kind !== "CronJob" && kind !== "List")
+  if (kind !== "Pod" && kind !== "Job" && kind !== "CronJob" && !isListKind(kind))
     return { what, kind: "skipped", note: "not a Pod, Job or CronJob: passed through unchanged" };
   const pods = podsOf(doc);
   if (pods.length === 0) return { what, kind: "skipped", note: "no pod spec found: passed through unchanged" };

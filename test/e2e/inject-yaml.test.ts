@@ -312,6 +312,16 @@ describe("iqqq inject: what Kubernetes reads is what the user wrote, plus iqqq",
     assert.match(dotted.stderr, /already mounts the volume "v" at \/opt\/iqqq/);
   });
 
+  test("a typed list (JobList, as kubectl get -o yaml writes it): each item is injected, as kubectl applies each", async () => {
+    const r = await inject(
+      "apiVersion: batch/v1\nkind: JobList\nitems:\n- apiVersion: batch/v1\n  kind: Job\n  metadata: {name: j}\n  spec:\n    template:\n      spec:\n        restartPolicy: Never\n        containers: [{name: m, image: x, command: [a]}]\n---\napiVersion: v1\nkind: ConfigMapList\nitems: []\n",
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const [list, empty] = kubernetes(r.text);
+    assert.deepEqual(list?.items[0].spec.template.spec.containers[0].command, ["/opt/iqqq/iqqq", "a"]);
+    assert.deepEqual(empty, { apiVersion: "v1", kind: "ConfigMapList", items: [] });
+  });
+
   test("many anchored containers in a List: edited in linear time", async () => {
     const items = Array.from(
       { length: 1000 },
