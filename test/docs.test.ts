@@ -403,6 +403,46 @@ test("figures quoted from a measurement report are the report's", () => {
   assert.deepEqual(problems, [], problems.join("\n"));
 });
 
+// A measured figure (a time or a memory figure in a sentence that says it was
+// measured, costs, is faster or slower…) must come from something that measures
+// it again: a report that its command writes (checked above, so the block must
+// link the report) or the built artefacts (the sizes, checked above). A one-off
+// figure measured once by hand is not allowed: it goes stale unseen. Limits and
+// settings ("at most 5 s", "every 100 ms", "≤ 5 MB") are not measurements. One
+// file is a log of such one-off measurements, each with its method, and says so
+// at its top: docs/performance-notes.md.
+const LOGS: ReadonlySet<string> = new Set(["docs/performance-notes.md"]);
+
+test("the log of one-off measurements says at its top that it is one", () => {
+  for (const file of LOGS) assert.match(read(file).slice(0, 600), /measured once, by hand/, file);
+});
+
+const MEASURED_CUE =
+  /\b(?:measured|median|medians|costs?|took|takes|slower|faster|instead of|shorter|longer|RSS|p50|p99|answers\/s|req\/s|start-up|overhead)\b/i;
+const TIME_OR_MEMORY = /(?<![\w.,–-])(\d+(?:\.\d+)?)\s?(ms|µs|MB|MiB)(?![\w–-])/g;
+const SETTING_BEFORE =
+  /(?:[≤≥<>]|\bat most|\bat least|\bup to|\bevery|\bafter|\bwithin|\btimeout(?: of)?|\bbudget(?: of)?|\blimit(?: of)?|\bdefault|\bdefaults to|\bagainst(?: the peers')?|\bthan|\bpeers'|\bfor)\s*~?(?:about\s+)?$/i;
+
+export function unsourcedFigures(file: string): string[] {
+  const problems: string[] = [];
+  for (const block of blocks(file)) {
+    if (!MEASURED_CUE.test(block)) continue;
+    if (Object.keys(REPORTS).some((name) => new RegExp(`\\]\\((?:docs/)?${name.replace(".", "\\.")}[)#]`).test(block)))
+      continue;
+    if (file === "docs/performance.md" && block.startsWith("|")) continue;
+    for (const m of block.matchAll(TIME_OR_MEMORY)) {
+      if (SETTING_BEFORE.test(block.slice(Math.max(0, m.index - 40), m.index))) continue;
+      problems.push(`${file}: "${m[0]}" in "${block.slice(Math.max(0, m.index - 60), m.index + 20)}…"`);
+    }
+  }
+  return problems;
+}
+
+test("every measured figure in the docs is one a command measures again (a report's, linked)", () => {
+  const problems = MARKDOWN.filter((f) => !MEASUREMENTS.has(f) && !LOGS.has(f)).flatMap(unsourcedFigures);
+  assert.deepEqual(problems, [], problems.join("\n"));
+});
+
 // Words from the team's own work that mean nothing to a user.
 const JARGON: readonly RegExp[] = [
   /\bseeds?\b/i,
