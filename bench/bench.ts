@@ -5,7 +5,7 @@
 // and sizes. Every subject runs alternately with the others in this one
 // process; figures are medians of rounds, with min and max. Prints a Markdown
 // report and writes it to docs/benchmarks.md. Never part of `npm test`:
-// timings are not assertions. IQQQ_BENCH_ROUNDS sets the rounds of `X true`
+// timings are not assertions. BENCH_ROUNDS sets the rounds of `X true`
 // (default 60; fewer for a quick look on a busy machine).
 
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -41,8 +41,8 @@ const GO_REF = `${ROOT}build/bench/goref`;
 const BUN_FLOOR = `${ROOT}build/bench/bun-floor`;
 const NODE_FLOOR = `${ROOT}bench/floor/node.mjs`;
 
-const ROUNDS = Number(process.env.IQQQ_BENCH_ROUNDS ?? 60);
-if (!(Number.isInteger(ROUNDS) && ROUNDS > 0)) throw new Error("IQQQ_BENCH_ROUNDS: expected a whole number of rounds");
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 60);
+if (!(Number.isInteger(ROUNDS) && ROUNDS > 0)) throw new Error("BENCH_ROUNDS: expected a whole number of rounds");
 const RSS_RUNS = 7;
 const TEARDOWN_ROUNDS = Math.max(5, Math.round(ROUNDS / 3));
 const WATCH_RUNS = 3;
@@ -426,7 +426,7 @@ for (const line of [
   "- Memory: `VmHWM` and `RssAnon` from `/proc/PID/status`, read by an in-process fake sidecar when the stop request arrives (the wrapper then waits for the answer, so only its exit is left out).",
   "- Teardown: the wrapped program is `sh -c 'sleep 0.1; printf x'` (a job runs a while, and iqqq warms its HTTP client up meanwhile); the time runs from that byte's arrival to the wrapper's exit. Alternates with a bare POST round trip; the column is the median of per-round differences.",
   "- Watcher: a copy of `sleep` named `iqqq-bench-tgt` is watched; CPU is `utime+stime` over 2 s; latency runs from `SIGKILL` to the stop request.",
-  "- Reproduce: `npm ci && npm run bench` (Go from Debian's `golang-go` for the Go wrapper); `IQQQ_BENCH_ROUNDS=10` for a quick look.",
+  "- Reproduce: `npm ci && npm run bench` (Go from Debian's `golang-go` for the Go wrapper); `BENCH_ROUNDS=10` for a quick look.",
 ])
   say(line);
 
