@@ -73,14 +73,14 @@ const LARGE_BODY = 512 * 1024;
 const QUEUE_MAX = 256;
 const QUEUE_WAIT_MS = 2000;
 const CONNECTIONS_MAX = 512;
-/**
- * TLS handshakes under way at once from one client address (of CONNECTIONS_MAX in all): one pod
- * that opens connections and says nothing holds at most this many, and the API server's get
- * through. The API server's own reviews at 64 at once never had more than 64 under way.
- */
-const HANDSHAKES_PER_PEER = 128;
 // The API server opens one connection per call in flight (HTTP/1.1): hundreds when busy.
 const CONNECTIONS_PER_PEER = 256;
+/**
+ * TLS handshakes under way at once from one client address (of CONNECTIONS_MAX in all): as many
+ * as it may have connections, so that one pod that opens connections and says nothing holds at
+ * most half the slots, and the API server's handshakes get the rest.
+ */
+const HANDSHAKES_PER_PEER = CONNECTIONS_PER_PEER;
 /** A connection without a request in flight (a trickled header is none) is closed after this. */
 const IDLE_MS = 30_000;
 /** A body must arrive within this (a review of 3 MiB crosses a cluster network in well under a second). */
