@@ -11,16 +11,16 @@
 // (KEY=rsa: RSA 2048, cert-manager's default). Writes docs/webhook-load.md.
 // Never part of npm test: timings are not assertions.
 
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { availableParallelism, cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { collect } from "../test/support/cli.js";
+import { buildLoadClient, LOAD_CLIENT as CLIENT } from "../test/support/load-client.js";
 import { admissionReview, startWebhook } from "../test/support/webhook.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const CLIENT = `${ROOT}build/bench/webhook-load`;
 const BUILDS: [string, string][] = [
   ["Node bundle", `${ROOT}dist/iqqq.mjs`],
   ["Bun executable", `${ROOT}dist/bin/iqqq-linux-${process.arch}`],
@@ -43,13 +43,7 @@ interface Phase {
   anonMiB: number;
 }
 
-const built = spawnSync("go", ["build", "-o", CLIENT, "."], {
-  cwd: `${ROOT}bench/webhook-load`,
-  env: { ...process.env, GOFLAGS: "-mod=mod", GO111MODULE: "on", GOPROXY: "off" },
-  encoding: "utf8",
-});
-if (built.status !== 0)
-  throw new Error(`building the Go load client failed (apt-get install golang-go): ${built.stderr}`);
+buildLoadClient();
 for (const [, cli] of BUILDS) if (!existsSync(cli)) throw new Error(`${cli} is missing: npm run build:binaries`);
 
 const pod = {

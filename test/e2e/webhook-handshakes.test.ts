@@ -8,9 +8,10 @@
 
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { collect, ROOT } from "../support/cli.js";
+import { buildLoadClient, LOAD_CLIENT as CLIENT } from "../support/load-client.js";
 import { admissionReview, startWebhook, type Webhook } from "../support/webhook.js";
 
 const CONCURRENCY = 64;
@@ -22,7 +23,6 @@ const REVIEWS = 3000;
  */
 const OVERTAKEN = 10 * CONCURRENCY;
 
-const CLIENT = `${ROOT}build/webhook-load/webhook-load`;
 const go = spawnSync("go", ["version"]).status === 0;
 
 describe("iqqq webhook under 64 reviews at once", {
@@ -32,13 +32,7 @@ describe("iqqq webhook under 64 reviews at once", {
   let body: string;
   let ca: string;
   before(async () => {
-    mkdirSync(`${ROOT}build/webhook-load`, { recursive: true });
-    const built = spawnSync("go", ["build", "-o", CLIENT, "."], {
-      cwd: `${ROOT}bench/webhook-load`,
-      env: { ...process.env, GOFLAGS: "-mod=mod", GO111MODULE: "on", GOPROXY: "off" },
-      encoding: "utf8",
-    });
-    if (built.status !== 0) throw new Error(`building the Go load client failed: ${built.stderr}`);
+    buildLoadClient();
     webhook = await startWebhook();
     body = `${ROOT}build/webhook-load/review.json`;
     const pod = {
