@@ -151,8 +151,13 @@ function podsOf(doc: unknown): Pod[] {
 }
 
 /** List, or a typed list (JobList, PodList…): kubectl applies each of its items. */
-export function isListKind(kind: unknown): boolean {
+function isListKind(kind: unknown): boolean {
   return typeof kind === "string" && kind.endsWith("List");
+}
+
+/** Whether a document of this kind may hold a pod spec (podsOf reads it); any other passes through. */
+export function mayHoldPodSpec(kind: unknown): boolean {
+  return kind === "Pod" || kind === "Job" || kind === "CronJob" || isListKind(kind);
 }
 
 export function describe(doc: unknown): string {
@@ -172,7 +177,7 @@ export function describe(doc: unknown): string {
 export async function injectDocument(doc: unknown, options: InjectOptions): Promise<Outcome> {
   const what = describe(doc);
   const kind = isObj(doc) ? doc.kind : undefined;
-  if (kind !== "Pod" && kind !== "Job" && kind !== "CronJob" && !isListKind(kind))
+  if (!mayHoldPodSpec(kind))
     return { what, kind: "skipped", note: "not a Pod, Job or CronJob: passed through unchanged" };
   const pods = podsOf(doc);
   if (pods.length === 0) return { what, kind: "skipped", note: "no pod spec found: passed through unchanged" };

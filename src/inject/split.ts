@@ -20,12 +20,10 @@
 // two ways to the same segments, kinds and tokens over random streams.
 
 import { CST, Parser } from "yaml";
+import { mayHoldPodSpec } from "./inject.js";
 import { resolvePlain } from "./meaning.js";
 
 /** The kinds whose documents can hold a pod spec: the only ones parsed in full. */
-const POD_KINDS = new Set(["Pod", "Job", "CronJob", "List"]);
-/** A kind whose documents may hold a pod spec: a list's items too (JobList, PodList…, as kubectl reads them). */
-const mayHoldPodsKind = (kind: string): boolean => POD_KINDS.has(kind) || kind.endsWith("List");
 
 /** One document of a stream: where it stands in the text, and its kind when a look at the top level tells it. */
 export interface Segment {
@@ -118,7 +116,7 @@ export function* quickSegments(text: string): Generator<Segment> {
     const quick = kindFromLines(text, start, end, marked);
     if (quick === NO_DOCUMENT) continue;
     index++;
-    if (quick !== undefined && !mayHoldPodsKind(quick)) {
+    if (quick !== undefined && !mayHoldPodSpec(quick)) {
       // Without a `---`, the document starts at its first key: comments and blank lines before it are the stream's.
       const own = marked ? start : (FIRST_CONTENT.exec(text.slice(start, end))?.index ?? 0) + start;
       yield { index, start: own, end, line: line + newlines(text, start, own), kind: quick, tokens: [], base: start };
@@ -325,7 +323,7 @@ function newlines(text: string, from: number, to: number): number {
 
 /** Might this document hold a pod spec? */
 export function mayHoldPods(segment: Segment, text: string): boolean {
-  if (segment.kind === undefined || mayHoldPodsKind(segment.kind)) return true;
+  if (segment.kind === undefined || mayHoldPodSpec(segment.kind)) return true;
   // NEL, LS and PS end a line for YAML 1.1 but not for the parser here: a `kind` could hide behind one.
   const own = text.slice(segment.start, segment.end);
   if (!YAML11_BREAK.test(own)) return false;
