@@ -377,15 +377,27 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
   // cert-manager renews the files in place: served from the next connection
   // on. Watched in their folders (a mounted Secret changes by a symlink swap
   // there), and looked at every CERT_CHECK_MS in case a change brings no event.
-  let stamp = certStamp(options);
+  // The stamp is the hash of the very bytes loaded: hashing the files apart
+  // from reading them let a write in between count one renewal twice (CI saw it).
+  let stamp = stampOf(pair);
   let reloading = Promise.resolve();
   let failedStamp = "";
   const reload = async (): Promise<void> => {
-    const now = certStamp(options);
-    if (now === stamp || now === failedStamp) return;
+    let now = "";
+    let read: { cert: Buffer; key: Buffer } | undefined;
+    try {
+      read = { cert: fs.readFileSync(options.cert), key: fs.readFileSync(options.key) };
+      now = stampOf(read);
+    } catch {
+      // A file swapped out this instant: looked at again in a second.
+      setTimeout(recheck, RELOAD_RETRY_MS).unref();
+      return;
+    }
+    if (read === undefined || now === stamp || now === failedStamp) return;
     try {
       // A pair that does not match (one file renewed, the other not yet) throws here.
-      tcp.setSecureContext(readPair());
+      tls.createSecureContext(read);
+      tcp.setSecureContext(read);
       stamp = now;
       metrics.certificate("loaded");
       log("certificate reloaded");
@@ -517,16 +529,6 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /** What the pair holds (not when it changed: a file's time moves in steps of milliseconds, and two writes can share one). */
-function certStamp(options: WebhookOptions): string {
-  try {
-    const fs = builtin("node:fs");
-    return builtin("node:crypto")
-      .createHash("sha256")
-      .update(fs.readFileSync(options.cert))
-      .update("\0")
-      .update(fs.readFileSync(options.key))
-      .digest("hex");
-  } catch {
-    return "";
-  }
+function stampOf(pair: { cert: Buffer; key: Buffer }): string {
+  return builtin("node:crypto").createHash("sha256").update(pair.cert).update("\0").update(pair.key).digest("hex");
 }
