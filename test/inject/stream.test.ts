@@ -46,4 +46,21 @@ describe("inject's output, byte for byte", () => {
     const out = await injectStream(input, "err.yaml", OPTIONS);
     assert.ok(out.text.endsWith("\n--- # next\n  }\n"), out.text);
   });
+
+  test("directives are written as the yaml package writes them: %YAML kept, a %TAG kept where a node uses it", async () => {
+    const pod =
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: !e!x {a: b}}\nspec:\n  containers: [{name: c, image: i, command: [x]}]\n";
+    const tagged = await injectStream(`%TAG !e! tag:example.com,2000:\n---\n${pod}`, "tag.yaml", OPTIONS);
+    assert.match(tagged.text, /^%TAG !e! tag:example\.com,2000:\n---\napiVersion: v1\n/);
+    assert.match(tagged.text, /labels: !e!x \{a: b\}/);
+    const versioned = await injectStream(`%YAML 1.1\n---\n${pod.replace(" !e!x", "")}`, "yaml.yaml", OPTIONS);
+    assert.match(versioned.text, /^%YAML 1\.1\n---\napiVersion: v1\n/);
+    // A %TAG no node uses is not written, as before; the document keeps its `---`.
+    const unused = await injectStream(
+      `%TAG !u! tag:unused.example,2000:\n---\n${pod.replace(" !e!x", "")}`,
+      "u.yaml",
+      OPTIONS,
+    );
+    assert.match(unused.text, /^---\napiVersion: v1\n/);
+  });
 });
