@@ -97,9 +97,31 @@ export function parseSegment(text: string, segment: Segment, name: string): Docu
   const error = doc.errors[0];
   if (error !== undefined)
     throw new ManifestError(
-      `${where(name, segment, text, segment.base + error.pos[0])}: not valid YAML: ${firstLine(error.message)}`,
+      `${where(name, segment, text, segment.base + error.pos[0])}: not valid YAML: ${firstLine(error.message)}${underIndented(error, text, segment)}`,
     );
   return doc;
+}
+
+/**
+ * Where the error is a quoted string or flow collection whose later lines are
+ * indented no further than its key, a hint: go-yaml v2, and so Kubernetes,
+ * reads those lines (kubectl applies such a manifest), while the `yaml`
+ * package holds to the YAML spec, which wants them indented. The document is
+ * refused rather than guessed at; indenting those lines changes nothing of
+ * what it means (a quoted string folds its lines' leading spaces away; a flow
+ * collection's indentation means nothing).
+ */
+function underIndented(
+  error: { code: string; message: string; pos: [number, number] },
+  text: string,
+  segment: Segment,
+): string {
+  const at = segment.base + error.pos[0];
+  const quote = /^Missing closing (["'])quote/.exec(error.message)?.[1];
+  const closedLater = quote !== undefined && text.slice(at, segment.end).includes(quote);
+  const flow = error.code === "BAD_INDENT" && /^Flow (?:sequence|map) in block collection/.test(error.message);
+  if (!closedLater && !flow) return "";
+  return `; if its later lines are indented no further than its key (or by a tab), indent them with spaces: Kubernetes reads them as they are, iqqq's YAML reader does not, and the indentation changes nothing of their meaning`;
 }
 
 /** The document's meaning (meaning.ts), its problems named with the document and line. */

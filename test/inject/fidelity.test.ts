@@ -322,4 +322,31 @@ describe("inject, read back as Kubernetes reads YAML", { skip: missing }, () => 
       { numRuns: 300, seed: 20, endOnFailure: true },
     );
   });
+
+  test("lines indented less than YAML wants, which Kubernetes reads: refused with how to mend them, and mended they mean the same", async () => {
+    const pod = (body: string): string =>
+      `apiVersion: v1\nkind: Pod\nmetadata:\n${body}spec:\n  containers: [{name: c, image: i, command: [x]}]\n`;
+    const cases: [written: string, mended: string][] = [
+      ['  name: "a\nb"\n', '  name: "a\n    b"\n'],
+      ["  name: 'a\nb'\n", "  name: 'a\n    b'\n"],
+      ['  name: "a\n\t b"\n', '  name: "a\n    b"\n'],
+      ["  labels:\n    x: [a\n, b]\n", "  labels:\n    x: [a\n      , b]\n"],
+      ["  labels: {a: b\n}\n", "  labels: {a: b\n    }\n"],
+    ];
+    for (const [written, mended] of cases) {
+      const [asWritten, asMended] = readAsKubernetes([pod(written), pod(mended)]);
+      assert.equal(asWritten?.error, undefined, `Kubernetes reads it: ${written}`);
+      assert.deepEqual(asMended?.json, asWritten?.json, `mended, the same meaning: ${mended}`);
+      await assert.rejects(injectStream(pod(written), "pod.yaml", OPTIONS), {
+        message:
+          /^pod\.yaml: document 1 \(line \d+\): not valid YAML: .*; if its later lines are indented no further than its key \(or by a tab\), indent them with spaces/,
+      });
+      await injectStream(pod(mended), "pod.yaml", OPTIONS);
+    }
+    // A quote never closed is no such case: no hint.
+    await assert.rejects(injectStream(pod('  name: "a\n'), "pod.yaml", OPTIONS), (err: Error) => {
+      assert.doesNotMatch(err.message, /indent them/);
+      return true;
+    });
+  });
 });
