@@ -6,7 +6,7 @@
 // image look-up for a container without a command is passed in.
 
 import { badPlatform } from "../registry/reference.js";
-import { kindOfContainer } from "../sidecar/catalogue.js";
+import { containerKinds } from "../sidecar/catalogue.js";
 import { MARK } from "../watch/containers.js";
 import { podSidecars } from "./sidecars.js";
 import { copy, same, type Value } from "./value.js";
@@ -198,7 +198,7 @@ export async function injectDocument(doc: unknown, options: InjectOptions): Prom
 function podEnv(pod: Pod): { env: { name: string; value: string }[]; warnings: readonly string[] } {
   const { spec, holder } = pod;
   const meta = isObj(holder.metadata) ? holder.metadata : {};
-  const found = podSidecars(meta, spec.containers ?? [], spec.initContainers ?? []);
+  const found = podSidecars(meta, userContainers(spec), spec.initContainers ?? []);
   const env = [
     ...(found.stop !== undefined ? [{ name: "IQQQ_SIDECARS", value: found.stop.join(",") }] : []),
     ...(found.present.length > 0 ? [{ name: "IQQQ_POD_SIDECARS", value: found.present.join(",") }] : []),
@@ -268,11 +268,16 @@ function checkShape(spec: PodSpec, what: string): void {
   }
 }
 
-/** The job containers: every container but known sidecars and iqqq's own. */
+/** The job containers: every container but known sidecars (catalogue.ts's containerKinds) and iqqq's own. */
 export function jobContainers(spec: PodSpec): Container[] {
-  return (spec.containers ?? []).filter(
-    (c) => c.name !== WATCHER_CONTAINER && !isWatcher(c) && kindOfContainer(c) === undefined,
-  );
+  const candidates = userContainers(spec);
+  const kinds = containerKinds(candidates);
+  return candidates.filter((_, i) => kinds[i] === undefined);
+}
+
+/** The pod's containers but iqqq's own watcher: the ones that are a job or a sidecar. */
+function userContainers(spec: PodSpec): Container[] {
+  return (spec.containers ?? []).filter((c) => c.name !== WATCHER_CONTAINER && !isWatcher(c));
 }
 
 /** A watcher of the user's own (examples/watcher): iqqq with IQQQ_WATCH_PROCESS or IQQQ_WATCH_PATTERN and no program. */

@@ -8,7 +8,7 @@
 // (with a warning: the pod will not end), and the annotation that turns it on
 // is added when its injector reads one.
 
-import { type HttpSidecar, isContainerOf, SIDECARS } from "../sidecar/catalogue.js";
+import { containerKinds, type HttpSidecar, isContainerOf, SIDECARS } from "../sidecar/catalogue.js";
 
 type Obj = Record<string, unknown>;
 
@@ -47,6 +47,7 @@ export function podSidecars(
   const needs: Record<string, string> = {};
   const extra: string[] = [];
   let optedOut = false;
+  const kinds = containerKinds(containers);
 
   for (const kind of SIDECARS as readonly HttpSidecar[]) {
     const native =
@@ -59,7 +60,7 @@ export function podSidecars(
       asked === undefined ? undefined : ((asked.labelToo ? labels[asked.key] : undefined) ?? annotations[asked.key]);
     if (says === "false") optedOut = true;
     if (native || absent) continue;
-    const running = containers.filter((c) => isContainerOf(kind, c));
+    const running = containers.filter((_, i) => kinds[i] === kind);
     const requested = asked?.values.includes(String(says));
     const sw = kind.quitSwitch;
     const switchedOn = sw?.annotation !== undefined && annotations[sw.annotation[0]] === sw.annotation[1];

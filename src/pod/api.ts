@@ -5,7 +5,7 @@
 // warning, and the stop goes on as without it: never skip a stop on doubt.
 
 import { builtin } from "../runtime/builtins.js";
-import { kindOfContainer } from "../sidecar/catalogue.js";
+import { containerKinds, kindOfContainer } from "../sidecar/catalogue.js";
 
 export const SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount";
 
@@ -95,7 +95,7 @@ export async function lookupPod(options: LookupOptions): Promise<Lookup> {
               spec?: { initContainers?: Container[]; containers?: Container[]; restartPolicy?: string };
             };
             const skip = nativeSidecars(pod.spec?.initContainers ?? []);
-            const present = new Set((pod.spec?.containers ?? []).flatMap((c) => kindOfContainer(c)?.name ?? []));
+            const present = new Set(containerKinds(pod.spec?.containers ?? []).flatMap((k) => k?.name ?? []));
             settle({
               kind: "ok",
               skip,

@@ -20,7 +20,7 @@
 //   (NEVER_KILL_ISTIO_ON_FAILURE, and it failed): what iqqq inside would obey,
 //   the reaper obeys too.
 
-import { type HttpSidecar, kindOfContainer } from "../sidecar/catalogue.js";
+import { containerKinds, type HttpSidecar, kindOfContainer } from "../sidecar/catalogue.js";
 import type { Selector } from "./selector.js";
 
 /** The ephemeral container's name: one per pod, so that no two replicas or retries stop a pod twice. */
@@ -118,8 +118,9 @@ export function decide(pod: PodView, options: DecideOptions): Decision {
   const sidecars: Sidecar[] = [];
   const jobs: string[] = [];
   const keeps: { name: string; keep: NonNullable<ContainerView["keepSidecars"]> }[] = [];
-  for (const c of pod.spec.containers) {
-    const kind = kindOfContainer(c);
+  const kinds = containerKinds(pod.spec.containers);
+  for (const [i, c] of pod.spec.containers.entries()) {
+    const kind = kinds[i];
     if (kind !== undefined) sidecars.push({ kind, container: c.name });
     else {
       jobs.push(c.name);

@@ -206,7 +206,24 @@ export function isContainerOf(kind: HttpSidecar, c: { readonly name: string; rea
   return kind.container.name.test(c.name) || (kind.container.image?.test(c.image ?? "") ?? false);
 }
 
-/** The kind a container is, if any. */
+/**
+ * The kind of each of a pod's containers (undefined: no sidecar). A container
+ * is a sidecar by its name, and by its image alone only where another
+ * container of the pod is none: where every container looks like a sidecar,
+ * those that do only by their image are the pod's job (a Job whose one
+ * container runs envoyproxy/envoy --mode validate has no sidecar to stop).
+ * For init containers with restartPolicy: Always (native sidecars), kindOfContainer.
+ */
+export function containerKinds(
+  containers: readonly { readonly name: string; readonly image?: string | undefined }[],
+): (HttpSidecar | undefined)[] {
+  const kinds = SIDECARS as readonly HttpSidecar[];
+  const byName = containers.map((c) => kinds.find((k) => k.container.name.test(c.name)));
+  const byImage = containers.map((c, i) => byName[i] ?? kinds.find((k) => k.container.image?.test(c.image ?? "")));
+  return byImage.includes(undefined) ? byImage : byName;
+}
+
+/** The kind a container is, if any, by its name or image (a native sidecar's; see containerKinds for a pod's containers). */
 export function kindOfContainer(c: { readonly name: string; readonly image?: string }): HttpSidecar | undefined {
   return (SIDECARS as readonly HttpSidecar[]).find((k) => isContainerOf(k, c));
 }

@@ -201,6 +201,16 @@ items:
     assert.equal(r.docs[0]?.spec.volumes, undefined);
   });
 
+  test("a Job whose one container runs a sidecar's image (envoy --mode validate) is a job: wrapped, nothing to stop", async () => {
+    const r = await inject(
+      "apiVersion: batch/v1\nkind: Job\nmetadata: {name: check}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: validate\n        image: envoyproxy/envoy:v1.31.0\n        command: [envoy, --mode, validate, -c, /etc/envoy/envoy.yaml]\n",
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const [c] = (r.docs[0] as Obj).spec.template.spec.containers;
+    assert.deepEqual(c.command, ["/opt/iqqq/iqqq", "envoy", "--mode", "validate", "-c", "/etc/envoy/envoy.yaml"]);
+    assert.ok(!(c.env ?? []).some((e: Obj) => e.name === "IQQQ_SIDECARS" || e.name === "IQQQ_POD_SIDECARS"), r.text);
+  });
+
   test("several job containers: the last one out stops the sidecars (IQQQ_GROUP in a shared emptyDir)", async () => {
     const r = await inject(
       "apiVersion: v1\nkind: Pod\nmetadata: {name: two}\nspec:\n  containers:\n  - {name: a, image: x, command: [a]}\n  - {name: b, image: busybox, command: [b], env: [{name: IQQQ_NAME, value: custom}]}\n",

@@ -4,9 +4,10 @@
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import fc from "fast-check";
 import { podSidecars } from "../../src/inject/sidecars.js";
 import { decide, presentIn } from "../../src/pod/facts.js";
-import { type HttpSidecar, isContainerOf, SIDECARS } from "../../src/sidecar/catalogue.js";
+import { containerKinds, type HttpSidecar, isContainerOf, SIDECARS } from "../../src/sidecar/catalogue.js";
 
 const KINDS = SIDECARS as readonly HttpSidecar[];
 const JOB = { name: "job", image: "busybox", command: ["sh", "-c", "exit 0"] };
@@ -128,6 +129,37 @@ describe("inject finds every kind of the catalogue", () => {
       });
     }
   }
+});
+
+describe("a container like a sidecar only by its image is the job where no other container is (catalogue.ts's containerKinds)", () => {
+  for (const kind of KINDS) {
+    const pattern = kind.container.image;
+    if (pattern === undefined) continue;
+    test(`${kind.name}: its image alone`, () => {
+      fc.assert(
+        fc.property(fc.stringMatching(pattern, { size: "xsmall" }), (image) => {
+          // Its stop switched on as the kind allows, so that beside a job it is one to stop.
+          const byImage = { ...switchedOn(kind), name: "validate", image };
+          const meta = { annotations: switchAnnotations(kind) };
+          fc.pre(!KINDS.some((k) => k.container.name.test(byImage.name)));
+          // Beside a job container: a sidecar.
+          assert.deepEqual(containerKinds([JOB, byImage]), [undefined, kind]);
+          assert.deepEqual(podSidecars(meta, [JOB, byImage], []).present, [kind.name]);
+          // Alone, or beside sidecars known by their names: the pod's job, with nothing to stop.
+          assert.deepEqual(containerKinds([byImage]), [undefined]);
+          assert.deepEqual(podSidecars(meta, [byImage], []).present, []);
+          const named = { name: sampleName(kind), image: "example.test/sidecar:1" };
+          assert.deepEqual(containerKinds([named, byImage]), [kind, undefined]);
+        }),
+        { numRuns: 50, seed: 22 },
+      );
+    });
+  }
+
+  test("a pod of sidecars known by their names stays one: no job container", () => {
+    const named = KINDS.map((k) => ({ name: sampleName(k), image: "example.test/sidecar:1" }));
+    assert.deepEqual(containerKinds(named), KINDS);
+  });
 });
 
 describe("the wrapper reads every kind's marks from the pod's annotations", () => {

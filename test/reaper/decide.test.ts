@@ -18,6 +18,7 @@ interface Shape {
   extraJob?: "running" | { exitCode: number; finishedAt?: string };
   sidecar?: "running" | "ended" | "none" | "native";
   sidecarImage?: string;
+  jobImage?: string;
   ephemeral?: string;
   deleting?: boolean;
   keep?: ContainerView["keepSidecars"];
@@ -32,7 +33,11 @@ function pod(s: Shape = {}): PodView {
         : { terminated: { exitCode: x?.exitCode ?? 0, finishedAt: x?.finishedAt ?? ENDED } };
   const sidecar = s.sidecar ?? "running";
   const containers: ContainerView[] = [
-    { name: "job", image: "registry.example/report:1", ...(s.keep === undefined ? {} : { keepSidecars: s.keep }) },
+    {
+      name: "job",
+      image: s.jobImage ?? "registry.example/report:1",
+      ...(s.keep === undefined ? {} : { keepSidecars: s.keep }),
+    },
   ];
   const statuses: { name: string; state: object }[] = [{ name: "job", state: state(s.jobState ?? { exitCode: 0 }) }];
   if (s.extraJob !== undefined) {
@@ -120,6 +125,13 @@ test("the decision table", () => {
     ["another ephemeral container (kubectl debug) is no obstacle", { ephemeral: "debugger-x" }, "reap:istio"],
     ["within the grace period", { jobState: { exitCode: 0, finishedAt: "2026-01-01T11:59:45Z" } }, "wait"],
     ["a sidecar known by its image", { sidecarImage: "docker.io/envoyproxy/envoy:v1.31" }, "reap:envoy"],
+    // A container like a sidecar only by its image, with no other job container: the job (envoy --mode validate).
+    [
+      "the job runs a sidecar's image, alone",
+      { jobImage: "envoyproxy/envoy:v1.31", sidecar: "none" },
+      "skip:no-sidecar",
+    ],
+    ["the job runs a sidecar's image, beside istio-proxy", { jobImage: "envoyproxy/envoy:v1.31" }, "reap:istio"],
     // What iqqq inside would obey: the job container's own DISABLE_IQQQ, NEVER_KILL_ISTIO(_ON_FAILURE).
     ["the job says DISABLE_IQQQ=true", { keep: { when: "always", variable: "DISABLE_IQQQ" } }, "skip:opted-out"],
     [
