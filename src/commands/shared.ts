@@ -19,7 +19,7 @@ export const PLATFORM = flag({
   value: "OS/ARCH",
   help: "the platform whose image config is read when a container\nhas no command; default $default",
   shownDefault:
-    "the pod's nodeSelector\nkubernetes.io/arch (linux/ARCH), else both linux/amd64 and\nlinux/arm64, whose ENTRYPOINT and CMD must then agree",
+    "the pod's nodeSelector\n(or required node affinity) on kubernetes.io/arch:\nlinux/ARCH; else both linux/amd64 and linux/arm64, whose\nENTRYPOINT and CMD must then agree",
   default: (): string | undefined => undefined,
   parse: (raw): string | undefined => {
     const bad = badPlatform(raw);

@@ -609,22 +609,51 @@ async function imageCommand(c: Container, spec: PodSpec, options: InjectOptions,
   const other = others.find((o) => !sameWords(o.entrypoint, first.entrypoint) || !sameWords(o.cmd, first.cmd));
   if (other !== undefined)
     throw new InjectError(
-      `${where}, and its image ${c.image} runs another ENTRYPOINT or CMD on ${first.platform} than on ${other.platform}; the pod does not say which its nodes are (nodeSelector ${ARCH_LABEL}), so iqqq does not guess: give the container a command, or the pod a nodeSelector ${ARCH_LABEL}, or iqqq --platform`,
+      `${where}, and its image ${c.image} runs another ENTRYPOINT or CMD on ${first.platform} than on ${other.platform}; the pod does not say which its nodes are (nodeSelector, or required node affinity, on ${ARCH_LABEL}), so iqqq does not guess: give the container a command, or the pod a nodeSelector ${ARCH_LABEL}, or iqqq --platform`,
     );
   return first;
 }
 
-/** The pod's node architecture, as its nodeSelector names it (linux/ARCH), else both of BOTH_PLATFORMS. */
+/**
+ * The platforms the pod's nodes may have, as the scheduler reads its
+ * kubernetes.io/arch: its nodeSelector (linux/ARCH), and the terms of its
+ * required node affinity (any one term will do; in a term, every expression
+ * must hold: In, NotIn, Exists, DoesNotExist). Where neither narrows it, both
+ * of BOTH_PLATFORMS. A preferred affinity is only a preference: the pod may
+ * still land elsewhere, so it narrows nothing.
+ */
 function podPlatforms(spec: PodSpec, what: string): readonly string[] {
-  const selector = spec.nodeSelector;
-  const arch = isObj(selector) ? selector[ARCH_LABEL] : undefined;
-  if (typeof arch !== "string") return BOTH_PLATFORMS;
-  const platform = `linux/${arch}`;
-  if (badPlatform(platform) !== undefined)
-    throw new InjectError(
-      `${what}: its nodeSelector ${ARCH_LABEL} ${JSON.stringify(arch.slice(0, 63))} is not an architecture`,
-    );
-  return [platform];
+  const platform = (arch: unknown, where: string): string => {
+    const named = `linux/${String(arch)}`;
+    if (typeof arch !== "string" || badPlatform(named) !== undefined)
+      throw new InjectError(
+        `${what}: its ${where} ${JSON.stringify(String(arch).slice(0, 63))} is not an architecture`,
+      );
+    return named;
+  };
+  const selector = isObj(spec.nodeSelector) ? spec.nodeSelector[ARCH_LABEL] : undefined;
+  if (selector !== undefined) return [platform(selector, `nodeSelector ${ARCH_LABEL}`)];
+  const affinity = isObj(spec.affinity) && isObj(spec.affinity.nodeAffinity) ? spec.affinity.nodeAffinity : {};
+  const required = affinity.requiredDuringSchedulingIgnoredDuringExecution;
+  const terms = isObj(required) && Array.isArray(required.nodeSelectorTerms) ? required.nodeSelectorTerms : [];
+  const may = new Set<string>();
+  for (const term of terms) {
+    // Undefined: this term does not narrow the architecture; the pod may then land on either of both.
+    let allowed: string[] | undefined;
+    const refused = new Set<string>();
+    const expressions = isObj(term) && Array.isArray(term.matchExpressions) ? term.matchExpressions : [];
+    for (const e of expressions) {
+      if (!isObj(e) || e.key !== ARCH_LABEL) continue;
+      const values = Array.isArray(e.values) ? e.values.map((v) => platform(v, `node affinity on ${ARCH_LABEL}`)) : [];
+      if (e.operator === "In") allowed = (allowed ?? values).filter((v) => values.includes(v));
+      else if (e.operator === "NotIn") for (const v of values) refused.add(v);
+      // Every node has the label: no node satisfies DoesNotExist.
+      else if (e.operator === "DoesNotExist") allowed = [];
+    }
+    for (const p of allowed ?? BOTH_PLATFORMS) if (!refused.has(p)) may.add(p);
+  }
+  // No term, or none any node satisfies (the pod will not be scheduled): both.
+  return may.size === 0 ? BOTH_PLATFORMS : [...may].sort();
 }
 
 function sameWords(a: readonly string[], b: readonly string[]): boolean {

@@ -17,7 +17,7 @@ import { startWebhook, type Webhook } from "../support/webhook.js";
 const skip = hasRegistry ? false : "needs docker-registry (Debian's package; .ci/run installs it)";
 const IQQQ = "/opt/iqqq/iqqq";
 
-function pod(image: string, arch?: string): Obj {
+function pod(image: string, arch?: string, affinity?: Obj): Obj {
   return {
     apiVersion: "v1",
     kind: "Pod",
@@ -25,6 +25,7 @@ function pod(image: string, arch?: string): Obj {
     spec: {
       restartPolicy: "Never",
       ...(arch === undefined ? {} : { nodeSelector: { "kubernetes.io/arch": arch } }),
+      ...(affinity === undefined ? {} : { affinity: { nodeAffinity: affinity } }),
       containers: [{ name: "job", image }],
     },
   };
@@ -94,7 +95,7 @@ describe("the platform whose ENTRYPOINT is read: the pod's node architecture, el
     assert.equal(r.stdout.toString(), "");
     assert.match(
       r.stderr,
-      /container job has no command, and its image 127\.0\.0\.1:\d+\/jobs\/split:1 runs another ENTRYPOINT or CMD on linux\/amd64 than on linux\/arm64; the pod does not say which its nodes are \(nodeSelector kubernetes\.io\/arch\), so iqqq does not guess: give the container a command, or the pod a nodeSelector kubernetes\.io\/arch, or iqqq --platform/,
+      /container job has no command, and its image 127\.0\.0\.1:\d+\/jobs\/split:1 runs another ENTRYPOINT or CMD on linux\/amd64 than on linux\/arm64; the pod does not say which its nodes are \(nodeSelector, or required node affinity, on kubernetes\.io\/arch\), so iqqq does not guess: give the container a command, or the pod a nodeSelector kubernetes\.io\/arch, or iqqq --platform/,
     );
   });
 
@@ -106,6 +107,53 @@ describe("the platform whose ENTRYPOINT is read: the pod's node architecture, el
     assert.deepEqual(await served(since, differ), ["arm64"]);
     const amd = await inject(pod(split, "amd64"));
     assert.deepEqual(amd.command, { command: [IQQQ, "/bin/report-amd64"], args: ["--all"] });
+  });
+
+  test("inject: the pod's required node affinity on kubernetes.io/arch narrows it as the scheduler would; a preferred one does not", async () => {
+    const arch = (operator: string, values?: string[]) => ({
+      key: "kubernetes.io/arch",
+      operator,
+      ...(values === undefined ? {} : { values }),
+    });
+    const required = (...terms: Obj[][]) => ({
+      requiredDuringSchedulingIgnoredDuringExecution: {
+        nodeSelectorTerms: terms.map((matchExpressions) => ({ matchExpressions })),
+      },
+    });
+    const zone = { key: "topology.kubernetes.io/zone", operator: "In", values: ["a"] };
+    const cases: [Obj, string[] | "both"][] = [
+      [required([arch("In", ["arm64"])]), ["arm64"]],
+      [required([zone, arch("In", ["amd64", "s390x"])]), ["amd64"]],
+      [required([arch("NotIn", ["amd64"])]), ["arm64"]],
+      // Any one term will do: the pod may land on either.
+      [required([arch("In", ["arm64"])], [arch("In", ["amd64"])]), "both"],
+      // A term that does not narrow the architecture lets the pod land anywhere.
+      [required([arch("In", ["arm64"])], [zone]), "both"],
+      [required([arch("Exists")]), "both"],
+      [
+        {
+          preferredDuringSchedulingIgnoredDuringExecution: [
+            { weight: 1, preference: { matchExpressions: [arch("In", ["arm64"])] } },
+          ],
+        },
+        "both",
+      ],
+    ];
+    for (const [affinity, want] of cases) {
+      const since = await count();
+      const r = await inject(pod(split, undefined, affinity));
+      if (want === "both") {
+        assert.equal(r.status, 65, JSON.stringify(affinity));
+        assert.match(r.stderr, /runs another ENTRYPOINT or CMD on linux\/amd64 than on linux\/arm64/);
+        continue;
+      }
+      assert.equal(r.status, 0, `${JSON.stringify(affinity)}: ${r.stderr}`);
+      assert.deepEqual(r.command, { command: [IQQQ, `/bin/report-${want[0]}`], args: ["--all"] });
+      assert.deepEqual(await served(since, differ), want, JSON.stringify(affinity));
+    }
+    const bad = await inject(pod(split, undefined, required([arch("In", ["arm64; rm"])])));
+    assert.equal(bad.status, 65);
+    assert.match(bad.stderr, /its node affinity on kubernetes\.io\/arch "arm64; rm" is not an architecture/);
   });
 
   test("inject: an explicit --platform wins over the pod's nodeSelector", async () => {
