@@ -117,20 +117,25 @@ export async function imageCommand(ref: string, options: LookupOptions): Promise
   // Not kept while waiting for more: the bytes it held count against the budget no longer.
   manifest = undefined;
   if (chosen.length === 0) throw new RegistryError(`${ref} has no image for ${options.platforms.join(" or ")}`);
-  const found: ImageCommand[] = [];
-  // One after the other: each is small, and the second often shares the first's token.
-  for (const { platform, digest: named } of chosen) {
-    const digest = parseDigest(named, (why) => {
-      throw new RegistryError(`${ref}: its index names a manifest by a bad digest: ${why}`);
-    });
-    const one = await client.json(`manifests/${digest.text}`, MANIFEST_TYPES, {
-      limit: MANIFEST_LIMIT,
-      digest,
-      what: `the ${platform} manifest`,
-    });
-    found.push(await configCommand(client, configOf(ref, one), platform));
-  }
-  return found;
+  // Side by side (the index's request has already got any token they need); a failure
+  // is reported as one after the other would report it: the first platform's.
+  const settled = await Promise.allSettled(
+    chosen.map(async ({ platform, digest: named }) => {
+      const digest = parseDigest(named, (why) => {
+        throw new RegistryError(`${ref}: its index names a manifest by a bad digest: ${why}`);
+      });
+      const one = await client.json(`manifests/${digest.text}`, MANIFEST_TYPES, {
+        limit: MANIFEST_LIMIT,
+        digest,
+        what: `the ${platform} manifest`,
+      });
+      return configCommand(client, configOf(ref, one), platform);
+    }),
+  );
+  return settled.map((s) => {
+    if (s.status === "rejected") throw s.reason;
+    return s.value;
+  });
 }
 
 /** The digest of the config an image manifest names. */

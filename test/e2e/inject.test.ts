@@ -286,6 +286,22 @@ items:
     const noCommand = (image: string, args?: string[]) =>
       `apiVersion: v1\nkind: Pod\nmetadata: {name: nc}\nspec:\n  restartPolicy: Never\n  containers:\n  - name: job\n    image: ${image}\n${args ? `    args: ${JSON.stringify(args)}\n` : ""}`;
 
+    test("both platforms' manifests are asked for side by side; where both fail, the first platform's failure is said", async (t) => {
+      // Its own registry: the others' tests count its tokens. "paired": each platform manifest is
+      // served only while the other's request is under way too.
+      const own = await fakeRegistry();
+      t.after(() => own.server.close());
+      const r = await inject(noCommand(`127.0.0.1:${own.port}/team/job:paired`));
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(r.docs[0]?.spec.containers[0].command, [IQQQ, "/paired"]);
+      const gone = await inject(noCommand(`127.0.0.1:${own.port}/team/job:gone`));
+      assert.equal(gone.status, 65);
+      assert.match(
+        gone.stderr,
+        /could not be read from 127\.0\.0\.1:\d+: 127\.0\.0\.1:\d+: the linux\/amd64 manifest: 404/,
+      );
+    });
+
     test("ENTRYPOINT becomes the command after iqqq, CMD the args (an index whose platforms agree)", async () => {
       const r = await inject(noCommand(`127.0.0.1:${registry.port}/team/job:1`));
       assert.equal(r.status, 0, r.stderr);

@@ -4,7 +4,10 @@
 // ENTRYPOINT and CMD), "split" (an index whose amd64 and arm64 images run
 // different ENTRYPOINTs), "wrapped"
 // (ENTRYPOINT is iqqq already), "dollars" (a shell ENTRYPOINT with what the
-// kubelet would expand, and CMD words YAML 1.1 would misread).
+// kubelet would expand, and CMD words YAML 1.1 would misread), "paired" (an
+// index whose two platform manifests are served only to requests that are
+// both under way at once: 404 to one left alone for PAIR_WAIT_MS), "gone" (an
+// index whose platform manifests are not there).
 
 import { createHash } from "node:crypto";
 import { createServer, type Server } from "node:http";
@@ -13,6 +16,9 @@ export const DOLLARS = {
   entrypoint: ["sh", "-c", 'echo "my pid is $$, home $(HOME), $$(HOME) $(" "$@"', "--"],
   cmd: ["$(HOME)", "on", "0644", "yes", "1e3", "$"],
 };
+
+/** How long a "paired" manifest request waits for the other platform's before it is answered 404. */
+export const PAIR_WAIT_MS = 5000;
 
 export interface FakeRegistry {
   readonly server: Server;
@@ -65,7 +71,29 @@ export async function fakeRegistry(): Promise<FakeRegistry> {
       platform: { os: "linux", architecture: arch },
     })),
   });
-  const indexes = { "1": JSON.stringify(index(false)), split: JSON.stringify(index(true)) };
+  /** An index of amd64 and arm64 manifests named by these digests. */
+  const indexOf = (digests: string[]) => ({
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.index.v1+json",
+    manifests: ["amd64", "arm64"].map((arch, i) => ({
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      digest: digests[i],
+      size: 1,
+      platform: { os: "linux", architecture: arch },
+    })),
+  });
+  const paired = ["amd64", "arm64"].map((arch) =>
+    manifest({ architecture: arch, os: "linux", config: { Entrypoint: ["/paired"], Cmd: [] } }),
+  );
+  const gone = ["amd64", "arm64"].map((arch) => `sha256:${createHash("sha256").update(`gone ${arch}`).digest("hex")}`);
+  const indexes: Record<string, string> = {
+    "1": JSON.stringify(index(false)),
+    split: JSON.stringify(index(true)),
+    paired: JSON.stringify(indexOf(paired)),
+    gone: JSON.stringify(indexOf(gone)),
+  };
+  /** A "paired" manifest request waiting for the other's: its answer. */
+  let waiting: ((served: boolean) => void) | undefined;
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://x");
     if (url.pathname === "/token") {
@@ -86,9 +114,30 @@ export async function fakeRegistry(): Promise<FakeRegistry> {
       return res.end('{"errors":[{"code":"UNAUTHORIZED"}]}');
     }
     const m = /^\/v2\/team\/job\/(manifests|blobs)\/(.+)$/.exec(url.pathname);
+    if (paired.includes(m?.[2] ?? "")) {
+      const answer = (served: boolean): void => {
+        const body = served ? blobs.get(m?.[2] ?? "") : undefined;
+        res.writeHead(body ? 200 : 404, { "content-type": body?.type ?? "application/json" });
+        res.end(body?.body ?? '{"errors":[{"code":"MANIFEST_UNKNOWN"}]}');
+      };
+      if (waiting !== undefined) {
+        waiting(true);
+        waiting = undefined;
+        return answer(true);
+      }
+      const alone = setTimeout(() => {
+        waiting = undefined;
+        answer(false);
+      }, PAIR_WAIT_MS);
+      waiting = (served) => {
+        clearTimeout(alone);
+        answer(served);
+      };
+      return;
+    }
     const found =
-      m?.[2] === "1" || m?.[2] === "split"
-        ? { type: "application/vnd.oci.image.index.v1+json", body: indexes[m[2]] }
+      m?.[2] !== undefined && Object.hasOwn(indexes, m[2])
+        ? { type: "application/vnd.oci.image.index.v1+json", body: indexes[m[2]] as string }
         : m?.[2] === "wrapped" || m?.[2] === "dollars"
           ? (blobs.get(m[2] === "wrapped" ? wrapped : dollars) as { type: string; body: string })
           : blobs.get(m?.[2] ?? "");
