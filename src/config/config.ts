@@ -25,6 +25,8 @@ import {
 
 export type { Engines, RestartPolicy };
 
+export type QuitHeaders = readonly (readonly [string, string])[];
+
 /** A sidecar to stop: an HTTP endpoint to POST, or (Istio ≤ 1.2) a process to SIGINT. */
 export type QuitTarget =
   | {
@@ -35,6 +37,8 @@ export type QuitTarget =
       readonly optional: boolean;
       /** The variable its address came from, when one was set (for messages). */
       readonly from?: string | undefined;
+      /** Sent with the stop: its API token (catalogue.ts's token), when the container has one. */
+      readonly headers?: QuitHeaders;
     }
   | {
       readonly kind: "signal";
@@ -261,7 +265,35 @@ class Endpoints {
 
   target(kind: HttpSidecar, optional: boolean): QuitTarget {
     const from = this.from(kind);
-    return { kind: "http", name: kind.name, optional, ...(from !== undefined ? { from } : {}), url: this.quit(kind) };
+    const headers = this.token(kind);
+    return {
+      kind: "http",
+      name: kind.name,
+      optional,
+      ...(from !== undefined ? { from } : {}),
+      ...(headers !== undefined ? { headers } : {}),
+      url: this.quit(kind),
+    };
+  }
+
+  /**
+   * The kind's API token from the container's environment, as a header of its
+   * stop (Dapr's DAPR_API_TOKEN, read as its SDKs read it). It goes only to the
+   * kind's own loopback port, and is never logged: a value no HTTP header can
+   * carry (a line break, a control character, spaces at its ends) is left out,
+   * with a warning that names the variable, not the value.
+   */
+  private token(kind: HttpSidecar): QuitHeaders | undefined {
+    const { token } = kind;
+    if (token === undefined || !this.read.present(token.variable)) return undefined;
+    const value = this.read.text(token.variable);
+    if (!/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/.test(value)) {
+      this.read.warnings.push(
+        `${token.variable} holds what an HTTP header cannot carry (a line break, a control or non-ASCII character, or spaces at its ends): the ${kind.name} stop is sent without ${token.header}`,
+      );
+      return undefined;
+    }
+    return [[token.header, value]];
   }
 }
 
@@ -468,6 +500,11 @@ class Reader {
 
   present(name: string): boolean {
     return (this.env[name] ?? "") !== "";
+  }
+
+  /** A variable's text as set ("" when unset): for one the settings table does not hold (a sidecar's token). */
+  text(name: string): string {
+    return this.env[name] ?? "";
   }
 
   /** A row's value, for rows met in a loop (the catalogue's ports). */

@@ -24,4 +24,6 @@ export interface RequestOptions {
   readonly bodyBytes?: number;
   /** How long the body may take once the head is in (200 ms: the status is what counts). */
   readonly bodyGraceMs?: number;
+  /** More header fields (a sidecar's API token: catalogue.ts's token), each value checked by config.ts. */
+  readonly headers?: readonly (readonly [string, string])[];
 }

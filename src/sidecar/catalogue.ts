@@ -46,6 +46,12 @@ export interface HttpSidecar {
   readonly container: { readonly name: RegExp; readonly image?: RegExp };
   /** Pod annotations whose value "true" say it runs as a native sidecar. */
   readonly nativeAnnotations: readonly string[];
+  /**
+   * An API token its stop needs when the sidecar has one set: read from this
+   * variable of the job container, as the sidecar's own SDKs read it, and sent
+   * in this header to its loopback port only.
+   */
+  readonly token?: { readonly variable: string; readonly header: string };
   /** Its injector's opt-in on a pod not injected yet: the sidecar will be added (labelToo: a label counts, and wins). */
   readonly requested?: Mark & { readonly labelToo?: boolean };
   /** What its injector leaves on a pod it injected: an annotation (listing: a JSON status naming this container). */
@@ -174,11 +180,12 @@ export const SIDECARS = [
       {
         status: 401,
         body: "",
-        hint: "Dapr's API token is on (dapr.io/api-token-secret): iqqq sends no dapr-api-token header, so it cannot stop daprd",
+        hint: "Dapr's API token is on (dapr.io/api-token-secret), and this container's DAPR_API_TOKEN is not it (or is unset): give the container DAPR_API_TOKEN from the same secret, as Dapr's SDKs read it; iqqq sends it as dapr-api-token",
       },
     ],
     container: { name: /^daprd$/, image: /\/daprd[:@]/ },
     nativeAnnotations: [],
+    token: { variable: "DAPR_API_TOKEN", header: "dapr-api-token" },
     // Dapr's injector leaves no mark of its own (dapr.io/enabled is the request): a pod has daprd when its spec says so.
     requested: { key: "dapr.io/enabled", values: ["true"] },
   },

@@ -19,7 +19,7 @@ export async function fetchRequest(url: URL, options: RequestOptions, userAgent:
       method,
       redirect: "manual",
       signal,
-      headers: { "user-agent": userAgent },
+      headers: [["user-agent", userAgent], ...(options.headers ?? [])] as [string, string][],
       // Bun's own option: no pooled connection, as agent: false is for node:http.
       keepalive: false,
     });

@@ -57,6 +57,7 @@ export function exchange(
     `Host: ${url.host}\r\n` +
     `User-Agent: ${userAgent}\r\n` +
     (method === "POST" ? "Content-Length: 0\r\n" : "") +
+    (options.headers === undefined ? "" : options.headers.map(([name, value]) => `${name}: ${value}\r\n`).join("")) +
     "Connection: close\r\n\r\n";
   return new Promise((resolve) => {
     let settled = false;

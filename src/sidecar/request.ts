@@ -113,8 +113,8 @@ async function listenWithBun(bun: BunListen): Promise<WarmUpServer> {
   return { port: server.port, close: () => server.stop(true) };
 }
 
-export function post(url: URL, timeoutMs: number): Promise<Answer> {
-  return request(url, { method: "POST", timeoutMs });
+export function post(url: URL, timeoutMs: number, headers?: RequestOptions["headers"]): Promise<Answer> {
+  return request(url, headers === undefined ? { method: "POST", timeoutMs } : { method: "POST", timeoutMs, headers });
 }
 
 export async function request(url: URL, options: RequestOptions): Promise<Answer> {
@@ -162,7 +162,11 @@ export async function request(url: URL, options: RequestOptions): Promise<Answer
         agent: false,
         signal,
         ...(lookup === undefined ? {} : { lookup }),
-        headers: { ...(method === "POST" ? { "content-length": "0" } : {}), "user-agent": USER_AGENT },
+        headers: {
+          ...(method === "POST" ? { "content-length": "0" } : {}),
+          "user-agent": USER_AGENT,
+          ...Object.fromEntries(options.headers ?? []),
+        },
       });
     } catch (err) {
       settle({ kind: "error", code: (err as NodeJS.ErrnoException).code ?? (err as Error).message });

@@ -4,7 +4,7 @@
 // before. Never throws: the outcome is only logged and, in standalone mode,
 // turned into an exit status.
 
-import type { QuitTarget, StopPlan } from "../config/config.js";
+import type { QuitHeaders, QuitTarget, StopPlan } from "../config/config.js";
 import { formatDuration, shownUrl } from "../config/values.js";
 import { EXIT } from "../exit-status.js";
 import type { Logger } from "../log.js";
@@ -93,7 +93,16 @@ interface Budget {
 /** present: the pod is known to have this sidecar, so "connection refused" means "not started yet". */
 async function stopTarget(target: QuitTarget, budget: Budget, log: Logger, present = false): Promise<Outcome> {
   if (target.kind === "http")
-    return stopHttp(target.name, target.url, budget, log, target.optional ? PROBE : SIDECAR, present, target.from);
+    return stopHttp(
+      target.name,
+      target.url,
+      budget,
+      log,
+      target.optional ? PROBE : SIDECAR,
+      present,
+      target.from,
+      target.headers,
+    );
   const pids = await signalProcessesNamed(target.process, target.signal);
   if (pids.length > 0) {
     log.info(`stopped ${target.name}: sent ${target.signal} to ${target.process} (pid ${pids.join(", ")})`);
@@ -128,6 +137,7 @@ async function stopHttp(
   levels: Levels,
   present = false,
   from?: string,
+  headers?: QuitHeaders,
 ): Promise<Outcome> {
   // A sidecar the pod has may still be starting: refused connections are retried for IQQQ_SIDECAR_START_TIMEOUT.
   const refusedUntil = budget.started + (present ? budget.startTimeoutMs : REFUSED_GRACE_MS);
@@ -161,7 +171,7 @@ async function stopHttp(
       return "failed";
     }
     log.debug(`POST ${shownUrl(url)} (attempt ${attempt})`);
-    last = await post(url, Math.min(Math.max(remaining, ATTEMPT_TIMEOUT_MS / 2), ATTEMPT_TIMEOUT_MS));
+    last = await post(url, Math.min(Math.max(remaining, ATTEMPT_TIMEOUT_MS / 2), ATTEMPT_TIMEOUT_MS), headers);
     log.debug(`POST ${shownUrl(url)}: ${describe(last)}`);
     if (present && last.kind !== "refused" && answeredBy === budget.deadline && Date.now() >= budget.deadline) {
       answeredBy = Date.now() + budget.ms;

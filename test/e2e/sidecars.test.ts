@@ -41,6 +41,48 @@ describe("each sidecar kind's endpoint", () => {
     }
   });
 
+  test("a kind with an API token (Dapr's): its stop carries the token from the container's variable, to it alone", async () => {
+    const kinds = (SIDECARS as readonly HttpSidecar[]).filter((k) => k.token !== undefined);
+    assert.ok(kinds.length > 0);
+    for (const k of kinds) {
+      const token = k.token as NonNullable<HttpSidecar["token"]>;
+      const secret = "s3cr3t-T0ken_value";
+      const run = async (value: string | undefined) => {
+        const guarded = await sidecar({ kind: k.name as HttpKind, token: secret });
+        const other = await sidecar({ kind: "istio" });
+        const r = await runCli(["true"], {
+          env: {
+            ...K8S,
+            IQQQ_SIDECARS: `${k.name},istio`,
+            [k.port.variable]: String(guarded.port),
+            ISTIO_PORT: String(other.port),
+            IQQQ_QUIT_TIMEOUT: "1s",
+            IQQQ_LOG_LEVEL: "debug",
+            ...(value === undefined ? {} : { [token.variable]: value }),
+          },
+        });
+        // The token goes to this kind's endpoint only, and never into a log line.
+        assert.equal(other.requests[0]?.headers[token.header], undefined);
+        assert.doesNotMatch(r.stderr, new RegExp(secret));
+        return { r, guarded };
+      };
+      const right = await run(secret);
+      assert.equal(right.r.status, 0, right.r.stderr);
+      assert.equal(right.guarded.quits(), 1, right.r.stderr);
+      assert.equal(right.guarded.requests[0]?.headers[token.header], secret);
+      const unset = await run(undefined);
+      assert.equal(unset.guarded.quits(), 0);
+      assert.match(unset.r.stderr, new RegExp(`give the container ${token.variable} from the same secret`));
+      const wrong = await run("another");
+      assert.equal(wrong.guarded.quits(), 0);
+      // A value no header can carry is not sent, and the warning names the variable, not the value.
+      const broken = await run(`${secret}\r\nX-Injected: 1`);
+      assert.equal(broken.guarded.quits(), 0);
+      assert.equal(broken.guarded.requests[0]?.headers["x-injected"], undefined);
+      assert.match(broken.r.stderr, new RegExp(`${token.variable} holds what an HTTP header cannot carry`));
+    }
+  });
+
   test("a kind whose stop endpoint must be switched on: a refusal says how to switch it on", async () => {
     for (const k of (SIDECARS as readonly HttpSidecar[]).filter((k) => k.quitSwitch !== undefined)) {
       const off = await sidecar({ kind: k.name as HttpKind, quit: [{ status: 404, body: "404 page not found\n" }] });

@@ -42,6 +42,8 @@ interface KindSpec {
   readonly wrongMethod: number;
   readonly okStatus: number;
   readonly ok: string;
+  /** The header its API token comes in (lower case, as node:http gives it). */
+  readonly tokenHeader?: string;
   readonly ready: (
     ready: boolean,
     path: string,
@@ -84,6 +86,7 @@ const KINDS = Object.fromEntries(
       okStatus: k.answer.status,
       ok: k.answer.body,
       ready: READY[k.name as SidecarKind] ?? (() => undefined),
+      ...(k.token === undefined ? {} : { tokenHeader: k.token.header }),
     } satisfies KindSpec,
   ]),
 ) as Record<SidecarKind, KindSpec>;
@@ -105,6 +108,8 @@ export interface FakeSidecarOptions {
   readonly ready?: () => boolean;
   /** Called for every request, after it is recorded. */
   readonly onRequest?: (request: RecordedRequest) => void;
+  /** A kind with an API token (catalogue.ts's token): a quit without this value in its header is answered 401. */
+  readonly token?: string;
 }
 
 export interface RecordedRequest {
@@ -152,6 +157,7 @@ export async function startFakeSidecar(options: FakeSidecarOptions = {}): Promis
     if (req.url !== kind.quitPath) return send(res, 404, "404 page not found\n");
     if (!kind.quitMethods.includes(req.method ?? "")) return send(res, kind.wrongMethod, "");
     if (options.shutdownDisabled) return send(res, 404, "shutdown endpoint is not enabled\n");
+    if (options.token !== undefined && req.headers[kind.tokenHeader ?? ""] !== options.token) return send(res, 401, "");
     const behaviour = script[Math.min(quitCount, script.length - 1)] ?? "ok";
     quitCount++;
     if (behaviour === "hang") return;
