@@ -8,7 +8,7 @@
 import { badPlatform } from "../registry/reference.js";
 import { containerKinds } from "../sidecar/catalogue.js";
 import { MARK } from "../watch/containers.js";
-import { podSidecars } from "./sidecars.js";
+import { podSidecars, type SecretVariable } from "./sidecars.js";
 import { copy, same, type Value } from "./value.js";
 
 /** Where the copy of /opt/iqqq is mounted in a job container: the path its loader was patched to. */
@@ -195,7 +195,11 @@ export async function injectDocument(doc: unknown, options: InjectOptions): Prom
 }
 
 /** The variables that tell iqqq about its pod: which sidecars, what port, whether the kubelet reruns the program. */
-function podEnv(pod: Pod): { env: { name: string; value: string }[]; warnings: readonly string[] } {
+function podEnv(pod: Pod): {
+  env: { name: string; value: string }[];
+  secretEnv: readonly SecretVariable[];
+  warnings: readonly string[];
+} {
   const { spec, holder } = pod;
   const meta = isObj(holder.metadata) ? holder.metadata : {};
   const found = podSidecars(meta, userContainers(spec), spec.initContainers ?? []);
@@ -211,7 +215,7 @@ function podEnv(pod: Pod): { env: { name: string; value: string }[]; warnings: r
       annotations: { ...(isObj(meta.annotations) ? meta.annotations : {}), ...found.annotations },
     };
   }
-  return { env, warnings: found.warnings };
+  return { env, secretEnv: found.secretEnv, warnings: found.warnings };
 }
 
 /**
@@ -326,7 +330,7 @@ async function injectWrapper(pod: Pod, options: InjectOptions, what: string): Pr
       ].filter((m) => !hasMount(c, m, what)),
     ]),
   );
-  const { env, warnings } = podEnv(pod);
+  const { env, secretEnv, warnings } = podEnv(pod);
   said.push(...warnings);
   const restart =
     spec.restartPolicy === "OnFailure" || spec.restartPolicy === "Always" ? spec.restartPolicy : undefined;
@@ -378,6 +382,9 @@ async function injectWrapper(pod: Pod, options: InjectOptions, what: string): Pr
     const added = mounts.get(c) ?? [];
     if (added.length > 0) c.volumeMounts = [...(c.volumeMounts ?? []), ...added];
     for (const e of env) (FACTS.has(e.name) ? setEnv : addEnv)(c, e.name, e.value);
+    // The container's own value, from wherever it comes, is kept.
+    for (const e of secretEnv)
+      if (!(c.env ?? []).some((own) => own.name === e.name)) c.env = [...(c.env ?? []), { ...e }];
     // Facts about the pod are iqqq's to keep true: a pod injected before, then changed, gets them anew.
     if (restart !== undefined || (c.env ?? []).some((e) => e.name === "IQQQ_RESTART_POLICY"))
       setEnv(c, "IQQQ_RESTART_POLICY", restart ?? "Never");
@@ -419,7 +426,7 @@ async function injectWatcher(pod: Pod, options: InjectOptions, what: string): Pr
   const names = ourNames(spec, []);
   const mark = { name: names.job, mountPath: JOB_MARK, readOnly: true };
   const marked = options.watch === undefined ? jobs.filter((c) => !hasMount(c, mark, what)) : [];
-  const { env, warnings: found } = podEnv(pod);
+  const { env, secretEnv, warnings: found } = podEnv(pod);
   const warnings = [...found];
   if (spec.restartPolicy === "OnFailure")
     warnings.push(
@@ -439,7 +446,7 @@ async function injectWatcher(pod: Pod, options: InjectOptions, what: string): Pr
       name: WATCHER_CONTAINER,
       image: options.image,
       command: [IQQQ],
-      env: [watch, ...env],
+      env: [watch, ...env, ...secretEnv.map((e) => ({ ...e }))],
       volumeMounts: [{ name: names.podinfo, mountPath: PODINFO_DIR, readOnly: true }],
       ...ownContainer(),
     },

@@ -28,10 +28,20 @@ export interface PodSidecars {
   readonly present: readonly string[];
   /** Other variables the wrapper needs: a sidecar's port where the pod moves it. */
   readonly env: readonly { readonly name: string; readonly value: string }[];
+  /** Variables from a Secret the job containers need for a stop (Dapr's API token), where they have none. */
+  readonly secretEnv: readonly SecretVariable[];
   /** Annotations the pod needs for a sidecar of it to be stoppable at all (Linkerd's shutdown endpoint). */
   readonly annotations: Readonly<Record<string, string>>;
   /** What stands in the way of a pod that ends, for the person who runs inject. */
   readonly warnings: readonly string[];
+}
+
+/** A container variable from a key of a Secret (optional: a missing Secret or key leaves it unset). */
+export interface SecretVariable {
+  readonly name: string;
+  readonly valueFrom: {
+    readonly secretKeyRef: { readonly name: string; readonly key: string; readonly optional: true };
+  };
 }
 
 export function podSidecars(
@@ -117,7 +127,15 @@ export function podSidecars(
   if (extra.length > 0) env.push({ name: "GENERIC_QUIT_ENDPOINTS", value: extra.join(",") });
   // A mesh turned off and nothing else: whichever known sidecar answers.
   const stop = present.length > 0 ? present : optedOut ? ["auto"] : undefined;
-  return { stop, present, env, annotations: needs, warnings };
+  // A token the pod's sidecar is given from a Secret: the stop needs the same (catalogue.ts's token).
+  const secretEnv = (SIDECARS as readonly HttpSidecar[]).flatMap((kind) => {
+    const from = kind.token?.secret;
+    const secret = from === undefined ? undefined : annotations[from.annotation];
+    if (!present.includes(kind.name) || from === undefined || typeof secret !== "string" || secret === "") return [];
+    const ref = { name: secret, key: from.key, optional: true as const };
+    return [{ name: (kind.token as NonNullable<HttpSidecar["token"]>).variable, valueFrom: { secretKeyRef: ref } }];
+  });
+  return { stop, present, env, secretEnv, annotations: needs, warnings };
 }
 
 /** Go's flag package's true (strconv.ParseBool). */

@@ -49,9 +49,16 @@ export interface HttpSidecar {
   /**
    * An API token its stop needs when the sidecar has one set: read from this
    * variable of the job container, as the sidecar's own SDKs read it, and sent
-   * in this header to its loopback port only.
+   * in this header to its loopback port only. `secret`: the pod annotation
+   * that names the Secret its injector gives the sidecar the token from, and
+   * the Secret's key; iqqq inject and the webhook give a job container without
+   * the variable the same (optional: a missing Secret starts no pod the worse).
    */
-  readonly token?: { readonly variable: string; readonly header: string };
+  readonly token?: {
+    readonly variable: string;
+    readonly header: string;
+    readonly secret?: { readonly annotation: string; readonly key: string };
+  };
   /** Its injector's opt-in on a pod not injected yet: the sidecar will be added (labelToo: a label counts, and wins). */
   readonly requested?: Mark & { readonly labelToo?: boolean };
   /** What its injector leaves on a pod it injected: an annotation (listing: a JSON status naming this container). */
@@ -185,7 +192,11 @@ export const SIDECARS = [
     ],
     container: { name: /^daprd$/, image: /\/daprd[:@]/ },
     nativeAnnotations: [],
-    token: { variable: "DAPR_API_TOKEN", header: "dapr-api-token" },
+    token: {
+      variable: "DAPR_API_TOKEN",
+      header: "dapr-api-token",
+      secret: { annotation: "dapr.io/api-token-secret", key: "token" },
+    },
     // Dapr's injector leaves no mark of its own (dapr.io/enabled is the request): a pod has daprd when its spec says so.
     requested: { key: "dapr.io/enabled", values: ["true"] },
   },

@@ -211,6 +211,37 @@ items:
     assert.ok(!(c.env ?? []).some((e: Obj) => e.name === "IQQQ_SIDECARS" || e.name === "IQQQ_POD_SIDECARS"), r.text);
   });
 
+  test("Dapr with its API token on: a job container without DAPR_API_TOKEN gets it from the same Secret, one with it keeps its own", async () => {
+    const job = (env: string) =>
+      `apiVersion: batch/v1\nkind: Job\nmetadata: {name: d}\nspec:\n  template:\n    metadata:\n      annotations:\n        dapr.io/enabled: "true"\n        dapr.io/api-token-secret: dapr-api-token\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: job\n        image: busybox\n        command: [sh, -c, "exit 0"]\n${env}`;
+    const token = {
+      name: "DAPR_API_TOKEN",
+      valueFrom: { secretKeyRef: { name: "dapr-api-token", key: "token", optional: true } },
+    };
+    for (const mode of ["wrapper", "watcher"]) {
+      const r = await inject(job(""), ["--mode", mode]);
+      assert.equal(r.status, 0, r.stderr);
+      await assertValid(r.docs);
+      const containers = (r.docs[0] as Obj).spec.template.spec.containers as Obj[];
+      const stopper = containers.find((c) => c.name === (mode === "wrapper" ? "job" : "iqqq-watcher"));
+      assert.deepEqual(
+        ((stopper?.env ?? []) as Obj[]).find((e) => e.name === "DAPR_API_TOKEN"),
+        token,
+        `${mode}: ${r.text}`,
+      );
+    }
+    const own = await inject(job("        env:\n        - {name: DAPR_API_TOKEN, value: mine}\n"));
+    assert.equal(own.status, 0, own.stderr);
+    const env = ((own.docs[0] as Obj).spec.template.spec.containers[0] as Obj).env as Obj[];
+    assert.deepEqual(
+      env.filter((e) => e.name === "DAPR_API_TOKEN"),
+      [{ name: "DAPR_API_TOKEN", value: "mine" }],
+    );
+    // No token Secret on the pod: nothing added.
+    const none = await inject(job("").replace("        dapr.io/api-token-secret: dapr-api-token\n", ""));
+    assert.doesNotMatch(none.text, /DAPR_API_TOKEN/);
+  });
+
   test("several job containers: the last one out stops the sidecars (IQQQ_GROUP in a shared emptyDir)", async () => {
     const r = await inject(
       "apiVersion: v1\nkind: Pod\nmetadata: {name: two}\nspec:\n  containers:\n  - {name: a, image: x, command: [a]}\n  - {name: b, image: busybox, command: [b], env: [{name: IQQQ_NAME, value: custom}]}\n",
