@@ -48,6 +48,7 @@ import {
   decide,
   type PodView,
   REAPER_CONTAINER,
+  type ReaperVariable,
   type SkipReason,
 } from "./decide.js";
 import type { Selector } from "./selector.js";
@@ -182,13 +183,14 @@ export function trim(raw: unknown): PodView {
     };
   };
   // Read from the whole pod, as iqqq inject reads it: a sidecar's moved port (its flag, variable or annotation).
-  const env = podSidecars(
+  const found = podSidecars(
     m,
     (pod.spec?.containers ?? []) as Parameters<typeof podSidecars>[1],
     (pod.spec?.initContainers ?? []) as Parameters<typeof podSidecars>[2],
-  ).env;
+  );
+  const env: ReaperVariable[] = [...found.env.map((e) => ({ name: e.name, value: e.value })), ...found.secretEnv];
   return {
-    ...(env.length > 0 ? { env: env.map((e) => ({ name: e.name, value: e.value })) } : {}),
+    ...(env.length > 0 ? { env } : {}),
     metadata: {
       name: String(m.name ?? ""),
       namespace: String(m.namespace ?? ""),
@@ -246,7 +248,7 @@ export function trim(raw: unknown): PodView {
 export function reaperContainer(
   image: string,
   kinds: readonly string[],
-  env: readonly { readonly name: string; readonly value: string }[] = [],
+  env: readonly ReaperVariable[] = [],
 ): Record<string, unknown> {
   return {
     name: REAPER_CONTAINER,

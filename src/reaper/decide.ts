@@ -20,10 +20,14 @@
 //   (NEVER_KILL_ISTIO_ON_FAILURE, and it failed): what iqqq inside would obey,
 //   the reaper obeys too.
 
+import type { SecretVariable } from "../inject/sidecars.js";
 import { containerKinds, type HttpSidecar, kindOfContainer } from "../sidecar/catalogue.js";
 import type { Selector } from "./selector.js";
 
 /** The ephemeral container's name: one per pod, so that no two replicas or retries stop a pod twice. */
+
+/** A variable of the reaper's container: a value, or a Secret's key (inject/sidecars.ts's SecretVariable). */
+export type ReaperVariable = { readonly name: string; readonly value: string } | SecretVariable;
 export const REAPER_CONTAINER = "iqqq-reaper";
 
 /** The parts of a pod the decision reads (controller.ts keeps only these in memory). */
@@ -46,9 +50,9 @@ export interface PodView {
   /**
    * What the wrapper would be told of the pod's sidecars besides their kinds (a port the pod
    * moves, a second sidecar of a kind): inject's reading (inject/sidecars.ts), for the
-   * ephemeral container's environment.
+   * ephemeral container's environment; with a token its stop needs from a Secret (Dapr's).
    */
-  readonly env?: readonly { readonly name: string; readonly value: string }[];
+  readonly env?: readonly ReaperVariable[];
   readonly status?: {
     readonly phase?: string;
     readonly containerStatuses?: readonly ContainerStatusView[];

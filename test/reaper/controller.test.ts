@@ -129,6 +129,22 @@ test("a Job's pod is stopped after the grace period: one ephemeral container, an
   await stop(r);
 });
 
+test("a pod whose daprd wants its API token: the ephemeral container gets DAPR_API_TOKEN from the pod's Secret", async () => {
+  const { reaper: r } = await reaper({ namespace: "dapr", graceMs: 0 });
+  const pod = jobPod("tally-a1", { namespace: "dapr" });
+  pod.metadata.annotations = { "dapr.io/enabled": "true", "dapr.io/api-token-secret": "dapr-api-token" };
+  pod.spec.containers[1] = { name: "daprd", image: "docker.io/daprio/daprd:1.14.4" };
+  pod.status.containerStatuses[1].name = "daprd";
+  terminated(pod, "job", 0, new Date(Date.now() - 60_000));
+  api.createPod(pod);
+  await until(() => ephemeral("dapr", "tally-a1").length > 0, 5000, "the ephemeral container");
+  assert.deepEqual(ephemeral("dapr", "tally-a1")[0]?.env, [
+    { name: "IQQQ_SIDECARS", value: "dapr" },
+    { name: "DAPR_API_TOKEN", valueFrom: { secretKeyRef: { name: "dapr-api-token", key: "token", optional: true } } },
+  ]);
+  await stop(r);
+});
+
 test("an ephemeral container that did not stop the sidecars is told: a Warning event with its log's tail, counted once", async () => {
   const ns = "failed";
   const { reaper: r, logs } = await reaper({ namespace: ns });
