@@ -243,7 +243,8 @@ function checkShape(spec: PodSpec, what: string): void {
     throw new InjectError(`${what}: ${path} is ${got} where Kubernetes needs ${want}${hint}`);
   };
   const list = (value: unknown, path: string): unknown[] => {
-    if (value === undefined) return [];
+    // A list left empty (`volumes:`, `env: ~`) is null, which Kubernetes takes for no list.
+    if (value === undefined || value === null) return [];
     return Array.isArray(value) ? value : fail(path, value, "a list");
   };
   const map = (value: unknown, path: string): Obj => (isObj(value) ? value : fail(path, value, "a map"));

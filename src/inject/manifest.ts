@@ -12,7 +12,7 @@
 import {
   type Alias,
   Composer,
-  type Document,
+  Document,
   isAlias,
   isDocument,
   isMap,
@@ -37,6 +37,9 @@ export class ManifestError extends Error {}
 /** Characters go-yaml v2 refuses in its input (it allows tab, LF, CR, NEL and the printable rest). */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters to find
 const REFUSED_CHARACTER = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u0084\u0086-\u009f\ufffe\uffff]/;
+
+/** An escaped backslash, or an escape go-yaml v2 refuses in a double-quoted string (`\/`, a UTF-16 surrogate). */
+const REFUSED_ESCAPE = /\\\\|\\(?:\/|u[dD][89a-fA-F][0-9a-fA-F]{2}|U0000[dD][89a-fA-F][0-9a-fA-F]{2})/g;
 
 /**
  * Text the `yaml` package would read otherwise than go-yaml v2 does is refused
@@ -65,8 +68,9 @@ function checkText(text: string, segment: Segment, name: string): void {
     }
     const t = token as { type?: string; source?: string; offset?: number };
     if (t.type === "double-quoted-scalar" && typeof t.source === "string") {
-      const m = /\\(?:\/|u[dD][89a-fA-F][0-9a-fA-F]{2}|U0000[dD][89a-fA-F][0-9a-fA-F]{2})/.exec(t.source);
-      if (m !== null)
+      // Left to right, an escaped backslash taken whole: `\\/` is a backslash and a slash, no escape.
+      const m = [...t.source.matchAll(REFUSED_ESCAPE)].find((e) => e[0] !== "\\\\");
+      if (m !== undefined)
         throw new ManifestError(
           `${where(name, segment, text, segment.base + (t.offset ?? 0) + m.index)}: the escape ${m[0]}, which Kubernetes refuses in a double-quoted string`,
         );
@@ -85,7 +89,7 @@ const READ = {
   uniqueKeys: false,
   keepSourceTokens: false,
   strict: false,
-  customTags: (tags: unknown[]) => tags.map((t) => (t === stringTag ? KUBERNETES_STRING : t)),
+  customTags: (tags: unknown[]) => [...tags.map((t) => (t === stringTag ? KUBERNETES_STRING : t)), KUBERNETES_BINARY],
 } as const;
 
 /** One document, parsed; a syntax error is a ManifestError naming the document and its line. */
@@ -333,6 +337,24 @@ function text(value: string, flow = false): Scalar {
   return scalar;
 }
 
+/**
+ * `!!binary` as the `yaml` package reads and writes it, but on one line in a
+ * flow collection: the package folds its base64 at 20 characters (lineWidth 0
+ * is its minimum), and in a flow collection the folds become spaces, which
+ * go-yaml v2 refuses in base64. One line of the same bytes means the same.
+ */
+const BINARY_TAG = new Document(null, { schema: "failsafe" }).schema.knownTags["tag:yaml.org,2002:binary"] as {
+  stringify(item: Scalar, ctx: unknown, onComment?: () => void, onChompKeep?: () => void): string;
+};
+const KUBERNETES_BINARY = {
+  ...BINARY_TAG,
+  stringify(item: Scalar, ctx: never, onComment?: () => void, onChompKeep?: () => void): string {
+    if ((ctx as { inFlow?: boolean }).inFlow === true && item.value instanceof Uint8Array)
+      return Buffer.from(item.value).toString("base64");
+    return BINARY_TAG.stringify(item, ctx, onComment, onChompKeep);
+  },
+};
+
 /** Scalars written as their text, unquoted: the numbers and booleans iqqq adds. */
 const VERBATIM = new WeakSet<Scalar>();
 
@@ -383,6 +405,9 @@ const KUBERNETES_STRING = {
   stringify(item: Scalar, ctx: never, onComment?: () => void, onChompKeep?: () => void): string {
     const value = String(item.value);
     if (VERBATIM.has(item)) return value;
+    // An empty value in a flow collection (`{a: }`, null): the package writes `{a:}`, which
+    // go-yaml v2 reads as the key "a:". `null` means what the empty value meant.
+    if (value === "" && item.type === "PLAIN" && (ctx as { inFlow?: boolean }).inFlow === true) return "null";
     if (item.type === "QUOTE_DOUBLE" || UNSAFE.test(value)) return quote(value);
     return stringifyString(item, ctx, onComment, onChompKeep);
   },
@@ -391,9 +416,37 @@ const KUBERNETES_STRING = {
 /** The document as text: its CRLF line ends kept if it had them, its `---` if it had one. */
 export function writeDocument(doc: Document, original: string): string {
   skipTagWalk(doc);
-  let out = doc.toString({ lineWidth: 0, indentSeq: true, flowCollectionPadding: false });
+  const options = { lineWidth: 0, indentSeq: true, flowCollectionPadding: false } as const;
+  let out: string;
+  try {
+    out = doc.toString(options);
+  } catch (err) {
+    // Rare (a key with no value at all): mended only where it throws, as a walk of every node costs every document.
+    if (!/Tag not resolved for null value/.test((err as Error).message)) throw err;
+    emptyValues(doc);
+    out = doc.toString(options);
+  }
   if (/^---(\s|$)/.test(original.trimStart()) && !/^(%.*\n)*---/.test(out)) out = `---\n${out}`;
   return original.includes("\r\n") ? out.replace(/\r?\n/g, "\r\n") : out;
+}
+
+/**
+ * A key of a block map with no value at all (`? x` alone, null) is given an
+ * empty one, written `x:`: the `yaml` package cannot write the first (it
+ * throws "Tag not resolved for null value"); both mean x: null.
+ */
+function emptyValues(doc: Document): void {
+  visit(doc, {
+    Map(_, map) {
+      if (map.flow) return;
+      for (const pair of map.items) {
+        if (pair.value !== null) continue;
+        const empty = new Scalar("");
+        empty.type = "PLAIN";
+        pair.value = empty;
+      }
+    },
+  });
 }
 
 /**

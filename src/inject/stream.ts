@@ -20,12 +20,33 @@ export interface Injected {
 
 /** Injects iqqq into every pod of a YAML stream. A problem is an InjectError naming the file, document and line. */
 export async function injectStream(text: string, name: string, options: InjectOptions): Promise<Injected> {
+  refuseHiddenBreaks(text, name);
   try {
     return await inject(text, name, options, quickSegments(text));
   } catch (err) {
     if (!(err instanceof Resplit)) throw err;
     return await inject(text, name, options, splitStream(text));
   }
+}
+
+/**
+ * Two characters Kubernetes reads otherwise than the `yaml` package, anywhere
+ * in the stream, are refused before anything is read: a carriage return not
+ * followed by a line feed (a line break to go-yaml v2, so `kind:\r List` is a
+ * List; the package keeps it inside the text), and a byte-order mark after the
+ * stream's start (go-yaml v2 drops one at a document's start: `---` then a BOM
+ * then `apiVersion` is apiVersion; the package reads "\uFEFFapiVersion"). A
+ * document iqqq would pass through is refused too: its kind could be misread.
+ */
+function refuseHiddenBreaks(text: string, name: string): void {
+  const at = text.search(/\r(?!\n)|(?<!^)\uFEFF/);
+  if (at < 0) return;
+  const line = text.slice(0, at).split("\n").length;
+  throw new InjectError(
+    text[at] === "\r"
+      ? `${name}: line ${line}: a carriage return not followed by a line feed, which Kubernetes reads as a line break and iqqq's YAML reader does not; end lines with LF or CRLF, or write it as \\r in a double-quoted string`
+      : `${name}: line ${line}: a byte-order mark (U+FEFF) after the start of the stream, which Kubernetes drops at a document's start and iqqq's YAML reader does not; remove it, or write it as \\uFEFF in a double-quoted string`,
+  );
 }
 
 async function inject(

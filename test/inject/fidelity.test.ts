@@ -349,4 +349,53 @@ describe("inject, read back as Kubernetes reads YAML", { skip: missing }, () => 
       return true;
     });
   });
+
+  // Found by a hostile fuzzing run against sigs.k8s.io/yaml (each once meant something else, or crashed).
+  test("inputs a fuzzer found: the output means the input plus iqqq's additions", async () => {
+    const pod = (metadata: string, spec = "", container = "") =>
+      `apiVersion: v1\nkind: Pod\nmetadata: ${metadata}\nspec:\n${spec}  containers:\n  - {name: a, image: busybox, command: [sleep, "1"]${container}}\n`;
+    const cases = [
+      // An empty value in a flow map: written {a:}, which go-yaml reads as the key "a:".
+      pod("{name: p, labels: {a: }}"),
+      pod("{name: p}", "  securityContext: {runAsUser: }\n"),
+      // A key with no value at all: exit 70 ("Tag not resolved for null value").
+      pod("{name: p}", "  ? x\n"),
+      // !!binary in a flow map: folded at 20 characters, the folds read as spaces in base64.
+      pod("{name: p, annotations: {a: !!binary QUJDQUJDQUJDQUJDQUJDQUJDQUJDQUJD}}"),
+      // An escaped backslash before / or u: no escape Kubernetes refuses.
+      pod('{name: p, annotations: {path: "^\\\\/api", u: "\\\\ud83d"}}'),
+      // Lists left empty (null): Kubernetes takes them for none.
+      pod("{name: p}", "  volumes:\n  initContainers: ~\n", ", env: , volumeMounts: null"),
+    ];
+    for (const input of cases) {
+      const [read] = readAsKubernetes([input]);
+      assert.equal(read?.error, undefined, `Kubernetes reads it:\n${input}`);
+      const expected = structuredClone(read?.json) as Record<string, unknown>;
+      await injectDocument(expected, OPTIONS);
+      const out = await injectStream(input, "pod.yaml", OPTIONS);
+      const [back] = readAsKubernetes([out.text]);
+      assert.equal(back?.error, undefined, `Kubernetes cannot read the output:\n${out.text}`);
+      assert.deepEqual(back?.json, expected, `the output means something else:\n${input}\n=>\n${out.text}`);
+      assert.equal((await injectStream(out.text, "pod.yaml", OPTIONS)).text, out.text, "a second inject changed it");
+    }
+  });
+
+  test("a lone carriage return, or a byte-order mark after the stream's start, is refused: Kubernetes reads them otherwise", async () => {
+    const refused: [string, RegExp][] = [
+      [
+        'apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {a: "x\ry"}}\n',
+        /line 3: a carriage return not followed by a line feed/,
+      ],
+      ["apiVersion: v1\nkind:\r List\nitems: []\n", /line 2: a carriage return not followed by a line feed/],
+      ["---\n\uFEFFapiVersion: v1\nkind: Pod\n", /line 2: a byte-order mark \(U\+FEFF\) after the start of the stream/],
+    ];
+    for (const [input, message] of refused) {
+      const [read] = readAsKubernetes([input.replace(/^---\n/, "")]);
+      assert.equal(read?.error, undefined, "Kubernetes reads it");
+      await assert.rejects(injectStream(input, "in.yaml", OPTIONS), { message });
+    }
+    // CRLF line ends, and a BOM at the very start, are no such thing.
+    const crlf = "\uFEFFapiVersion: v1\r\nkind: ConfigMap\r\nmetadata: {name: c}\r\n";
+    assert.equal((await injectStream(crlf, "in.yaml", OPTIONS)).text, crlf);
+  });
 });
