@@ -295,6 +295,11 @@ async function injectWrapper(pod: Pod, options: InjectOptions, what: string): Pr
   const { spec } = pod;
   const jobs = jobContainers(spec);
   if (jobs.length === 0) throw new InjectError(`${what}: no job container (only sidecars)`);
+  // Injected before in the other mode: both would stop the sidecars, and the old watcher keep its image.
+  if ((spec.containers ?? []).some((c) => c.name === WATCHER_CONTAINER))
+    throw new InjectError(
+      `${what}: it has iqqq's ${WATCHER_CONTAINER} container (injected with --mode watcher); inject it with --mode watcher again, or inject the manifest as it was before`,
+    );
   // Every command first: a failed look-up leaves the document as it was.
   const commands = await Promise.all(
     jobs.map((c) => (isInjected(c) ? undefined : wrappedCommand(c, spec, options, what))),
@@ -422,6 +427,11 @@ async function injectWatcher(pod: Pod, options: InjectOptions, what: string): Pr
   }
   if ((spec.containers ?? []).some(isWatcher)) return [];
   if (jobs.length === 0) throw new InjectError(`${what}: no job container (only sidecars)`);
+  const wrapped = jobs.find((c) => c.command?.[0] === IQQQ);
+  if (wrapped !== undefined)
+    throw new InjectError(
+      `${what}: container ${wrapped.name} runs iqqq's copy already (injected with --mode wrapper); inject it with --mode wrapper again, or inject the manifest as it was before`,
+    );
   // By default the watcher follows the job containers themselves, each marked by a mount of its own
   // (watch/containers.ts), whatever their processes are called or exec into; --watch NAME watches a name.
   const names = ourNames(spec, []);

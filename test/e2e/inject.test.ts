@@ -242,6 +242,21 @@ items:
     assert.doesNotMatch(none.text, /DAPR_API_TOKEN/);
   });
 
+  test("a manifest injected in one mode, injected again in the other: refused, not both (exit 65)", async () => {
+    const watched = await inject(JOB, ["--mode", "watcher"]);
+    assert.equal(watched.status, 0, watched.stderr);
+    const again = await inject(watched.text);
+    assert.equal(again.status, 65);
+    assert.equal(again.stdout.toString(), "");
+    assert.match(again.stderr, /it has iqqq's iqqq-watcher container \(injected with --mode watcher\)/);
+    const wrapped = await inject(JOB);
+    const other = await inject(wrapped.text, ["--mode", "watcher"]);
+    assert.equal(other.status, 65);
+    assert.match(other.stderr, /container report runs iqqq's copy already \(injected with --mode wrapper\)/);
+    // The same mode again changes nothing.
+    assert.equal((await inject(watched.text, ["--mode", "watcher"])).text, watched.text);
+  });
+
   test("several job containers: the last one out stops the sidecars (IQQQ_GROUP in a shared emptyDir)", async () => {
     const r = await inject(
       "apiVersion: v1\nkind: Pod\nmetadata: {name: two}\nspec:\n  containers:\n  - {name: a, image: x, command: [a]}\n  - {name: b, image: busybox, command: [b], env: [{name: IQQQ_NAME, value: custom}]}\n",
