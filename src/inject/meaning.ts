@@ -166,7 +166,8 @@ export function originsOf(
   countAlias: (at?: number) => void = () => {},
 ): Map<string, Origin> {
   const origins = new Map<string, Origin>();
-  const seen = new Set<string>();
+  /** Each key as Kubernetes reads it → as it is written. */
+  const seen = new Map<string, string>();
   map.items.forEach((pair, index) => {
     if (isMergeKey(pair.key)) {
       for (const source of mergeSources(pair.value as Node | null, doc)) {
@@ -178,8 +179,20 @@ export function originsOf(
     }
     const at = (pair.key as Node | null)?.range?.[0];
     const key = keyString(isScalar(pair.key) ? scalarValue(pair.key) : nonScalarKey(pair.key, at), at);
-    if (seen.has(key)) throw new MeaningError(`the key ${JSON.stringify(key)} appears twice in one mapping`, at);
-    seen.add(key);
+    const written = !isScalar(pair.key)
+      ? key
+      : pair.key.type === "PLAIN"
+        ? (pair.key.source ?? key)
+        : JSON.stringify(pair.key.source ?? key);
+    const before = seen.get(key);
+    if (before !== undefined && before !== written)
+      // `on` and "true": two keys in YAML, one once read as JSON (the last would win there).
+      throw new MeaningError(
+        `the keys ${before} and ${written} of one mapping are both ${JSON.stringify(key)} as Kubernetes reads them (YAML 1.1): which is meant is not clear; write one of them`,
+        at,
+      );
+    if (before !== undefined) throw new MeaningError(`the key ${JSON.stringify(key)} appears twice in one mapping`, at);
+    seen.set(key, written);
     origins.set(key, { own: true, index });
   });
   return origins;
