@@ -239,7 +239,7 @@ function checkShape(spec: PodSpec, what: string): void {
     const hint =
       typeof value === "string" || typeof value === "object"
         ? ""
-        : ` (YAML reads ${JSON.stringify(String(value))} as ${got}; quote it)`;
+        : ` (YAML 1.1 reads what is written there as the ${got.replace(/^an? /, "")} ${String(value)}; quote it)`;
     throw new InjectError(`${what}: ${path} is ${got} where Kubernetes needs ${want}${hint}`);
   };
   const list = (value: unknown, path: string): unknown[] => {

@@ -201,7 +201,7 @@ describe("iqqq inject: what Kubernetes reads is what the user wrote, plus iqqq",
       ],
       [
         `apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a, image: x, command: [sleep, 1e3]}]\n`,
-        /document 1 \(line 1\): Pod\/p: containers\[0\]\.command\[1\] is a number where Kubernetes needs a string \(YAML reads "1000" as a number; quote it\)/,
+        /document 1 \(line 1\): Pod\/p: containers\[0\]\.command\[1\] is a number where Kubernetes needs a string \(YAML 1\.1 reads what is written there as the number 1000; quote it\)/,
       ],
       [
         `apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: &l {a: b}}\nspec:\n  x: [${Array(101).fill("*l").join(", ")}]\n  containers: [{name: a, image: x, command: [a]}]\n`,
