@@ -6,7 +6,7 @@
 // image look-up for a container without a command is passed in.
 
 import { badPlatform } from "../registry/reference.js";
-import { containerKinds } from "../sidecar/catalogue.js";
+import { containerKinds, WATCHER_CONTAINER } from "../sidecar/catalogue.js";
 import { MARK } from "../watch/containers.js";
 import { podSidecars, type SecretVariable } from "./sidecars.js";
 import { copy, same, type Value } from "./value.js";
@@ -22,7 +22,8 @@ export const JOB_VOLUME = "iqqq-job";
 /** Watcher mode: where each job container gets the mount that tells it apart. */
 const JOB_MARK = MARK;
 export const INSTALL_CONTAINER = "iqqq-install";
-export const WATCHER_CONTAINER = "iqqq-watcher";
+export { WATCHER_CONTAINER };
+
 const INSTALL_TARGET = "/iqqq-install";
 const PODINFO_DIR = "/etc/podinfo";
 const GROUP_DIR = "/run/iqqq-group";
@@ -201,7 +202,7 @@ function podEnv(pod: Pod): {
   warnings: readonly string[];
 } {
   const { spec, holder } = pod;
-  const meta = isObj(holder.metadata) ? holder.metadata : {};
+  const meta = podMeta(pod);
   const found = podSidecars(meta, userContainers(spec), spec.initContainers ?? []);
   const env = [
     ...(found.stop !== undefined ? [{ name: "IQQQ_SIDECARS", value: found.stop.join(",") }] : []),
@@ -278,6 +279,11 @@ export function jobContainers(spec: PodSpec): Container[] {
   const candidates = userContainers(spec);
   const kinds = containerKinds(candidates);
   return candidates.filter((_, i) => kinds[i] === undefined);
+}
+
+/** The metadata of the pod (or of its template). */
+function podMeta(pod: Pod): Obj {
+  return isObj(pod.holder.metadata) ? pod.holder.metadata : {};
 }
 
 /** The pod's containers but iqqq's own watcher: the ones that are a job or a sidecar. */
@@ -423,6 +429,9 @@ async function injectWatcher(pod: Pod, options: InjectOptions, what: string): Pr
       addVolume(spec, { name: names.job, emptyDir: {} });
       setEnv(watcher, "IQQQ_WATCH_CONTAINERS", String(jobs.length));
     }
+    // A token the pod's sidecar has been given since (Dapr's), for the watcher's stop.
+    for (const e of podSidecars(podMeta(pod), userContainers(spec), spec.initContainers ?? []).secretEnv)
+      if (!(watcher.env ?? []).some((own) => own.name === e.name)) watcher.env = [...(watcher.env ?? []), { ...e }];
     return said;
   }
   if ((spec.containers ?? []).some(isWatcher)) return [];
@@ -650,7 +659,7 @@ function podPlatforms(spec: PodSpec, what: string): readonly string[] {
     return named;
   };
   const selector = isObj(spec.nodeSelector) ? spec.nodeSelector[ARCH_LABEL] : undefined;
-  if (selector !== undefined) return [platform(selector, `nodeSelector ${ARCH_LABEL}`)];
+  if (selector !== undefined && selector !== null) return [platform(selector, `nodeSelector ${ARCH_LABEL}`)];
   const affinity = isObj(spec.affinity) && isObj(spec.affinity.nodeAffinity) ? spec.affinity.nodeAffinity : {};
   const required = affinity.requiredDuringSchedulingIgnoredDuringExecution;
   const terms = isObj(required) && Array.isArray(required.nodeSelectorTerms) ? required.nodeSelectorTerms : [];
@@ -660,13 +669,16 @@ function podPlatforms(spec: PodSpec, what: string): readonly string[] {
     let allowed: string[] | undefined;
     const refused = new Set<string>();
     const expressions = isObj(term) && Array.isArray(term.matchExpressions) ? term.matchExpressions : [];
+    const fields = isObj(term) && Array.isArray(term.matchFields) ? term.matchFields : [];
+    // An empty term matches no node.
+    if (expressions.length === 0 && fields.length === 0) continue;
     for (const e of expressions) {
       if (!isObj(e) || e.key !== ARCH_LABEL) continue;
       const values = Array.isArray(e.values) ? e.values.map((v) => platform(v, `node affinity on ${ARCH_LABEL}`)) : [];
       if (e.operator === "In") allowed = (allowed ?? values).filter((v) => values.includes(v));
       else if (e.operator === "NotIn") for (const v of values) refused.add(v);
-      // Every node has the label: no node satisfies DoesNotExist.
-      else if (e.operator === "DoesNotExist") allowed = [];
+      // Every node has the label: no node satisfies DoesNotExist; nor Gt or Lt, which want a number.
+      else if (e.operator === "DoesNotExist" || e.operator === "Gt" || e.operator === "Lt") allowed = [];
     }
     for (const p of allowed ?? BOTH_PLATFORMS) if (!refused.has(p)) may.add(p);
   }

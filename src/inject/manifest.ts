@@ -405,9 +405,11 @@ const KUBERNETES_STRING = {
   stringify(item: Scalar, ctx: never, onComment?: () => void, onChompKeep?: () => void): string {
     const value = String(item.value);
     if (VERBATIM.has(item)) return value;
-    // An empty value in a flow collection (`{a: }`, null): the package writes `{a:}`, which
-    // go-yaml v2 reads as the key "a:". `null` means what the empty value meant.
-    if (value === "" && item.type === "PLAIN" && (ctx as { inFlow?: boolean }).inFlow === true) return "null";
+    // An empty value in a flow collection: the package writes `{a:}`, which go-yaml v2 reads as
+    // the key "a:". Untagged it is null, and `null` means the same; `!!str` (or another tag) makes
+    // it the empty string, written "" after its tag.
+    if (value === "" && item.type === "PLAIN" && (ctx as { inFlow?: boolean }).inFlow === true)
+      return item.tag === undefined ? "null" : '""';
     if (item.type === "QUOTE_DOUBLE" || UNSAFE.test(value)) return quote(value);
     return stringifyString(item, ctx, onComment, onChompKeep);
   },

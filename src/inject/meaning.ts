@@ -166,8 +166,8 @@ export function originsOf(
   countAlias: (at?: number) => void = () => {},
 ): Map<string, Origin> {
   const origins = new Map<string, Origin>();
-  /** Each key as Kubernetes reads it → as it is written. */
-  const seen = new Map<string, string>();
+  /** Each key as Kubernetes reads it → its text (without quotes), and as it is written. */
+  const seen = new Map<string, { text: string; shown: string }>();
   map.items.forEach((pair, index) => {
     if (isMergeKey(pair.key)) {
       for (const source of mergeSources(pair.value as Node | null, doc)) {
@@ -179,20 +179,18 @@ export function originsOf(
     }
     const at = (pair.key as Node | null)?.range?.[0];
     const key = keyString(isScalar(pair.key) ? scalarValue(pair.key) : nonScalarKey(pair.key, at), at);
-    const written = !isScalar(pair.key)
-      ? key
-      : pair.key.type === "PLAIN"
-        ? (pair.key.source ?? key)
-        : JSON.stringify(pair.key.source ?? key);
+    const text = isScalar(pair.key) ? (pair.key.source ?? key) : key;
+    const type = isScalar(pair.key) ? pair.key.type : "PLAIN";
+    const shown = type === "QUOTE_DOUBLE" ? JSON.stringify(text) : type === "QUOTE_SINGLE" ? `'${text}'` : text;
     const before = seen.get(key);
-    if (before !== undefined && before !== written)
+    if (before !== undefined && before.text !== text)
       // `on` and "true": two keys in YAML, one once read as JSON (the last would win there).
       throw new MeaningError(
-        `the keys ${before} and ${written} of one mapping are both ${JSON.stringify(key)} as Kubernetes reads them (YAML 1.1): which is meant is not clear; write one of them`,
+        `the keys ${before.shown} and ${shown} of one mapping are both ${JSON.stringify(key)} as Kubernetes reads them (YAML 1.1): which is meant is not clear; write one of them`,
         at,
       );
     if (before !== undefined) throw new MeaningError(`the key ${JSON.stringify(key)} appears twice in one mapping`, at);
-    seen.set(key, written);
+    seen.set(key, { text, shown });
     origins.set(key, { own: true, index });
   });
   return origins;

@@ -33,19 +33,20 @@ export async function injectStream(text: string, name: string, options: InjectOp
  * Two characters Kubernetes reads otherwise than the `yaml` package, anywhere
  * in the stream, are refused before anything is read: a carriage return not
  * followed by a line feed (a line break to go-yaml v2, so `kind:\r List` is a
- * List; the package keeps it inside the text), and a byte-order mark after the
- * stream's start (go-yaml v2 drops one at a document's start: `---` then a BOM
- * then `apiVersion` is apiVersion; the package reads "\uFEFFapiVersion"). A
- * document iqqq would pass through is refused too: its kind could be misread.
+ * List; the package keeps it inside the text), and a byte-order mark at the
+ * start of a line but the first (go-yaml v2 drops one there: `---` then a BOM
+ * then `apiVersion` is apiVersion; the package reads "\uFEFFapiVersion"). One
+ * inside a line (a quoted string, a comment) reads alike in both. A document
+ * iqqq would pass through is refused too: its kind could be misread.
  */
 function refuseHiddenBreaks(text: string, name: string): void {
-  const at = text.search(/\r(?!\n)|(?<!^)\uFEFF/);
+  const at = text.search(/\r(?!\n)|(?<=\n)\uFEFF/);
   if (at < 0) return;
   const line = text.slice(0, at).split("\n").length;
   throw new InjectError(
     text[at] === "\r"
       ? `${name}: line ${line}: a carriage return not followed by a line feed, which Kubernetes reads as a line break and iqqq's YAML reader does not; end lines with LF or CRLF, or write it as \\r in a double-quoted string`
-      : `${name}: line ${line}: a byte-order mark (U+FEFF) after the start of the stream, which Kubernetes drops at a document's start and iqqq's YAML reader does not; remove it, or write it as \\uFEFF in a double-quoted string`,
+      : `${name}: line ${line}: a byte-order mark (U+FEFF) at the start of a line, which Kubernetes drops there and iqqq's YAML reader does not; remove it, or write it as \\uFEFF in a double-quoted string`,
   );
 }
 

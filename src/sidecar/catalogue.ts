@@ -238,8 +238,13 @@ export function containerKinds(
   const kinds = SIDECARS as readonly HttpSidecar[];
   const byName = containers.map((c) => kinds.find((k) => k.container.name.test(c.name)));
   const byImage = containers.map((c, i) => byName[i] ?? kinds.find((k) => k.container.image?.test(c.image ?? "")));
-  return byImage.includes(undefined) ? byImage : byName;
+  // iqqq's own watcher is neither: it does not make the others sidecars.
+  const job = byImage.some((k, i) => k === undefined && containers[i]?.name !== WATCHER_CONTAINER);
+  return job ? byImage : byName;
 }
+
+/** The container iqqq inject and the webhook add in watcher mode: no job, and no sidecar. */
+export const WATCHER_CONTAINER = "iqqq-watcher";
 
 /** The kind a container is, if any, by its name or image (a native sidecar's; see containerKinds for a pod's containers). */
 export function kindOfContainer(c: { readonly name: string; readonly image?: string }): HttpSidecar | undefined {

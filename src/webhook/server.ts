@@ -382,6 +382,16 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
   let stamp = stampOf(pair);
   let reloading = Promise.resolve();
   let failedStamp = "";
+  // One look again at a time: each failure, event and check would otherwise start a chain of its own.
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  const retrySoon = (): void => {
+    if (retry !== undefined) return;
+    retry = setTimeout(() => {
+      retry = undefined;
+      recheck();
+    }, RELOAD_RETRY_MS);
+    retry.unref();
+  };
   const reload = async (): Promise<void> => {
     let now = "";
     let read: { cert: Buffer; key: Buffer } | undefined;
@@ -390,7 +400,7 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
       now = stampOf(read);
     } catch {
       // A file swapped out this instant: looked at again in a second.
-      setTimeout(recheck, RELOAD_RETRY_MS).unref();
+      retrySoon();
       return;
     }
     if (read === undefined || now === stamp || now === failedStamp) return;
@@ -406,7 +416,7 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
       // in a second (its own event may not come), and this pair not retried.
       failedStamp = now;
       metrics.certificate("refused");
-      setTimeout(recheck, RELOAD_RETRY_MS).unref();
+      retrySoon();
       log(`certificate changed but could not be loaded, keeping the old one: ${(err as Error).message}`);
     }
   };
@@ -464,6 +474,7 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
   log(`${signal}: /readyz says 503; answering reviews for ${options.drainMs / 1000} s more`);
   await Promise.race([new Promise((resolve) => setTimeout(resolve, options.drainMs)), second]);
   clearInterval(polling);
+  clearTimeout(retry);
   for (const watcher of watchers) watcher.close();
   await reloading;
   log("no longer taking connections; finishing the reviews in flight");

@@ -200,6 +200,10 @@ describe("iqqq inject: what Kubernetes reads is what the user wrote, plus iqqq",
         /document 1 \(line 3\): the keys on and "true" of one mapping are both "true" as Kubernetes reads them \(YAML 1\.1\)/,
       ],
       [
+        `apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: {a: x, "a": y}}\nspec:\n  containers: [{name: a, image: x, command: [x]}]\n`,
+        /document 1 \(line 3\): the key "a" appears twice in one mapping/,
+      ],
+      [
         `apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a, image: x, command: [sleep, 1e3]}]\n`,
         /document 1 \(line 1\): Pod\/p: containers\[0\]\.command\[1\] is a number where Kubernetes needs a string \(YAML 1\.1 reads what is written there as the number 1000; quote it\)/,
       ],

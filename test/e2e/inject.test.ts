@@ -240,6 +240,27 @@ items:
     // No token Secret on the pod: nothing added.
     const none = await inject(job("").replace("        dapr.io/api-token-secret: dapr-api-token\n", ""));
     assert.doesNotMatch(none.text, /DAPR_API_TOKEN/);
+    // The Secret named after a watcher-mode injection: injected again, the watcher gets it.
+    const before = await inject(job("").replace("        dapr.io/api-token-secret: dapr-api-token\n", ""), [
+      "--mode",
+      "watcher",
+    ]);
+    const later = await inject(
+      before.text.replace(
+        'dapr.io/enabled: "true"\n',
+        'dapr.io/enabled: "true"\n        dapr.io/api-token-secret: dapr-api-token\n',
+      ),
+      ["--mode", "watcher"],
+    );
+    assert.equal(later.status, 0, later.stderr);
+    const watcher = ((later.docs[0] as Obj).spec.template.spec.containers as Obj[]).find(
+      (c) => c.name === "iqqq-watcher",
+    );
+    assert.deepEqual(
+      ((watcher?.env ?? []) as Obj[]).find((e) => e.name === "DAPR_API_TOKEN"),
+      token,
+      later.text,
+    );
   });
 
   test("a manifest injected in one mode, injected again in the other: refused, not both (exit 65)", async () => {

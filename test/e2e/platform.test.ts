@@ -130,6 +130,9 @@ describe("the platform whose ENTRYPOINT is read: the pod's node architecture, el
       // A term that does not narrow the architecture lets the pod land anywhere.
       [required([arch("In", ["arm64"])], [zone]), "both"],
       [required([arch("Exists")]), "both"],
+      // An empty term matches no node; Gt and Lt want numbers, which no architecture is.
+      [required([arch("In", ["arm64"])], []), ["arm64"]],
+      [required([arch("In", ["arm64"])], [arch("Gt", ["1"])]), ["arm64"]],
       [
         {
           preferredDuringSchedulingIgnoredDuringExecution: [

@@ -358,6 +358,8 @@ describe("inject, read back as Kubernetes reads YAML", { skip: missing }, () => 
       // An empty value in a flow map: written {a:}, which go-yaml reads as the key "a:".
       pod("{name: p, labels: {a: }}"),
       pod("{name: p}", "  securityContext: {runAsUser: }\n"),
+      // ...but a tagged empty value is the empty string, not null (a hostile review found it written !!str null).
+      pod('{name: p, annotations: {k: !!str , !!str : "v"}}', "", ', args: [!!str , "b"]'),
       // A key with no value at all: exit 70 ("Tag not resolved for null value").
       pod("{name: p}", "  ? x\n"),
       // !!binary in a flow map: folded at 20 characters, the folds read as spaces in base64.
@@ -387,15 +389,17 @@ describe("inject, read back as Kubernetes reads YAML", { skip: missing }, () => 
         /line 3: a carriage return not followed by a line feed/,
       ],
       ["apiVersion: v1\nkind:\r List\nitems: []\n", /line 2: a carriage return not followed by a line feed/],
-      ["---\n\uFEFFapiVersion: v1\nkind: Pod\n", /line 2: a byte-order mark \(U\+FEFF\) after the start of the stream/],
+      ["---\n\uFEFFapiVersion: v1\nkind: Pod\n", /line 2: a byte-order mark \(U\+FEFF\) at the start of a line/],
     ];
     for (const [input, message] of refused) {
       const [read] = readAsKubernetes([input.replace(/^---\n/, "")]);
       assert.equal(read?.error, undefined, "Kubernetes reads it");
       await assert.rejects(injectStream(input, "in.yaml", OPTIONS), { message });
     }
-    // CRLF line ends, and a BOM at the very start, are no such thing.
+    // CRLF line ends, a BOM at the very start, and one inside a line (read alike by both) are no such thing.
     const crlf = "\uFEFFapiVersion: v1\r\nkind: ConfigMap\r\nmetadata: {name: c}\r\n";
     assert.equal((await injectStream(crlf, "in.yaml", OPTIONS)).text, crlf);
+    const inside = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c} # a \uFEFF\ndata: {x: "a\uFEFFb"}\n';
+    assert.equal((await injectStream(inside, "in.yaml", OPTIONS)).text, inside);
   });
 });

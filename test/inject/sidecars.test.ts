@@ -150,6 +150,9 @@ describe("a container like a sidecar only by its image is the job where no other
           assert.deepEqual(podSidecars(meta, [byImage], []).present, []);
           const named = { name: sampleName(kind), image: "example.test/sidecar:1" };
           assert.deepEqual(containerKinds([named, byImage]), [kind, undefined]);
+          // iqqq's own watcher is no job either (the reaper and the pod look-up see it).
+          const watcher = { name: "iqqq-watcher", image: "registry.example/iqqq:1" };
+          assert.deepEqual(containerKinds([watcher, byImage]), [undefined, undefined]);
         }),
         { numRuns: 50, seed: 22 },
       );
