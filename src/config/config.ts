@@ -7,6 +7,7 @@
 import { EXIT } from "../exit-status.js";
 import type { Env } from "../io.js";
 import { LOG_LEVELS, type LogLevel } from "../log.js";
+import type { HeaderFields } from "../sidecar/answer.js";
 import { type HttpSidecar, ISTIO_LEGACY, SIDECARS, sidecar } from "../sidecar/catalogue.js";
 import type { Pattern } from "../watch/pattern.js";
 import { misspeltVariables } from "./misspelt.js";
@@ -25,8 +26,6 @@ import {
 
 export type { Engines, RestartPolicy };
 
-export type QuitHeaders = readonly (readonly [string, string])[];
-
 /** A sidecar to stop: an HTTP endpoint to POST, or (Istio ≤ 1.2) a process to SIGINT. */
 export type QuitTarget =
   | {
@@ -38,7 +37,7 @@ export type QuitTarget =
       /** The variable its address came from, when one was set (for messages). */
       readonly from?: string | undefined;
       /** Sent with the stop: its API token (catalogue.ts's token), when the container has one. */
-      readonly headers?: QuitHeaders;
+      readonly headers?: HeaderFields;
     }
   | {
       readonly kind: "signal";
@@ -283,7 +282,7 @@ class Endpoints {
    * carry (a line break, a control character, spaces at its ends) is left out,
    * with a warning that names the variable, not the value.
    */
-  private token(kind: HttpSidecar): QuitHeaders | undefined {
+  private token(kind: HttpSidecar): HeaderFields | undefined {
     const { token } = kind;
     if (token === undefined || !this.read.present(token.variable)) return undefined;
     const value = this.read.text(token.variable);

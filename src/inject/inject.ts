@@ -394,9 +394,7 @@ async function injectWrapper(pod: Pod, options: InjectOptions, what: string): Pr
     const added = mounts.get(c) ?? [];
     if (added.length > 0) c.volumeMounts = [...(c.volumeMounts ?? []), ...added];
     for (const e of env) (FACTS.has(e.name) ? setEnv : addEnv)(c, e.name, e.value);
-    // The container's own value, from wherever it comes, is kept.
-    for (const e of secretEnv)
-      if (!(c.env ?? []).some((own) => own.name === e.name)) c.env = [...(c.env ?? []), { ...e }];
+    for (const e of secretEnv) addEnvVar(c, e);
     // Facts about the pod are iqqq's to keep true: a pod injected before, then changed, gets them anew.
     if (restart !== undefined || (c.env ?? []).some((e) => e.name === "IQQQ_RESTART_POLICY"))
       setEnv(c, "IQQQ_RESTART_POLICY", restart ?? "Never");
@@ -431,7 +429,7 @@ async function injectWatcher(pod: Pod, options: InjectOptions, what: string): Pr
     }
     // A token the pod's sidecar has been given since (Dapr's), for the watcher's stop.
     for (const e of podSidecars(podMeta(pod), userContainers(spec), spec.initContainers ?? []).secretEnv)
-      if (!(watcher.env ?? []).some((own) => own.name === e.name)) watcher.env = [...(watcher.env ?? []), { ...e }];
+      addEnvVar(watcher, e);
     return said;
   }
   if ((spec.containers ?? []).some(isWatcher)) return [];
@@ -726,7 +724,12 @@ function addVolume(spec: PodSpec, volume: Obj): void {
 }
 
 function addEnv(c: Container, name: string, value: string): void {
-  if (!(c.env ?? []).some((e) => e.name === name)) c.env = [...(c.env ?? []), { name, value }];
+  addEnvVar(c, { name, value });
+}
+
+/** A variable the container does not have yet, from wherever it would come (its own is kept). */
+function addEnvVar(c: Container, variable: { readonly name: string; readonly value: string } | SecretVariable): void {
+  if (!(c.env ?? []).some((e) => e.name === variable.name)) c.env = [...(c.env ?? []), { ...variable } as Obj];
 }
 
 /** Variables that state facts about the pod (what it has, its policy, its members): always iqqq's current reading. */

@@ -349,11 +349,15 @@ const BINARY_TAG = new Document(null, { schema: "failsafe" }).schema.knownTags["
 const KUBERNETES_BINARY = {
   ...BINARY_TAG,
   stringify(item: Scalar, ctx: never, onComment?: () => void, onChompKeep?: () => void): string {
-    if ((ctx as { inFlow?: boolean }).inFlow === true && item.value instanceof Uint8Array)
-      return Buffer.from(item.value).toString("base64");
+    if (inFlow(ctx) && item.value instanceof Uint8Array) return Buffer.from(item.value).toString("base64");
     return BINARY_TAG.stringify(item, ctx, onComment, onChompKeep);
   },
 };
+
+/** Whether the `yaml` package is writing inside a flow collection (its stringify context says). */
+function inFlow(ctx: unknown): boolean {
+  return (ctx as { inFlow?: boolean | null }).inFlow === true;
+}
 
 /** Scalars written as their text, unquoted: the numbers and booleans iqqq adds. */
 const VERBATIM = new WeakSet<Scalar>();
@@ -408,8 +412,7 @@ const KUBERNETES_STRING = {
     // An empty value in a flow collection: the package writes `{a:}`, which go-yaml v2 reads as
     // the key "a:". Untagged it is null, and `null` means the same; `!!str` (or another tag) makes
     // it the empty string, written "" after its tag.
-    if (value === "" && item.type === "PLAIN" && (ctx as { inFlow?: boolean }).inFlow === true)
-      return item.tag === undefined ? "null" : '""';
+    if (value === "" && item.type === "PLAIN" && inFlow(ctx)) return item.tag === undefined ? "null" : '""';
     if (item.type === "QUOTE_DOUBLE" || UNSAFE.test(value)) return quote(value);
     return stringifyString(item, ctx, onComment, onChompKeep);
   },

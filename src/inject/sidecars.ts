@@ -128,12 +128,14 @@ export function podSidecars(
   // A mesh turned off and nothing else: whichever known sidecar answers.
   const stop = present.length > 0 ? present : optedOut ? ["auto"] : undefined;
   // A token the pod's sidecar is given from a Secret: the stop needs the same (catalogue.ts's token).
-  const secretEnv = (SIDECARS as readonly HttpSidecar[]).flatMap((kind) => {
-    const from = kind.token?.secret;
+  const secretEnv = (SIDECARS as readonly HttpSidecar[]).flatMap(({ name, token }) => {
+    const from = token?.secret;
     const secret = from === undefined ? undefined : annotations[from.annotation];
-    if (!present.includes(kind.name) || from === undefined || typeof secret !== "string" || secret === "") return [];
-    const ref = { name: secret, key: from.key, optional: true as const };
-    return [{ name: (kind.token as NonNullable<HttpSidecar["token"]>).variable, valueFrom: { secretKeyRef: ref } }];
+    if (token === undefined || from === undefined || typeof secret !== "string" || secret === "") return [];
+    if (!present.includes(name)) return [];
+    return [
+      { name: token.variable, valueFrom: { secretKeyRef: { name: secret, key: from.key, optional: true as const } } },
+    ];
   });
   return { stop, present, env, secretEnv, annotations: needs, warnings };
 }

@@ -14,6 +14,9 @@ export type Answer =
   /** Anything else (DNS, TLS, garbage instead of HTTP): another try will not help. */
   | { readonly kind: "error"; readonly code: string };
 
+/** Header fields beyond the request's own, as [name, value]. */
+export type HeaderFields = readonly (readonly [string, string])[];
+
 export interface RequestOptions {
   readonly method: "GET" | "POST";
   /** The whole request, head and body, within this. */
@@ -25,5 +28,5 @@ export interface RequestOptions {
   /** How long the body may take once the head is in (200 ms: the status is what counts). */
   readonly bodyGraceMs?: number;
   /** More header fields (a sidecar's API token: catalogue.ts's token), each value checked by config.ts. */
-  readonly headers?: readonly (readonly [string, string])[];
+  readonly headers?: HeaderFields;
 }

@@ -7,7 +7,7 @@ import type { ClientRequest, IncomingMessage } from "node:http";
 import type { LookupFunction } from "node:net";
 import { builtin } from "../runtime/builtins.js";
 import { VERSION } from "../version.js";
-import type { Answer, RequestOptions } from "./answer.js";
+import type { Answer, HeaderFields, RequestOptions } from "./answer.js";
 import { BROKEN } from "./broken.js";
 import { exchange, isDigits } from "./http1.js";
 import type { Address } from "./resolve.js";
@@ -113,7 +113,7 @@ async function listenWithBun(bun: BunListen): Promise<WarmUpServer> {
   return { port: server.port, close: () => server.stop(true) };
 }
 
-export function post(url: URL, timeoutMs: number, headers?: RequestOptions["headers"]): Promise<Answer> {
+export function post(url: URL, timeoutMs: number, headers?: HeaderFields): Promise<Answer> {
   return request(url, headers === undefined ? { method: "POST", timeoutMs } : { method: "POST", timeoutMs, headers });
 }
 

@@ -4,11 +4,12 @@
 // before. Never throws: the outcome is only logged and, in standalone mode,
 // turned into an exit status.
 
-import type { QuitHeaders, QuitTarget, StopPlan } from "../config/config.js";
+import type { QuitTarget, StopPlan } from "../config/config.js";
 import { formatDuration, shownUrl } from "../config/values.js";
 import { EXIT } from "../exit-status.js";
 import type { Logger } from "../log.js";
 import type { StopTarget } from "../pod/decision.js";
+import type { HeaderFields } from "./answer.js";
 import { hintFor, ISTIO_LEGACY } from "./catalogue.js";
 import { signalProcessesNamed } from "./pkill.js";
 import { type Answer, post } from "./request.js";
@@ -137,7 +138,7 @@ async function stopHttp(
   levels: Levels,
   present = false,
   from?: string,
-  headers?: QuitHeaders,
+  headers?: HeaderFields,
 ): Promise<Outcome> {
   // A sidecar the pod has may still be starting: refused connections are retried for IQQQ_SIDECAR_START_TIMEOUT.
   const refusedUntil = budget.started + (present ? budget.startTimeoutMs : REFUSED_GRACE_MS);
