@@ -18,7 +18,7 @@ import { availableParallelism, cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { collect } from "../test/support/cli.js";
 import { buildLoadClient, LOAD_CLIENT as CLIENT } from "../test/support/load-client.js";
-import { admissionReview, startWebhook } from "../test/support/webhook.js";
+import { admissionReview, deployRuntimeEnv, startWebhook } from "../test/support/webhook.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const BUILDS: [string, string][] = [
@@ -180,7 +180,12 @@ const markdown = `## The webhook under load
 \`npm run bench:webhook\`: a Go client POSTs a labelled pod's AdmissionReview
 (${CONCURRENCY} at once, ${SECONDS} s per phase, ${ROUNDS} alternating rounds) to
 \`iqqq webhook\` over TLS on loopback, as the API server calls it; the pod is
-injected (no registry look-up). The serving key is ${KEY === "ec" ? "ECDSA P-256, as deploy/cert-manager/certificate.yaml has cert-manager issue it" : "RSA 2048 (cert-manager's default)"}.
+injected (no registry look-up). Each webhook runs with the runtime settings
+deploy/core/webhook.yaml gives it (${
+  Object.entries(deployRuntimeEnv())
+    .map(([k, v]) => `\`${k}=${v}\``)
+    .join(", ") || "none"
+}). The serving key is ${KEY === "ec" ? "ECDSA P-256, as deploy/cert-manager/certificate.yaml has cert-manager issue it" : "RSA 2048 (cert-manager's default)"}.
 Medians, with the range over the rounds; "over 1 s" and "failed" are totals;
 "overtaken": the most reviews begun after one and answered before it (near
 ${CONCURRENCY} when reviews are answered in the order they come); peak memory is

@@ -1,6 +1,6 @@
-// The webhook's connections, kept by hand. The TLS listener (listener.ts: its
-// certificate can be swapped in place, where Bun's https server's cannot)
-// hands each connection to an HTTP server that never listens itself. That
+// The webhook's connections under Node (transport.ts; Bun's are native.ts's),
+// kept by hand. The TLS listener (listener.ts: its certificate can be swapped
+// in place) hands each connection to an HTTP server that never listens itself. That
 // server's own idle, header and drain handling does not apply to connections
 // it did not accept, so this does it:
 // - at most `max` connections, `perPeer` of them from one address;

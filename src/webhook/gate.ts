@@ -2,7 +2,7 @@
 // order, or gives up; its room comes back when its answer is done or its
 // connection goes, whether it was waiting or let in.
 
-import type { ServerResponse } from "node:http";
+import type { Answer } from "./transport.js";
 
 /** Emitted on an answer whose connection went before it was out (connections.ts). */
 export const GONE = "iqqq:gone";
@@ -14,7 +14,7 @@ export const GONE = "iqqq:gone";
  * server's), and Node's none for an answer queued behind another when the
  * client goes; room or a timer waiting for it would never come back.
  */
-export function onAnswered(res: ServerResponse, done: () => void): void {
+export function onAnswered(res: Answer, done: () => void): void {
   let called = false;
   const once = (): void => {
     if (called) return;
@@ -56,7 +56,7 @@ export class Gate {
     return { units: this.#used, reviews: this.#inside, waiting: this.#waiting.length };
   }
 
-  enter(units: number, waitMs: number, res: ServerResponse): Promise<boolean> {
+  enter(units: number, waitMs: number, res: Answer): Promise<boolean> {
     if (res.destroyed) return Promise.resolve(false);
     const letIn = (): void => {
       this.#used += units;

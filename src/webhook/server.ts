@@ -30,11 +30,11 @@
 // The certificate and key are read again when their files change (cert-manager
 // renews them in place) and swapped into the TLS listener (listener.ts):
 // new connections get the new pair, open ones keep theirs, none is dropped.
-// Handshakes are done in arrival order in both runtimes (listener.ts says how
-// Bun's own TLS servers starve the oldest ones under load), each within 10 s,
-// at most CONNECTIONS_MAX under way at once.
+// Each handshake within 10 s, at most CONNECTIONS_MAX under way at once; how
+// reviews reach it is transport.ts's (node:tls and node:http under Node, Bun's
+// own sockets under Bun, native.ts), and reviews are answered one an
+// event-loop turn (inTurn) so that Bun's TLS layer starves no old handshake.
 
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { EXIT } from "../exit-status.js";
 import type { Mode, Volume } from "../inject/inject.js";
 import type { Env, Io } from "../io.js";
@@ -44,12 +44,11 @@ import { parseReference } from "../registry/reference.js";
 import { builtin } from "../runtime/builtins.js";
 import { collectGarbage, keepYoungGenerationSmall } from "../runtime/gc.js";
 import { jsonContainers } from "../runtime/json.js";
-import { Connections } from "./connections.js";
 import { Gate, onAnswered } from "./gate.js";
-import { tlsListener } from "./listener.js";
 import { WebhookMetrics } from "./metrics.js";
 import type { PullSecrets } from "./pull-secrets.js";
 import { answerReview, INJECT_LABEL, NAMESPACE_ENABLED, type Outcome, type Reason, shedReview } from "./review.js";
+import { type Answer, type Request, transportFor } from "./transport.js";
 import { UidScanner } from "./uid.js";
 
 /**
@@ -199,9 +198,9 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
   const peerBytes = new Map<string, number>();
 
   /** When each review's request came, for the latency histogram. */
-  const started = new WeakMap<ServerResponse, number>();
+  const started = new WeakMap<Answer, number>();
   /** Counts a review's outcome, once, as it is answered. */
-  const count = (res: ServerResponse, outcome: Outcome, reason: Reason): void => {
+  const count = (res: Answer, outcome: Outcome, reason: Reason): void => {
     const at = started.get(res);
     if (at === undefined) return;
     started.delete(res);
@@ -209,15 +208,15 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
   };
 
   /** Answers a review without keeping its body, SCANS_AT_ONCE at a time: its uid is found as it streams past. */
-  const shed = (req: IncomingMessage, res: ServerResponse, body: Body) => {
+  const shed = (req: Request, res: Answer, body: Body) => {
     const why = "the webhook is busy (too many reviews at once)";
     scans.enter(1, BODY_MS, res).then((entered) => {
       if (!entered) {
-        connections.drop(req);
+        transport.drop(req);
         return;
       }
       const scanner = body.scan();
-      connections.grant(req, body.length);
+      transport.grant(req, body.length);
       body.ended.then(() => {
         if (body.length > LARGE_BODY) collectGarbage();
         if (scanner.uid === undefined) {
@@ -232,8 +231,7 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
     });
   };
 
-  const handle = (req: IncomingMessage, res: ServerResponse) => {
-    connections.begin(req, res);
+  const handle = (req: Request, res: Answer) => {
     const path = (req.url ?? "/").split("?")[0];
     if (req.method === "GET" && (path === "/healthz" || path === "/readyz")) {
       req.resume();
@@ -251,17 +249,17 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
     // The API server always says how long a review is; a body that does not is not one.
     const length = Number(req.headers["content-length"]);
     if (req.headers["content-length"] === undefined || !Number.isSafeInteger(length)) {
-      connections.drop(req);
+      transport.drop(req);
       return;
     }
     // The body must have arrived within BODY_MS (the answer may take longer: look-ups).
-    const timer = setTimeout(() => connections.drop(req), BODY_MS);
+    const timer = setTimeout(() => transport.drop(req), BODY_MS);
     req.once("end", () => clearTimeout(timer));
     onAnswered(res, () => clearTimeout(timer));
     // The API server sends no request larger than BODY_LIMIT: a larger one is not from it, and not read.
     if (length > BODY_LIMIT) {
       reply(res, 413, "too large\n");
-      connections.drop(req);
+      transport.drop(req);
       return;
     }
     const peer = req.socket.remoteAddress ?? "";
@@ -279,99 +277,105 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
     });
     room.enter(length, QUEUE_WAIT_MS, res).then((entered) => {
       if (!entered) return res.destroyed ? undefined : shed(req, res, body);
-      connections.grant(req, length);
+      transport.grant(req, length);
       read(res, body, namespaceOptedIn);
     });
   };
 
   /** Reads a review whose room in memory is reserved (its length is known), and answers it. */
-  const read = (res: ServerResponse, body: Body, namespaceOptedIn: boolean) => {
-    body.ended.then(() => {
-      const bytes = body.take();
-      const large = bytes.length > LARGE_BODY;
-      const containers = jsonContainers(bytes);
-      let review: unknown;
-      try {
-        if (containers > REVIEW_CONTAINERS) {
-          const scanner = new UidScanner();
-          scanner.feed(bytes);
-          if (scanner.uid === undefined) {
-            count(res, "error", "bad-request");
-            return reply(res, 400, "not an AdmissionReview: no request.uid\n");
-          }
-          const { review, summary, outcome, reason } = shedReview(
-            scanner.uid,
-            `the review holds more than ${REVIEW_CONTAINERS} objects and arrays`,
-            "too-many-objects",
-          );
-          count(res, outcome, reason);
-          log(summary);
-          return reply(res, 200, review);
-        }
-        review = JSON.parse(bytes.toString("utf8"));
-      } catch {
-        count(res, "error", "bad-request");
-        return reply(res, 400, "not JSON\n");
-      }
-      const deadline = AbortSignal.timeout(LOOKUP_BUDGET_MS);
-      const asked = new Set<string>();
-      /** The pod's pull secrets, read once per review, when a look-up first needs them. */
-      let secrets: Promise<Map<string, string>> | undefined;
-      const podCredentials = (): Promise<Map<string, string>> => {
-        if (secrets !== undefined) return secrets;
-        const request = (review as { request?: { namespace?: unknown; object?: unknown } }).request;
-        secrets = (pullSecrets as PullSecrets)
-          .credentials(request?.namespace, request?.object, deadline)
-          .then(({ auths, problems }) => {
-            for (const problem of problems)
-              log(
-                `${String(request?.namespace).slice(0, 63)}: ${problem}; looked up with the webhook's own credentials`,
-              );
-            return auths;
-          });
-        return secrets;
-      };
-      answerReview(review, {
-        image,
-        mode: options.mode,
-        volume: options.volume,
-        platform: options.platform,
-        namespaceOptedIn,
-        ...(ownNamespace === undefined ? {} : { ownNamespace }),
-        imageCommand: (ref, platforms) => {
-          asked.add(ref);
-          if (asked.size > LOOKUPS_PER_REVIEW)
-            return Promise.reject(
-              new Error(`the pod has more than ${LOOKUPS_PER_REVIEW} images without a command to look up`),
+  const read = (res: Answer, body: Body, namespaceOptedIn: boolean) => {
+    body.ended.then(() =>
+      inTurn(() => {
+        const bytes = body.take();
+        const large = bytes.length > LARGE_BODY;
+        const containers = jsonContainers(bytes);
+        let review: unknown;
+        try {
+          if (containers > REVIEW_CONTAINERS) {
+            const scanner = new UidScanner();
+            scanner.feed(bytes);
+            if (scanner.uid === undefined) {
+              count(res, "error", "bad-request");
+              return reply(res, 400, "not an AdmissionReview: no request.uid\n");
+            }
+            const { review, summary, outcome, reason } = shedReview(
+              scanner.uid,
+              `the review holds more than ${REVIEW_CONTAINERS} objects and arrays`,
+              "too-many-objects",
             );
-          if (pullSecrets === undefined) return lookups.lookup(ref, platforms, deadline);
-          return podCredentials().then((auths) =>
-            lookups.lookup(ref, platforms, deadline, auths.get(registryOf(ref) ?? "")),
-          );
-        },
-      }).then(
-        ({ review, summary, outcome, reason }) => {
-          count(res, outcome, reason);
-          log(summary);
-          reply(res, 200, review);
-          if (large) collectGarbage();
-        },
-        (err: Error) => {
+            count(res, outcome, reason);
+            log(summary);
+            return reply(res, 200, review);
+          }
+          review = JSON.parse(bytes.toString("utf8"));
+        } catch {
           count(res, "error", "bad-request");
-          log(`bad request: ${err.message}`);
-          reply(res, 400, `${err.message}\n`);
-        },
-      );
-    });
+          return reply(res, 400, "not JSON\n");
+        }
+        const deadline = AbortSignal.timeout(LOOKUP_BUDGET_MS);
+        const asked = new Set<string>();
+        /** The pod's pull secrets, read once per review, when a look-up first needs them. */
+        let secrets: Promise<Map<string, string>> | undefined;
+        const podCredentials = (): Promise<Map<string, string>> => {
+          if (secrets !== undefined) return secrets;
+          const request = (review as { request?: { namespace?: unknown; object?: unknown } }).request;
+          secrets = (pullSecrets as PullSecrets)
+            .credentials(request?.namespace, request?.object, deadline)
+            .then(({ auths, problems }) => {
+              for (const problem of problems)
+                log(
+                  `${String(request?.namespace).slice(0, 63)}: ${problem}; looked up with the webhook's own credentials`,
+                );
+              return auths;
+            });
+          return secrets;
+        };
+        answerReview(review, {
+          image,
+          mode: options.mode,
+          volume: options.volume,
+          platform: options.platform,
+          namespaceOptedIn,
+          ...(ownNamespace === undefined ? {} : { ownNamespace }),
+          imageCommand: (ref, platforms) => {
+            asked.add(ref);
+            if (asked.size > LOOKUPS_PER_REVIEW)
+              return Promise.reject(
+                new Error(`the pod has more than ${LOOKUPS_PER_REVIEW} images without a command to look up`),
+              );
+            if (pullSecrets === undefined) return lookups.lookup(ref, platforms, deadline);
+            return podCredentials().then((auths) =>
+              lookups.lookup(ref, platforms, deadline, auths.get(registryOf(ref) ?? "")),
+            );
+          },
+        }).then(
+          ({ review, summary, outcome, reason }) => {
+            count(res, outcome, reason);
+            log(summary);
+            reply(res, 200, review);
+            if (large) collectGarbage();
+          },
+          (err: Error) => {
+            count(res, "error", "bad-request");
+            log(`bad request: ${err.message}`);
+            reply(res, 400, `${err.message}\n`);
+          },
+        );
+      }),
+    );
   };
 
-  const http = builtin("node:http").createServer(handle);
-  const connections = new Connections(
-    { max: CONNECTIONS_MAX, perPeer: CONNECTIONS_PER_PEER, idleMs: IDLE_MS, requestMs: REQUEST_MS },
-    http,
-  );
-  const tcp = tlsListener(pair, CONNECTIONS_MAX, HANDSHAKES_PER_PEER, (socket, peer, hold) =>
-    connections.accept(socket, peer, hold),
+  const transport = await transportFor(
+    pair,
+    {
+      max: CONNECTIONS_MAX,
+      perPeer: CONNECTIONS_PER_PEER,
+      idleMs: IDLE_MS,
+      requestMs: REQUEST_MS,
+      handshakes: CONNECTIONS_MAX,
+      handshakesPerPeer: HANDSHAKES_PER_PEER,
+    },
+    handle,
   );
 
   // cert-manager renews the files in place: served from the next connection
@@ -407,7 +411,7 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
     try {
       // A pair that does not match (one file renewed, the other not yet) throws here.
       tls.createSecureContext(read);
-      tcp.setSecureContext(read);
+      transport.setSecureContext(read);
       stamp = now;
       metrics.certificate("loaded");
       log("certificate reloaded");
@@ -438,18 +442,18 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
       }
     },
   );
-  const listening = await tcp.listen(options.port);
+  const listening = await transport.listen(options.port);
   if (listening !== undefined) {
     io.stderr(`iqqq webhook: error: cannot listen on port ${options.port}: ${listening.message}\n`);
     return EXIT.CONFIG;
   }
-  const { port } = tcp;
+  const { port } = transport;
   let metricsServer: { port: number; close(): void } | undefined;
   if (options.metricsPort !== undefined) {
     const served = await metrics.serve(options.metricsPort);
     if (served instanceof Error) {
       io.stderr(`iqqq webhook: error: cannot listen on metrics port ${options.metricsPort}: ${served.message}\n`);
-      tcp.close();
+      transport.stopListening();
       return EXIT.CONFIG;
     }
     metricsServer = served;
@@ -478,12 +482,12 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
   for (const watcher of watchers) watcher.close();
   await reloading;
   log("no longer taking connections; finishing the reviews in flight");
-  tcp.close();
+  transport.stopListening();
   metricsServer?.close();
   const timeUp = new Promise<"late">((resolve) => setTimeout(() => resolve("late"), FINISH_MS).unref());
-  if ((await Promise.race([connections.close(), timeUp])) === "late") {
+  if ((await Promise.race([transport.close(), timeUp])) === "late") {
     log(`requests still in flight after ${FINISH_MS / 1000} s: closing them`);
-    connections.destroyAll();
+    transport.destroyAll();
   }
   log("stopped");
   return EXIT.OK;
@@ -496,7 +500,7 @@ class Body {
   readonly ended: Promise<void>;
 
   constructor(
-    req: IncomingMessage,
+    req: Request,
     readonly length: number,
   ) {
     req.on("data", (chunk: Buffer) => {
@@ -523,6 +527,40 @@ class Body {
   }
 }
 
+/** Work waiting for its turn, oldest first. */
+const turns: (() => unknown)[] = [];
+let turning = false;
+
+/**
+ * Runs `work` in an event-loop turn of its own, after the work queued before it.
+ * Bun's TLS layer does a few handshake steps per turn, newest first: when one
+ * turn answered every review whose body had come, the oldest handshakes waited
+ * seconds under load (a Bun.listen server spending 0.5 ms on each review, 64 at
+ * once without keep-alive: 62 of 9,038 reviews over 1 s, the slowest 8 s; one
+ * review a turn: none over 1 s, the slowest 111 ms; measured here). Node does
+ * its handshakes in order either way: there the work runs at once, as before.
+ */
+function inTurn(work: () => unknown): void {
+  if (process.versions.bun === undefined) {
+    work();
+    return;
+  }
+  turns.push(work);
+  if (turning) return;
+  turning = true;
+  setImmediate(nextTurn);
+}
+
+function nextTurn(): void {
+  const work = turns.shift();
+  try {
+    work?.();
+  } finally {
+    if (turns.length > 0) setImmediate(nextTurn);
+    else turning = false;
+  }
+}
+
 /** The registry host an image reference names; undefined when it cannot be read (the look-up says why). */
 function registryOf(ref: string): string | undefined {
   try {
@@ -532,7 +570,7 @@ function registryOf(ref: string): string | undefined {
   }
 }
 
-function reply(res: ServerResponse, status: number, body: unknown): void {
+function reply(res: Answer, status: number, body: unknown): void {
   if (res.headersSent || res.destroyed) return;
   const text = typeof body === "string" ? body : JSON.stringify(body);
   res.writeHead(status, { "content-type": typeof body === "string" ? "text/plain" : "application/json" });

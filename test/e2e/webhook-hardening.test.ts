@@ -315,6 +315,38 @@ describe("iqqq webhook and a hostile registry on loopback", () => {
     assert.equal(answers, 100);
   });
 
+  /** Writes `pieces` one by one (each its own TLS record) and returns all that came back once the webhook closed. */
+  const exchange = (pieces: readonly string[]): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const socket = connect({
+        host: "127.0.0.1",
+        port: webhook.port,
+        ca: webhook.tls.ca,
+        checkServerIdentity: () => undefined,
+      });
+      let text = "";
+      socket.setNoDelay(true);
+      socket.on("secureConnect", async () => {
+        for (const piece of pieces) await new Promise<void>((done) => socket.write(piece, () => done()));
+      });
+      socket.setEncoding("utf8");
+      socket.on("data", (chunk: string) => {
+        text += chunk;
+      });
+      socket.on("error", () => resolve(text));
+      socket.on("close", () => resolve(text));
+      setTimeout(() => reject(new Error(`no close: ${text}`)), 20_000).unref();
+    });
+
+  test("a review sent a byte at a time, then one that asks to close: both answered, then the connection closed", async () => {
+    const body = JSON.stringify({ request: { uid: "bytes", object: { kind: "ConfigMap" } } });
+    const one = `POST /inject HTTP/1.1\r\nHost: x\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    const last = `GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`;
+    const text = await exchange([...one, last]);
+    assert.equal(text.split("HTTP/1.1 200").length - 1, 2, text);
+    assert.match(text, /"uid":"bytes"/);
+  });
+
   test("64 clients each pipeline a review stuck on a silent registry and one more, then go: no room is kept", async () => {
     const silent = createServer((socket) => socket.on("error", () => {}));
     await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));

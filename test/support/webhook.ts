@@ -30,6 +30,19 @@ export function deployMemoryLimit(): number {
   if (m === null) throw new Error(`${DEPLOY_WEBHOOK}: no memory limit in Mi or Gi (${limit})`);
   return Number(m[1]) * (m[2] === "Gi" ? 1024 ** 3 : 1024 ** 2);
 }
+/**
+ * The runtime's settings the webhook container is deployed with (its env's BUN_
+ * variables in deploy/core/webhook.yaml): every webhook the tests and
+ * npm run bench:webhook start gets them, so what is measured is what is deployed.
+ */
+export function deployRuntimeEnv(): Record<string, string> {
+  const docs = parseAllDocuments(readFileSync(join(ROOT, DEPLOY_WEBHOOK), "utf8")).map((d) => d.toJS());
+  const deployment = docs.find((d) => d?.kind === "Deployment");
+  const env: { name: string; value?: string }[] = deployment?.spec?.template?.spec?.containers?.[0]?.env ?? [];
+  return Object.fromEntries(
+    env.filter((e) => e.name.startsWith("BUN_") && e.value !== undefined).map((e) => [e.name, e.value as string]),
+  );
+}
 export const NAMESERVER = "127.53.0.1";
 
 /** Root with unshare and mount: a resolv.conf of the test's own can be put in place. */
@@ -144,9 +157,13 @@ export async function startWebhook(options: WebhookOptions = {}): Promise<Webhoo
     child = spawn(
       "unshare",
       ["--mount", "sh", "-c", `mount --bind "${dir}/resolv.conf" /etc/resolv.conf && exec "$0" "$@"`, cli, ...args],
-      { env: cliEnv(options.env), stdio: ["ignore", "pipe", "pipe"] },
+      { env: cliEnv({ ...deployRuntimeEnv(), ...options.env }), stdio: ["ignore", "pipe", "pipe"] },
     );
-  } else child = spawn(cli, args, { env: cliEnv(options.env), stdio: ["ignore", "pipe", "pipe"] });
+  } else
+    child = spawn(cli, args, {
+      env: cliEnv({ ...deployRuntimeEnv(), ...options.env }),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
   const log = watchOutput(child.stderr as NodeJS.ReadableStream);
   try {
     await log.until(" injecting ", 20_000);
