@@ -27,7 +27,7 @@
 import type { ImageCommand } from "../inject/inject.js";
 import type { Env } from "../io.js";
 import { builtin } from "../runtime/builtins.js";
-import { jsonContainers } from "../runtime/json.js";
+import { moreContainersThan } from "../runtime/json.js";
 import { credentialsFor } from "./credentials.js";
 import { type AddressPolicy, type Budget, type Fetched, get, NetworkError, OPEN_POLICY } from "./network.js";
 import { type Digest, manifestName, parseDigest, parseReference, type Reference } from "./reference.js";
@@ -238,7 +238,7 @@ class RegistryClient {
       if (hex !== what.digest.hex)
         throw new RegistryError(`${name}: the content is not what its digest says; not used`);
     }
-    if (jsonContainers(response.body) > CONTAINERS_LIMIT)
+    if (moreContainersThan(response.body, CONTAINERS_LIMIT))
       throw new RegistryError(`${name}: the answer holds more than ${CONTAINERS_LIMIT} objects and arrays; not read`);
     let parsed: unknown;
     try {

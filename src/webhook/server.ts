@@ -43,7 +43,7 @@ import { Budget } from "../registry/network.js";
 import { parseReference } from "../registry/reference.js";
 import { builtin } from "../runtime/builtins.js";
 import { collectGarbage, keepYoungGenerationSmall } from "../runtime/gc.js";
-import { jsonContainers } from "../runtime/json.js";
+import { moreContainersThan } from "../runtime/json.js";
 import { Gate, onAnswered } from "./gate.js";
 import { WebhookMetrics } from "./metrics.js";
 import type { PullSecrets } from "./pull-secrets.js";
@@ -288,10 +288,9 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
       inTurn(() => {
         const bytes = body.take();
         const large = bytes.length > LARGE_BODY;
-        const containers = jsonContainers(bytes);
         let review: unknown;
         try {
-          if (containers > REVIEW_CONTAINERS) {
+          if (moreContainersThan(bytes, REVIEW_CONTAINERS)) {
             const scanner = new UidScanner();
             scanner.feed(bytes);
             if (scanner.uid === undefined) {
