@@ -285,82 +285,89 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
   /** Reads a review whose room in memory is reserved (its length is known), and answers it. */
   const read = (res: Answer, body: Body, namespaceOptedIn: boolean) => {
     body.ended.then(() =>
-      inTurn(() => {
-        const bytes = body.take();
-        const large = bytes.length > LARGE_BODY;
-        let review: unknown;
-        try {
-          if (moreContainersThan(bytes, REVIEW_CONTAINERS)) {
-            const scanner = new UidScanner();
-            scanner.feed(bytes);
-            if (scanner.uid === undefined) {
-              count(res, "error", "bad-request");
-              return reply(res, 400, "not an AdmissionReview: no request.uid\n");
-            }
-            const { review, summary, outcome, reason } = shedReview(
-              scanner.uid,
-              `the review holds more than ${REVIEW_CONTAINERS} objects and arrays`,
-              "too-many-objects",
-            );
-            count(res, outcome, reason);
-            log(summary);
-            return reply(res, 200, review);
-          }
-          review = JSON.parse(bytes.toString("utf8"));
-        } catch {
-          count(res, "error", "bad-request");
-          return reply(res, 400, "not JSON\n");
-        }
-        const deadline = AbortSignal.timeout(LOOKUP_BUDGET_MS);
-        const asked = new Set<string>();
-        /** The pod's pull secrets, read once per review, when a look-up first needs them. */
-        let secrets: Promise<Map<string, string>> | undefined;
-        const podCredentials = (): Promise<Map<string, string>> => {
-          if (secrets !== undefined) return secrets;
-          const request = (review as { request?: { namespace?: unknown; object?: unknown } }).request;
-          secrets = (pullSecrets as PullSecrets)
-            .credentials(request?.namespace, request?.object, deadline)
-            .then(({ auths, problems }) => {
-              for (const problem of problems)
-                log(
-                  `${String(request?.namespace).slice(0, 63)}: ${problem}; looked up with the webhook's own credentials`,
-                );
-              return auths;
-            });
-          return secrets;
-        };
-        answerReview(review, {
-          image,
-          mode: options.mode,
-          volume: options.volume,
-          platform: options.platform,
-          namespaceOptedIn,
-          ...(ownNamespace === undefined ? {} : { ownNamespace }),
-          imageCommand: (ref, platforms) => {
-            asked.add(ref);
-            if (asked.size > LOOKUPS_PER_REVIEW)
-              return Promise.reject(
-                new Error(`the pod has more than ${LOOKUPS_PER_REVIEW} images without a command to look up`),
+      inTurn(
+        () => {
+          const bytes = body.take();
+          const large = bytes.length > LARGE_BODY;
+          let review: unknown;
+          try {
+            if (moreContainersThan(bytes, REVIEW_CONTAINERS)) {
+              const scanner = new UidScanner();
+              scanner.feed(bytes);
+              if (scanner.uid === undefined) {
+                count(res, "error", "bad-request");
+                return reply(res, 400, "not an AdmissionReview: no request.uid\n");
+              }
+              const { review, summary, outcome, reason } = shedReview(
+                scanner.uid,
+                `the review holds more than ${REVIEW_CONTAINERS} objects and arrays`,
+                "too-many-objects",
               );
-            if (pullSecrets === undefined) return lookups.lookup(ref, platforms, deadline);
-            return podCredentials().then((auths) =>
-              lookups.lookup(ref, platforms, deadline, auths.get(registryOf(ref) ?? "")),
-            );
-          },
-        }).then(
-          ({ review, summary, outcome, reason }) => {
-            count(res, outcome, reason);
-            log(summary);
-            reply(res, 200, review);
-            if (large) collectGarbage();
-          },
-          (err: Error) => {
+              count(res, outcome, reason);
+              log(summary);
+              return reply(res, 200, review);
+            }
+            review = JSON.parse(bytes.toString("utf8"));
+          } catch {
             count(res, "error", "bad-request");
-            log(`bad request: ${err.message}`);
-            reply(res, 400, `${err.message}\n`);
-          },
-        );
-      }),
+            return reply(res, 400, "not JSON\n");
+          }
+          const deadline = AbortSignal.timeout(LOOKUP_BUDGET_MS);
+          const asked = new Set<string>();
+          /** The pod's pull secrets, read once per review, when a look-up first needs them. */
+          let secrets: Promise<Map<string, string>> | undefined;
+          const podCredentials = (): Promise<Map<string, string>> => {
+            if (secrets !== undefined) return secrets;
+            const request = (review as { request?: { namespace?: unknown; object?: unknown } }).request;
+            secrets = (pullSecrets as PullSecrets)
+              .credentials(request?.namespace, request?.object, deadline)
+              .then(({ auths, problems }) => {
+                for (const problem of problems)
+                  log(
+                    `${String(request?.namespace).slice(0, 63)}: ${problem}; looked up with the webhook's own credentials`,
+                  );
+                return auths;
+              });
+            return secrets;
+          };
+          answerReview(review, {
+            image,
+            mode: options.mode,
+            volume: options.volume,
+            platform: options.platform,
+            namespaceOptedIn,
+            ...(ownNamespace === undefined ? {} : { ownNamespace }),
+            imageCommand: (ref, platforms) => {
+              asked.add(ref);
+              if (asked.size > LOOKUPS_PER_REVIEW)
+                return Promise.reject(
+                  new Error(`the pod has more than ${LOOKUPS_PER_REVIEW} images without a command to look up`),
+                );
+              if (pullSecrets === undefined) return lookups.lookup(ref, platforms, deadline);
+              return podCredentials().then((auths) =>
+                lookups.lookup(ref, platforms, deadline, auths.get(registryOf(ref) ?? "")),
+              );
+            },
+          }).then(
+            ({ review, summary, outcome, reason }) => {
+              count(res, outcome, reason);
+              log(summary);
+              reply(res, 200, review);
+              if (large) collectGarbage();
+            },
+            (err: Error) => {
+              count(res, "error", "bad-request");
+              log(`bad request: ${err.message}`);
+              reply(res, 400, `${err.message}\n`);
+            },
+          );
+        },
+        (err) => {
+          count(res, "error", "bad-request");
+          log(`internal error: ${err.message}`);
+          reply(res, 500, "internal error\n");
+        },
+      ),
     );
   };
 
@@ -526,8 +533,14 @@ class Body {
   }
 }
 
+interface Turn {
+  readonly work: () => unknown;
+  /** What a throw in `work` is told: one review's failure ends nothing else. */
+  readonly failed: (err: Error) => void;
+}
+
 /** Work waiting for its turn, oldest first. */
-const turns: (() => unknown)[] = [];
+const turns: Turn[] = [];
 let turning = false;
 
 /**
@@ -539,24 +552,32 @@ let turning = false;
  * review a turn: none over 1 s, the slowest 111 ms; measured here). Node does
  * its handshakes in order either way: there the work runs at once, as before.
  */
-function inTurn(work: () => unknown): void {
+function inTurn(work: () => unknown, failed: (err: Error) => void): void {
   if (process.versions.bun === undefined) {
-    work();
+    run({ work, failed });
     return;
   }
-  turns.push(work);
+  turns.push({ work, failed });
   if (turning) return;
   turning = true;
   setImmediate(nextTurn);
 }
 
 function nextTurn(): void {
-  const work = turns.shift();
+  const turn = turns.shift();
   try {
-    work?.();
+    if (turn !== undefined) run(turn);
   } finally {
     if (turns.length > 0) setImmediate(nextTurn);
     else turning = false;
+  }
+}
+
+function run(turn: Turn): void {
+  try {
+    turn.work();
+  } catch (err) {
+    turn.failed(err as Error);
   }
 }
 

@@ -8,18 +8,26 @@ import fc from "fast-check";
 import { Connection } from "../../src/webhook/native.js";
 import type { Answer, Request } from "../../src/webhook/transport.js";
 
-function fakeSocket() {
+const LIMITS = { max: 10, perPeer: 10, idleMs: 60_000, requestMs: 60_000, handshakes: 10, handshakesPerPeer: 10 };
+
+/** A socket that takes `room` bytes a write at most (Infinity: all), and says whether it was ended. */
+function fakeSocket(room = Number.POSITIVE_INFINITY) {
   const written: Buffer[] = [];
+  const state = { ended: false };
   return {
     written,
+    state,
     socket: {
       data: undefined,
       remoteAddress: "127.0.0.1",
       write: (b: Uint8Array) => {
-        written.push(Buffer.from(b));
-        return b.length;
+        const n = Math.min(b.length, room);
+        written.push(Buffer.from(b.subarray(0, n)));
+        return n;
       },
-      end: () => {},
+      end: () => {
+        state.ended = true;
+      },
       terminate: () => {},
       pause: () => {},
       resume: () => {},
@@ -88,5 +96,63 @@ describe("native HTTP/1.1 framing", () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  /** A connection whose handler answers each request with `answer` (at once, or when the test says). */
+  function connectionOver(socket: object, answer: (req: Request, res: Answer) => void) {
+    const transport = { closing: false, limits: LIMITS, forget: () => {}, handle: answer };
+    return new Connection(socket as never, "127.0.0.1", transport as never);
+  }
+  const ok = (res: Answer) => {
+    res.writeHead(200, { "content-type": "text/plain" });
+    res.end("ok");
+  };
+
+  test("20,000 tiny requests pipelined in one piece, each answered at once: all answered, the stack never deeper", () => {
+    const { socket, written } = fakeSocket();
+    let answered = 0;
+    const connection = connectionOver(socket, (_req, res) => {
+      ok(res);
+      answered++;
+    });
+    connection.receive(Buffer.from("GET /healthz HTTP/1.1\r\n\r\n".repeat(20_000)));
+    connection.kill();
+    assert.equal(answered, 20_000);
+    assert.equal(Buffer.concat(written).toString().split("HTTP/1.1 200").length - 1, 20_000);
+  });
+
+  test("an answer the client does not take is not finished (its review's room held) until the socket takes it", () => {
+    const fake = fakeSocket(1000);
+    let finished = false;
+    const connection = connectionOver(fake.socket, (_req, res) => {
+      res.once("finish", () => {
+        finished = true;
+      });
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.end("x".repeat(5000));
+    });
+    connection.receive(Buffer.from("GET /healthz HTTP/1.1\r\n\r\n"));
+    assert.equal(finished, false);
+    for (let i = 0; i < 10 && !finished; i++) connection.drained();
+    assert.equal(finished, true);
+    connection.kill();
+  });
+
+  test("a client that sends its FIN after two requests, the second not read yet: both answered, then the connection ends", () => {
+    const fake = fakeSocket();
+    const later: Answer[] = [];
+    const connection = connectionOver(fake.socket, (_req, res) => later.push(res));
+    // The first body is more than a connection may deliver before its answer: the second request waits, unread.
+    const body = "x".repeat(70_000);
+    connection.receive(
+      Buffer.from(`POST /a HTTP/1.1\r\nContent-Length: ${body.length}\r\n\r\n${body}GET /b HTTP/1.1\r\n\r\n`),
+    );
+    connection.peerEnded();
+    assert.equal(later.length, 1);
+    ok(later[0] as Answer);
+    assert.equal(later.length, 2);
+    ok(later[1] as Answer);
+    assert.equal(Buffer.concat(fake.written).toString().split("HTTP/1.1 200").length - 1, 2);
+    assert.equal(fake.state.ended, true);
   });
 });
