@@ -458,6 +458,8 @@ interface Head {
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** A request target: visible ASCII, nothing else (no control byte, no space). */
+const TARGET = /^[\x21-\x7e]+$/;
 
 /** A request's line and headers, or undefined for what no HTTP/1.1 client sends. */
 export function parseHead(text: string): Head | undefined {
@@ -465,7 +467,7 @@ export function parseHead(text: string): Head | undefined {
   const line = (lines[0] as string).split(" ");
   if (line.length !== 3) return undefined;
   const [method, url, version] = line as [string, string, string];
-  if (!TOKEN.test(method) || url === "" || (version !== "HTTP/1.1" && version !== "HTTP/1.0")) return undefined;
+  if (!TOKEN.test(method) || !TARGET.test(url) || (version !== "HTTP/1.1" && version !== "HTTP/1.0")) return undefined;
   const headers: Record<string, string> = Object.create(null);
   for (let i = 1; i < lines.length; i++) {
     const header = lines[i] as string;
@@ -483,9 +485,14 @@ export function parseHead(text: string): Head | undefined {
   const te = headers["transfer-encoding"];
   const cl = headers["content-length"];
   if (cl !== undefined && !/^\d{1,15}$/.test(cl)) return undefined;
+  // RFC 9112: an HTTP/1.1 request without Host is answered 400 (as node:http does).
+  if (version === "HTTP/1.1" && headers.host === undefined) return undefined;
   const framed = te === undefined;
   if (!framed) delete headers["content-length"];
-  const connection = (headers.connection ?? "").toLowerCase();
+  const connection = (headers.connection ?? "")
+    .toLowerCase()
+    .split(",")
+    .map((t) => t.trim());
   const close = version === "HTTP/1.0" ? !connection.includes("keep-alive") : connection.includes("close");
   return { method, url, headers, close, framed, length: framed && cl !== undefined ? Number(cl) : 0 };
 }

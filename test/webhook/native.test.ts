@@ -115,7 +115,7 @@ describe("native HTTP/1.1 framing", () => {
       ok(res);
       answered++;
     });
-    connection.receive(Buffer.from("GET /healthz HTTP/1.1\r\n\r\n".repeat(20_000)));
+    connection.receive(Buffer.from("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".repeat(20_000)));
     connection.kill();
     assert.equal(answered, 20_000);
     assert.equal(Buffer.concat(written).toString().split("HTTP/1.1 200").length - 1, 20_000);
@@ -131,7 +131,7 @@ describe("native HTTP/1.1 framing", () => {
       res.writeHead(200, { "content-type": "text/plain" });
       res.end("x".repeat(5000));
     });
-    connection.receive(Buffer.from("GET /healthz HTTP/1.1\r\n\r\n"));
+    connection.receive(Buffer.from("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
     assert.equal(finished, false);
     for (let i = 0; i < 10 && !finished; i++) connection.drained();
     assert.equal(finished, true);
@@ -145,7 +145,9 @@ describe("native HTTP/1.1 framing", () => {
     // The first body is more than a connection may deliver before its answer: the second request waits, unread.
     const body = "x".repeat(70_000);
     connection.receive(
-      Buffer.from(`POST /a HTTP/1.1\r\nContent-Length: ${body.length}\r\n\r\n${body}GET /b HTTP/1.1\r\n\r\n`),
+      Buffer.from(
+        `POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}GET /b HTTP/1.1\r\nHost: x\r\n\r\n`,
+      ),
     );
     connection.peerEnded();
     assert.equal(later.length, 1);
