@@ -21,24 +21,7 @@ import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import { builtin } from "../runtime/builtins.js";
 import { GONE, onAnswered } from "./gate.js";
-
-/** What a connection may deliver before its request is let in: headers and a little body. */
-const HEADER_CREDIT = 64 * 1024;
-/**
- * Answers not yet taken by the client, past which nothing more is read from it:
- * Bun's HTTP server answers pipelined requests however full the socket is (eight
- * clients pipelining and never reading grew it to 592 MiB, measured here).
- */
-const UNREAD_ANSWERS = 256 * 1024;
-
-/**
- * Requests in flight on one connection, past which it is closed. Pipelining is
- * allowed (one test sends 100 reviews in a row), but a client that pipelines
- * hundreds and reads no answer is not an API server: Bun's HTTP server parses
- * every request it is given and keeps each unanswered one (eight such clients
- * grew it to 870 MiB here; closed at this count, its peak was 161 MiB).
- */
-const IN_FLIGHT = 128;
+import { HEADER_CREDIT, IN_FLIGHT, type Request, UNREAD_ANSWERS } from "./transport.js";
 
 export interface ConnectionLimits {
   readonly max: number;
@@ -236,12 +219,12 @@ export class Connections {
   }
 
   /** Lets the request's body in: `bytes` more may be read from its connection. */
-  grant(req: IncomingMessage, bytes: number): void {
+  grant(req: Request, bytes: number): void {
     this.#byTls.get(req.socket)?.metered.grant(bytes);
   }
 
   /** Ends the request's connection: what is in flight on it is told it is gone. */
-  drop(req: IncomingMessage): void {
+  drop(req: Request): void {
     const connection = this.#byTls.get(req.socket);
     if (connection !== undefined) kill(connection);
     else req.socket.destroy();

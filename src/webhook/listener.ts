@@ -12,10 +12,7 @@
 import type { Server as NetServer, Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { builtin } from "../runtime/builtins.js";
-import type { TlsPair } from "./transport.js";
-
-/** A handshake must be done within this (Node's own default is 120 s: a client that never finishes holds a socket). */
-export const HANDSHAKE_MS = 10_000;
+import { HANDSHAKE_MS, PerPeer, type TlsPair } from "./transport.js";
 
 export interface TlsListener {
   /** Resolves when listening, or to why it could not. */
@@ -28,19 +25,6 @@ export interface TlsListener {
 
 /** A connection whose handshake is done, with the client's address and `hold`, which stops (true) or lets (false) bytes come from the client. */
 export type Secure = (socket: TLSSocket, peer: string, hold: (held: boolean) => void) => void;
-
-/** A count per client address; an address whose count falls to 0 is forgotten (the map stays as small as what is open). */
-export class PerPeer {
-  readonly #counts = new Map<string, number>();
-  get(peer: string): number {
-    return this.#counts.get(peer) ?? 0;
-  }
-  add(peer: string, n: number): void {
-    const next = this.get(peer) + n;
-    if (next === 0) this.#counts.delete(peer);
-    else this.#counts.set(peer, next);
-  }
-}
 
 /** Listens for TLS connections; `secure` gets each one once its handshake is done. */
 export function tlsListener(pair: TlsPair, pending: number, perPeer: number, secure: Secure): TlsListener {

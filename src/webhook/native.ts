@@ -27,18 +27,24 @@
 
 import { EventEmitter } from "node:events";
 import { GONE } from "./gate.js";
-import { HANDSHAKE_MS, PerPeer } from "./listener.js";
-import type { Answer, Handler, Limits, Request, TlsPair, Transport } from "./transport.js";
+import {
+  type Answer,
+  HANDSHAKE_MS,
+  type Handler,
+  HEADER_CREDIT,
+  IN_FLIGHT,
+  type Limits,
+  PerPeer,
+  type Request,
+  type TlsPair,
+  type Transport,
+  UNREAD_ANSWERS,
+} from "./transport.js";
 
 /** A request's line and headers, at most (Node's own limit for the same). */
 const HEAD_MAX = 16 * 1024;
-/** What a connection may deliver before its request is let in: headers and a little body (as connections.ts). */
-const HEADER_CREDIT = 64 * 1024;
-/** Answers not yet taken by the client, past which nothing more is read from it (as connections.ts). */
-const UNREAD_ANSWERS = 256 * 1024;
-/** Requests in flight on one connection, past which it is closed (as connections.ts). */
-const IN_FLIGHT = 128;
 
+/** The reason phrases of the statuses answered (node:http's STATUS_CODES would load node:http). */
 const REASONS: Record<number, string> = {
   200: "OK",
   400: "Bad Request",

@@ -28,7 +28,7 @@
 // gone), then the listener closes, the reviews in flight finish (at most
 // FINISH_MS), and it exits 0. A second signal ends the drain at once.
 // The certificate and key are read again when their files change (cert-manager
-// renews them in place) and swapped into the TLS listener (listener.ts):
+// renews them in place) and swapped into the transport (transport.ts):
 // new connections get the new pair, open ones keep theirs, none is dropped.
 // Each handshake within 10 s, at most CONNECTIONS_MAX under way at once; how
 // reviews reach it is transport.ts's (node:tls and node:http under Node, Bun's
@@ -282,92 +282,92 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
     });
   };
 
-  /** Reads a review whose room in memory is reserved (its length is known), and answers it. */
+  /** Reads a review whose room in memory is reserved (its length is known), and answers it, in its turn. */
   const read = (res: Answer, body: Body, namespaceOptedIn: boolean) => {
     body.ended.then(() =>
       inTurn(
-        () => {
-          const bytes = body.take();
-          const large = bytes.length > LARGE_BODY;
-          let review: unknown;
-          try {
-            if (moreContainersThan(bytes, REVIEW_CONTAINERS)) {
-              const scanner = new UidScanner();
-              scanner.feed(bytes);
-              if (scanner.uid === undefined) {
-                count(res, "error", "bad-request");
-                return reply(res, 400, "not an AdmissionReview: no request.uid\n");
-              }
-              const { review, summary, outcome, reason } = shedReview(
-                scanner.uid,
-                `the review holds more than ${REVIEW_CONTAINERS} objects and arrays`,
-                "too-many-objects",
-              );
-              count(res, outcome, reason);
-              log(summary);
-              return reply(res, 200, review);
-            }
-            review = JSON.parse(bytes.toString("utf8"));
-          } catch {
-            count(res, "error", "bad-request");
-            return reply(res, 400, "not JSON\n");
-          }
-          const deadline = AbortSignal.timeout(LOOKUP_BUDGET_MS);
-          const asked = new Set<string>();
-          /** The pod's pull secrets, read once per review, when a look-up first needs them. */
-          let secrets: Promise<Map<string, string>> | undefined;
-          const podCredentials = (): Promise<Map<string, string>> => {
-            if (secrets !== undefined) return secrets;
-            const request = (review as { request?: { namespace?: unknown; object?: unknown } }).request;
-            secrets = (pullSecrets as PullSecrets)
-              .credentials(request?.namespace, request?.object, deadline)
-              .then(({ auths, problems }) => {
-                for (const problem of problems)
-                  log(
-                    `${String(request?.namespace).slice(0, 63)}: ${problem}; looked up with the webhook's own credentials`,
-                  );
-                return auths;
-              });
-            return secrets;
-          };
-          answerReview(review, {
-            image,
-            mode: options.mode,
-            volume: options.volume,
-            platform: options.platform,
-            namespaceOptedIn,
-            ...(ownNamespace === undefined ? {} : { ownNamespace }),
-            imageCommand: (ref, platforms) => {
-              asked.add(ref);
-              if (asked.size > LOOKUPS_PER_REVIEW)
-                return Promise.reject(
-                  new Error(`the pod has more than ${LOOKUPS_PER_REVIEW} images without a command to look up`),
-                );
-              if (pullSecrets === undefined) return lookups.lookup(ref, platforms, deadline);
-              return podCredentials().then((auths) =>
-                lookups.lookup(ref, platforms, deadline, auths.get(registryOf(ref) ?? "")),
-              );
-            },
-          }).then(
-            ({ review, summary, outcome, reason }) => {
-              count(res, outcome, reason);
-              log(summary);
-              reply(res, 200, review);
-              if (large) collectGarbage();
-            },
-            (err: Error) => {
-              count(res, "error", "bad-request");
-              log(`bad request: ${err.message}`);
-              reply(res, 400, `${err.message}\n`);
-            },
-          );
-        },
+        () => answerBody(res, body.take(), namespaceOptedIn),
         (err) => {
           count(res, "error", "bad-request");
           log(`internal error: ${err.message}`);
           reply(res, 500, "internal error\n");
         },
       ),
+    );
+  };
+
+  /** Answers a review from its whole body. */
+  const answerBody = (res: Answer, bytes: Buffer, namespaceOptedIn: boolean) => {
+    const large = bytes.length > LARGE_BODY;
+    let review: unknown;
+    try {
+      if (moreContainersThan(bytes, REVIEW_CONTAINERS)) {
+        const scanner = new UidScanner();
+        scanner.feed(bytes);
+        if (scanner.uid === undefined) {
+          count(res, "error", "bad-request");
+          return reply(res, 400, "not an AdmissionReview: no request.uid\n");
+        }
+        const { review, summary, outcome, reason } = shedReview(
+          scanner.uid,
+          `the review holds more than ${REVIEW_CONTAINERS} objects and arrays`,
+          "too-many-objects",
+        );
+        count(res, outcome, reason);
+        log(summary);
+        return reply(res, 200, review);
+      }
+      review = JSON.parse(bytes.toString("utf8"));
+    } catch {
+      count(res, "error", "bad-request");
+      return reply(res, 400, "not JSON\n");
+    }
+    const deadline = AbortSignal.timeout(LOOKUP_BUDGET_MS);
+    const asked = new Set<string>();
+    /** The pod's pull secrets, read once per review, when a look-up first needs them. */
+    let secrets: Promise<Map<string, string>> | undefined;
+    const podCredentials = (): Promise<Map<string, string>> => {
+      if (secrets !== undefined) return secrets;
+      const request = (review as { request?: { namespace?: unknown; object?: unknown } }).request;
+      secrets = (pullSecrets as PullSecrets)
+        .credentials(request?.namespace, request?.object, deadline)
+        .then(({ auths, problems }) => {
+          for (const problem of problems)
+            log(`${String(request?.namespace).slice(0, 63)}: ${problem}; looked up with the webhook's own credentials`);
+          return auths;
+        });
+      return secrets;
+    };
+    answerReview(review, {
+      image,
+      mode: options.mode,
+      volume: options.volume,
+      platform: options.platform,
+      namespaceOptedIn,
+      ...(ownNamespace === undefined ? {} : { ownNamespace }),
+      imageCommand: (ref, platforms) => {
+        asked.add(ref);
+        if (asked.size > LOOKUPS_PER_REVIEW)
+          return Promise.reject(
+            new Error(`the pod has more than ${LOOKUPS_PER_REVIEW} images without a command to look up`),
+          );
+        if (pullSecrets === undefined) return lookups.lookup(ref, platforms, deadline);
+        return podCredentials().then((auths) =>
+          lookups.lookup(ref, platforms, deadline, auths.get(registryOf(ref) ?? "")),
+        );
+      },
+    }).then(
+      ({ review, summary, outcome, reason }) => {
+        count(res, outcome, reason);
+        log(summary);
+        reply(res, 200, review);
+        if (large) collectGarbage();
+      },
+      (err: Error) => {
+        count(res, "error", "bad-request");
+        log(`bad request: ${err.message}`);
+        reply(res, 400, `${err.message}\n`);
+      },
     );
   };
 

@@ -34,6 +34,39 @@ export interface Answer extends EventEmitter {
   end(text: string): unknown;
 }
 
+/** A handshake must be done within this (Node's own default is 120 s: a client that never finishes holds a socket). */
+export const HANDSHAKE_MS = 10_000;
+/** What a connection may deliver before its request is let in: headers and a little body. */
+export const HEADER_CREDIT = 64 * 1024;
+/**
+ * Answers not yet taken by the client, past which nothing more is read from it:
+ * Bun's HTTP server answers pipelined requests however full the socket is (eight
+ * clients pipelining and never reading grew it to 592 MiB, measured here).
+ */
+export const UNREAD_ANSWERS = 256 * 1024;
+
+/**
+ * Requests in flight on one connection, past which it is closed. Pipelining is
+ * allowed (one test sends 100 reviews in a row), but a client that pipelines
+ * hundreds and reads no answer is not an API server: Bun's HTTP server parses
+ * every request it is given and keeps each unanswered one (eight such clients
+ * grew it to 870 MiB here; closed at this count, its peak was 161 MiB).
+ */
+export const IN_FLIGHT = 128;
+
+/** A count per client address; an address whose count falls to 0 is forgotten (the map stays as small as what is open). */
+export class PerPeer {
+  readonly #counts = new Map<string, number>();
+  get(peer: string): number {
+    return this.#counts.get(peer) ?? 0;
+  }
+  add(peer: string, n: number): void {
+    const next = this.get(peer) + n;
+    if (next === 0) this.#counts.delete(peer);
+    else this.#counts.set(peer, next);
+  }
+}
+
 export interface TlsPair {
   readonly cert: Buffer;
   readonly key: Buffer;
@@ -89,7 +122,7 @@ export async function transportFor(pair: TlsPair, limits: Limits, handle: Handle
     stopListening: () => tcp.close(),
     close: () => connections.close(),
     destroyAll: () => connections.destroyAll(),
-    grant: (req, bytes) => connections.grant(req as never, bytes),
-    drop: (req) => connections.drop(req as never),
+    grant: (req, bytes) => connections.grant(req, bytes),
+    drop: (req) => connections.drop(req),
   };
 }
