@@ -418,10 +418,66 @@ const KUBERNETES_STRING = {
   },
 };
 
+/** How every document is written. */
+const WRITE = { lineWidth: 0, indentSeq: true, flowCollectionPadding: false } as const;
+
+/** The most fresh writings remembered: a stream's Jobs add the same few nodes, over and over. */
+const FRESH_KEPT = 256;
+const freshKept = new Map<string, string[]>();
+
+/**
+ * What iqqq adds to a collection, as writeDocument writes it there: a pair
+ * (`key: value`) of a block map or an item (`- value`) of a block sequence,
+ * whose lines start at `column`, or an item of a flow sequence (one line). For the quick reader (quick.ts), which writes the
+ * rest of a document itself.
+ */
+export function freshLines(what: "pair" | "item" | "flow", key: string, value: Value, column: number): string[] {
+  const memo = plainJson(value) ? `${what}\u0000${key}\u0000${column}\u0000${JSON.stringify(value)}` : undefined;
+  const kept = memo === undefined ? undefined : freshKept.get(memo);
+  if (kept !== undefined) return kept;
+  const doc = new Document(null, READ as never);
+  if (what === "pair") {
+    const map = new YAMLMap();
+    map.items.push(new Pair(text(key), build(value, false)));
+    doc.contents = map as never;
+  } else {
+    const seq = new YAMLSeq();
+    seq.flow = what === "flow";
+    seq.items.push(build(value, seq.flow));
+    doc.contents = seq as never;
+  }
+  skipTagWalk(doc);
+  const indent = " ".repeat(column);
+  const written = doc.toString(WRITE);
+  if (what === "flow" && !/^\[[^\n]*\]\n$/.test(written))
+    throw new Error(`a flow item written on more than one line: ${written}`);
+  // A flow item: the text between the brackets of `[item]`.
+  const lines =
+    what === "flow"
+      ? [written.slice(1, -2)]
+      : written
+          .split("\n")
+          .slice(0, -1)
+          .map((line) => indent + line);
+  if (memo !== undefined) {
+    if (freshKept.size >= FRESH_KEPT) freshKept.clear();
+    freshKept.set(memo, lines);
+  }
+  return lines;
+}
+
+/** A value JSON writes as it is (no bigint, NaN or infinity), so that its JSON can name it. */
+function plainJson(value: Value): boolean {
+  if (typeof value === "number") return Number.isFinite(value);
+  if (typeof value !== "object" || value === null) return typeof value !== "bigint";
+  if (Array.isArray(value)) return value.every(plainJson);
+  return Object.keys(value).every((k) => k !== "__proto__" && plainJson(value[k] as Value));
+}
+
 /** The document as text: its CRLF line ends kept if it had them, its `---` if it had one. */
 export function writeDocument(doc: Document, original: string): string {
   skipTagWalk(doc);
-  const options = { lineWidth: 0, indentSeq: true, flowCollectionPadding: false } as const;
+  const options = WRITE;
   let out: string;
   try {
     out = doc.toString(options);

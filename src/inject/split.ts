@@ -22,6 +22,7 @@
 import { CST, Parser } from "yaml";
 import { mayHoldPodSpec } from "./inject.js";
 import { resolvePlain } from "./meaning.js";
+import { type Quick, readQuick } from "./quick.js";
 
 /** The kinds whose documents can hold a pod spec: the only ones parsed in full. */
 
@@ -40,6 +41,8 @@ export interface Segment {
   readonly tokens: readonly CST.Token[];
   /** Where the tokens' offsets count from in the text: the document's own text was parsed alone. */
   readonly base: number;
+  /** The document as the quick reader (quick.ts) took it, without the parser: tokens is empty then. */
+  readonly quick?: Quick;
 }
 
 /**
@@ -124,6 +127,12 @@ export function* quickSegments(text: string): Generator<Segment> {
     }
     // Before the next `---`, the parser is given one more document, with a quote of each kind: a quote the lexer
     // finds no end for in this document then ends where it did in the whole stream, at that `---` line.
+    const read = marked ? readQuick(text, start, end) : undefined;
+    const kind = read === undefined ? undefined : kindIn(read.value);
+    if (read !== undefined && mayHoldPodSpec(kind)) {
+      yield { index, start, end, line, kind: kind as string, tokens: [], base: start, quick: read };
+      continue;
+    }
     const tokens: CST.Token[] = [];
     for (const token of new Parser().parse(end < text.length ? text.slice(start, end) + NEXT : text.slice(start))) {
       if (token.offset >= end - start) break;
@@ -146,6 +155,27 @@ export function* quickSegments(text: string): Generator<Segment> {
       base: start,
     };
   }
+}
+
+/** A document's top-level `kind` as kindOf gives it: "" where it has none, or none that is a string. */
+function kindIn(value: unknown): string {
+  const kind =
+    typeof value === "object" && value !== null && !Array.isArray(value) ? (value as { kind?: unknown }).kind : "";
+  return typeof kind === "string" ? kind : "";
+}
+
+/**
+ * A segment the quick reader took, with its tokens, for the full path: where
+ * the quick writer does not make an edit. Resplit where the parser cuts it
+ * otherwise (the quick reader takes only what it cuts alike).
+ */
+export function withTokens(text: string, segment: Segment): Segment {
+  if (segment.tokens.length > 0) return segment;
+  const found = splitStream(text.slice(0, segment.end), segment.start, segment.index, segment.line);
+  const own = found[0];
+  if (found.length !== 1 || own === undefined || own.start !== segment.start || own.end !== segment.end)
+    throw new Resplit(`document ${segment.index}`);
+  return own;
 }
 
 const NO_DOCUMENT = Symbol("no document");

@@ -3,10 +3,11 @@
 // copied as written. The same text in gives the same text out, and a second
 // pass changes nothing.
 
+import type { Document } from "yaml";
 import { describe, InjectError, type InjectOptions, injectDocument } from "./inject.js";
-import { applyValue, ManifestError, parseSegment, readValue, writeDocument } from "./manifest.js";
-import { mayHoldPods, quickSegments, Resplit, type Segment, splitStream } from "./split.js";
-import { copy } from "./value.js";
+import { applyValue, freshLines, ManifestError, parseSegment, readValue, writeDocument } from "./manifest.js";
+import { mayHoldPods, quickSegments, Resplit, type Segment, splitStream, withTokens } from "./split.js";
+import { copy, same } from "./value.js";
 
 export interface Injected {
   readonly text: string;
@@ -22,10 +23,10 @@ export interface Injected {
 export async function injectStream(text: string, name: string, options: InjectOptions): Promise<Injected> {
   refuseHiddenBreaks(text, name);
   try {
-    return await inject(text, name, options, quickSegments(text));
+    return await injectSegments(text, name, options, quickSegments(text));
   } catch (err) {
     if (!(err instanceof Resplit)) throw err;
-    return await inject(text, name, options, splitStream(text));
+    return await injectSegments(text, name, options, splitStream(text));
   }
 }
 
@@ -50,7 +51,8 @@ function refuseHiddenBreaks(text: string, name: string): void {
   );
 }
 
-async function inject(
+/** Injects iqqq into the documents of a stream, cut into `segments` (split.ts). */
+export async function injectSegments(
   text: string,
   name: string,
   options: InjectOptions,
@@ -68,8 +70,9 @@ async function inject(
       continue;
     }
     try {
-      const doc = parseSegment(text, segment, name);
-      const before = readValue(doc, text, segment, name);
+      const quick = segment.quick;
+      let doc = quick === undefined ? parseSegment(text, segment, name) : undefined;
+      const before = quick === undefined ? readValue(doc as Document, text, segment, name) : quick.value;
       const after = copy(before);
       const outcome = await injectDocument(after, options);
       if (outcome.kind === "skipped") {
@@ -78,8 +81,19 @@ async function inject(
       }
       for (const w of outcome.warnings ?? []) warnings.push(`document ${segment.index} (line ${segment.line}): ${w}`);
       if (outcome.kind !== "injected") continue;
-      applyValue(doc, before, after, text.slice(segment.start, segment.end));
-      written.push(text.slice(from, segment.start), writeDocument(doc, text.slice(segment.start, segment.end)));
+      const own = text.slice(segment.start, segment.end);
+      let out = quick?.write(before, after, freshLines);
+      if (out === undefined) {
+        if (doc === undefined) {
+          const full = withTokens(text, segment);
+          doc = parseSegment(text, full, name);
+          if (!same(readValue(doc, text, full, name), before))
+            throw new Error(`${name}: document ${segment.index}: the quick reader and the parser read it otherwise`);
+        }
+        applyValue(doc, before, after, own);
+        out = writeDocument(doc, own);
+      }
+      written.push(text.slice(from, segment.start), out);
       from = segment.end;
     } catch (err) {
       if (err instanceof ManifestError) throw new InjectError(err.message);

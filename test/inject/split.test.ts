@@ -245,7 +245,7 @@ describe("the quick cut of a stream", () => {
     assert.ok(read > 2_000, `only ${read} kinds read from the lines alone`);
   });
 
-  test("reads the kind of a chart's ConfigMap and Service from its lines, and parses a Job", () => {
+  test("reads the kind of a chart's ConfigMap and Service from its lines, a Job written as the yaml package writes with the quick reader, and parses a Job with an anchor", () => {
     const text = `# Source: a/b.yaml
 ---
 # Source: chart/templates/config.yaml
@@ -263,15 +263,21 @@ spec:
 ---
 apiVersion: batch/v1
 kind: Job
+---
+apiVersion: batch/v1
+kind: Job
+metadata: &m
+  name: x
 `;
     same(text);
     const segments = [...quickSegments(text)];
     assert.deepEqual(
-      segments.map((s) => [s.kind, s.tokens.length]),
+      segments.map((s) => [s.kind, s.tokens.length, s.quick !== undefined]),
       [
-        ["ConfigMap", 0],
-        ["Service", 0],
-        ["Job", 1],
+        ["ConfigMap", 0, false],
+        ["Service", 0, false],
+        ["Job", 0, true],
+        ["Job", 1, false],
       ],
     );
   });
