@@ -1,7 +1,7 @@
 // The quick reader: a document written the way the `yaml` package writes one
 // (two-space block indentation, sequences indented under their key, one-line
 // flow collections, ASCII, no anchors, tags, block scalars or comments between
-// lines) is read and written back by this file alone, line by line, without
+// lines; LF or CRLF line ends) is read and written back by this file alone, line by line, without
 // the package's parse, composition and writing. Anything else, and any edit
 // this file does not make (a scalar or a flow collection changed, a key
 // removed), goes to the full path (manifest.ts), which it must match byte for
@@ -77,7 +77,10 @@ const NOT = new NotQuick();
 /** The document text[start, end), or undefined where it is not written as this file reads. */
 export function readQuick(text: string, start: number, end: number): Quick | undefined {
   if (end <= start || text.charCodeAt(end - 1) !== 0x0a) return undefined;
-  const own = text.slice(start, end);
+  let own = text.slice(start, end);
+  // CRLF line ends are read as LF and written back as CRLF, every one, as writeDocument does.
+  const crlf = own.includes("\r\n");
+  if (crlf) own = own.replaceAll("\r\n", "\n");
   if (!ASCII.test(own) || own.includes(" \n") || own.includes("\\")) return undefined;
   const lines = own.split("\n");
   lines.pop();
@@ -93,7 +96,10 @@ export function readQuick(text: string, start: number, end: number): Quick | und
     const root = reader.root();
     return {
       value: reader.value(root),
-      write: (before, after, fresh) => writer(lines, reader.shown, first, root, before, after, fresh),
+      write: (before, after, fresh) => {
+        const out = writer(lines, reader.shown, first, root, before, after, fresh);
+        return crlf ? out?.replaceAll("\n", "\r\n") : out;
+      },
     };
   } catch (err) {
     if (err === NOT) return undefined;

@@ -135,6 +135,8 @@ interface Layout {
   readonly marker: "---\n" | "" | "--- \n";
   readonly head: string;
   readonly blank: boolean;
+  /** Line ends: LF, CRLF, or CRLF on the first line only. */
+  readonly eol: "lf" | "crlf" | "mixed";
 }
 const layout: fc.Arbitrary<Layout> = fc.record({
   step: fc.constantFrom(2, 2, 2, 4) as fc.Arbitrary<2 | 4>,
@@ -142,6 +144,7 @@ const layout: fc.Arbitrary<Layout> = fc.record({
   marker: fc.constantFrom("---\n", "---\n", "---\n", "", "--- \n") as fc.Arbitrary<Layout["marker"]>,
   head: fc.constantFrom("", "# Source: a/b.yaml\n", "# one\n#two\n", "#\n", "# trailing \n"),
   blank: fc.constantFrom(false, false, false, false, true),
+  eol: fc.constantFrom("lf", "lf", "lf", "crlf", "mixed") as fc.Arbitrary<Layout["eol"]>,
 });
 
 const list = <T>(items: fc.Arbitrary<T>, max = 3) => fc.array(items, { minLength: 0, maxLength: max });
@@ -159,6 +162,7 @@ const CLEAN_LAYOUT: fc.Arbitrary<Layout> = fc.record({
   marker: fc.constant("---\n" as const),
   head: fc.constantFrom("", "# Source: a/b.yaml\n", "# one\n#two\n"),
   blank: fc.constant(false),
+  eol: fc.constantFrom("lf", "lf", "lf", "crlf") as fc.Arbitrary<Layout["eol"]>,
 });
 
 function podOf(
@@ -267,7 +271,12 @@ function write(p: Pod): string {
   }
   if (p.volumes !== undefined)
     seq("volumes", spec, p.volumes, (v) => [`name: ${v}`, "configMap:", `${" ".repeat(step)}name: ${v}`]);
-  return `${p.layout.marker}${p.layout.head}${lines.join("\n")}\n`;
+  const text = `${p.layout.marker}${p.layout.head}${lines.join("\n")}\n`;
+  return p.layout.eol === "lf"
+    ? text
+    : p.layout.eol === "crlf"
+      ? text.replaceAll("\n", "\r\n")
+      : text.replace("\n", "\r\n");
 }
 
 /** What inject makes of a stream: its output, or its refusal. */
@@ -333,6 +342,7 @@ describe("the quick reader and writer (quick.ts) against the yaml package", () =
     const read = (doc: string) => readQuick(doc, 0, doc.length)?.value;
     assert.deepEqual(read('---\nkind: Pod\nspec:\n  a: [x, "1", 1]\n'), { kind: "Pod", spec: { a: ["x", "1", 1] } });
     assert.deepEqual(read("---\n# c\na: 0644 # c\nb: on\n"), { a: 420, b: true });
+    assert.deepEqual(read("---\r\na: x\r\nb: z\n"), { a: "x", b: "z" });
     for (const refused of [
       "kind: Pod\n", // no `---`
       "---\nkind: Pod", // no last line feed
@@ -352,7 +362,7 @@ describe("the quick reader and writer (quick.ts) against the yaml package", () =
       "---\na: &x y\n", // an anchor
       "---\na: ---x\n", // a document marker the package quotes
       "---\na:\n  - - x\n", // a sequence in a sequence
-      "---\r\na: x\r\n", // CRLF
+      "---\r\na: x\rb\r\n", // a carriage return alone
     ])
       assert.equal(read(refused), undefined, refused);
   });
