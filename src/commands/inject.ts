@@ -43,6 +43,8 @@ export async function injectCommand(args: readonly string[], env: Env, io: Io): 
     }
   }
   const { injectStream } = await import("../inject/stream.js");
+  // Each document is garbage once written: a young generation left at its first size holds less of it.
+  (await import("../runtime/gc.js")).keepYoungGenerationSmall();
   const { ImageLookups } = await import("../registry/lookups.js");
   // One look-up per image, however many containers use it; any address (this
   // runs on the user's own machine, for the user).

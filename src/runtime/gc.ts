@@ -39,8 +39,10 @@ function find(): () => void {
  * process allocates): set once by the webhook, whose every review is garbage
  * within milliseconds. At 64 reviews at once its peak resident memory was
  * 70-72 MiB with keep-alive and 81-89 MiB without, against 96-97 and 102-117
- * (4000 reviews a phase, alternating runs here), for no more CPU. Bun's heap
- * (JavaScriptCore) has no such switch at run time.
+ * (4000 reviews a phase, alternating runs here), for no more CPU. Set by
+ * inject too, whose every document is garbage once written (its figures:
+ * docs/performance-notes.md). Bun's heap (JavaScriptCore) has no such switch
+ * at run time.
  */
 export function keepYoungGenerationSmall(): void {
   if (process.versions.bun !== undefined) return;
