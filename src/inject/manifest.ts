@@ -277,9 +277,12 @@ function editSeq(editing: Editing, seq: YAMLSeq, before: Value[], after: Value[]
   const was = names(before);
   const now = names(after);
   if (was.some((x) => x === undefined) || new Set(was).size !== n || new Set(now).size !== m) return false;
-  if (was.some((x) => !now.includes(x))) return false;
+  // By a map of names: a list of thousands (an env) is matched in linear time.
+  const at = new Map(was.map((name, i) => [name, i]));
+  const kept = new Set(now);
+  if (was.some((x) => !kept.has(x))) return false;
   const edited = after.map((value, i) => {
-    const j = was.indexOf(now[i]);
+    const j = at.get(now[i]) ?? -1;
     return j < 0 ? build(value, flow) : edit(editing, items[j] ?? null, before[j] as Value, value);
   });
   items.splice(0, items.length, ...edited);

@@ -68,6 +68,8 @@ const PLAIN_FLOW = /^(?:[A-Za-z0-9_./$(]|-(?=[A-Za-z0-9_./-]))[A-Za-z0-9_./$()=+
 const COMMENT = /^#(?:.*[^ ])?$/;
 /** A document marker at a scalar's start: the package quotes such a scalar. */
 const MARKER = /^(?:---|\.\.\.)/;
+/** A block map's key longer than this the package writes as an explicit key (`? key`, then `: value`). */
+const LONG_KEY = 1024;
 /** Deeper than this, the full path reads it (and refuses it past MAX_DEPTH). */
 const DEPTH = 64;
 
@@ -174,7 +176,7 @@ class Reader {
       const m = KEY.exec(body);
       if (m === null) throw NOT;
       const key = m[1] as string;
-      if (keys.has(key) || resolvePlain(key) !== key) throw NOT;
+      if (keys.has(key) || resolvePlain(key) !== key || key.length > LONG_KEY) throw NOT;
       keys.add(key);
       const from = this.#at;
       const rest = body.slice(key.length + 2);
@@ -406,8 +408,11 @@ function seqOrder(was: Value[], now: Value[]): number[] | undefined {
   const before = names(was);
   const after = names(now);
   if (before.some((x) => x === undefined) || new Set(before).size !== n || new Set(after).size !== m) return undefined;
-  if (before.some((x) => !after.includes(x))) return undefined;
-  return after.map((name) => before.indexOf(name));
+  // By a map of names: a list of thousands (an env) is matched in linear time.
+  const at = new Map(before.map((name, i) => [name, i]));
+  const kept = new Set(after);
+  if (before.some((x) => !kept.has(x))) return undefined;
+  return after.map((name) => at.get(name) ?? -1);
 }
 
 function isRecord(v: unknown): v is Record<string, Value> {

@@ -111,6 +111,13 @@ export function* quickSegments(text: string): Generator<Segment> {
     line += newlines(text, from, start);
     from = start;
     if (end > open) {
+      // The stream's last document, where the quick reader takes it, has no quote left open: as the parser cuts it.
+      const last = end === text.length && text.startsWith("---", start) ? readQuick(text, start, end) : undefined;
+      const kind = last === undefined ? undefined : kindIn(last.value);
+      if (last !== undefined && mayHoldPodSpec(kind)) {
+        yield { index: index + 1, start, end, line, kind: kind as string, tokens: [], base: start, quick: last };
+        return;
+      }
       // A quote from here on may be one the lexer never finds the end of: it then reads to the end of the stream.
       yield* splitStream(text, start, index + 1, line);
       return;

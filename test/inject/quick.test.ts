@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { type InjectOptions, injectDocument } from "../../src/inject/inject.js";
 import { freshLines, parseSegment, readValue } from "../../src/inject/manifest.js";
 import { readQuick } from "../../src/inject/quick.js";
-import { splitStream } from "../../src/inject/split.js";
+import { quickSegments, splitStream } from "../../src/inject/split.js";
 import { injectSegments, injectStream } from "../../src/inject/stream.js";
 import { copy, same } from "../../src/inject/value.js";
 
@@ -325,6 +325,15 @@ describe("the quick reader and writer (quick.ts) against the yaml package", () =
     assert.ok(written > runs / 8, `${written} of ${quick} written by the quick writer`);
   });
 
+  test("takes the stream's last document too, quotes and all", async () => {
+    const pod = '---\nkind: Pod\nmetadata:\n  name: "p"\nspec:\n  containers:\n    - name: c\n      command: [x]\n';
+    const segments = [...quickSegments(pod)];
+    assert.equal(segments.length, 1);
+    assert.ok(segments[0]?.quick !== undefined);
+    const full = await injectSegments(pod, "p.yaml", OPTIONS, splitStream(pod));
+    assert.equal((await injectStream(pod, "p.yaml", OPTIONS)).text, full.text);
+  });
+
   test("leaves to the full path an edit it does not make", () => {
     const doc = "---\na: [{name: x, v: 1}]\nb: c\n";
     const read = readQuick(doc, 0, doc.length);
@@ -343,6 +352,10 @@ describe("the quick reader and writer (quick.ts) against the yaml package", () =
     assert.deepEqual(read('---\nkind: Pod\nspec:\n  a: [x, "1", 1]\n'), { kind: "Pod", spec: { a: ["x", "1", 1] } });
     assert.deepEqual(read("---\n# c\na: 0644 # c\nb: on\n"), { a: 420, b: true });
     assert.deepEqual(read("---\r\na: x\r\nb: z\n"), { a: "x", b: "z" });
+    // A key of 1,024 characters is written as it stands; a longer one, as an explicit key (`? k`): the full path's.
+    assert.deepEqual(read(`---\n${"k".repeat(1024)}: x\n`), { ["k".repeat(1024)]: "x" });
+    assert.equal(read(`---\n${"k".repeat(1025)}: x\n`), undefined);
+    assert.equal(read(`---\na:\n  - ${"k".repeat(1025)}: x\n`), undefined);
     for (const refused of [
       "kind: Pod\n", // no `---`
       "---\nkind: Pod", // no last line feed
