@@ -192,7 +192,7 @@ export function benchInject(report: Report): InjectBudget[] {
       rows,
     );
     say(
-      `The floors are the \`yaml\` package reading every document of the stream into a Document and writing it back (bench/floor/yaml.mjs): no meaning, no edits, no checks. iqqq reads the Jobs only (a ConfigMap's or a Service's kind is read from its lines), gives each its meaning as Kubernetes reads YAML, edits it and writes it back: a Job written as the package writes one with its own quick reader and writer (src/inject/quick.ts; ${quick.toLocaleString("en-US")} of these ${JOBS.toLocaleString("en-US")}), the others (an anchor and a merge, the stream's last) with the package.`,
+      `The floors are the \`yaml\` package reading every document of the stream into a Document and writing it back (bench/floor/yaml.mjs): no meaning, no edits, no checks. iqqq reads the Jobs only (a ConfigMap's or a Service's kind is read from its lines), gives each its meaning as Kubernetes reads YAML, edits it and writes it back: a Job written as the package writes one with its own quick reader and writer (src/inject/quick.ts; ${quick.toLocaleString("en-US")} of these ${JOBS.toLocaleString("en-US")}), the others (an anchor and a merge) with the package.`,
     );
     say();
     return budgets;
