@@ -1,7 +1,8 @@
 // The quick reader: a document written the way the `yaml` package writes one
-// (two-space block indentation, sequences indented under their key, one-line
-// flow collections, ASCII, no anchors, tags, block scalars or comments between
-// lines; LF or CRLF line ends) is read and written back by this file alone, line by line, without
+// (two-space block indentation, one-line flow collections, ASCII, no anchors,
+// tags, block scalars or comments between lines; LF or CRLF line ends), or
+// the way Go's YAML writers do (kubectl, kustomize: a sequence at its key's
+// column, which the package moves under its key) is read and written back by this file alone, line by line, without
 // the package's parse, composition and writing. Anything else, and any edit
 // this file does not make (a scalar or a flow collection changed, a key
 // removed), goes to the full path (manifest.ts), which it must match byte for
@@ -50,7 +51,7 @@ interface QSeq extends Span {
 }
 interface QLeaf extends Span {
   readonly kind: "leaf";
-  /** Where on its line the leaf starts. */
+  /** Where on its line, as written, the leaf starts. */
   readonly start: number;
   /** A flow sequence's items as written, where the leaf is one. */
   items?: string[];
@@ -86,9 +87,10 @@ export function readQuick(text: string, start: number, end: number): Quick | und
   if (!ASCII.test(own) || own.includes(" \n") || own.includes("\\")) return undefined;
   const lines = own.split("\n");
   lines.pop();
-  if (lines[0] !== "---") return undefined;
-  let first = 1;
-  while (first < lines.length && (lines[first] as string).startsWith("#")) {
+  // A document opens with `---` and perhaps comments, or (the stream's first) with its content.
+  const marked = lines[0] === "---";
+  let first = marked ? 1 : 0;
+  while (marked && first < lines.length && (lines[first] as string).startsWith("#")) {
     if (!COMMENT.test(lines[first] as string)) return undefined;
     first++;
   }
@@ -118,6 +120,12 @@ class Reader {
   readonly #leaves = new Map<QLeaf, Value>();
   #at: number;
   #depth = 0;
+  /**
+   * How far the lines being read move right when written: two columns for
+   * each sequence around them written at its key's column (`key:` then `- a`),
+   * which the package indents under its key.
+   */
+  #shift = 0;
 
   constructor(
     readonly lines: string[],
@@ -147,7 +155,7 @@ class Reader {
     return out;
   }
 
-  /** The line at the cursor as a body at `column`: its text after the indentation, or `virtual` for a dash line's rest. */
+  /** The line at the cursor, after its indentation: undefined where it is indented less than `column` (or there is none). */
   #body(column: number): string | undefined {
     const at = this.#at;
     if (at >= this.lines.length) return undefined;
@@ -157,18 +165,34 @@ class Reader {
     return (this.lines[at] as string).slice(indent);
   }
 
+  /** Moves past the cursor's line, as written: moved right by the shift. */
+  #next(): void {
+    if (this.#shift > 0) this.shown[this.#at] = " ".repeat(this.#shift) + (this.shown[this.#at] as string);
+    this.#at++;
+  }
+
+  /** What is under a key at `column - 2`: a node at `column`, or a sequence at the key's own column. */
   #nested(column: number): Node {
     if (++this.#depth > DEPTH) throw NOT;
-    const body = this.#body(column);
-    if (body === undefined) throw NOT; // a key with nothing under it: null, written otherwise
-    const node = body.startsWith("-") ? this.#seq(column) : this.#map(column, undefined);
+    const at = this.#at;
+    const compact = this.#indent[at] === column - 2 && (this.lines[at] as string).startsWith("- ", column - 2);
+    let node: Node;
+    if (compact) {
+      this.#shift += 2;
+      node = this.#seq(column - 2, true);
+      this.#shift -= 2;
+    } else {
+      const body = this.#body(column);
+      if (body === undefined) throw NOT; // a key with nothing under it: null, written otherwise
+      node = body.startsWith("-") ? this.#seq(column, false) : this.#map(column, undefined);
+    }
     this.#depth--;
     return node;
   }
 
   /** A block map at `column`; `first`, the rest of a dash line holding its first pair. */
   #map(column: number, first: string | undefined): QMap {
-    const map: QMap = { kind: "map", column, pairs: [], from: this.#at, to: this.#at };
+    const map: QMap = { kind: "map", column: column + this.#shift, pairs: [], from: this.#at, to: this.#at };
     const keys = new Set<string>();
     for (let line = first; ; line = undefined) {
       const body = line ?? this.#body(column);
@@ -182,11 +206,11 @@ class Reader {
       const rest = body.slice(key.length + 2);
       let value: Node;
       if (body.length === key.length + 1) {
-        this.#at++;
+        this.#next();
         value = this.#nested(column + 2);
       } else {
         value = this.#leaf(rest, column + key.length + 2, true);
-        this.#at++;
+        this.#next();
       }
       map.pairs.push({ key, value, from, to: this.#at - 1 });
     }
@@ -194,10 +218,11 @@ class Reader {
     return map;
   }
 
-  /** A block sequence at `column`, each item a dash line. */
-  #seq(column: number): QSeq {
-    const seq: QSeq = { kind: "seq", column, items: [], from: this.#at, to: this.#at };
+  /** A block sequence at `column`, each item a dash line; `compact`, at its key's column, which a key ends. */
+  #seq(column: number, compact: boolean): QSeq {
+    const seq: QSeq = { kind: "seq", column: column + this.#shift, items: [], from: this.#at, to: this.#at };
     for (let body = this.#body(column); body !== undefined; body = this.#body(column)) {
+      if (compact && !body.startsWith("-")) break;
       if (!body.startsWith("- ") || body[2] === " ") throw NOT;
       const rest = body.slice(2);
       if (rest === "-" || rest.startsWith("- ")) throw NOT; // a sequence in a sequence
@@ -207,7 +232,7 @@ class Reader {
         this.#depth--;
       } else {
         seq.items.push(this.#leaf(rest, column + 2, false));
-        this.#at++;
+        this.#next();
       }
     }
     seq.to = this.#at - 1;
@@ -216,7 +241,7 @@ class Reader {
 
   /** A scalar or a one-line flow collection: `text` starts at `offset` of the cursor's line. */
   #leaf(text: string, offset: number, comment: boolean): QLeaf {
-    const leaf: QLeaf = { kind: "leaf", from: this.#at, to: this.#at, start: offset };
+    const leaf: QLeaf = { kind: "leaf", from: this.#at, to: this.#at, start: offset + this.#shift };
     const c = text[0];
     let value: Value;
     let end: number;
@@ -359,7 +384,7 @@ function writer(
         if (item >= 0 && !same(was[item], now[i])) return false;
         parts.push(item < 0 ? (fresh("flow", "", now[i] as Value, 0)[0] as string) : (items[item] as string));
       }
-      out.push(`${(lines[node.from] as string).slice(0, node.start)}[${parts.join(", ")}]`);
+      out.push(`${(shown[node.from] as string).slice(0, node.start)}[${parts.join(", ")}]`);
       return true;
     }
     if (node.kind === "map") {

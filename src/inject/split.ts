@@ -112,7 +112,7 @@ export function* quickSegments(text: string): Generator<Segment> {
     from = start;
     if (end > open) {
       // The stream's last document, where the quick reader takes it, has no quote left open: as the parser cuts it.
-      const last = end === text.length && text.startsWith("---", start) ? readQuick(text, start, end) : undefined;
+      const last = end === text.length ? readQuick(text, start, end) : undefined;
       const kind = last === undefined ? undefined : kindIn(last.value);
       if (last !== undefined && mayHoldPodSpec(kind)) {
         yield { index: index + 1, start, end, line, kind: kind as string, tokens: [], base: start, quick: last };
@@ -134,7 +134,7 @@ export function* quickSegments(text: string): Generator<Segment> {
     }
     // Before the next `---`, the parser is given one more document, with a quote of each kind: a quote the lexer
     // finds no end for in this document then ends where it did in the whole stream, at that `---` line.
-    const read = marked ? readQuick(text, start, end) : undefined;
+    const read = readQuick(text, start, end);
     const kind = read === undefined ? undefined : kindIn(read.value);
     if (read !== undefined && mayHoldPodSpec(kind)) {
       yield { index, start, end, line, kind: kind as string, tokens: [], base: start, quick: read };

@@ -158,8 +158,8 @@ const CLEAN_SCALAR = fc.oneof(
 );
 const CLEAN_LAYOUT: fc.Arbitrary<Layout> = fc.record({
   step: fc.constant(2 as const),
-  indentSeq: fc.constant(true),
-  marker: fc.constant("---\n" as const),
+  indentSeq: fc.constantFrom(true, true, false),
+  marker: fc.constantFrom("---\n", "---\n", "") as fc.Arbitrary<Layout["marker"]>,
   head: fc.constantFrom("", "# Source: a/b.yaml\n", "# one\n#two\n"),
   blank: fc.constant(false),
   eol: fc.constantFrom("lf", "lf", "lf", "crlf") as fc.Arbitrary<Layout["eol"]>,
@@ -351,15 +351,23 @@ describe("the quick reader and writer (quick.ts) against the yaml package", () =
     const read = (doc: string) => readQuick(doc, 0, doc.length)?.value;
     assert.deepEqual(read('---\nkind: Pod\nspec:\n  a: [x, "1", 1]\n'), { kind: "Pod", spec: { a: ["x", "1", 1] } });
     assert.deepEqual(read("---\n# c\na: 0644 # c\nb: on\n"), { a: 420, b: true });
+    assert.deepEqual(read("kind: Pod\n"), { kind: "Pod" }); // the stream's first document, no `---`
     assert.deepEqual(read("---\r\na: x\r\nb: z\n"), { a: "x", b: "z" });
+    // A sequence at its key's column (kubectl's, kustomize's), which the package writes under its key.
+    const compact = "---\na:\n- b: [x]\n  c:\n  - u\nd: z\n";
+    const taken = readQuick(compact, 0, compact.length);
+    assert.deepEqual(taken?.value, { a: [{ b: ["x"], c: ["u"] }], d: "z" });
+    assert.equal(
+      taken?.write(taken.value, { a: [{ b: ["w", "x"], c: ["u", "v"] }], d: "z" }, freshLines),
+      "---\na:\n  - b: [w, x]\n    c:\n      - u\n      - v\nd: z\n",
+    );
     // A key of 1,024 characters is written as it stands; a longer one, as an explicit key (`? k`): the full path's.
     assert.deepEqual(read(`---\n${"k".repeat(1024)}: x\n`), { ["k".repeat(1024)]: "x" });
     assert.equal(read(`---\n${"k".repeat(1025)}: x\n`), undefined);
     assert.equal(read(`---\na:\n  - ${"k".repeat(1025)}: x\n`), undefined);
     for (const refused of [
-      "kind: Pod\n", // no `---`
+      "# c\nkind: Pod\n", // a comment before the content, no `---`
       "---\nkind: Pod", // no last line feed
-      "---\na:\n- x\n", // a sequence not indented under its key
       "---\na:\n    b: c\n", // four spaces
       "---\na:  x\n", // two spaces after the key
       "---\na: x\n\nb: y\n", // a blank line
