@@ -334,6 +334,35 @@ describe("the quick reader and writer (quick.ts) against the yaml package", () =
     assert.equal((await injectStream(pod, "p.yaml", OPTIONS)).text, full.text);
   });
 
+  test("takes a Job as kubectl writes one (kubectl create job --dry-run=client -o yaml), with the full path's bytes", async () => {
+    const job = `apiVersion: batch/v1
+kind: Job
+metadata:
+  creationTimestamp: null
+  name: demo
+spec:
+  template:
+    metadata:
+      creationTimestamp: null
+    spec:
+      containers:
+      - command:
+        - sh
+        - -c
+        - echo hi
+        image: busybox
+        name: demo
+        resources: {}
+      restartPolicy: Never
+status: {}
+`;
+    assert.ok([...quickSegments(job)][0]?.quick !== undefined);
+    const full = await injectSegments(job, "job.yaml", OPTIONS, splitStream(job));
+    const mine = await injectStream(job, "job.yaml", OPTIONS);
+    assert.equal(mine.text, full.text);
+    assert.match(mine.text, /\n {6}containers:\n {8}- command:\n {12}- \/opt\/iqqq\/iqqq\n/);
+  });
+
   test("leaves to the full path an edit it does not make", () => {
     const doc = "---\na: [{name: x, v: 1}]\nb: c\n";
     const read = readQuick(doc, 0, doc.length);
