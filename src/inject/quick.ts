@@ -2,12 +2,13 @@
 // (two-space block indentation, one-line flow collections, ASCII, no anchors,
 // tags, block scalars or comments between lines; LF or CRLF line ends), or
 // the way Go's YAML writers do (kubectl, kustomize: a sequence at its key's
-// column, which the package moves under its key) is read and written back by this file alone, line by line, without
-// the package's parse, composition and writing. Anything else, and any edit
-// this file does not make (a scalar or a flow collection changed, a key
-// removed), goes to the full path (manifest.ts), which it must match byte for
-// byte: test/inject/quick.test.ts holds the two to the same output, and the
-// same refusals, over random documents.
+// column, which the package moves under its key), is read and written back by
+// this file alone, line by line, without the package's parse, composition and
+// writing. Anything else, and any edit this file does not make (a scalar or a
+// flow collection changed, a key removed), goes to the full path
+// (manifest.ts), which it must match byte for byte: test/inject/quick.test.ts
+// holds the two to the same output, and the same refusals, over random
+// documents.
 //
 // Why it is hand-written: for 1,000 Jobs of a chart (bench/inject.ts) the
 // package's parse, composition and writing were about three quarters of
