@@ -29,7 +29,7 @@ import {
 import { stringifyString, stringTag } from "yaml/util";
 import { keyString, MeaningError, meaningOf, originsOf, resolvePlain, scalarValue } from "./meaning.js";
 import { lineOf, lineStarts, type Segment, YAML11_BREAK } from "./split.js";
-import { same, type Value } from "./value.js";
+import { isRecord, same, seqOrder, type Value } from "./value.js";
 
 /** A problem in the input, with where it is. */
 export class ManifestError extends Error {}
@@ -253,38 +253,20 @@ function editMap(editing: Editing, map: YAMLMap, before: Record<string, Value>, 
   }
 }
 
-/** Edits a sequence in place; false when it must be written anew. */
+/**
+ * Edits a sequence in place, its items kept as seqOrder (value.ts) matches
+ * them: each edited where it stands (an item that did not change is left as
+ * it is), new ones built where `after` puts them; false when it must be
+ * written anew.
+ */
 function editSeq(editing: Editing, seq: YAMLSeq, before: Value[], after: Value[]): boolean {
+  const order = seqOrder(before, after);
+  if (order === undefined) return false;
   const items = seq.items as (Node | null)[];
   const flow = Boolean(seq.flow);
-  const n = before.length;
-  const m = after.length;
-  if (m === n) {
-    for (let i = 0; i < n; i++) items[i] = edit(editing, items[i] ?? null, before[i] as Value, after[i] as Value);
-    return true;
-  }
-  if (m < n) return false;
-  if (before.every((b, i) => same(b, after[i]))) {
-    for (const value of after.slice(n)) items.push(build(value, flow));
-    return true;
-  }
-  if (before.every((b, i) => same(b, after[m - n + i]))) {
-    items.unshift(...after.slice(0, m - n).map((value) => build(value, flow)));
-    return true;
-  }
-  // Items with names (containers, volumes): each edited where it stands, new ones where `after` puts them.
-  const names = (list: Value[]) => list.map((v) => (isRecord(v) && typeof v.name === "string" ? v.name : undefined));
-  const was = names(before);
-  const now = names(after);
-  if (was.some((x) => x === undefined) || new Set(was).size !== n || new Set(now).size !== m) return false;
-  // By a map of names: a list of thousands (an env) is matched in linear time.
-  const at = new Map(was.map((name, i) => [name, i]));
-  const kept = new Set(now);
-  if (was.some((x) => !kept.has(x))) return false;
-  const edited = after.map((value, i) => {
-    const j = at.get(now[i]) ?? -1;
-    return j < 0 ? build(value, flow) : edit(editing, items[j] ?? null, before[j] as Value, value);
-  });
+  const edited = order.map((j, i) =>
+    j < 0 ? build(after[i] as Value, flow) : edit(editing, items[j] ?? null, before[j] as Value, after[i] as Value),
+  );
   items.splice(0, items.length, ...edited);
   return true;
 }
@@ -526,8 +508,4 @@ function skipTagWalk(doc: Document): void {
   const tags = Object.entries(directives.tags);
   if (tags.length !== 1 || tags[0]?.[0] !== "!!" || tags[0][1] !== "tag:yaml.org,2002:") return;
   directives.toString = () => "";
-}
-
-function isRecord(v: unknown): v is Record<string, Value> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }

@@ -19,7 +19,7 @@
 // exactly as they did.
 
 import { resolvePlain } from "./meaning.js";
-import { same, type Value } from "./value.js";
+import { isRecord, same, seqOrder, type Value } from "./value.js";
 
 /** A document the quick reader took: its meaning, and a writer for an edited meaning. */
 export interface Quick {
@@ -417,30 +417,4 @@ function writer(
   if (!edit(root, before, after)) return undefined;
   out.push("");
   return out.join("\n");
-}
-
-/**
- * Where each item of `now` comes from in `was` (-1: new), as manifest.ts
- * editSeq matches them; undefined where it writes the sequence anew.
- */
-function seqOrder(was: Value[], now: Value[]): number[] | undefined {
-  const n = was.length;
-  const m = now.length;
-  if (m === n) return now.map((_, i) => i);
-  if (m < n) return undefined;
-  if (was.every((b, i) => same(b, now[i]))) return now.map((_, i) => (i < n ? i : -1));
-  if (was.every((b, i) => same(b, now[m - n + i]))) return now.map((_, i) => (i < m - n ? -1 : i - (m - n)));
-  const names = (list: Value[]) => list.map((v) => (isRecord(v) && typeof v.name === "string" ? v.name : undefined));
-  const before = names(was);
-  const after = names(now);
-  if (before.some((x) => x === undefined) || new Set(before).size !== n || new Set(after).size !== m) return undefined;
-  // By a map of names: a list of thousands (an env) is matched in linear time.
-  const at = new Map(before.map((name, i) => [name, i]));
-  const kept = new Set(after);
-  if (before.some((x) => !kept.has(x))) return undefined;
-  return after.map((name) => at.get(name) ?? -1);
-}
-
-function isRecord(v: unknown): v is Record<string, Value> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }

@@ -37,3 +37,33 @@ export function copy<T extends Value>(value: T): T {
   }
   return out as T;
 }
+
+export function isRecord(v: unknown): v is Record<string, Value> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * How a list edited from `was` to `now` keeps its items: where each item of
+ * `now` comes from in `was` (-1: new). Items keep their places (the same
+ * length), or new ones come at either end, or items with names (containers,
+ * volumes, env) are matched by name. Undefined where none of these holds: the
+ * list is written anew. The full path (manifest.ts) and the quick writer
+ * (quick.ts) edit a sequence by it alike.
+ */
+export function seqOrder(was: Value[], now: Value[]): number[] | undefined {
+  const n = was.length;
+  const m = now.length;
+  if (m === n) return now.map((_, i) => i);
+  if (m < n) return undefined;
+  if (was.every((b, i) => same(b, now[i]))) return now.map((_, i) => (i < n ? i : -1));
+  if (was.every((b, i) => same(b, now[m - n + i]))) return now.map((_, i) => (i < m - n ? -1 : i - (m - n)));
+  const names = (list: Value[]) => list.map((v) => (isRecord(v) && typeof v.name === "string" ? v.name : undefined));
+  const before = names(was);
+  const after = names(now);
+  if (before.some((x) => x === undefined) || new Set(before).size !== n || new Set(after).size !== m) return undefined;
+  // By a map of names: a list of thousands (an env) is matched in linear time.
+  const at = new Map(before.map((name, i) => [name, i]));
+  const kept = new Set(after);
+  if (before.some((x) => !kept.has(x))) return undefined;
+  return after.map((name) => at.get(name) ?? -1);
+}
