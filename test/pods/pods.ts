@@ -10,7 +10,16 @@
 
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { readFile } from "node:fs/promises";
 import { request } from "node:https";
 import { createServer } from "node:net";
@@ -273,7 +282,11 @@ before(
   { timeout: 600_000 },
 );
 
-after(() => registry?.process.kill());
+// The work directory holds every image's files (about 1 GB a run): gone with the run, whatever its outcome.
+after(() => {
+  registry?.process.kill();
+  rmSync(WORK, { recursive: true, force: true });
+});
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
