@@ -378,6 +378,8 @@ interface Play {
   stopAfterMs?: number;
   /** How long to wait for the pod to end before calling it stuck. */
   waitMs: number;
+  /** Run once the pod is up, while its containers run (as: release a gated job). */
+  whileRunning?: (pod: string) => Promise<void>;
 }
 
 interface Ended {
@@ -404,6 +406,7 @@ async function play(p: Play): Promise<Ended> {
       .split(/\s+/)
       .filter((c) => c !== "" && !c.endsWith("-infra"));
     const job = `${pod}-job`;
+    await p.whileRunning?.(pod);
     if (p.stopAfterMs !== undefined) {
       await until(() => logs(job).includes("job: started"), 15_000);
       await sleep(p.stopAfterMs);
@@ -988,23 +991,35 @@ test(
 for (const [variant, command] of [
   [
     'behind an ENTRYPOINT script\'s exec "$@"',
-    ["/bin/sh", "-c", 'exec "$@"', "entry", "/bin/sh", "-c", "echo job: started; sleep 8; echo job: done"],
+    ["/bin/sh", "-c", 'exec "$@"', "entry", "/bin/sh", "-c", "echo job: started; cat /gate/go; echo job: done"],
   ],
-  ["behind sh -c, which execs its one command", ["/bin/sh", "-c", "sleep 8"]],
+  ["behind sh -c, which execs its one command", ["/bin/sh", "-c", "cat /gate/go"]],
 ] as const) {
   test(
     `iqqq inject --mode watcher, the program ${variant}: the watcher follows the container, the pod completes after it`,
     opts,
     async () => {
       const name = `watch-${variant.includes("ENTRYPOINT") ? "exec" : "shc"}`;
+      // The job blocks reading a FIFO until the watcher has logged that it saw the job: a condition, not a
+      // sleep, so however slowly podman starts the watcher (last), the job is still running when it looks.
+      const gate = join(WORK, `gate-${name}`);
+      rmSync(gate, { recursive: true, force: true });
+      mkdirSync(gate, { recursive: true });
+      execFileSync("mkfifo", ["-m", "0666", join(gate, "go")]);
       const pod = parse(
         inject(
           podWith(name, {
             restartPolicy: "Never",
             containers: [
-              { name: "job", image: `${TAG}/base:glibc`, command: [...command] },
+              {
+                name: "job",
+                image: `${TAG}/base:glibc`,
+                command: [...command],
+                volumeMounts: [{ name: "gate", mountPath: "/gate" }],
+              },
               { name: "istio-proxy", image: SIDECAR_IMAGE },
             ],
+            volumes: [{ name: "gate", hostPath: { path: gate, type: "Directory" } }],
           }),
           "--mode",
           "watcher",
@@ -1022,11 +1037,15 @@ for (const [variant, command] of [
         yaml: withoutDownwardApi(stringify(pod)),
         images: {},
         waitMs: 30_000,
+        whileRunning: async (pod) => {
+          // Released either way, so a watcher that never sees the job fails the assertion below, not a timeout.
+          await until(() => logs(`${pod}-iqqq-watcher`).includes("job container 1 of 1 seen"), 60_000).catch(() => {});
+          spawnSync("/bin/sh", ["-c", 'echo go > "$1"', "release", join(gate, "go")], { timeout: 30_000 });
+        },
       });
       assert.equal(outcome.exits.job, "0", JSON.stringify(outcome.logs));
       assert.equal(outcome.exits["iqqq-watcher"], "0", outcome.logs["iqqq-watcher"]);
       assert.equal(outcome.exits["istio-proxy"], "0", outcome.logs["istio-proxy"]);
-      // The job runs 8 s: long enough that the watcher, started last, sees it running however slowly podman starts it.
       assert.match(outcome.logs["iqqq-watcher"] ?? "", /job container 1 of 1 seen/);
       // At the right moment: the quit came after the job's last process had ended.
       const quit = loggedAt(outcome.stamped["istio-proxy"] ?? "", /request POST \/quitquitquit/);
