@@ -3,11 +3,13 @@
 import { EXIT } from "./exit-status.js";
 import { main } from "./main.js";
 import { prepareBuiltins } from "./runtime/builtins.js";
-import { keepStdioBlocking, writeAll } from "./runtime/stdio.js";
+import { keepStdioBlocking, OutputError, writeAll, writeOutput } from "./runtime/stdio.js";
 
 // Plain write(2) calls, never process.stdout/stderr: see runtime/stdio.ts. (They
-// are also cheaper: creating those streams costs about 10 ms under Bun.)
-const write = (fd: number) => (text: string) => writeAll(fd, text);
+// are also cheaper: creating those streams costs about 10 ms under Bun.) Logs
+// may be dropped; a command's output never is (a failed write is exit 74).
+const output = (text: string) => writeOutput(1, text);
+const log = (text: string) => writeAll(2, text);
 
 // Under Node argv[1] is the script as invoked (a symlink keeps its own name). A
 // Bun-compiled executable puts its embedded module there instead ("/$bunfs/root/"
@@ -21,10 +23,14 @@ const invokedAs = base.endsWith(".mjs") ? base.slice(0, -4) : base.endsWith(".js
 
 keepStdioBlocking();
 prepareBuiltins()
-  .then(() => main(process.argv.slice(2), process.env, { stdout: write(1), stderr: write(2), invokedAs }))
+  .then(() => main(process.argv.slice(2), process.env, { stdout: output, stderr: log, invokedAs }))
   .then(
     (status) => process.exit(status),
     (err: unknown) => {
+      if (err instanceof OutputError) {
+        writeAll(2, `iqqq: error: ${err.message}; the output is incomplete\n`);
+        process.exit(EXIT.IO_ERROR);
+      }
       writeAll(2, `iqqq: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
       process.exit(EXIT.INTERNAL);
     },

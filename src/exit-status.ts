@@ -26,6 +26,11 @@ export const EXIT = {
   /** sysexits.h EX_CANTCREAT: iqqq install could not copy into its folder. */
   CANT_CREATE: 73,
   /**
+   * sysexits.h EX_IOERR: a command's output (inject's manifests, --help, --explain) could not be
+   * written whole: its reader went away (EPIPE), or another write error. What was written is incomplete.
+   */
+  IO_ERROR: 74,
+  /**
    * sysexits.h EX_TEMPFAIL: QUIT_WITHOUT_ENVOY_TIMEOUT ran out (the program was not
    * started), or IQQQ_WATCH_START_TIMEOUT did (nothing appeared); the sidecars were stopped.
    */

@@ -12,12 +12,50 @@
 
 import { builtin } from "./builtins.js";
 
-/** How long a write may keep meeting a full pipe (EAGAIN) before the text is dropped. */
+/** How long a log line's write may keep meeting a full pipe (EAGAIN) before the line is dropped. */
 const FULL_PIPE_PATIENCE_MS = 2000;
 let pause: Int32Array | undefined;
 
 /** Writes all of `text` to `fd`; a log line is never worth hanging for, so errors drop it. */
 export function writeAll(fd: number, text: string | Uint8Array): void {
+  try {
+    writeFully(fd, text, FULL_PIPE_PATIENCE_MS);
+  } catch {}
+}
+
+/** A command's output that could not be written whole: what was written is incomplete. */
+export class OutputError extends Error {
+  constructor(readonly code: string) {
+    super(`cannot write to stdout: ${code}`);
+  }
+}
+
+/**
+ * Writes all of a command's output (inject's manifests, --help, --explain) to
+ * `fd`: unlike a log line, it is never dropped. A full non-blocking pipe is
+ * waited out for as long as its reader takes, as a blocking write would; any
+ * other failure (the reader gone: EPIPE) is an OutputError, which the bin turns
+ * into exit 74 (EX_IOERR), never a success with half a manifest written.
+ */
+export function writeOutput(fd: number, text: string): void {
+  try {
+    // In slices, each encoded as it is written: a 1 MB manifest is not copied whole into a buffer.
+    // Never between the two halves of a surrogate pair, which encode only together.
+    for (let at = 0; at < text.length; ) {
+      let end = Math.min(at + OUTPUT_SLICE, text.length);
+      if (end < text.length && isHighSurrogate(text.charCodeAt(end - 1))) end++;
+      writeFully(fd, text.slice(at, end), Number.POSITIVE_INFINITY);
+      at = end;
+    }
+  } catch (err) {
+    throw new OutputError((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+  }
+}
+
+const OUTPUT_SLICE = 1 << 16;
+const isHighSurrogate = (unit: number): boolean => unit >= 0xd800 && unit <= 0xdbff;
+
+function writeFully(fd: number, text: string | Uint8Array, patienceMs: number): void {
   let bytes =
     typeof text === "string" ? Buffer.from(text, "utf8") : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
   let waitedMs = 0;
@@ -26,7 +64,7 @@ export function writeAll(fd: number, text: string | Uint8Array): void {
       bytes = bytes.subarray(builtin("node:fs").writeSync(fd, bytes));
     } catch (err) {
       // EAGAIN: the descriptor was made non-blocking by someone else and the pipe is full.
-      if ((err as NodeJS.ErrnoException).code !== "EAGAIN" || waitedMs >= FULL_PIPE_PATIENCE_MS) return;
+      if ((err as NodeJS.ErrnoException).code !== "EAGAIN" || waitedMs >= patienceMs) throw err;
       pause ??= new Int32Array(new SharedArrayBuffer(4));
       Atomics.wait(pause, 0, 0, 5);
       waitedMs += 5;

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { describe, test } from "node:test";
 import { CLI, cliEnv, runCli } from "../support/cli.js";
+import { jobStream } from "../support/job-stream.js";
 import { oracleMissing, readAsKubernetes } from "../support/kubernetes-yaml.js";
 import type { Obj } from "../support/read-back.js";
 
@@ -387,5 +388,55 @@ describe("iqqq inject: what Kubernetes reads is what the user wrote, plus iqqq",
     assert.equal(await status, 0, err);
     const whole = await inject(WRITTEN_BY_HAND);
     assert.equal(Buffer.concat(out).toString(), whole.text);
+  });
+
+  /** iqqq inject on `input`, its stdout a pipe made non-blocking (as a shell's other user can), the rest to the test. */
+  function injectToNonBlockingPipe(input: string) {
+    const child = spawn(
+      "python3",
+      [
+        "-c",
+        "import os,fcntl,sys; fcntl.fcntl(1, fcntl.F_SETFL, fcntl.fcntl(1, fcntl.F_GETFL) | os.O_NONBLOCK); os.execv(sys.argv[1], sys.argv[1:])",
+        CLI,
+        "inject",
+        "--image",
+        IMAGE,
+      ],
+      { env: cliEnv(), stdio: ["pipe", "pipe", "pipe"] },
+    );
+    let err = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      err += chunk.toString();
+    });
+    child.stdin?.end(input);
+    const ended = new Promise<{ status: number | null; signal: string | null }>((resolve) =>
+      child.once("close", (status, signal) => resolve({ status, signal })),
+    );
+    return { child, ended, stderr: () => err };
+  }
+
+  // A log line may be dropped after 2 s of a full pipe; a command's output never is (runtime/stdio.ts).
+  test("stdout a non-blocking pipe whose reader stalls for seconds: the manifests are written whole", async () => {
+    const input = jobStream(300); // about 350 KB: several times what a pipe holds
+    const { child, ended, stderr } = injectToNonBlockingPipe(input);
+    const out: Buffer[] = [];
+    child.stdout?.pause();
+    // Longer than the 2 s a log line waits: were the output treated as one, it would be cut short.
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    child.stdout?.on("data", (chunk: Buffer) => out.push(chunk));
+    child.stdout?.resume();
+    const { status } = await ended;
+    assert.equal(status, 0, stderr());
+    const whole = await inject(input);
+    assert.equal(whole.status, 0);
+    assert.equal(Buffer.concat(out).toString(), whole.text);
+  });
+
+  test("a reader that goes away (EPIPE): exit 74, and iqqq says the output is incomplete", async () => {
+    const { child, ended, stderr } = injectToNonBlockingPipe(jobStream(300));
+    child.stdout?.once("data", () => child.stdout?.destroy());
+    const { status, signal } = await ended;
+    assert.deepEqual({ status, signal }, { status: 74, signal: null }, stderr());
+    assert.match(stderr(), /^iqqq: error: cannot write to stdout: EPIPE; the output is incomplete$/m);
   });
 });
