@@ -37,3 +37,29 @@ test("closing a socket reads process.stderr without loading node:tty; isTTY stil
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), { afterClose: false, isTTY: false, afterIsTTY: true });
 });
+
+// A command's output is written in slices (writeOutput): one never ends between the two halves of a
+// surrogate pair, which would each be written as U+FFFD.
+test("writeOutput writes every byte of a text, astral characters at any slice boundary included", () => {
+  const texts = [
+    `${"a".repeat(65535)}😀b`,
+    `${"a".repeat(65534)}😀😀${"c".repeat(65536)}é𝄞`,
+    "😀".repeat(65539),
+    "",
+    "plain",
+  ];
+  // The texts go in on stdin: they are too long for a command line.
+  const script = `
+import { readFileSync } from "node:fs";
+import { writeOutput } from ${JSON.stringify(stdio)};
+import { prepareBuiltins } from ${JSON.stringify(builtins)};
+await prepareBuiltins();
+for (const t of JSON.parse(readFileSync(0, "utf8"))) writeOutput(1, t + "\\n");
+`;
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+    input: JSON.stringify(texts),
+    maxBuffer: 1 << 24,
+  });
+  assert.equal(r.status, 0, r.stderr.toString());
+  assert.ok(r.stdout.equals(Buffer.from(texts.map((t) => `${t}\n`).join(""))), "the bytes differ");
+});
