@@ -42,6 +42,8 @@ export async function injectCommand(args: readonly string[], env: Env, io: Io): 
       return EXIT.DATA;
     }
   }
+  // A stream of a chart's size is done before the optimising compilers would repay their cost (runtime/jit.ts).
+  (await import("../runtime/jit.js")).holdOptimisingCompilers(inputs.reduce((n, i) => n + i.text.length, 0));
   const { injectStream } = await import("../inject/stream.js");
   // Each document is garbage once written: a young generation left at its first size holds less of it.
   (await import("../runtime/gc.js")).keepYoungGenerationSmall();
