@@ -54,9 +54,9 @@ Exit status:
   standalone   ${EXIT.OK} stopped, or nothing to do (not in Kubernetes, disabled);
                ${EXIT.STOP_FAILED} a sidecar refused or did not answer in time;
                ${EXIT.NO_SIDECAR} no sidecar listening (connection refused)
-  both         ${EXIT.USAGE} bad option, ${EXIT.CONFIG} bad variable (nothing run), ${EXIT.INTERNAL} internal error
-  commands     inject: ${EXIT.DATA} input it cannot inject (nothing written), ${EXIT.IO_ERROR} output cut short
-               (its reader went away); install: ${EXIT.CANT_CREATE} cannot
+  both         ${EXIT.USAGE} bad option, ${EXIT.CONFIG} bad variable (nothing run), ${EXIT.INTERNAL} internal error;
+               ${EXIT.IO_ERROR} iqqq's own output (inject's, --help's, --explain's) not written whole
+  commands     inject: ${EXIT.DATA} input it cannot inject (nothing written); install: ${EXIT.CANT_CREATE} cannot
                copy into DIR; webhook: ${EXIT.CONFIG} certificate unreadable or port unusable;
                reaper: ${EXIT.CONFIG} no kubeconfig or port unusable, ${EXIT.OK} after SIGTERM;
                all four, and IQQQ_WATCH_PATTERN: ${EXIT.MISSING_PART} the Node bundle copied without

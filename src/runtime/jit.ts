@@ -3,7 +3,8 @@
 // run long enough to repay them; inject over a chart's rendering does not.
 // Over the benchmark's 1,000 Jobs (1.2 MB, bench/inject.ts; 5 alternating
 // rounds here, before and after):
-// - Node bundle, --no-opt (the interpreter and Sparkplug stay): wall time
+// - Node bundle, --max-opt=1 (the interpreter and Sparkplug stay; neither
+//   TurboFan nor Maglev, on by default from Node 22, compiles): wall time
 //   0.83 s to 0.76 s, CPU 1.37 s to 0.74 s, peak RSS 80.0 MB to 59.9 MB (the
 //   growth over one Job 27.2x to 10.3x the input). TurboFan's zones are
 //   malloc'd on its background threads: a fixed cost that no input repays.
@@ -13,9 +14,10 @@
 //   its compilers had run beside the work; on one core, as a CPU-limited CI
 //   runner gives, the CPU time is the wall time.
 // Larger inputs keep each runtime's own policy: Node's TurboFan pays for
-// itself from about 2,000 Jobs (2.4 MB: 1.15 s with it, 0.97-1.25 s
-// without; 3,000 Jobs: 1.18-1.44 s against 1.64-1.85 s; 10,000: 2.86-3.35 s
-// against 5.41-5.70 s, 3 runs each).
+// itself somewhere between 2,000 Jobs (2.4 MB: 1.15 s with it, 0.97-1.25 s
+// without) and 3,000 (3.6 MB: 1.18-1.44 s against 1.64-1.85 s; 10,000:
+// 2.86-3.35 s against 5.41-5.70 s, 3 runs each). The limit is set below
+// where they meet: a stream just over it loses nothing.
 
 import { builtinModule } from "./builtins.js";
 
@@ -35,7 +37,7 @@ export function holdOptimisingCompilers(chars: number): boolean {
       bun.unsafe.setJITPolicy(HELD_JIT_SCALE);
       return true;
     }
-    (builtinModule("node:v8") as { setFlagsFromString(flags: string): void }).setFlagsFromString("--no-opt");
+    (builtinModule("node:v8") as { setFlagsFromString(flags: string): void }).setFlagsFromString("--max-opt=1");
     return true;
   } catch {
     return false;

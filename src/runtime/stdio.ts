@@ -43,17 +43,21 @@ export function writeOutput(fd: number, text: string): void {
     // Never between the two halves of a surrogate pair, which encode only together.
     for (let at = 0; at < text.length; ) {
       let end = Math.min(at + OUTPUT_SLICE, text.length);
-      if (end < text.length && isHighSurrogate(text.charCodeAt(end - 1))) end++;
+      if (end < text.length && isHigh(text.charCodeAt(end - 1)) && isLow(text.charCodeAt(end))) end++;
       writeFully(fd, text.slice(at, end), Number.POSITIVE_INFINITY);
       at = end;
     }
   } catch (err) {
-    throw new OutputError((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+    // A write that failed (an errno); anything else is a bug, and stays one (exit 70).
+    const code = (err as NodeJS.ErrnoException).code;
+    if (typeof code !== "string") throw err;
+    throw new OutputError(code);
   }
 }
 
 const OUTPUT_SLICE = 1 << 16;
-const isHighSurrogate = (unit: number): boolean => unit >= 0xd800 && unit <= 0xdbff;
+const isHigh = (unit: number): boolean => unit >= 0xd800 && unit <= 0xdbff;
+const isLow = (unit: number): boolean => unit >= 0xdc00 && unit <= 0xdfff;
 
 function writeFully(fd: number, text: string | Uint8Array, patienceMs: number): void {
   let bytes =

@@ -396,7 +396,8 @@ describe("iqqq inject: what Kubernetes reads is what the user wrote, plus iqqq",
       "python3",
       [
         "-c",
-        "import os,fcntl,sys; fcntl.fcntl(1, fcntl.F_SETFL, fcntl.fcntl(1, fcntl.F_GETFL) | os.O_NONBLOCK); os.execv(sys.argv[1], sys.argv[1:])",
+        // SIGPIPE back to its default (Python ignores it, and exec keeps that): iqqq must survive a closed pipe itself.
+        "import os,fcntl,signal,sys; signal.signal(signal.SIGPIPE, signal.SIG_DFL); fcntl.fcntl(1, fcntl.F_SETFL, fcntl.fcntl(1, fcntl.F_GETFL) | os.O_NONBLOCK); os.execv(sys.argv[1], sys.argv[1:])",
         CLI,
         "inject",
         "--image",

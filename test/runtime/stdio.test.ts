@@ -45,6 +45,10 @@ test("writeOutput writes every byte of a text, astral characters at any slice bo
     `${"a".repeat(65535)}😀b`,
     `${"a".repeat(65534)}😀😀${"c".repeat(65536)}é𝄞`,
     "😀".repeat(65539),
+    // A lone high surrogate at the boundary, a pair right after it: the pair stays whole.
+    `${"a".repeat(65535)}\uD800😀z`,
+    `${"a".repeat(65535)}\uD800`,
+    `${"a".repeat(65536)}\uDC00😀`,
     "",
     "plain",
   ];
