@@ -43,10 +43,15 @@ export async function injectCommand(args: readonly string[], env: Env, io: Io): 
     }
   }
   // A stream of a chart's size is done before the optimising compilers would repay their cost (runtime/jit.ts).
-  (await import("../runtime/jit.js")).holdOptimisingCompilers(inputs.reduce((n, i) => n + i.text.length, 0));
+  const short = (await import("../runtime/jit.js")).holdOptimisingCompilers(
+    inputs.reduce((n, i) => n + i.text.length, 0),
+  );
   const { injectStream } = await import("../inject/stream.js");
-  // Each document is garbage once written: a young generation left at its first size holds less of it.
-  (await import("../runtime/gc.js")).keepYoungGenerationSmall();
+  // Each document is garbage once written: a young generation left at its first size holds less of it
+  // (Node); a short run collects it as it goes (Bun).
+  const gc = await import("../runtime/gc.js");
+  gc.keepYoungGenerationSmall();
+  const afterEach = short ? gc.collectShortRunGarbage() : undefined;
   const { ImageLookups } = await import("../registry/lookups.js");
   // One look-up per image, however many containers use it; any address (this
   // runs on the user's own machine, for the user).
@@ -76,7 +81,12 @@ export async function injectCommand(args: readonly string[], env: Env, io: Io): 
   for (const [n, input] of inputs.entries()) {
     let result: Awaited<ReturnType<typeof injectStream>>;
     try {
-      result = await injectStream(n > 0 ? input.text.replace(/^\uFEFF/, "") : input.text, input.name, options);
+      result = await injectStream(
+        n > 0 ? input.text.replace(/^\uFEFF/, "") : input.text,
+        input.name,
+        options,
+        afterEach,
+      );
     } catch (err) {
       if (!(err instanceof InjectError)) throw err;
       io.stderr(`iqqq inject: error: ${err.message}; nothing was written\n`);

@@ -19,14 +19,22 @@ export interface Injected {
   readonly warnings: readonly string[];
 }
 
-/** Injects iqqq into every pod of a YAML stream. A problem is an InjectError naming the file, document and line. */
-export async function injectStream(text: string, name: string, options: InjectOptions): Promise<Injected> {
+/**
+ * Injects iqqq into every pod of a YAML stream. A problem is an InjectError naming the file, document and
+ * line. `afterEach` is called after each document (the inject command's housekeeping: runtime/gc.ts).
+ */
+export async function injectStream(
+  text: string,
+  name: string,
+  options: InjectOptions,
+  afterEach?: () => void,
+): Promise<Injected> {
   refuseHiddenBreaks(text, name);
   try {
-    return await injectSegments(text, name, options, quickSegments(text));
+    return await injectSegments(text, name, options, quickSegments(text), afterEach);
   } catch (err) {
     if (!(err instanceof Resplit)) throw err;
-    return await injectSegments(text, name, options, splitStream(text));
+    return await injectSegments(text, name, options, splitStream(text), afterEach);
   }
 }
 
@@ -57,6 +65,7 @@ export async function injectSegments(
   name: string,
   options: InjectOptions,
   segments: Iterable<Segment>,
+  afterEach?: () => void,
 ): Promise<Injected> {
   const written: string[] = [];
   let from = 0;
@@ -64,6 +73,7 @@ export async function injectSegments(
   const passed: string[] = [];
   const warnings: string[] = [];
   for (const segment of segments) {
+    afterEach?.();
     documents++;
     if (!mayHoldPods(segment, text)) {
       if (segment.kind !== "") passed.push(segment.kind as string);
