@@ -55,7 +55,13 @@ test("collectShortRunGarbage(): under Bun a collection, not waited for, every 20
   `;
   const bun = spawnSync(BUN, ["-e", code], { encoding: "utf8" });
   assert.equal(bun.status, 0, bun.stderr);
-  assert.deepEqual(JSON.parse(bun.stdout), { hook: true, calls: [[20, false], [40, false]] });
+  assert.deepEqual(JSON.parse(bun.stdout), {
+    hook: true,
+    calls: [
+      [20, false],
+      [40, false],
+    ],
+  });
   const node = spawnSync(process.execPath, ["--input-type=module", "-e", code], { encoding: "utf8" });
   assert.equal(node.status, 0, node.stderr);
   assert.deepEqual(JSON.parse(node.stdout), { hook: false, calls: [] });
