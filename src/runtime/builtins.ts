@@ -30,6 +30,7 @@ interface Builtins {
   "node:path": typeof Path;
   "node:url": typeof Url;
   "node:util": typeof import("node:util");
+  "node:v8": typeof import("node:v8");
   "node:stream": typeof import("node:stream");
   "node:tls": typeof import("node:tls");
   "node:tty": typeof import("node:tty");

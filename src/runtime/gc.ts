@@ -8,7 +8,7 @@
 // Node exposes gc() only with --expose-gc; the flag can be set at run time and
 // the function read from a new context (node:v8, node:vm).
 
-import { builtinModule } from "./builtins.js";
+import { builtin, builtinModule } from "./builtins.js";
 
 const MIN_INTERVAL_MS = 50;
 let last = 0;
@@ -27,7 +27,7 @@ function find(): () => void {
   const bun = (globalThis as { Bun?: { gc(sync: boolean): void } }).Bun;
   if (bun !== undefined) return () => bun.gc(true);
   try {
-    (builtinModule("node:v8") as { setFlagsFromString(flags: string): void }).setFlagsFromString("--expose-gc");
+    builtin("node:v8").setFlagsFromString("--expose-gc");
     const gc = (builtinModule("node:vm") as { runInNewContext(code: string): unknown }).runInNewContext("gc");
     if (typeof gc === "function") return gc as () => void;
   } catch {}
@@ -47,9 +47,7 @@ function find(): () => void {
 export function keepYoungGenerationSmall(): void {
   if (process.versions.bun !== undefined) return;
   try {
-    (builtinModule("node:v8") as { setFlagsFromString(flags: string): void }).setFlagsFromString(
-      "--semi-space-growth-factor=1",
-    );
+    builtin("node:v8").setFlagsFromString("--semi-space-growth-factor=1");
   } catch {}
 }
 

@@ -19,7 +19,7 @@
 // 2.86-3.35 s against 5.41-5.70 s, 3 runs each). The limit is set below
 // where they meet: a stream just over it loses nothing.
 
-import { builtinModule } from "./builtins.js";
+import { builtin } from "./builtins.js";
 
 /** Inputs (all files together, in characters) below this are run with the optimising compilers held back. */
 export const HOLD_BELOW_CHARS = 2 * 2 ** 20;
@@ -37,7 +37,7 @@ export function holdOptimisingCompilers(chars: number): boolean {
       bun.unsafe.setJITPolicy(HELD_JIT_SCALE);
       return true;
     }
-    (builtinModule("node:v8") as { setFlagsFromString(flags: string): void }).setFlagsFromString("--max-opt=1");
+    builtin("node:v8").setFlagsFromString("--max-opt=1");
     return true;
   } catch {
     return false;
