@@ -51,7 +51,7 @@ export async function injectCommand(args: readonly string[], env: Env, io: Io): 
   // (Node); a short run collects it as it goes (Bun).
   const gc = await import("../runtime/gc.js");
   gc.keepYoungGenerationSmall();
-  const afterEach = short ? gc.collectShortRunGarbage() : undefined;
+  const eachDocument = short ? gc.collectShortRunGarbage() : undefined;
   const { ImageLookups } = await import("../registry/lookups.js");
   // One look-up per image, however many containers use it; any address (this
   // runs on the user's own machine, for the user).
@@ -85,7 +85,7 @@ export async function injectCommand(args: readonly string[], env: Env, io: Io): 
         n > 0 ? input.text.replace(/^\uFEFF/, "") : input.text,
         input.name,
         options,
-        afterEach,
+        eachDocument,
       );
     } catch (err) {
       if (!(err instanceof InjectError)) throw err;

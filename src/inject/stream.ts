@@ -21,20 +21,21 @@ export interface Injected {
 
 /**
  * Injects iqqq into every pod of a YAML stream. A problem is an InjectError naming the file, document and
- * line. `afterEach` is called after each document (the inject command's housekeeping: runtime/gc.ts).
+ * line. `eachDocument` is called once per document, before it is read (the inject command's housekeeping:
+ * runtime/gc.ts).
  */
 export async function injectStream(
   text: string,
   name: string,
   options: InjectOptions,
-  afterEach?: () => void,
+  eachDocument?: () => void,
 ): Promise<Injected> {
   refuseHiddenBreaks(text, name);
   try {
-    return await injectSegments(text, name, options, quickSegments(text), afterEach);
+    return await injectSegments(text, name, options, quickSegments(text), eachDocument);
   } catch (err) {
     if (!(err instanceof Resplit)) throw err;
-    return await injectSegments(text, name, options, splitStream(text), afterEach);
+    return await injectSegments(text, name, options, splitStream(text), eachDocument);
   }
 }
 
@@ -65,7 +66,7 @@ export async function injectSegments(
   name: string,
   options: InjectOptions,
   segments: Iterable<Segment>,
-  afterEach?: () => void,
+  eachDocument?: () => void,
 ): Promise<Injected> {
   const written: string[] = [];
   let from = 0;
@@ -73,7 +74,7 @@ export async function injectSegments(
   const passed: string[] = [];
   const warnings: string[] = [];
   for (const segment of segments) {
-    afterEach?.();
+    eachDocument?.();
     documents++;
     if (!mayHoldPods(segment, text)) {
       if (segment.kind !== "") passed.push(segment.kind as string);
