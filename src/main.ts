@@ -21,7 +21,7 @@ import { waitUntilReady } from "./ready/wait.js";
 import { logStrayErrors } from "./runtime/strays.js";
 import { later } from "./runtime/timers.js";
 import { prepareRequest, WARM_UP_AFTER_MS, warmUp } from "./sidecar/request.js";
-import { type StopResult, standaloneStatus, stopSidecars } from "./sidecar/stop.js";
+import { type StopResult, standaloneStatus, stopSidecars, type TargetOutcome } from "./sidecar/stop.js";
 import { VERSION } from "./version.js";
 
 export type { Env, Io };
@@ -258,12 +258,12 @@ async function stop(
   memberStatus = 0,
 ): Promise<number> {
   const decision = await decideStop(config, { failed: programFailed, status: memberStatus }, log);
-  const targets =
-    decision.kind === "stop" ? decision.targets : config.stop.targets.map((target) => ({ target, skip: undefined }));
-  const sidecars: Sidecar[] = targets.map(({ target: t }) => ({
-    name: t.name,
-    url: t.kind === "http" ? t.url.href : `signal:${t.signal}:${t.process}`,
-  }));
+  // A loop, not map(): this runs at every stop (sidecar/catalogue.ts says why).
+  const sidecars: Sidecar[] = [];
+  for (const d of decision.kind === "stop" ? decision.targets : config.stop.targets) {
+    const t = "target" in d ? d.target : d;
+    sidecars.push({ name: t.name, url: t.kind === "http" ? t.url.href : `signal:${t.signal}:${t.process}` });
+  }
   const skipReason = decision.kind === "skip" ? decision.reason : undefined;
   await plugins.run("beforeStop", { exit, sidecars, skipReason });
   const result: StopResult =
@@ -271,14 +271,10 @@ async function stop(
       ? { kind: "skipped", reason: decision.reason }
       : await stopSidecars(config.stop, decision.targets, decision.present, log);
   const status = statusOf(result);
-  await plugins.run("afterStop", {
-    exit,
-    sidecars:
-      result.kind === "done"
-        ? sidecars.map((s, i) => ({ ...s, outcome: result.outcomes[i]?.outcome ?? "failed" }))
-        : [],
-    skipReason,
-    status,
-  });
+  const stopped: (Sidecar & { outcome: TargetOutcome["outcome"] })[] = [];
+  if (result.kind === "done")
+    for (let i = 0; i < sidecars.length; i++)
+      stopped.push({ ...(sidecars[i] as Sidecar), outcome: result.outcomes[i]?.outcome ?? "failed" });
+  await plugins.run("afterStop", { exit, sidecars: stopped, skipReason, status });
   return status;
 }

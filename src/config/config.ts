@@ -192,7 +192,8 @@ export function parseConfig(
   let logLevel = read.v.IQQQ_LOG_LEVEL;
   // scuttle ignores bad values with a warning; iqqq refuses to run on them.
   if (read.problems.length > 0 && flavour === "iqqq") return new UsageError(read.problems, EXIT.CONFIG);
-  const warnings = read.problems.map((p) => `${p}; ignored, as scuttle does`);
+  const warnings: string[] = [];
+  for (const p of read.problems) warnings.push(`${p}; ignored, as scuttle does`);
   warnings.push(...misspeltVariables(env, flavour, plugins.paths.length > 0));
   if (watch !== undefined && args.program !== undefined) {
     warnings.push("IQQQ_WATCH_PROCESS/IQQQ_WATCH_PATTERN are ignored: a PROGRAM was given, so iqqq wraps it");
@@ -216,9 +217,16 @@ export function parseConfig(
   };
 }
 
+/** Each once, in order. A loop, not a spread of a Set: this runs at every start (catalogue.ts says why). */
+function unique(values: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const value of values) if (!out.includes(value)) out.push(value);
+  return out;
+}
+
 function pluginPlan(read: Reader): PluginPlan {
   return {
-    paths: [...new Set([...read.v.IQQQ_PLUGINS, ...read.v.WRAPPER_PLUGIN_PATH])],
+    paths: unique([...read.v.IQQQ_PLUGINS, ...read.v.WRAPPER_PLUGIN_PATH]),
     timeoutMs: read.v.IQQQ_PLUGIN_TIMEOUT,
     budgetMs: read.v.IQQQ_PLUGIN_BUDGET,
   };
@@ -338,18 +346,21 @@ function stopPlan(read: Reader, at: Endpoints, flavour: Flavour): StopPlan {
         ? "NEVER_KILL_ISTIO is true"
         : undefined;
   // Sidecar settings outside Kubernetes: someone expects a stop that will not come. Say so, once.
-  const expecting = SIDECAR_SETTINGS.filter((name) => read.present(name));
+  // Loops here, not filter/map: this runs at every start (catalogue.ts says why).
+  const expecting: string[] = [];
+  for (const name of SIDECAR_SETTINGS) if (read.present(name)) expecting.push(name);
   const skipWarned = !inKubernetes && expecting.length > 0 && !disabled && !neverKill;
   if (skipWarned) {
     read.warnings.push(
       `${expecting.join(", ")} ${expecting.length === 1 ? "is" : "are"} set, but KUBERNETES_SERVICE_HOST is not: outside Kubernetes no sidecar is stopped. To try iqqq against a local sidecar, set KUBERNETES_SERVICE_HOST to any value`,
     );
   }
-  let targets: QuitTarget[];
+  const targets: QuitTarget[] = [];
   if (sidecars === "auto") {
-    targets = (SIDECARS as readonly HttpSidecar[]).map((k) => at.target(k, true));
+    for (const k of SIDECARS as readonly HttpSidecar[]) targets.push(at.target(k, true));
   } else {
-    targets = sidecars.map((k) => (k === ISTIO_LEGACY.name ? pilotAgent : at.target(sidecar(k) as HttpSidecar, false)));
+    for (const k of sidecars)
+      targets.push(k === ISTIO_LEGACY.name ? pilotAgent : at.target(sidecar(k) as HttpSidecar, false));
     // A local ENVOY_ADMIN_API is a sidecar to stop too when no Istio quit API applies.
     if (at.envoyLocal && !sidecars.includes("istio") && !sidecars.includes("envoy"))
       targets.push(at.target(sidecar("envoy"), false));
@@ -395,7 +406,9 @@ function groupPlan(read: Reader): GroupPlan | undefined {
   const members = read.v.IQQQ_GROUP;
   const name = read.v.IQQQ_NAME;
   const parsed: Record<string, unknown> = { IQQQ_GROUP_DIR: dir, IQQQ_GROUP: members, IQQQ_NAME: name };
-  const set = rows.filter((r) => read.present(r.name));
+  // A loop, not rows.filter(): this runs at every start (catalogue.ts says why).
+  const set: (typeof rows)[number][] = [];
+  for (const r of rows) if (read.present(r.name)) set.push(r);
   if (set.length > 0 && set.length < 3) {
     // A value already refused is not named twice.
     for (const r of set.filter((r) => parsed[r.name] !== undefined)) {

@@ -108,10 +108,13 @@ function parsePattern(raw: string, engines: Engines): Pattern {
   return engines.pattern(raw);
 }
 
+// This module is evaluated at every start: loops below, not map/flatMap or
+// spreads of a Map (catalogue.ts says why).
 const sidecarKinds = KIND_NAMES.join(", ");
-const readyKinds = (SIDECARS as readonly HttpSidecar[])
-  .flatMap((k) => (k.ready === undefined ? [] : [`${k.name} (GET :${k.ready.port.default}/${k.ready.path})`]))
-  .join(", ");
+const readyEndpoints: string[] = [];
+for (const k of SIDECARS as readonly HttpSidecar[])
+  if (k.ready !== undefined) readyEndpoints.push(`${k.name} (GET :${k.ready.port.default}/${k.ready.path})`);
+const readyKinds = readyEndpoints.join(", ");
 
 /** The rows by name, typed: config.ts reads `V.NAME`. */
 export const V = rows({
@@ -363,34 +366,34 @@ export const V = rows({
 });
 
 /** The sidecar catalogue's port variables, by name. */
-export const PORTS: ReadonlyMap<string, Variable<number>> = new Map(
-  portVariables().map((p) => [
-    p.variable,
-    {
+export const PORTS: ReadonlyMap<string, Variable<number>> = new Map();
+/** Every variable, in the order --help and the docs list them: the ports after IQQQ_SIDECARS. */
+export const VARIABLES: readonly Variable[] = [];
+const portNames: string[] = [];
+for (const row of Object.values(V)) {
+  (VARIABLES as Variable[]).push(row);
+  if (row !== V.IQQQ_SIDECARS) continue;
+  for (const p of portVariables()) {
+    const port: Variable<number> = {
       name: p.variable,
       kind: "port",
       parse: parsePort,
       fallback: p.default,
       default: String(p.default),
       meaning: p.meaning,
-    },
-  ]),
-);
-
-/** Every variable, in the order --help and the docs list them: the ports after IQQQ_SIDECARS. */
-export const VARIABLES: readonly Variable[] = (() => {
-  const rows: Variable[] = Object.values(V);
-  const at = rows.indexOf(V.IQQQ_SIDECARS) + 1;
-  rows.splice(at, 0, ...PORTS.values());
-  return rows;
-})();
+    };
+    (PORTS as Map<string, Variable<number>>).set(port.name, port);
+    portNames.push(port.name);
+    (VARIABLES as Variable[]).push(port);
+  }
+}
 
 /** Variables that only matter for stopping or waiting for a sidecar (a warning when set outside Kubernetes). */
 export const SIDECAR_SETTINGS: readonly string[] = [
   V.ISTIO_QUIT_API.name,
   V.IQQQ_SIDECARS.name,
   V.ENVOY_ADMIN_API.name,
-  ...PORTS.keys(),
+  ...portNames,
   V.GENERIC_QUIT_ENDPOINTS.name,
   V.IQQQ_WAIT_FOR.name,
   V.ISTIO_FALLBACK_PKILL.name,

@@ -69,10 +69,12 @@ export async function decideStop(config: Config, ending: Ending, log: Logger): P
   }
   if (plan.skipOnFailure && failed) return skip("the program failed and NEVER_KILL_ISTIO_ON_FAILURE is true");
 
-  const targets = plan.targets.map((target) => {
+  // A loop, not map(): this runs at every stop (sidecar/catalogue.ts says why).
+  const targets: StopTarget[] = [];
+  for (const target of plan.targets) {
     const reason = pod.skip.get(target.name);
     if (reason !== undefined) log.info(`not stopping ${target.name}: ${reason}`);
-    return { target, skip: reason };
-  });
+    targets.push({ target, skip: reason });
+  }
   return { kind: "stop", targets, present: pod.present };
 }

@@ -141,7 +141,10 @@ export function utf8Length(b: Buffer, i: number): number {
  */
 export function alteredWords(words: readonly string[], cmdline = "/proc/self/cmdline"): Buffer[] | undefined {
   // U+FFFD is what a byte that is not UTF-8 decodes to: no U+FFFD, nothing altered.
-  if (!words.some((w) => w.includes("\uFFFD"))) return undefined;
+  // A loop, not words.some(): this runs at every start (sidecar/catalogue.ts says why).
+  let altered = false;
+  for (const word of words) altered ||= word.includes("\uFFFD");
+  if (!altered) return undefined;
   const raw = readOrUndefined(cmdline);
   if (raw === undefined) return undefined;
   const all = split(raw);

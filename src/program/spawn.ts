@@ -34,9 +34,18 @@ interface BunSpawn {
     env: NodeJS.ProcessEnv;
     stdio: ["inherit", "inherit", "inherit"];
     detached: boolean;
-    /** signalCode is the signal's name, as Node's 'exit' event gives it. */
-    onExit(proc: unknown, exitCode: number | null, signalCode: NodeJS.Signals | null): void;
-  }): { readonly pid: number; kill(signal: NodeJS.Signals): void };
+  }): BunProcess;
+}
+
+interface BunProcess {
+  readonly pid: number;
+  kill(signal: NodeJS.Signals): void;
+  /** Resolves when the program has ended (to 128 + the signal's number when a signal killed it). */
+  readonly exited: Promise<number>;
+  /** Once ended: its exit code, or null when a signal killed it. */
+  readonly exitCode: number | null;
+  /** Once ended: the signal's name, as Node's 'exit' event gives it, or null. */
+  readonly signalCode: NodeJS.Signals | null;
 }
 
 /** Starts the program; rejects with exec's error (an Error with `code`) when it cannot. */
@@ -46,22 +55,27 @@ export function spawnProgram(start: Start): Promise<Child> {
 }
 
 function spawnWithBun(bun: BunSpawn, start: Start): Child {
-  let resolveEnded: (ended: Ended) => void = () => {};
-  const ended = new Promise<Ended>((resolve) => {
-    resolveEnded = resolve;
-  });
   // Throws at once when exec fails: Bun forks and execs synchronously.
   const proc = bun.spawn({
     cmd: [start.file, ...start.args],
     env: start.env,
     stdio: ["inherit", "inherit", "inherit"],
     detached: start.group,
-    onExit: (_proc, exitCode, signalCode) =>
-      resolveEnded(
-        signalCode !== null ? { kind: "signaled", signal: signalCode } : { kind: "exited", code: exitCode ?? 0 },
-      ),
   });
-  return { pid: proc.pid, kill: (signal) => proc.kill(signal), ended };
+  return { pid: proc.pid, kill: (signal) => proc.kill(signal), ended: endOf(proc) };
+}
+
+/**
+ * An async function over Bun's own exited promise, not a new Promise resolved
+ * from onExit: JavaScriptCore compiles the Promise constructor from its
+ * JavaScript source on first use, about 0.1 ms of every start
+ * (runtime/resolvable.ts).
+ */
+async function endOf(proc: BunProcess): Promise<Ended> {
+  await proc.exited;
+  return proc.signalCode !== null
+    ? { kind: "signaled", signal: proc.signalCode }
+    : { kind: "exited", code: proc.exitCode ?? 0 };
 }
 
 function spawnWithNode(start: Start): Promise<Child> {

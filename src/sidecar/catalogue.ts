@@ -207,16 +207,27 @@ export type HttpKind = (typeof SIDECARS)[number]["name"];
 /** Istio ≤ 1.2: no quit endpoint; pilot-agent is sent SIGINT (needs shareProcessNamespace). */
 export const ISTIO_LEGACY = { name: "istio-legacy", process: "pilot-agent", signal: "SIGINT" } as const;
 
-/** Every kind IQQQ_SIDECARS and IQQQ_POD_SIDECARS accept. */
-export const KIND_NAMES: readonly string[] = [...SIDECARS.map((s) => s.name), ISTIO_LEGACY.name];
+// This module is evaluated at every start, and sidecar() and portVariables() run
+// on every wrapper's start path: they use loops, not map/filter/find or spreads
+// of a Map. JavaScriptCore (the executable's engine) compiles each of those
+// built-ins from its JavaScript source the first time it runs, about 0.1 ms
+// each (docs/performance-notes.md, "The executable's start path").
 
+/** Every kind IQQQ_SIDECARS and IQQQ_POD_SIDECARS accept. */
+export const KIND_NAMES: readonly string[] = [];
 /** The kinds IQQQ_WAIT_FOR accepts: those with a readiness endpoint. */
-export const READY_NAMES: readonly string[] = SIDECARS.filter((s) => "ready" in s).map((s) => s.name);
+export const READY_NAMES: readonly string[] = [];
+for (const kind of SIDECARS as readonly HttpSidecar[]) {
+  (KIND_NAMES as string[]).push(kind.name);
+  if (kind.ready !== undefined) (READY_NAMES as string[]).push(kind.name);
+}
+(KIND_NAMES as string[]).push(ISTIO_LEGACY.name);
 
 export function sidecar(name: HttpKind): HttpSidecar;
 export function sidecar(name: string): HttpSidecar | undefined;
 export function sidecar(name: string): HttpSidecar | undefined {
-  return (SIDECARS as readonly HttpSidecar[]).find((s) => s.name === name);
+  for (const kind of SIDECARS as readonly HttpSidecar[]) if (kind.name === name) return kind;
+  return undefined;
 }
 
 /** Whether a container of a pod spec is this kind of sidecar. */
@@ -253,17 +264,20 @@ export function kindOfContainer(c: { readonly name: string; readonly image?: str
 
 /** Every port variable the catalogue names, once each (ENVOY_ADMIN_PORT serves two endpoints), with its meaning. */
 export function portVariables(): { variable: string; default: number; meaning: string }[] {
-  const out = new Map<string, { variable: string; default: number; meaning: string }>();
+  const out: { variable: string; default: number; meaning: string }[] = [];
+  const uses = (kind: HttpSidecar, setting: PortSetting, use: string): void => {
+    for (const known of out) {
+      if (known.variable !== setting.variable) continue;
+      known.meaning += `; ${use}`;
+      return;
+    }
+    out.push({ variable: setting.variable, default: setting.default, meaning: `${kind.what}: ${use}` });
+  };
   for (const kind of SIDECARS as readonly HttpSidecar[]) {
-    const uses = (setting: PortSetting, use: string): void => {
-      const known = out.get(setting.variable);
-      if (known !== undefined) known.meaning += `; ${use}`;
-      else out.set(setting.variable, { ...setting, meaning: `${kind.what}: ${use}` });
-    };
-    uses(kind.port, `POST http://127.0.0.1:PORT/${kind.quitPath} stops it (IQQQ_SIDECARS=${kind.name})`);
-    if (kind.ready !== undefined) uses(kind.ready.port, `GET /${kind.ready.path} (IQQQ_WAIT_FOR=${kind.name})`);
+    uses(kind, kind.port, `POST http://127.0.0.1:PORT/${kind.quitPath} stops it (IQQQ_SIDECARS=${kind.name})`);
+    if (kind.ready !== undefined) uses(kind, kind.ready.port, `GET /${kind.ready.path} (IQQQ_WAIT_FOR=${kind.name})`);
   }
-  return [...out.values()];
+  return out;
 }
 
 /** The hint for an answer from a sidecar, if any. */

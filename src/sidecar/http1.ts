@@ -17,6 +17,7 @@
 // connection closed before a complete head is "broken" (ECONNRESET).
 
 import { builtin } from "../runtime/builtins.js";
+import { resolvable } from "../runtime/resolvable.js";
 import type { Answer, RequestOptions } from "./answer.js";
 import { BROKEN } from "./broken.js";
 
@@ -59,7 +60,8 @@ export function exchange(
     (method === "POST" ? "Content-Length: 0\r\n" : "") +
     (options.headers === undefined ? "" : options.headers.map(([name, value]) => `${name}: ${value}\r\n`).join("")) +
     "Connection: close\r\n\r\n";
-  return new Promise((resolve) => {
+  const { promise, resolve } = resolvable<Answer>();
+  {
     let settled = false;
     let grace: ReturnType<typeof setTimeout> | undefined;
     let connection: Connection | undefined;
@@ -73,7 +75,10 @@ export function exchange(
       resolve(answer);
     };
     const onAbort = (): void => settle({ kind: "timeout" });
-    if (signal.aborted) return settle({ kind: "timeout" });
+    if (signal.aborted) {
+      settle({ kind: "timeout" });
+      return promise;
+    }
     signal.addEventListener("abort", onAbort);
     const answerNow = (): void => {
       const answer = parser.answer();
@@ -100,7 +105,8 @@ export function exchange(
     } catch (err) {
       settle({ kind: "error", code: (err as { code?: string }).code ?? (err as Error).message });
     }
-  });
+  }
+  return promise;
 }
 
 /** Bun.connect in the executable, node:net in Node. */

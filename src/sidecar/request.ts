@@ -124,7 +124,14 @@ export async function request(url: URL, options: RequestOptions): Promise<Answer
   // An IPv6 address is a URL's hostname in brackets. (No regular expression: see http1.ts's statusCode.)
   const host = url.hostname.startsWith("[") && url.hostname.endsWith("]") ? url.hostname.slice(1, -1) : url.hostname;
   const parts = host.split(".");
-  const isAddress = host.includes(":") || (parts.length === 4 && parts.every(isDigits));
+  // Not parts.every(): this runs at every stop (catalogue.ts says why).
+  const isAddress =
+    host.includes(":") ||
+    (parts.length === 4 &&
+      isDigits(parts[0] as string) &&
+      isDigits(parts[1] as string) &&
+      isDigits(parts[2] as string) &&
+      isDigits(parts[3] as string));
   // The common case, a sidecar at an IP address over plain HTTP: one raw exchange (http1.ts).
   if (url.protocol === "http:" && isAddress) return exchange(url, host, options, USER_AGENT, signal);
   // The Bun-compiled executable: its native fetch, with its own resolver and TLS (fetch.ts).

@@ -50,20 +50,26 @@ export async function stopSidecars(
     ms: plan.budgetMs,
     startTimeoutMs: plan.startTimeoutMs,
   };
-  const generic = (): Promise<unknown> =>
-    Promise.all(plan.generic.map((url) => stopHttp("generic endpoint", url, budget, log, GENERIC)));
-  const stopAll = (): Promise<TargetOutcome[]> =>
-    Promise.all(
-      targets.map(async ({ target, skip }) => {
-        if (skip !== undefined) return { name: target.name, outcome: "native" as const };
-        let outcome = await stopTarget(target, budget, log, present.has(target.name));
-        if (outcome !== "stopped" && plan.pkillFallback && target.name === "istio") {
-          log.info("ISTIO_FALLBACK_PKILL is true: sending SIGINT to pilot-agent instead");
-          outcome = await stopTarget({ kind: "signal", ...ISTIO_LEGACY }, budget, log);
-        }
-        return { name: target.name, outcome };
-      }),
-    );
+  // Loops, not map(): this runs at every stop (catalogue.ts says why).
+  const generic = (): Promise<unknown> => {
+    const each: Promise<Outcome>[] = [];
+    for (const url of plan.generic) each.push(stopHttp("generic endpoint", url, budget, log, GENERIC));
+    return Promise.all(each);
+  };
+  const stopOne = async ({ target, skip }: StopTarget): Promise<TargetOutcome> => {
+    if (skip !== undefined) return { name: target.name, outcome: "native" as const };
+    let outcome = await stopTarget(target, budget, log, present.has(target.name));
+    if (outcome !== "stopped" && plan.pkillFallback && target.name === "istio") {
+      log.info("ISTIO_FALLBACK_PKILL is true: sending SIGINT to pilot-agent instead");
+      outcome = await stopTarget({ kind: "signal", ...ISTIO_LEGACY }, budget, log);
+    }
+    return { name: target.name, outcome };
+  };
+  const stopAll = (): Promise<TargetOutcome[]> => {
+    const each: Promise<TargetOutcome>[] = [];
+    for (const target of targets) each.push(stopOne(target));
+    return Promise.all(each);
+  };
   if (plan.genericFirst) {
     await generic();
     return { kind: "done", outcomes: await stopAll() };
@@ -76,7 +82,8 @@ export async function stopSidecars(
 export function standaloneStatus(result: StopResult): number {
   if (result.kind === "skipped") return EXIT.OK;
   // A native (or absent, ambient) sidecar is the kubelet's to stop: nothing to do for it.
-  const outcomes = result.outcomes.map((o) => o.outcome).filter((o) => o !== "native");
+  const outcomes: TargetOutcome["outcome"][] = [];
+  for (const { outcome } of result.outcomes) if (outcome !== "native") outcomes.push(outcome);
   if (outcomes.includes("failed")) return EXIT.STOP_FAILED;
   if (outcomes.includes("stopped")) return EXIT.OK;
   return outcomes.length > 0 ? EXIT.NO_SIDECAR : EXIT.OK;

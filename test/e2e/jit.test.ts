@@ -31,3 +31,51 @@ describe("the executable compiles nothing for `iqqq true`", {
     assert.doesNotMatch(r.stderr, /Optimized/, r.stderr);
   });
 });
+
+// Nor any of JavaScriptCore's built-ins written in JavaScript: the engine
+// compiles each from its source the first time it runs, about 0.1 ms apiece
+// (docs/performance-notes.md, "The executable's start path"). The wrapper's
+// path uses loops where it would call these; BUN_JSC_dumpGeneratedBytecodes
+// names every function whose bytecode is made during the run.
+const BUILT_INS = new Set([
+  "map",
+  "filter",
+  "flatMap",
+  "flatIntoArray",
+  "flatIntoArrayWithCallback",
+  "find",
+  "findIndex",
+  "findLast",
+  "some",
+  "every",
+  "forEach",
+  "reduce",
+  "performIteration",
+  "Promise",
+]);
+const DUMP = { BUN_JSC_dumpGeneratedBytecodes: "true" };
+
+/** The JavaScript built-ins whose bytecode a run made, by name. */
+function builtInsCompiled(dump: string): string[] {
+  const names = [...dump.matchAll(/^([^\s[#]+)#[A-Za-z0-9]{6}:\[/gm)].map((m) => m[1] as string);
+  return names.filter((name) => BUILT_INS.has(name));
+}
+
+describe("the executable compiles none of its engine's JavaScript built-ins for `iqqq true`", {
+  skip: !CLI_IS_COMPILED && "IQQQ_CLI is not the executable",
+}, () => {
+  test("not in Kubernetes", async () => {
+    const r = await runCli(["true"], { env: DUMP });
+    assert.equal(r.status, 0);
+    assert.match(r.stderr, /#[A-Za-z0-9]{6}:\[/, "no bytecode dump: BUN_JSC_dumpGeneratedBytecodes did nothing");
+    assert.deepEqual(builtInsCompiled(r.stderr), []);
+  });
+
+  test("stopping a live sidecar", async () => {
+    const istio = await sidecar();
+    const r = await runCli(["true"], { env: { ...DUMP, ...K8S, ISTIO_PORT: String(istio.port) } });
+    assert.equal(r.status, 0);
+    assert.equal(istio.quits(), 1);
+    assert.deepEqual(builtInsCompiled(r.stderr), []);
+  });
+});

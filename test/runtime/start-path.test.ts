@@ -42,6 +42,7 @@ const START_PATH = [
   "src/program/spawn.ts",
   "src/ready/wait.ts",
   "src/runtime/builtins.ts",
+  "src/runtime/resolvable.ts",
   "src/runtime/stdio.ts",
   "src/runtime/strays.ts",
   "src/runtime/timers.ts",
