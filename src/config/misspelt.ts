@@ -34,7 +34,7 @@ export function misspeltVariables(env: Env, flavour: "iqqq" | "scuttle", plugins
   // check then costs one pass over the names (it runs at every start; the
   // table of known names and a sort cost the executable about 0.4 ms more).
   const suspects: string[] = [];
-  for (const name in env) {
+  for (const name of Object.keys(env)) {
     if ((env[name] ?? "") === "") continue;
     const upper = name.toUpperCase();
     if (upper.startsWith("IQQQ_") || (flavour === "scuttle" && SCUTTLE_WORDS.test(upper))) suspects.push(name);

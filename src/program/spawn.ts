@@ -72,7 +72,9 @@ function spawnWithBun(bun: BunSpawn, start: Start): Child {
  * (runtime/resolvable.ts).
  */
 async function endOf(proc: BunProcess): Promise<Ended> {
-  await proc.exited;
+  // Bun rejects it when waitpid(2) fails, where onExit got no code and no
+  // signal: an exit with status 0, as before.
+  await proc.exited.catch(() => undefined);
   return proc.signalCode !== null
     ? { kind: "signaled", signal: proc.signalCode }
     : { kind: "exited", code: proc.exitCode ?? 0 };

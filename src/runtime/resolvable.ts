@@ -3,10 +3,11 @@
 export interface Resolvable<T> {
   readonly promise: Promise<T>;
   readonly resolve: (value: T) => void;
+  readonly reject: (reason: unknown) => void;
 }
 
 /**
- * A promise and its resolve function. Promise.withResolvers where the runtime
+ * A promise and its resolve and reject functions. Promise.withResolvers where the runtime
  * has it: the executable's engine, JavaScriptCore, compiles the Promise
  * constructor from its JavaScript source the first time it runs, about 0.1 ms
  * on the path from the program's exit to iqqq's own (docs/performance-notes.md,
@@ -18,8 +19,10 @@ export function resolvable<T>(): Resolvable<T> {
   const native = (Promise as { withResolvers?: () => Resolvable<unknown> }).withResolvers;
   if (native !== undefined) return native.call(Promise) as Resolvable<T>;
   let resolve: (value: T) => void = () => {};
-  const promise = new Promise<T>((r) => {
-    resolve = r;
+  let reject: (reason: unknown) => void = () => {};
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
   });
-  return { promise, resolve };
+  return { promise, resolve, reject };
 }

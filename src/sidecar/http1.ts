@@ -60,8 +60,8 @@ export function exchange(
     (method === "POST" ? "Content-Length: 0\r\n" : "") +
     (options.headers === undefined ? "" : options.headers.map(([name, value]) => `${name}: ${value}\r\n`).join("")) +
     "Connection: close\r\n\r\n";
-  const { promise, resolve } = resolvable<Answer>();
-  {
+  const { promise, resolve, reject } = resolvable<Answer>();
+  const start = (): void => {
     let settled = false;
     let grace: ReturnType<typeof setTimeout> | undefined;
     let connection: Connection | undefined;
@@ -77,7 +77,7 @@ export function exchange(
     const onAbort = (): void => settle({ kind: "timeout" });
     if (signal.aborted) {
       settle({ kind: "timeout" });
-      return promise;
+      return;
     }
     signal.addEventListener("abort", onAbort);
     const answerNow = (): void => {
@@ -105,6 +105,12 @@ export function exchange(
     } catch (err) {
       settle({ kind: "error", code: (err as { code?: string }).code ?? (err as Error).message });
     }
+  };
+  // As in a Promise executor: whatever start() throws rejects the answer, never escapes.
+  try {
+    start();
+  } catch (err) {
+    reject(err);
   }
   return promise;
 }

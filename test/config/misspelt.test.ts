@@ -43,3 +43,11 @@ test("as scuttle: names close to scuttle's are warned about; other programs' var
   ]);
   assert.deepEqual(misspeltVariables(env, "iqqq", false), []);
 });
+
+test("only the environment's own names are read, not inherited ones", () => {
+  const env = Object.create({ IQQQ_WAT: "1" }) as Record<string, string>;
+  env.IQQQ_LOG_LEVL = "debug";
+  assert.deepEqual(misspeltVariables(env, "iqqq", false), [
+    "IQQQ_LOG_LEVL is not a variable iqqq knows, so it has no effect; did you mean IQQQ_LOG_LEVEL?",
+  ]);
+});

@@ -160,3 +160,23 @@ test("statusCode() accepts exactly the status lines the former regular expressio
     { numRuns: 5000 },
   );
 });
+
+test("a failure before the connection is a rejected answer, never a throw from exchange() itself", async () => {
+  const server = await rawServer(() => {});
+  const broken = {
+    aborted: false,
+    addEventListener: () => {
+      throw new Error("listener refused");
+    },
+    removeEventListener: () => {},
+  } as unknown as AbortSignal;
+  try {
+    let answer: Promise<unknown> = Promise.resolve();
+    assert.doesNotThrow(() => {
+      answer = exchange(server.url, "127.0.0.1", { method: "POST", timeoutMs: 2000 }, "x", broken);
+    });
+    await assert.rejects(answer, /listener refused/);
+  } finally {
+    server.close();
+  }
+});
