@@ -258,12 +258,11 @@ async function stop(
   memberStatus = 0,
 ): Promise<number> {
   const decision = await decideStop(config, { failed: programFailed, status: memberStatus }, log);
-  // A loop, not map(): this runs at every stop (sidecar/catalogue.ts says why).
+  // The plan's targets, in its order, as a decision to stop lists them too. A
+  // loop, not map(): this runs at every stop (sidecar/catalogue.ts says why).
   const sidecars: Sidecar[] = [];
-  for (const d of decision.kind === "stop" ? decision.targets : config.stop.targets) {
-    const t = "target" in d ? d.target : d;
+  for (const t of config.stop.targets)
     sidecars.push({ name: t.name, url: t.kind === "http" ? t.url.href : `signal:${t.signal}:${t.process}` });
-  }
   const skipReason = decision.kind === "skip" ? decision.reason : undefined;
   await plugins.run("beforeStop", { exit, sidecars, skipReason });
   const result: StopResult =

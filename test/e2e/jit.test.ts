@@ -14,22 +14,28 @@ import { fakeSidecars, K8S } from "../support/sidecars.js";
 const sidecar = fakeSidecars();
 const REPORT = { BUN_JSC_useConcurrentJIT: "false", BUN_JSC_reportCompileTimes: "true" };
 
+/** `iqqq true` with `env`, not in Kubernetes or stopping a live sidecar (stopped once); its stderr. */
+async function iqqqTrue(env: Record<string, string>, live: boolean): Promise<string> {
+  const istio = live ? await sidecar() : undefined;
+  const port = istio === undefined ? {} : { ...K8S, ISTIO_PORT: String(istio.port) };
+  const r = await runCli(["true"], { env: { ...env, ...port } });
+  assert.equal(r.status, 0);
+  if (istio !== undefined) assert.equal(istio.quits(), 1);
+  return r.stderr;
+}
+
 describe("the executable compiles nothing for `iqqq true`", {
   skip: !CLI_IS_COMPILED && "IQQQ_CLI is not the executable",
 }, () => {
-  test("not in Kubernetes", async () => {
-    const r = await runCli(["true"], { env: REPORT });
-    assert.equal(r.status, 0);
-    assert.doesNotMatch(r.stderr, /Optimized/, r.stderr);
-  });
-
-  test("stopping a live sidecar", async () => {
-    const istio = await sidecar();
-    const r = await runCli(["true"], { env: { ...REPORT, ...K8S, ISTIO_PORT: String(istio.port) } });
-    assert.equal(r.status, 0);
-    assert.equal(istio.quits(), 1);
-    assert.doesNotMatch(r.stderr, /Optimized/, r.stderr);
-  });
+  for (const [name, live] of [
+    ["not in Kubernetes", false],
+    ["stopping a live sidecar", true],
+  ] as const) {
+    test(name, async () => {
+      const stderr = await iqqqTrue(REPORT, live);
+      assert.doesNotMatch(stderr, /Optimized/, stderr);
+    });
+  }
 });
 
 // Nor any of JavaScriptCore's built-ins written in JavaScript: the engine
@@ -64,18 +70,14 @@ function builtInsCompiled(dump: string): string[] {
 describe("the executable compiles none of its engine's JavaScript built-ins for `iqqq true`", {
   skip: !CLI_IS_COMPILED && "IQQQ_CLI is not the executable",
 }, () => {
-  test("not in Kubernetes", async () => {
-    const r = await runCli(["true"], { env: DUMP });
-    assert.equal(r.status, 0);
-    assert.match(r.stderr, /#[A-Za-z0-9]{6}:\[/, "no bytecode dump: BUN_JSC_dumpGeneratedBytecodes did nothing");
-    assert.deepEqual(builtInsCompiled(r.stderr), []);
-  });
-
-  test("stopping a live sidecar", async () => {
-    const istio = await sidecar();
-    const r = await runCli(["true"], { env: { ...DUMP, ...K8S, ISTIO_PORT: String(istio.port) } });
-    assert.equal(r.status, 0);
-    assert.equal(istio.quits(), 1);
-    assert.deepEqual(builtInsCompiled(r.stderr), []);
-  });
+  for (const [name, live] of [
+    ["not in Kubernetes", false],
+    ["stopping a live sidecar", true],
+  ] as const) {
+    test(name, async () => {
+      const stderr = await iqqqTrue(DUMP, live);
+      assert.match(stderr, /#[A-Za-z0-9]{6}:\[/, "no bytecode dump: BUN_JSC_dumpGeneratedBytecodes did nothing");
+      assert.deepEqual(builtInsCompiled(stderr), []);
+    });
+  }
 });
