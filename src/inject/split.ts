@@ -326,12 +326,32 @@ const CR = 0x0d;
 const KEY_LINE = /^([A-Za-z0-9][A-Za-z0-9_./-]*):(?:[ ]+(.*?))?\r?$/;
 /**
  * A line with nothing the parser could take for the end of the document: no
- * flow collection (a `}` or `]` where none is open ends the document there),
- * no `?`, `:` or `,` to start it, no block scalar header alone, no second key.
+ * flow collection (a `}` or `]` where none is open ends the document there)
+ * but one that a key's or an item's value closes on the line, no `?`, `:` or
+ * `,` to start it, no block scalar header alone, no second key.
  */
 function plainLine(line: string): boolean {
-  return !/[[\]{}]/.test(line) && !/^[?:,|>]/.test(line) && (line.match(MAPPING_INDICATOR)?.length ?? 0) <= 1;
+  const flow = ONE_LINE_FLOW.exec(line);
+  const rest = flow === null ? line : `${flow[1]}x${flow[2]}`;
+  return !/[[\]{}]/.test(rest) && !/^[?:,|>]/.test(rest) && (rest.match(MAPPING_INDICATOR)?.length ?? 0) <= 1;
 }
+
+/** A plain word, as a flow collection's key or value. */
+const FLOW_WORD = "[A-Za-z0-9][A-Za-z0-9_./-]*";
+/** A flow collection's value: a plain word, or quoted text without an escape, a quote of the other kind, a bracket or a `#`. */
+const FLOW_VALUE = `(?:${FLOW_WORD}|"[^"'\\\\[\\]{}#]*"|'[^"'[\\]{}#]*')`;
+/**
+ * A key's or an item's value that is a flow collection of plain words and
+ * quoted text alone, nothing nested, closed on its line (a Service's
+ * `selector: {app: web}`), then perhaps a comment: the lexer is back where it
+ * was after it, and the line reads as one with a plain value in its place.
+ */
+const ONE_LINE_FLOW = new RegExp(
+  `^((?:- +)?${FLOW_WORD}: +|- +)` +
+    `(?:\\{ *(?:${FLOW_WORD}: +${FLOW_VALUE}(?: *, +${FLOW_WORD}: +${FLOW_VALUE})*)? *\\}` +
+    `|\\[ *(?:${FLOW_VALUE}(?: *, +${FLOW_VALUE})*)? *\\])` +
+    "( *(?: #.*)?\\r?)$",
+);
 
 /** `: ` (or `:` at the end): a second one on a line is a mapping in a mapping's value, which YAML refuses. */
 const MAPPING_INDICATOR = /:(?=[ \t]|\r?$)/g;
