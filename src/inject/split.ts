@@ -223,9 +223,10 @@ function unclosable(text: string): number {
  * Sure only of a document whose top level is a block map at the left margin,
  * each line there a plain key, a comment or blank; whose keys' values are on
  * the key's line, or a block scalar, or lines indented alike that all start
- * the same way (each a plain key, or each a sequence item), anything more
- * indented under them; whose word `kind` is only in its `kind:` lines, each
- * with a plain word for its value. In YAML that is a map whose keys are those
+ * the same way (each a plain key, or each a sequence item; a value there may
+ * be a one-line flow collection), anything more indented under them (but no
+ * flow collection); whose word `kind` is only in its one `kind:` line, with a
+ * plain word for its value. In YAML that is a map whose keys are those
  * lines', and no error the `yaml` parser recovers from can make it otherwise
  * (it hangs a line on the innermost collection indented no deeper). The rest
  * goes to the parser; test/inject/split.test.ts holds the two to the same
@@ -278,7 +279,8 @@ function kindFromLines(
           // A comment sets no indentation for the lines after it.
           if (indent === 0) indent = n;
           const line = text.slice(at + n, eol);
-          if (!plainLine(line)) return undefined;
+          // A flow collection only on a line of the block's own: a line under an inline value continues it.
+          if (!plainLine(line, n === indent)) return undefined;
           if (n === indent) {
             const begins = INDENTED_KEY.test(line) ? "key" : ITEM.test(line) ? "item" : undefined;
             if (begins === undefined || (starts !== undefined && begins !== starts)) return undefined;
@@ -295,7 +297,7 @@ function kindFromLines(
     } else if (at !== eol && !(first === CR && eol === at + 1)) {
       const line = text.slice(at, eol);
       const key = KEY_LINE.exec(line);
-      if (key === null || !plainLine(line)) return undefined;
+      if (key === null || !plainLine(line, true)) return undefined;
       keys++;
       inside = -1;
       const inline = key[2] ?? "";
@@ -303,7 +305,9 @@ function kindFromLines(
       indent = 0;
       starts = undefined;
       if (key[1] === "kind") {
-        kinds++;
+        // A second `kind`: a key given twice, or a quote that Kubernetes reads across lines where the yaml package
+        // ends it (and then finds a `kind` that Kubernetes does not). The parser looks, and refuses it.
+        if (++kinds > 1) return undefined;
         const word = KIND_VALUE.exec(inline);
         if (word === null) return undefined;
         const meaning = resolvePlain(word[1] as string);
@@ -327,11 +331,12 @@ const KEY_LINE = /^([A-Za-z0-9][A-Za-z0-9_./-]*):(?:[ ]+(.*?))?\r?$/;
 /**
  * A line with nothing the parser could take for the end of the document: no
  * flow collection (a `}` or `]` where none is open ends the document there)
- * but one that a key's or an item's value closes on the line, no `?`, `:` or
- * `,` to start it, no block scalar header alone, no second key.
+ * but, where `flowValue`, one that a key's or an item's value closes on the
+ * line, no `?`, `:` or `,` to start it, no block scalar header alone, no
+ * second key.
  */
-function plainLine(line: string): boolean {
-  const flow = ONE_LINE_FLOW.exec(line);
+function plainLine(line: string, flowValue = false): boolean {
+  const flow = flowValue ? ONE_LINE_FLOW.exec(line) : null;
   const rest = flow === null ? line : `${flow[1]}x${flow[2]}`;
   return !/[[\]{}]/.test(rest) && !/^[?:,|>]/.test(rest) && (rest.match(MAPPING_INDICATOR)?.length ?? 0) <= 1;
 }
@@ -348,8 +353,9 @@ const FLOW_VALUE = `(?:${FLOW_WORD}|"[^"'\\\\[\\]{}#]*"|'[^"'[\\]{}#]*')`;
  */
 const ONE_LINE_FLOW = new RegExp(
   `^((?:- +)?${FLOW_WORD}: +|- +)` +
-    `(?:\\{ *(?:${FLOW_WORD}: +${FLOW_VALUE}(?: *, +${FLOW_WORD}: +${FLOW_VALUE})*)? *\\}` +
-    `|\\[ *(?:${FLOW_VALUE}(?: *, +${FLOW_VALUE})*)? *\\])` +
+    // The spaces before the closing bracket inside the optional part: two ` *` side by side are quadratic.
+    `(?:\\{ *(?:${FLOW_WORD}: +${FLOW_VALUE}(?: *, +${FLOW_WORD}: +${FLOW_VALUE})* *)?\\}` +
+    `|\\[ *(?:${FLOW_VALUE}(?: *, +${FLOW_VALUE})* *)?\\])` +
     "( *(?: #.*)?\\r?)$",
 );
 
@@ -398,6 +404,7 @@ export function kindOf(doc: CST.Document): string | undefined {
   if (value.type !== "block-map" && !(value.type === "flow-collection" && value.start.source === "{"))
     return CST.isScalar(value) ? "" : undefined;
   let kind = "";
+  let kinds = 0;
   for (const item of value.items) {
     if (item.start.some((t) => t.type === "anchor" || t.type === "tag")) return undefined;
     const key = item.key;
@@ -409,6 +416,8 @@ export function kindOf(doc: CST.Document): string | undefined {
     if (name === undefined) return undefined;
     if (name === "<<") return undefined;
     if (name !== "kind") continue;
+    // Given twice: the full parse refuses it (kindFromLines says why it matters).
+    if (++kinds > 1) return undefined;
     if ((item.sep ?? []).some((t) => t.type === "anchor" || t.type === "tag")) return undefined;
     const v = item.value;
     if (v === undefined || v === null) kind = "";

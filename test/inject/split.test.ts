@@ -6,6 +6,7 @@
 // same kinds and, where parsed, the same tokens.
 
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import type { CST } from "yaml";
@@ -245,6 +246,22 @@ const chartStream = fc
   });
 
 describe("the quick cut of a stream", () => {
+  test("reads a long line with a bracket in linear time", () => {
+    // In a process of its own: a regular expression that backtracks blocks its thread, and a test's time-out with
+    // it. Each line takes milliseconds in linear time; quadratic, a minute is far from enough.
+    const split = new URL("../../src/inject/split.js", import.meta.url).href;
+    const script = `
+      const { quickSegments, Resplit } = await import(${JSON.stringify(split)});
+      const lines = ["k: {" + " ".repeat(1e6) + "}x", "k: [" + " ".repeat(1e6) + "[a]]", "k: {a: b" + ", a: b".repeat(1e5) + "}}"];
+      for (const line of lines) {
+        try { [...quickSegments("kind: ConfigMap\\ndata:\\n  " + line + "\\n")]; }
+        catch (err) { if (!(err instanceof Resplit)) throw err; }
+      }`;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 60_000 });
+    assert.equal(r.signal, null, "still reading after a minute");
+    assert.equal(r.status, 0, r.stderr);
+  });
+
   test("finds the documents, kinds and tokens the parser finds in a chart's documents (fast-check)", () => {
     let read = 0;
     fc.assert(
@@ -318,6 +335,12 @@ metadata: &m
       // A flow collection: a `}` or `]` that closes none ends the document where it stands.
       "---\nkind: Service\nspec: {ports: [{port: 80}]}\n",
       "---\nspec:\n  k: }\nkind: Job\n",
+      // A flow collection on a line under an inline value: that line continues the value, and its `}` closes nothing.
+      'apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: x\n  labels:\n    note: hello\n      - {tier: "be"}\nkind: Service\n---\nkind: ConfigMap\ndata:\n  a: "x"\n',
+      "kind: Pod\nspec:\n  k: x\n    - {y: ''}\nkind: ConfigMap\n---\nq: 'x'\n",
+      "kind: ConfigMap\nspec:\n  k: x\n    - {y: ''}\n---\nq: 'x'\n",
+      // `kind` twice: the parser reads the document, and refuses it.
+      "kind: Job\nmetadata: {name: j}\nkind: ConfigMap\n",
       // The word `kind` anywhere but its own line: the parser looks, though no test has yet found a need to.
       "kind: ConfigMap\ndata:\n  x: |\n    kind: Job\n",
     ]) {

@@ -39,6 +39,47 @@ describe("inject's output, byte for byte", () => {
     });
   });
 
+  test("a Job with a second top-level kind, as a Kubernetes-valid quote across lines can make one, is refused, not passed through", async () => {
+    // Kubernetes reads the quote on to `# '` (kind: Job); the yaml package ends it at the line indented less and
+    // finds `kind: ConfigMap` after it. Read as a ConfigMap, the Job would have been written out un-injected.
+    const hidden = [
+      "apiVersion: batch/v1",
+      "kind: Job",
+      "spec:",
+      "  template:",
+      "    spec:",
+      "      restartPolicy: Never",
+      "      containers:",
+      "      - name: c",
+      "        image: busybox",
+      '        command: ["sh", "-c", "echo hi"]',
+      "metadata:",
+      "  name: j",
+      "  annotations:",
+      "    note: 'it",
+      "kind: ConfigMap",
+      "# '",
+      "",
+    ].join("\n");
+    const cases: [string, RegExp][] = [
+      [
+        hidden,
+        /^twice\.yaml: document 1 \(line 14\): not valid YAML: Missing closing 'quote; if its later lines are indented/,
+      ],
+      [
+        "kind: Job\nmetadata: {name: j}\nkind: ConfigMap\n",
+        /^twice\.yaml: document 1 \(line 3\): the key "kind" appears twice/,
+      ],
+    ];
+    for (const [input, message] of cases) {
+      await assert.rejects(injectStream(input, "twice.yaml", OPTIONS), (err: Error) => {
+        assert.ok(err instanceof InjectError, String(err));
+        assert.match(err.message, message);
+        return true;
+      });
+    }
+  });
+
   test("a Job after a document with an error at its top level keeps every byte between them", async () => {
     // The parser gives the second document's error (a `}` alone) before that document: the Job ends at the `---`.
     const input =
