@@ -14,6 +14,12 @@ import { fakeSidecars, K8S } from "../support/sidecars.js";
 const sidecar = fakeSidecars();
 const REPORT = { BUN_JSC_useConcurrentJIT: "false", BUN_JSC_reportCompileTimes: "true" };
 
+/** The two runs of `iqqq true` each check makes: a test's name, and whether a live sidecar is stopped. */
+const RUNS = [
+  ["not in Kubernetes", false],
+  ["stopping a live sidecar", true],
+] as const;
+
 /** `iqqq true` with `env`, not in Kubernetes or stopping a live sidecar (stopped once); its stderr. */
 async function iqqqTrue(env: Record<string, string>, live: boolean): Promise<string> {
   const istio = live ? await sidecar() : undefined;
@@ -27,10 +33,7 @@ async function iqqqTrue(env: Record<string, string>, live: boolean): Promise<str
 describe("the executable compiles nothing for `iqqq true`", {
   skip: !CLI_IS_COMPILED && "IQQQ_CLI is not the executable",
 }, () => {
-  for (const [name, live] of [
-    ["not in Kubernetes", false],
-    ["stopping a live sidecar", true],
-  ] as const) {
+  for (const [name, live] of RUNS) {
     test(name, async () => {
       const stderr = await iqqqTrue(REPORT, live);
       assert.doesNotMatch(stderr, /Optimized/, stderr);
@@ -70,10 +73,7 @@ function builtInsCompiled(dump: string): string[] {
 describe("the executable compiles none of its engine's JavaScript built-ins for `iqqq true`", {
   skip: !CLI_IS_COMPILED && "IQQQ_CLI is not the executable",
 }, () => {
-  for (const [name, live] of [
-    ["not in Kubernetes", false],
-    ["stopping a live sidecar", true],
-  ] as const) {
+  for (const [name, live] of RUNS) {
     test(name, async () => {
       const stderr = await iqqqTrue(DUMP, live);
       assert.match(stderr, /#[A-Za-z0-9]{6}:\[/, "no bytecode dump: BUN_JSC_dumpGeneratedBytecodes did nothing");
