@@ -16,8 +16,13 @@
 // network namespace or container:  node fake-sidecar.js [--kind K] [--port N]
 // [--ready-port N] [--host H] [--ready-after-ms N (or FAKE_READY_AFTER_MS)] [--stay]
 // It prints "listening PORT" once ready and one line per request to stdout, and
-// exits 0 after acknowledging /quitquitquit (unless --stay).
+// exits 0 after acknowledging /quitquitquit (unless --stay). With
+// FAKE_PROCESSES_AT_QUIT=1 it also prints, on receiving a quit request and before
+// answering it, "processes at quit: " and the name (comm) of every other process
+// it sees in /proc: in a pod with shareProcessNamespace, proof of what had ended
+// when the stop arrived, with no clock to compare.
 
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { pathToFileURL } from "node:url";
@@ -213,6 +218,18 @@ function isLoopbackAddress(address: string): boolean {
   return address.startsWith("127.") || address === "::1" || address.startsWith("::ffff:127.");
 }
 
+/** The comm of every process in /proc but this one (a process that ends while it is read is left out). */
+function otherProcesses(): string[] {
+  const names: string[] = [];
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    try {
+      names.push(readFileSync(`/proc/${pid}/comm`, "utf8").trim());
+    } catch {}
+  }
+  return names;
+}
+
 async function cli(argv: readonly string[]): Promise<void> {
   const flag = (name: string): string | undefined => {
     const i = argv.indexOf(name);
@@ -229,12 +246,18 @@ async function cli(argv: readonly string[]): Promise<void> {
   };
   const readyTimer = notReadyFor > 0 ? setTimeout(becomeReady, notReadyFor) : undefined;
   const ready = (): boolean => isReady;
+  const kind = (flag("--kind") ?? "istio") as SidecarKind;
   const common = {
-    kind: (flag("--kind") ?? "istio") as SidecarKind,
+    kind,
     ready,
     host: flag("--host") ?? "127.0.0.1",
     stayAfterQuit: argv.includes("--stay"),
-    onRequest: (r: RecordedRequest) => say(`request ${r.method} ${r.path}`),
+    onRequest: (r: RecordedRequest) => {
+      say(`request ${r.method} ${r.path}`);
+      if (process.env.FAKE_PROCESSES_AT_QUIT === "1" && r.path === KINDS[kind].quitPath) {
+        say(`processes at quit: ${otherProcesses().join(" ")}`);
+      }
+    },
   };
   const sidecar = await startFakeSidecar({ ...common, port: Number(flag("--port") ?? 0) });
   // pilot-agent answers readiness on its own port (15021) as well.
