@@ -174,8 +174,12 @@ export function describe(doc: unknown): string {
   return `${typeof doc.kind === "string" ? doc.kind : "(no kind)"}/${name}`;
 }
 
-/** Injects iqqq into one document, in place. Injecting twice changes nothing more. */
-export async function injectDocument(doc: unknown, options: InjectOptions): Promise<Outcome> {
+/**
+ * Injects iqqq into one document, in place. Injecting twice changes nothing more. `original`, if given, is
+ * the document as it was (an equal value, not the same object): whether anything changed is then read
+ * from it, and no copy of each pod is made for that (inject's stream keeps one anyway, for its writer).
+ */
+export async function injectDocument(doc: unknown, options: InjectOptions, original?: unknown): Promise<Outcome> {
   const what = describe(doc);
   const kind = isObj(doc) ? doc.kind : undefined;
   if (!mayHoldPodSpec(kind))
@@ -186,12 +190,13 @@ export async function injectDocument(doc: unknown, options: InjectOptions): Prom
   let changed = false;
   const warnings: string[] = [];
   for (const pod of pods) {
-    const before = copy(pod.holder as Value);
+    const before = original === undefined ? copy(pod.holder as Value) : undefined;
     const said =
       options.mode === "wrapper" ? await injectWrapper(pod, options, what) : await injectWatcher(pod, options, what);
     warnings.push(...said.map((w) => `${what}: ${w}`));
-    changed ||= !same(pod.holder, before);
+    if (before !== undefined) changed ||= !same(pod.holder, before);
   }
+  if (original !== undefined) changed = !same(doc, original);
   return { what, kind: changed ? "injected" : "unchanged", ...(warnings.length > 0 ? { warnings } : {}) };
 }
 

@@ -134,11 +134,13 @@ class Reader {
   ) {
     this.#at = first;
     this.shown = lines.slice();
-    this.#indent = lines.map((line) => {
+    // Loops here and in value() and the writer, not map() or entries(): see same() in value.ts.
+    this.#indent = [];
+    for (const line of lines) {
       let n = 0;
       while (line.charCodeAt(n) === 0x20) n++;
-      return n;
-    });
+      this.#indent.push(n);
+    }
   }
 
   root(): QMap {
@@ -150,7 +152,11 @@ class Reader {
 
   value(node: Node): Value {
     if (node.kind === "leaf") return this.#leaves.get(node) as Value;
-    if (node.kind === "seq") return node.items.map((item) => this.value(item));
+    if (node.kind === "seq") {
+      const items: Value[] = [];
+      for (const item of node.items) items.push(this.value(item));
+      return items;
+    }
     const out: { [key: string]: Value } = {};
     for (const pair of node.pairs) out[pair.key] = this.value(pair.value);
     return out;
@@ -381,7 +387,8 @@ function writer(
       const order = seqOrder(was, now);
       if (order === undefined) return false;
       const parts: string[] = [];
-      for (const [i, item] of order.entries()) {
+      for (let i = 0; i < order.length; i++) {
+        const item = order[i] as number;
         if (item >= 0 && !same(was[item], now[i])) return false;
         parts.push(item < 0 ? (fresh("flow", "", now[i] as Value, 0)[0] as string) : (items[item] as string));
       }
@@ -401,14 +408,15 @@ function writer(
           if (!edit(pair.value, a, b)) return false;
         }
       }
-      for (const [key, value] of Object.entries(now))
-        if (!Object.hasOwn(was, key)) out.push(...fresh("pair", key, value, node.column));
+      for (const key of Object.keys(now))
+        if (!Object.hasOwn(was, key)) out.push(...fresh("pair", key, now[key] as Value, node.column));
       return true;
     }
     if (!Array.isArray(was) || !Array.isArray(now)) return false;
     const order = seqOrder(was, now);
     if (order === undefined) return false;
-    for (const [i, item] of order.entries()) {
+    for (let i = 0; i < order.length; i++) {
+      const item = order[i] as number;
       if (item < 0) out.push(...fresh("item", "", now[i] as Value, node.column));
       else if (!edit(node.items[item] as Node, was[item] as Value, now[i] as Value)) return false;
     }

@@ -85,7 +85,7 @@ export async function injectSegments(
       let doc = quick === undefined ? parseSegment(text, segment, name) : undefined;
       const before = quick === undefined ? readValue(doc as Document, text, segment, name) : quick.value;
       const after = copy(before);
-      const outcome = await injectDocument(after, options);
+      const outcome = await injectDocument(after, options, before);
       if (outcome.kind === "skipped") {
         if (typeof after === "object" && after !== null) passed.push(describe(after));
         continue;

@@ -4,30 +4,45 @@
 /** A JSON value as Kubernetes decodes it; integers beyond 2^53 stay exact as bigint. */
 export type Value = null | boolean | number | bigint | string | Value[] | { [key: string]: Value };
 
-/** Deep equality of decoded values (bigint and NaN included). */
+/**
+ * Deep equality of decoded values (bigint and NaN included). Loops, not every(): with its optimising
+ * compilers held back (src/runtime/jit.ts) the executable runs JavaScriptCore's every() and map() as
+ * interpreted JavaScript, a call per element; this and copy() walk every node of every Job inject writes.
+ */
 export function same(a: unknown, b: unknown): boolean {
   if (a === b || (Number.isNaN(a) && Number.isNaN(b))) return true;
   if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => same(x, b[i]));
+  const array = Array.isArray(a);
+  if (array !== Array.isArray(b)) return false;
+  if (array) {
+    const x = a as unknown[];
+    const y = b as unknown[];
+    if (x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (!same(x[i], y[i])) return false;
+    return true;
+  }
   const ak = Object.keys(a);
-  const bk = Object.keys(b);
-  return (
-    ak.length === bk.length &&
-    ak.every((k) => Object.hasOwn(b, k) && same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
-  );
+  if (ak.length !== Object.keys(b).length) return false;
+  for (const k of ak) {
+    if (!Object.hasOwn(b, k) || !same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
+      return false;
+  }
+  return true;
 }
 
 /**
  * A deep copy of a decoded value. Not structuredClone: that goes through V8's
  * serializer, 10–11 µs per Job of bench/inject.ts's input where this takes
- * 1.5–1.7 µs (20,000 copies each, alternating), and inject copies each
- * document twice. A key `__proto__` stays an own key, as structuredClone
+ * 1.5–1.7 µs (20,000 copies each, alternating). A key `__proto__` stays an own key, as structuredClone
  * keeps it.
  */
 export function copy<T extends Value>(value: T): T {
   if (typeof value !== "object" || value === null) return value;
-  if (Array.isArray(value)) return value.map(copy) as T;
+  if (Array.isArray(value)) {
+    const out: Value[] = [];
+    for (let i = 0; i < value.length; i++) out[i] = copy(value[i] as Value);
+    return out as T;
+  }
   const out: { [key: string]: Value } = {};
   for (const key of Object.keys(value)) {
     const v = copy((value as { [key: string]: Value })[key] as Value);

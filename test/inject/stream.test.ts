@@ -31,6 +31,18 @@ describe("inject's output, byte for byte", () => {
     assert.equal(digest, "ef8145b0fe59d60c9bdefee72d573cced550620ab9c8a23cc35c863e3e391a82");
   });
 
+  test("an injected Job injected again passes through as written, however it is written", async () => {
+    // Written differently from the package's style, as a person might (a comment after a value, spaced
+    // apart; CRLF): inject has nothing to change, so nothing of it is rewritten, on either reader.
+    const once = (await injectStream(jobStream(1).split("---").slice(0, 3).join("---"), "a.yaml", OPTIONS)).text;
+    const restyled = once.replace("apiVersion: batch/v1\n", "apiVersion: batch/v1    # spaced apart\n");
+    assert.notEqual(restyled, once);
+    for (const text of [restyled, restyled.replaceAll("\n", "\r\n")]) {
+      const again = await injectStream(text, "a.yaml", OPTIONS);
+      assert.equal(again.text, text);
+    }
+  });
+
   test("a document whose kind the parser cannot resolve is refused with its line, not an internal error", async () => {
     await assert.rejects(injectStream("---\nkind: ConfigMap\n,x: 1\n", "bad.yaml", OPTIONS), (err: Error) => {
       assert.ok(err instanceof InjectError, String(err));
