@@ -31,8 +31,13 @@ export async function injectCommand(args: readonly string[], env: Env, io: Io): 
     io.stderr(noImage("inject"));
     return EXIT.USAGE;
   }
+  const files = parsed.files.length > 0 ? parsed.files : ["-"];
+  // Under Bun, a long enough input starts the run again without JavaScriptCore's DFG compiler, before a byte is read
+  // (runtime/jit.ts).
+  const jit = await import("../runtime/jit.js");
+  jit.restartWithoutDfg(files.map(sizeOf));
   const inputs: { name: string; text: string }[] = [];
-  for (const file of parsed.files.length > 0 ? parsed.files : ["-"]) {
+  for (const file of files) {
     try {
       inputs.push({ name: file === "-" ? "stdin" : file, text: await readInput(file) });
     } catch (err) {
@@ -43,9 +48,7 @@ export async function injectCommand(args: readonly string[], env: Env, io: Io): 
     }
   }
   // A stream of a chart's size is done before the optimising compilers would repay their cost (runtime/jit.ts).
-  const short = (await import("../runtime/jit.js")).holdOptimisingCompilers(
-    inputs.reduce((n, i) => n + i.text.length, 0),
-  );
+  const short = jit.holdOptimisingCompilers(inputs.reduce((n, i) => n + i.text.length, 0));
   const { injectStream } = await import("../inject/stream.js");
   // Each document is garbage once written: a young generation left at its first size holds less of it
   // (Node); a short run collects it as it goes (Bun).
@@ -131,6 +134,17 @@ function summary(kinds: readonly string[]): string {
  * non-blocking (EAGAIN), or a slow writer: read until end of file, waiting
  * for data when there is none yet, rather than readFileSync's one attempt.
  */
+/** A regular file's size in bytes; undefined for a pipe, a terminal, or what cannot be read (reading it says why). */
+function sizeOf(file: string): number | undefined {
+  try {
+    const fs = builtin("node:fs");
+    const stat = file === "-" ? fs.fstatSync(0) : fs.statSync(file);
+    return stat.isFile() ? stat.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function readInput(file: string): Promise<string> {
   const fs = builtin("node:fs");
   if (file !== "-") return fs.readFileSync(file, "utf8");

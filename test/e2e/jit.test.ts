@@ -5,10 +5,17 @@
 // row, and node:fs left unbuilt on the stop path, keep `iqqq true` at zero,
 // with a sidecar to stop and without. Compilation is made synchronous so that
 // none can finish after the exit unseen. The Node bundle has no such switch.
+// Last, inject's restart without the DFG.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
-import { CLI_IS_COMPILED, runCli } from "../support/cli.js";
+import { NO_DFG_VARIABLE, RESTART_FROM_BYTES } from "../../src/runtime/jit.js";
+import { CLI_IS_COMPILED, collect, runCli, startCli } from "../support/cli.js";
+import { jobStream } from "../support/job-stream.js";
 import { fakeSidecars, K8S } from "../support/sidecars.js";
 
 const sidecar = fakeSidecars();
@@ -80,4 +87,44 @@ describe("the executable compiles none of its engine's JavaScript built-ins for 
       assert.deepEqual(builtInsCompiled(stderr), []);
     });
   }
+});
+
+// iqqq inject on an input that repays it restarts the executable without JavaScriptCore's DFG compiler
+// (src/runtime/jit.ts): the same process, by execve(2). Seen from outside, as /proc shows it: the process
+// the test started has the variable in its environment, which only an execve can have put there. A pipe
+// held open after the file keeps it waiting, restarted or not, until the test has looked.
+describe("inject on the executable restarts without the DFG for an input that repays it", {
+  skip: !CLI_IS_COMPILED && "IQQQ_CLI is not the executable",
+}, () => {
+  test("a file over RESTART_FROM_BYTES, then stdin: the same pid runs on with the variable, the output as without it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "iqqq-jit-"));
+    const file = join(dir, "jobs.yaml");
+    const text = jobStream(250);
+    assert.ok(text.length >= RESTART_FROM_BYTES, `${text.length} bytes`);
+    await writeFile(file, text);
+    const args = ["inject", "--image", "registry.example/iqqq:1.0", file, "-"];
+    const child = startCli(args);
+    const environ = (): string => {
+      try {
+        return readFileSync(`/proc/${child.pid}/environ`, "utf8");
+      } catch {
+        return "";
+      }
+    };
+    const end = Date.now() + 30_000;
+    while (!environ().split("\0").includes(`${NO_DFG_VARIABLE}=0`) && Date.now() < end) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const restarted = environ().split("\0").includes(`${NO_DFG_VARIABLE}=0`);
+    const job = jobStream(1);
+    child.stdin?.end(job);
+    const r = await collect(child, { timeoutMs: 60_000 });
+    assert.ok(restarted, `no ${NO_DFG_VARIABLE}=0 in the environment of pid ${child.pid} within 30 s`);
+    assert.equal(r.status, 0, r.stderr);
+    // The user's own setting stands (no restart), and gives the same bytes.
+    const held = await runCli(args, { input: job, env: { [NO_DFG_VARIABLE]: "1" }, timeoutMs: 60_000 });
+    assert.equal(held.status, 0, held.stderr);
+    assert.equal(r.stdout.toString(), held.stdout.toString());
+    assert.match(r.stdout.toString(), /iqqq/);
+  });
 });
