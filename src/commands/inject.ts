@@ -35,7 +35,7 @@ export async function injectCommand(args: readonly string[], env: Env, io: Io): 
   // Under Bun, a long enough input starts the run again without JavaScriptCore's DFG compiler, before a byte is read
   // (runtime/jit.ts).
   const jit = await import("../runtime/jit.js");
-  jit.restartWithoutDfg(files.map(sizeOf));
+  jit.restartWithoutDfg(files);
   const inputs: { name: string; text: string }[] = [];
   for (const file of files) {
     try {
@@ -134,17 +134,6 @@ function summary(kinds: readonly string[]): string {
  * non-blocking (EAGAIN), or a slow writer: read until end of file, waiting
  * for data when there is none yet, rather than readFileSync's one attempt.
  */
-/** A regular file's size in bytes; undefined for a pipe, a terminal, or what cannot be read (reading it says why). */
-function sizeOf(file: string): number | undefined {
-  try {
-    const fs = builtin("node:fs");
-    const stat = file === "-" ? fs.fstatSync(0) : fs.statSync(file);
-    return stat.isFile() ? stat.size : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 async function readInput(file: string): Promise<string> {
   const fs = builtin("node:fs");
   if (file !== "-") return fs.readFileSync(file, "utf8");

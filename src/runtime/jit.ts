@@ -22,14 +22,16 @@
 //   16.2x). JavaScriptCore reads that option
 //   from the environment as it starts, so a run restarts itself with it
 //   (restartWithoutDfg): before it has read anything, with execve(2), which
-//   keeps its pid, open files and arguments. Its cost, a second start of the
+//   keeps its pid, its arguments, and its stdin, stdout and stderr (Bun
+//   closes every other descriptor on it). Its cost, a second start of the
 //   executable, about 18 ms, is repaid from about 256 KiB of input (12-20
 //   alternating rounds per size: 200 Jobs, 233 KiB, 6 ms less wall time and
 //   8 ms more CPU; 400 Jobs, 460 KiB, 46 ms and 26 ms less; 1,000 Jobs, 177
-//   ms and 153 ms less), so only inputs of a known size from RESTART_FROM_BYTES
+//   ms and 153 ms less), so only inputs of known sizes from RESTART_FROM_BYTES
 //   to HOLD_BELOW_CHARS restart. A pipe's length is not known before it is
-//   read, and what is read cannot be read again after execve: a stream on
-//   stdin runs as it is, held. Over HOLD_BELOW_CHARS the DFG stays: at 10,000
+//   read, and what is read cannot be read again after execve: a run with a
+//   stream on stdin (or a pipe among its files) goes on as it is, held. Over
+//   HOLD_BELOW_CHARS the DFG stays: at 10,000
 //   Jobs (12 MB) a run without it took the same CPU time (5.3 s against 5.2)
 //   but 5.2 s of wall time against 3.1 on two cores, where the DFG compiles on
 //   the second.
@@ -55,56 +57,97 @@ export const NO_DFG_VARIABLE = "BUN_JSC_useDFGJIT";
 /** process.execve, from Bun 1.4 and Node 23.11: replaces this process with `file`. */
 type Execve = (file: string, args: readonly string[], env: Record<string, string | undefined>) => void;
 
-/** What restartWithoutDfg needs to know of this process. */
+/** What restartPlan needs to know of this process. */
 export interface Process {
   readonly bun: boolean;
   readonly execve: Execve | undefined;
-  readonly execPath: string;
   readonly argv0: string;
   readonly argv: readonly string[];
-  readonly execArgv: readonly string[];
   readonly env: Record<string, string | undefined>;
 }
 
 /**
- * How a short run under Bun restarts itself without the DFG: the file, arguments and environment for
- * execve(2), or undefined where it runs on: under Node; the variable already set, by an earlier restart or
- * by the user; inputs whose known sizes (in bytes; a pipe's is not known, and counts as none) come to less
- * than RESTART_FROM_BYTES, or to HOLD_BELOW_CHARS or more.
+ * How a run restarts itself without the DFG: the file, arguments and environment for execve(2), or
+ * undefined where it runs on. It restarts only as the compiled executable, whose arguments are exactly
+ * argv0 and what follows its embedded module (argv[1], "/$bunfs/root/…"); `bun iqqq.mjs` has Bun's own
+ * options (execArgv, BUN_OPTIONS) around it, some of which, such as --cwd or --preload, would apply twice.
+ * Not with the variable already set (by an earlier restart, or by the user: their choice stands), and
+ * only for inputs whose sizes are all known (a pipe's is not, before it is read; see inputSizes) and come
+ * to RESTART_FROM_BYTES or more and less than HOLD_BELOW_CHARS.
+ * The file is /proc/self/exe: the running executable's own inode, even if its path was since replaced or
+ * removed.
  */
 export function restartPlan(
   sizes: readonly (number | undefined)[],
   p: Process,
 ): { file: string; args: string[]; env: Record<string, string | undefined> } | undefined {
   if (!p.bun || p.execve === undefined || p.env[NO_DFG_VARIABLE] !== undefined) return undefined;
-  let known = 0;
-  for (const size of sizes) known += size ?? 0;
-  if (known < RESTART_FROM_BYTES || known >= HOLD_BELOW_CHARS) return undefined;
-  // A compiled executable has its embedded module as argv[1] ("/$bunfs/root/…"), and its own arguments after it;
-  // `bun iqqq.mjs` has the script there, after Bun's own options.
-  const compiled = p.argv[1]?.startsWith("/$bunfs/") ?? false;
-  const args = compiled ? [p.argv0, ...p.argv.slice(2)] : [p.argv0, ...p.execArgv, ...p.argv.slice(1)];
-  return { file: p.execPath, args, env: { ...p.env, [NO_DFG_VARIABLE]: "0" } };
+  if (!(p.argv[1]?.startsWith("/$bunfs/") ?? false)) return undefined;
+  let total = 0;
+  for (const size of sizes) {
+    if (size === undefined) return undefined;
+    total += size;
+  }
+  if (total < RESTART_FROM_BYTES || total >= HOLD_BELOW_CHARS) return undefined;
+  return { file: "/proc/self/exe", args: [p.argv0, ...p.argv.slice(2)], env: { ...p.env, [NO_DFG_VARIABLE]: "0" } };
 }
 
 /**
- * Under Bun, for an input that repays it (restartPlan): replaces this process with itself started without
- * the DFG.
- * To be called before anything is read or written. Returns if it did not (an execve that failed included:
- * the run goes on as it is, with the thresholds held).
+ * Each input's size in bytes, where it is a regular file that the restart keeps: undefined for stdin
+ * that is not a regular file, a pipe (`<(…)` included), anything that cannot be read (reading it later
+ * says why), and a file this process already has open on a descriptor above 2 (`/dev/fd/3` with `3<file`,
+ * however named): execve keeps stdin, stdout and stderr, but Bun closes every other descriptor on it.
  */
-export function restartWithoutDfg(sizes: readonly (number | undefined)[]): void {
+export function inputSizes(files: readonly string[]): (number | undefined)[] {
+  const fs = builtin("node:fs");
+  let inherited: Set<string> | undefined;
+  const open = (): Set<string> => {
+    const out = new Set<string>();
+    try {
+      for (const fd of fs.readdirSync("/proc/self/fd")) {
+        if (Number(fd) <= 2) continue;
+        try {
+          const s = fs.statSync(`/proc/self/fd/${fd}`);
+          out.add(`${s.dev}:${s.ino}`);
+        } catch {}
+      }
+    } catch {}
+    return out;
+  };
+  return files.map((file) => {
+    try {
+      const s = file === "-" ? fs.fstatSync(0) : fs.statSync(file);
+      if (!s.isFile()) return undefined;
+      inherited ??= open();
+      return inherited.has(`${s.dev}:${s.ino}`) ? undefined : s.size;
+    } catch {
+      return undefined;
+    }
+  });
+}
+
+/**
+ * For an input that repays it (restartPlan, inputSizes), replaces this process with itself started
+ * without the DFG. To be called before anything is read or written. Returns if it did not: an execve that
+ * failed too, after which the run goes on as it is, held. Bun warns of process.execve as experimental when
+ * it is first called, which only a failed call would leave time to print: that one warning is dropped.
+ */
+export function restartWithoutDfg(files: readonly string[]): void {
   const execve = (process as { execve?: Execve }).execve;
-  const plan = restartPlan(sizes, {
+  const plan = restartPlan(inputSizes(files), {
     bun: (globalThis as { Bun?: unknown }).Bun !== undefined,
     execve,
-    execPath: process.execPath,
     argv0: process.argv0,
     argv: process.argv,
-    execArgv: process.execArgv,
     env: process.env,
   });
-  if (plan === undefined || execve === undefined) return;
+  if (plan === undefined) return;
+  const listeners = process.listeners("warning");
+  process.removeAllListeners("warning");
+  process.on("warning", (warning) => {
+    if (warning.name === "ExperimentalWarning" && warning.message.includes("process.execve")) return;
+    for (const listener of listeners) listener(warning);
+  });
   try {
     (process as unknown as { execve: Execve }).execve(plan.file, plan.args, plan.env);
   } catch {}

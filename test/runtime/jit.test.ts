@@ -5,10 +5,19 @@
 // restartPlan(), below them.
 
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { closeSync, existsSync, mkdtempSync, openSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
-import { HOLD_BELOW_CHARS, NO_DFG_VARIABLE, RESTART_FROM_BYTES, restartPlan } from "../../src/runtime/jit.js";
+import { prepareBuiltins } from "../../src/runtime/builtins.js";
+import {
+  HOLD_BELOW_CHARS,
+  inputSizes,
+  NO_DFG_VARIABLE,
+  RESTART_FROM_BYTES,
+  restartPlan,
+} from "../../src/runtime/jit.js";
 import { ROOT } from "../support/cli.js";
 
 const JIT = new URL("../../src/runtime/jit.js", import.meta.url).href;
@@ -60,60 +69,65 @@ test("Bun: an input below HOLD_BELOW_CHARS holds the DFG back; one at the limit 
   assert.deepEqual(optimisedAfterHold("bun", HOLD_BELOW_CHARS), { held: false, optimised: true });
 });
 
-// restartPlan(): which runs restart under Bun without the DFG, and with what arguments. The restart itself,
-// execve(2) on the executable, is test/e2e/jit.test.ts's.
+// restartPlan(): which runs restart under Bun without the DFG, and with what arguments; inputSizes(): what
+// counts as a known size. The restart itself, execve(2) on the executable, is test/e2e/jit.test.ts's.
 const EXE = {
   bun: true,
   execve: () => {},
-  execPath: "/usr/local/bin/iqqq",
   argv0: "iqqq",
   argv: ["bun", "/$bunfs/root/iqqq-linux-x64", "inject", "--image", "r/i:1", "a.yaml"],
-  execArgv: [],
   env: { PATH: "/usr/bin", HOME: "/root" },
 };
 
-test("restartPlan: only inputs of a known size from RESTART_FROM_BYTES to below HOLD_BELOW_CHARS restart", () => {
+test("restartPlan: only inputs all of known size, from RESTART_FROM_BYTES to below HOLD_BELOW_CHARS, restart", () => {
   const restarts = (sizes: (number | undefined)[]) => restartPlan(sizes, EXE) !== undefined;
   assert.equal(restarts([RESTART_FROM_BYTES - 1]), false);
   assert.equal(restarts([RESTART_FROM_BYTES]), true);
   assert.equal(restarts([HOLD_BELOW_CHARS - 1]), true);
   assert.equal(restarts([HOLD_BELOW_CHARS]), false);
-  // Sizes add up; a pipe's (undefined) counts as none.
   assert.equal(restarts([RESTART_FROM_BYTES / 2, RESTART_FROM_BYTES / 2]), true);
+  // A pipe's size (undefined) is not known until it is read, and it may be of any length.
   assert.equal(restarts([undefined]), false);
-  assert.equal(restarts([undefined, RESTART_FROM_BYTES]), true);
-  assert.equal(restarts([HOLD_BELOW_CHARS - 1, 1, undefined]), false);
+  assert.equal(restarts([RESTART_FROM_BYTES, undefined]), false);
 });
 
-test("restartPlan: never under Node, without process.execve, or with the variable already set", () => {
+test("restartPlan: only as the compiled executable, with process.execve, and without the variable set", () => {
   const size = [RESTART_FROM_BYTES];
   assert.equal(restartPlan(size, { ...EXE, bun: false }), undefined);
   assert.equal(restartPlan(size, { ...EXE, execve: undefined }), undefined);
+  // `bun --cwd sub iqqq.mjs …`: Bun's own options would apply twice.
+  assert.equal(
+    restartPlan(size, { ...EXE, argv: ["/usr/bin/bun", "/opt/dist/iqqq.mjs", "inject", "a.yaml"] }),
+    undefined,
+  );
   // Set by the restart itself (no second one), or by the user (their choice stands, "1" included).
   assert.equal(restartPlan(size, { ...EXE, env: { ...EXE.env, [NO_DFG_VARIABLE]: "0" } }), undefined);
   assert.equal(restartPlan(size, { ...EXE, env: { ...EXE.env, [NO_DFG_VARIABLE]: "1" } }), undefined);
 });
 
-test("restartPlan: the same program, arguments and environment, and the variable", () => {
-  // The executable: its embedded module (argv[1]) is not an argument; the name it was invoked under is argv[0].
+test("restartPlan: the running executable, the same arguments and environment, and the variable", () => {
+  // Its embedded module (argv[1]) is not an argument; the name it was invoked under is argv[0].
   assert.deepEqual(restartPlan([RESTART_FROM_BYTES], EXE), {
-    file: "/usr/local/bin/iqqq",
+    file: "/proc/self/exe",
     args: ["iqqq", "inject", "--image", "r/i:1", "a.yaml"],
     env: { PATH: "/usr/bin", HOME: "/root", [NO_DFG_VARIABLE]: "0" },
   });
-  // `bun --smol dist/iqqq.mjs inject`: Bun's own options, then the script.
-  const script = {
-    ...EXE,
-    execPath: "/usr/bin/bun",
-    argv0: "bun",
-    argv: ["/usr/bin/bun", "/opt/dist/iqqq.mjs", "inject", "-"],
-    execArgv: ["--smol"],
-  };
-  assert.deepEqual(restartPlan([RESTART_FROM_BYTES], script)?.args, [
-    "bun",
-    "--smol",
-    "/opt/dist/iqqq.mjs",
-    "inject",
-    "-",
-  ]);
+});
+
+test("inputSizes: a regular file's size; none for a pipe, a missing file, or a file open on a descriptor above 2", async () => {
+  await prepareBuiltins();
+  const dir = mkdtempSync(join(tmpdir(), "iqqq-sizes-"));
+  const file = join(dir, "a.yaml");
+  writeFileSync(file, "x".repeat(1000));
+  assert.deepEqual(inputSizes([file, join(dir, "missing.yaml")]), [1000, undefined]);
+  // A descriptor this process has open on the file: execve would close it (the path may name it, /dev/fd/N).
+  const fd = openSync(file, "r");
+  try {
+    assert.deepEqual(inputSizes([file, `/dev/fd/${fd}`]), [undefined, undefined]);
+  } finally {
+    closeSync(fd);
+  }
+  const fifo = join(dir, "fifo");
+  execFileSync("mkfifo", [fifo]);
+  assert.deepEqual(inputSizes([fifo]), [undefined]);
 });
