@@ -19,11 +19,11 @@
 //   alternating rounds here, the variable set by a shell): held, 0.78 s of
 //   wall time and 0.80 s of CPU; without the DFG, 0.63 s and 0.67 s. Peak
 //   RSS 55.5 and 60.2 MB (3 runs each; the growth over one Job 13.1x and
-//   16.2x). JavaScriptCore reads that option
-//   from the environment as it starts, so a run restarts itself with it
-//   (restartWithoutDfg): before it has read anything, with execve(2), which
-//   keeps its pid, its arguments, and its stdin, stdout and stderr (Bun
-//   closes every other descriptor on it). Its cost, a second start of the
+//   16.2x). JavaScriptCore reads that option from the environment as it
+//   starts, so a run restarts itself with it (restartWithoutDfg): before it
+//   has read anything, with execve(2), which keeps its pid, its arguments,
+//   and its stdin, stdout and stderr (Bun closes every other descriptor on
+//   it). Its cost, a second start of the
 //   executable, about 18 ms, is repaid from about 256 KiB of input (12-20
 //   alternating rounds per size: 200 Jobs, 233 KiB, 6 ms less wall time and
 //   8 ms more CPU; 400 Jobs, 460 KiB, 46 ms and 26 ms less; 1,000 Jobs, 177
@@ -31,10 +31,9 @@
 //   to HOLD_BELOW_CHARS restart. A pipe's length is not known before it is
 //   read, and what is read cannot be read again after execve: a run with a
 //   stream on stdin (or a pipe among its files) goes on as it is, held. Over
-//   HOLD_BELOW_CHARS the DFG stays: at 10,000
-//   Jobs (12 MB) a run without it took the same CPU time (5.3 s against 5.2)
-//   but 5.2 s of wall time against 3.1 on two cores, where the DFG compiles on
-//   the second.
+//   HOLD_BELOW_CHARS the DFG stays: at 10,000 Jobs (12 MB) a run without it
+//   took the same CPU time (5.3 s against 5.2) but 5.2 s of wall time against
+//   3.1 on two cores, where the DFG compiles on the second.
 // Larger inputs keep each runtime's own policy: Node's TurboFan pays for
 // itself somewhere between 2,000 Jobs (2.4 MB: 1.15 s with it, 0.97-1.25 s
 // without) and 3,000 (3.6 MB: 1.18-1.44 s against 1.64-1.85 s; 10,000:
@@ -73,18 +72,19 @@ export interface Process {
  * options (execArgv, BUN_OPTIONS) around it, some of which, such as --cwd or --preload, would apply twice.
  * Not with the variable already set (by an earlier restart, or by the user: their choice stands), and
  * only for inputs whose sizes are all known (a pipe's is not, before it is read; see inputSizes) and come
- * to RESTART_FROM_BYTES or more and less than HOLD_BELOW_CHARS.
+ * to RESTART_FROM_BYTES or more and less than HOLD_BELOW_CHARS. The sizes are asked for last, so that a
+ * run that cannot restart (the Node bundle, every time) looks at no file for it.
  * The file is /proc/self/exe: the running executable's own inode, even if its path was since replaced or
  * removed.
  */
 export function restartPlan(
-  sizes: readonly (number | undefined)[],
   p: Process,
+  sizes: () => readonly (number | undefined)[],
 ): { file: string; args: string[]; env: Record<string, string | undefined> } | undefined {
   if (!p.bun || p.execve === undefined || p.env[NO_DFG_VARIABLE] !== undefined) return undefined;
   if (!(p.argv[1]?.startsWith("/$bunfs/") ?? false)) return undefined;
   let total = 0;
-  for (const size of sizes) {
+  for (const size of sizes()) {
     if (size === undefined) return undefined;
     total += size;
   }
@@ -134,13 +134,16 @@ export function inputSizes(files: readonly string[]): (number | undefined)[] {
  */
 export function restartWithoutDfg(files: readonly string[]): void {
   const execve = (process as { execve?: Execve }).execve;
-  const plan = restartPlan(inputSizes(files), {
-    bun: (globalThis as { Bun?: unknown }).Bun !== undefined,
-    execve,
-    argv0: process.argv0,
-    argv: process.argv,
-    env: process.env,
-  });
+  const plan = restartPlan(
+    {
+      bun: (globalThis as { Bun?: unknown }).Bun !== undefined,
+      execve,
+      argv0: process.argv0,
+      argv: process.argv,
+      env: process.env,
+    },
+    () => inputSizes(files),
+  );
   if (plan === undefined) return;
   const listeners = process.listeners("warning");
   process.removeAllListeners("warning");

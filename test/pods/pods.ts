@@ -385,7 +385,6 @@ interface Play {
 
 interface Ended {
   outcome: Outcome;
-  finished: Record<string, number | undefined>;
 }
 
 async function play(p: Play): Promise<Ended> {
@@ -447,7 +446,7 @@ async function play(p: Play): Promise<Ended> {
       stamped,
     };
     table.push(outcome);
-    return { outcome, finished };
+    return { outcome };
   } finally {
     podman(["kube", "down", file], { allowFail: true, timeoutMs: 60_000 });
     podman(["pod", "rm", "-f", "-t", "0", pod], { allowFail: true });

@@ -80,7 +80,7 @@ const EXE = {
 };
 
 test("restartPlan: only inputs all of known size, from RESTART_FROM_BYTES to below HOLD_BELOW_CHARS, restart", () => {
-  const restarts = (sizes: (number | undefined)[]) => restartPlan(sizes, EXE) !== undefined;
+  const restarts = (sizes: (number | undefined)[]) => restartPlan(EXE, () => sizes) !== undefined;
   assert.equal(restarts([RESTART_FROM_BYTES - 1]), false);
   assert.equal(restarts([RESTART_FROM_BYTES]), true);
   assert.equal(restarts([HOLD_BELOW_CHARS - 1]), true);
@@ -93,25 +93,47 @@ test("restartPlan: only inputs all of known size, from RESTART_FROM_BYTES to bel
 
 test("restartPlan: only as the compiled executable, with process.execve, and without the variable set", () => {
   const size = [RESTART_FROM_BYTES];
-  assert.equal(restartPlan(size, { ...EXE, bun: false }), undefined);
-  assert.equal(restartPlan(size, { ...EXE, execve: undefined }), undefined);
+  assert.equal(
+    restartPlan({ ...EXE, bun: false }, () => size),
+    undefined,
+  );
+  // Nor does it look at the files then: the Node bundle never stats them for this.
+  let asked = false;
+  restartPlan({ ...EXE, bun: false }, () => {
+    asked = true;
+    return size;
+  });
+  assert.equal(asked, false);
+  assert.equal(
+    restartPlan({ ...EXE, execve: undefined }, () => size),
+    undefined,
+  );
   // `bun --cwd sub iqqq.mjs …`: Bun's own options would apply twice.
   assert.equal(
-    restartPlan(size, { ...EXE, argv: ["/usr/bin/bun", "/opt/dist/iqqq.mjs", "inject", "a.yaml"] }),
+    restartPlan({ ...EXE, argv: ["/usr/bin/bun", "/opt/dist/iqqq.mjs", "inject", "a.yaml"] }, () => size),
     undefined,
   );
   // Set by the restart itself (no second one), or by the user (their choice stands, "1" included).
-  assert.equal(restartPlan(size, { ...EXE, env: { ...EXE.env, [NO_DFG_VARIABLE]: "0" } }), undefined);
-  assert.equal(restartPlan(size, { ...EXE, env: { ...EXE.env, [NO_DFG_VARIABLE]: "1" } }), undefined);
+  assert.equal(
+    restartPlan({ ...EXE, env: { ...EXE.env, [NO_DFG_VARIABLE]: "0" } }, () => size),
+    undefined,
+  );
+  assert.equal(
+    restartPlan({ ...EXE, env: { ...EXE.env, [NO_DFG_VARIABLE]: "1" } }, () => size),
+    undefined,
+  );
 });
 
 test("restartPlan: the running executable, the same arguments and environment, and the variable", () => {
   // Its embedded module (argv[1]) is not an argument; the name it was invoked under is argv[0].
-  assert.deepEqual(restartPlan([RESTART_FROM_BYTES], EXE), {
-    file: "/proc/self/exe",
-    args: ["iqqq", "inject", "--image", "r/i:1", "a.yaml"],
-    env: { PATH: "/usr/bin", HOME: "/root", [NO_DFG_VARIABLE]: "0" },
-  });
+  assert.deepEqual(
+    restartPlan(EXE, () => [RESTART_FROM_BYTES]),
+    {
+      file: "/proc/self/exe",
+      args: ["iqqq", "inject", "--image", "r/i:1", "a.yaml"],
+      env: { PATH: "/usr/bin", HOME: "/root", [NO_DFG_VARIABLE]: "0" },
+    },
+  );
 });
 
 test("inputSizes: a regular file's size; none for a pipe, a missing file, or a file open on a descriptor above 2", async () => {

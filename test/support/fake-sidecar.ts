@@ -22,10 +22,11 @@
 // it sees in /proc: in a pod with shareProcessNamespace, proof of what had ended
 // when the stop arrived, with no clock to compare.
 
-import { readdirSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { pathToFileURL } from "node:url";
+import { listPids, readStat } from "../../src/proc/read.js";
+import { prepareBuiltins } from "../../src/runtime/builtins.js";
 import { type HttpKind, type HttpSidecar, SIDECARS } from "../../src/sidecar/catalogue.js";
 
 /** What the sidecar does with one POST /quitquitquit. */
@@ -221,16 +222,15 @@ function isLoopbackAddress(address: string): boolean {
 /** The comm of every process in /proc but this one (a process that ends while it is read is left out). */
 function otherProcesses(): string[] {
   const names: string[] = [];
-  for (const pid of readdirSync("/proc")) {
-    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
-    try {
-      names.push(readFileSync(`/proc/${pid}/comm`, "utf8").trim());
-    } catch {}
+  for (const pid of listPids("/proc")) {
+    const stat = pid === process.pid ? undefined : readStat("/proc", pid);
+    if (stat !== undefined) names.push(stat.comm);
   }
   return names;
 }
 
 async function cli(argv: readonly string[]): Promise<void> {
+  await prepareBuiltins(); // for src/proc/read.ts (FAKE_PROCESSES_AT_QUIT)
   const flag = (name: string): string | undefined => {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
