@@ -5,11 +5,12 @@
 
 import type { ClientRequest, IncomingMessage } from "node:http";
 import type { LookupFunction } from "node:net";
+import { isDigits } from "../config/values.js";
 import { builtin } from "../runtime/builtins.js";
 import { VERSION } from "../version.js";
 import type { Answer, HeaderFields, RequestOptions } from "./answer.js";
 import { BROKEN } from "./broken.js";
-import { exchange, isDigits } from "./http1.js";
+import { exchange } from "./http1.js";
 import type { Address } from "./resolve.js";
 
 export type { Answer, RequestOptions };
