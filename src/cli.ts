@@ -21,17 +21,20 @@ const invokedPath = process.argv[1]?.startsWith("/$bunfs/") ? process.argv0 : pr
 const base = (invokedPath ?? "iqqq").slice((invokedPath ?? "").lastIndexOf("/") + 1);
 const invokedAs = base.endsWith(".mjs") ? base.slice(0, -4) : base.endsWith(".js") ? base.slice(0, -3) : base;
 
+// Started within this module's evaluation, not from a promise's callback, when
+// no built-in has to be prepared first: one turn from start to the program's
+// spawn (no gain that whole runs resolve: docs/performance-notes.md).
+const run = () => main(process.argv.slice(2), process.env, { stdout: output, stderr: log, invokedAs });
 keepStdioBlocking();
-prepareBuiltins()
-  .then(() => main(process.argv.slice(2), process.env, { stdout: output, stderr: log, invokedAs }))
-  .then(
-    (status) => process.exit(status),
-    (err: unknown) => {
-      if (err instanceof OutputError) {
-        writeAll(2, `iqqq: error: ${err.message}; the output is incomplete\n`);
-        process.exit(EXIT.IO_ERROR);
-      }
-      writeAll(2, `iqqq: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
-      process.exit(EXIT.INTERNAL);
-    },
-  );
+const preparing = prepareBuiltins();
+(preparing === undefined ? run() : preparing.then(run)).then(
+  (status) => process.exit(status),
+  (err: unknown) => {
+    if (err instanceof OutputError) {
+      writeAll(2, `iqqq: error: ${err.message}; the output is incomplete\n`);
+      process.exit(EXIT.IO_ERROR);
+    }
+    writeAll(2, `iqqq: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(EXIT.INTERNAL);
+  },
+);

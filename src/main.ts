@@ -177,7 +177,9 @@ async function wrap(config: Config, program: Program, plugins: PluginHost, log: 
       if (waited.kind === "timeout")
         log.warn("the sidecar was not ready within WAIT_FOR_ENVOY_TIMEOUT: starting the program anyway");
     }
-    await plugins.run("beforeStart", { program: { file: program.file, args: program.args } });
+    // No await without plugins: the program starts in the same turn as iqqq (cli.ts says why).
+    if (plugins !== NO_PLUGINS)
+      await plugins.run("beforeStart", { program: { file: program.file, args: program.args } });
     // Started again by the kubelet (restartPolicy OnFailure): this member is running, not finished.
     if (config.group !== undefined) (await import("./pod/group.js")).clearRecord(config.group, log);
     const started = Date.now();

@@ -51,7 +51,14 @@ export function builtinModule(id: string): unknown {
   return load(id.startsWith("node:") ? id : `node:${id}`);
 }
 
-/** For Node before 20.16, which has no process.getBuiltinModule: the bin awaits this once, first. */
-export async function prepareBuiltins(): Promise<void> {
-  if (load === undefined) load = (await import("node:module")).createRequire(import.meta.url);
+/**
+ * For Node before 20.16, which has no process.getBuiltinModule: the bin awaits
+ * this once, first. Undefined when there is nothing to wait for (Bun, Node
+ * 20.16 and later): the bin then starts at once (cli.ts says why).
+ */
+export function prepareBuiltins(): Promise<void> | undefined {
+  if (load !== undefined) return undefined;
+  return import("node:module").then((m) => {
+    load = m.createRequire(import.meta.url);
+  });
 }
