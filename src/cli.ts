@@ -23,7 +23,8 @@ const invokedAs = base.endsWith(".mjs") ? base.slice(0, -4) : base.endsWith(".js
 
 // Started within this module's evaluation, not from a promise's callback, when
 // no built-in has to be prepared first: one turn from start to the program's
-// spawn (no gain that whole runs resolve: docs/performance-notes.md).
+// spawn, unless a readiness wait, a group or the pattern engine comes first
+// (no gain that whole runs resolve: docs/performance-notes.md).
 const run = () => main(process.argv.slice(2), process.env, { stdout: output, stderr: log, invokedAs });
 keepStdioBlocking();
 const preparing = prepareBuiltins();

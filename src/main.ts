@@ -177,7 +177,8 @@ async function wrap(config: Config, program: Program, plugins: PluginHost, log: 
       if (waited.kind === "timeout")
         log.warn("the sidecar was not ready within WAIT_FOR_ENVOY_TIMEOUT: starting the program anyway");
     }
-    // No await without plugins: the program starts in the same turn as iqqq (cli.ts says why).
+    // No await here without plugins: with no readiness wait or group either, the program starts
+    // in the same turn as iqqq (cli.ts).
     if (plugins !== NO_PLUGINS)
       await plugins.run("beforeStart", { program: { file: program.file, args: program.args } });
     // Started again by the kubelet (restartPolicy OnFailure): this member is running, not finished.

@@ -195,7 +195,8 @@ type ParseState = "head" | "body" | "complete" | "invalid";
 /**
  * An HTTP/1.x response, fed as it arrives. Plain private properties, not
  * #private fields: the executable's engine takes about 0.1 ms over the first
- * object with #private fields, on the path from the program's exit to
+ * object with #private fields, which for a program that ends before the
+ * warm-up (and waited for no sidecar) is on the path from its exit to
  * iqqq's (program/signals.ts).
  */
 export class ResponseParser {
