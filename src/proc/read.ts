@@ -4,6 +4,7 @@
 // every reader returns undefined for "gone" instead of throwing.
 // Field layout: proc(5), https://man7.org/linux/man-pages/man5/proc_pid_stat.5.html
 
+import { isDigits } from "../config/values.js";
 import { builtin } from "../runtime/builtins.js";
 
 export interface ProcStat {
@@ -24,10 +25,7 @@ export interface ProcStat {
 /** The numeric entries of /proc: one per process (thread-group leader), never threads. */
 export function listPids(procRoot: string): number[] {
   const pids: number[] = [];
-  for (const name of builtin("node:fs").readdirSync(procRoot)) {
-    const c = name.charCodeAt(0);
-    if (c >= 48 && c <= 57 && /^[0-9]+$/.test(name)) pids.push(Number(name));
-  }
+  for (const name of builtin("node:fs").readdirSync(procRoot)) if (isDigits(name)) pids.push(Number(name));
   return pids;
 }
 
