@@ -128,6 +128,8 @@ class NativeAnswer extends EventEmitter implements Answer {
     private readonly connection: Connection,
     /** The request said Connection: close, or could not be framed: the connection ends after this answer. */
     public last: boolean,
+    /** A HEAD request: the answer's head only, its content-length that of the body not sent (RFC 9110 9.3.2). */
+    private readonly headOnly = false,
   ) {
     super();
   }
@@ -149,7 +151,7 @@ class NativeAnswer extends EventEmitter implements Answer {
     let head = `HTTP/1.1 ${this.#status} ${REASONS[this.#status] ?? "Unknown"}\r\n`;
     for (const [name, value] of Object.entries(this.#headers)) head += `${name}: ${value}\r\n`;
     head += `content-length: ${body.length}\r\n\r\n`;
-    this.bytes = Buffer.concat([Buffer.from(head, "latin1"), body]);
+    this.bytes = this.headOnly ? Buffer.from(head, "latin1") : Buffer.concat([Buffer.from(head, "latin1"), body]);
     this.connection.answered();
     return this;
   }
@@ -417,7 +419,7 @@ export class Connection {
     }
     const { method, url, headers, close, framed, length } = parsed;
     const request = new NativeRequest(method, url, headers, this);
-    const res = new NativeAnswer(this, close || !framed);
+    const res = new NativeAnswer(this, close || !framed, method === "HEAD");
     // Nothing after a request that asks to close, or whose body cannot be framed, is read.
     if (close || !framed) this.#stopped = true;
     this.#answers.push(res);

@@ -138,6 +138,23 @@ describe("native HTTP/1.1 framing", () => {
     connection.kill();
   });
 
+  test("HEAD: the answer's head alone, with the length of the body it leaves out; the next answer whole after it", () => {
+    const { socket, written } = fakeSocket();
+    const connection = connectionOver(socket, (_req, res) => {
+      res.writeHead(404, { "content-type": "text/plain" });
+      res.end("not found\n");
+    });
+    connection.receive(
+      Buffer.from("HEAD /nothing HTTP/1.1\r\nHost: x\r\n\r\nGET /nothing HTTP/1.1\r\nHost: x\r\n\r\n"),
+    );
+    connection.kill();
+    const [head, get] = Buffer.concat(written)
+      .toString()
+      .split(/(?=HTTP\/1\.1 )/);
+    assert.match(head ?? "", /^HTTP\/1\.1 404 .*\r\ncontent-length: 10\r\n\r\n$/s);
+    assert.match(get ?? "", /^HTTP\/1\.1 404 .*\r\n\r\nnot found\n$/s);
+  });
+
   test("a client that sends its FIN after two requests, the second not read yet: both answered, then the connection ends", () => {
     const fake = fakeSocket();
     const later: Answer[] = [];
