@@ -7,6 +7,7 @@
 // loader and the watcher are imported when they are used
 // (test/runtime/start-path.test.ts checks it).
 
+import type { CommandName } from "./commands/names.js";
 import { type Config, type Program, parseConfig, UsageError, type WatchPlan } from "./config/config.js";
 import { EXIT, exitStatusOf, signalNumber } from "./exit-status.js";
 import type { Env, Io } from "./io.js";
@@ -31,7 +32,7 @@ export type { Env, Io };
  * The Node bundle has each in a file of its own, dist/commands/NAME.mjs (scripts/build.mjs); the Bun
  * executable has them inside.
  */
-const COMMANDS: Record<string, () => Promise<(args: readonly string[], env: Env, io: Io) => Promise<number>>> = {
+const COMMANDS: Record<CommandName, () => Promise<(args: readonly string[], env: Env, io: Io) => Promise<number>>> = {
   install: async () => (await import("./commands/install.js")).installCommand,
   inject: async () => (await import("./commands/inject.js")).injectCommand,
   webhook: async () => (await import("./commands/webhook.js")).webhookCommand,
@@ -46,7 +47,7 @@ const COMMANDS: Record<string, () => Promise<(args: readonly string[], env: Env,
 export async function main(argv: readonly string[], env: Env, io: Io): Promise<number> {
   // Invoked as scuttle, iqqq follows scuttle's rules: its first argument is always the program.
   const load =
-    io.invokedAs !== "scuttle" && Object.hasOwn(COMMANDS, argv[0] ?? "") ? COMMANDS[argv[0] as string] : undefined;
+    io.invokedAs !== "scuttle" && Object.hasOwn(COMMANDS, argv[0] ?? "") ? COMMANDS[argv[0] as CommandName] : undefined;
   if (load !== undefined) {
     const name = argv[0] as string;
     const command = await fromBeside(load, `iqqq ${name}`, `commands/${name}.mjs`, `iqqq ${name}`, io);

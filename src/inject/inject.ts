@@ -5,6 +5,7 @@
 // container in a shared process namespace. Pure: objects in, objects out; the
 // image look-up for a container without a command is passed in.
 
+import { COMMAND_NAMES } from "../commands/names.js";
 import { badPlatform } from "../registry/reference.js";
 import { containerKinds, WATCHER_CONTAINER } from "../sidecar/catalogue.js";
 import { MARK } from "../watch/containers.js";
@@ -30,20 +31,30 @@ const GROUP_DIR = "/run/iqqq-group";
 
 export type Mode = "wrapper" | "watcher";
 
+/** The iqqq image's USER (scripts/image.mjs): non-root, as runAsNonRoot requires. */
+export const IMAGE_USER_ID = 65532;
+
 /**
  * What iqqq's own containers (iqqq-install, iqqq-watcher) run with: the
  * "restricted" Pod Security Standard (so a namespace that enforces it admits
- * the pod). No user id: the iqqq image's USER is the non-root 65532, which
+ * the pod). No user id as a rule: the image's USER is IMAGE_USER_ID, which
  * runAsNonRoot accepts, and a platform that assigns ids from a range
- * (OpenShift's restricted SCC) can set its own. Requests and limits for CPU
- * and memory, so that a namespace whose quota counts limits.cpu or memory
- * admits the pod without a LimitRange default (the executable's peak RSS is
- * about 40 MB; copying it is about 0.3 s of CPU).
+ * (OpenShift's restricted SCC) can set its own. But a container inherits the
+ * pod's runAsUser, and the kubelet refuses to start a runAsNonRoot container
+ * whose user is 0 (CreateContainerConfigError: the pod would never start, so
+ * never end): under a pod that runs as root, iqqq's containers say their own
+ * user. Requests and limits for CPU and memory, so that a namespace whose
+ * quota counts limits.cpu or memory admits the pod without a LimitRange
+ * default (the executable's peak RSS is about 40 MB; copying it is about 0.3 s
+ * of CPU).
  */
-function ownContainer() {
+function ownContainer(spec: PodSpec) {
+  const podUser = isObj(spec.securityContext) ? spec.securityContext.runAsUser : undefined;
+  const asRoot = podUser === 0 || podUser === 0n;
   return {
     securityContext: {
       runAsNonRoot: true,
+      ...(asRoot ? { runAsUser: IMAGE_USER_ID } : {}),
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
       capabilities: { drop: ["ALL"] },
@@ -51,6 +62,46 @@ function ownContainer() {
     },
     resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "500m", memory: "128Mi" } },
   };
+}
+
+/**
+ * An iqqq container from an earlier injection, in a pod that has come to run as root since: its own user,
+ * as ownContainer() gives a new one. One that says a user of its own already keeps it.
+ */
+function ownUser(c: Container, spec: PodSpec): void {
+  const user = ownContainer(spec).securityContext.runAsUser;
+  const context = isObj(c.securityContext) ? c.securityContext : undefined;
+  if (user === undefined || context?.runAsNonRoot !== true || context.runAsUser !== undefined) return;
+  c.securityContext = { ...context, runAsUser: user };
+}
+
+/** Why no iqqq can run in a pod at all, for the webhook's decision and inject alike. */
+export interface Unfit {
+  readonly reason: "host-network" | "not-linux";
+  readonly why: string;
+}
+
+/**
+ * A pod iqqq must leave as it is, whoever asks: on the host's network its
+ * localhost is the node's, so a quit would go to whatever listens there at a
+ * sidecar's port (meshes inject no sidecar into such pods either); on another
+ * OS than Linux (spec.os.name) iqqq cannot run, and the API server refuses
+ * the Linux-only security fields of iqqq's containers.
+ */
+export function unfitPod(spec: unknown): Unfit | undefined {
+  if (!isObj(spec)) return undefined;
+  if (spec.hostNetwork === true)
+    return {
+      reason: "host-network",
+      why: "the pod uses the host's network (hostNetwork: true): its localhost is the node's",
+    };
+  const os = isObj(spec.os) ? spec.os.name : undefined;
+  if (os !== undefined && os !== null && os !== "linux")
+    return {
+      reason: "not-linux",
+      why: `the pod runs on ${JSON.stringify(String(os)).slice(0, 65)} (spec.os.name), and iqqq only on Linux`,
+    };
+  return undefined;
 }
 
 /** An image's ENTRYPOINT and CMD, as its config holds them, and on which platform (none: one image for all). */
@@ -138,17 +189,29 @@ function podsOf(doc: unknown): Pod[] {
     const spec = at(holder, "spec");
     return holder !== undefined && spec !== undefined ? [{ spec: spec as PodSpec, holder }] : [];
   };
+  // Kubernetes' own kinds only: a custom resource may be called Job too (apiVersion example.com/v1).
   switch (doc.kind) {
     case "Pod":
-      return pod(doc);
+      return ofGroup(doc, "") ? pod(doc) : [];
     case "Job":
-      return pod(at(doc, "spec", "template"));
+      return ofGroup(doc, "batch") ? pod(at(doc, "spec", "template")) : [];
     case "CronJob":
-      return pod(at(doc, "spec", "jobTemplate", "spec", "template"));
+      return ofGroup(doc, "batch") ? pod(at(doc, "spec", "jobTemplate", "spec", "template")) : [];
     default:
       // kubectl reads any kind with `items` as a list (List, JobList, PodList…) and applies each item.
       return isListKind(doc.kind) && Array.isArray(doc.items) ? doc.items.flatMap(podsOf) : [];
   }
+}
+
+/**
+ * Whether the document's apiVersion is of this API group ("" the core group: "v1"). One without an
+ * apiVersion, which kubectl refuses anyway, counts as Kubernetes' own, as before.
+ */
+function ofGroup(doc: Obj, group: string): boolean {
+  const version = doc.apiVersion;
+  if (typeof version !== "string") return version === undefined;
+  const slash = version.indexOf("/");
+  return (slash < 0 ? "" : version.slice(0, slash)) === group;
 }
 
 /** List, or a typed list (JobList, PodList…): kubectl applies each of its items. */
@@ -190,6 +253,11 @@ export async function injectDocument(doc: unknown, options: InjectOptions, origi
   let changed = false;
   const warnings: string[] = [];
   for (const pod of pods) {
+    const unfit = unfitPod(pod.spec);
+    if (unfit !== undefined) {
+      warnings.push(`${what}: not injected: ${unfit.why}`);
+      continue;
+    }
     const before = original === undefined ? copy(pod.holder as Value) : undefined;
     const said =
       options.mode === "wrapper" ? await injectWrapper(pod, options, what) : await injectWatcher(pod, options, what);
@@ -286,6 +354,14 @@ export function jobContainers(spec: PodSpec): Container[] {
   return candidates.filter((_, i) => kinds[i] === undefined);
 }
 
+/**
+ * The pod's restartPolicy as the API server reads it: a Pod without one has
+ * Always (its default); a Job's template must say Never or OnFailure.
+ */
+function restartPolicyOf(pod: Pod): unknown {
+  return pod.spec.restartPolicy ?? (pod.holder.kind === "Pod" ? "Always" : undefined);
+}
+
 /** The metadata of the pod (or of its template). */
 function podMeta(pod: Pod): Obj {
   return isObj(pod.holder.metadata) ? pod.holder.metadata : {};
@@ -349,8 +425,8 @@ async function injectWrapper(pod: Pod, options: InjectOptions, what: string): Pr
   );
   const { env, secretEnv, warnings } = podEnv(pod);
   said.push(...warnings);
-  const restart =
-    spec.restartPolicy === "OnFailure" || spec.restartPolicy === "Always" ? spec.restartPolicy : undefined;
+  const policy = restartPolicyOf(pod);
+  const restart = policy === "OnFailure" || policy === "Always" ? policy : undefined;
   const install = (spec.initContainers ?? []).find((c) => c.name === INSTALL_CONTAINER);
   if (install !== undefined && !same(install.command, [IQQQ, "install", INSTALL_TARGET]))
     throw new InjectError(
@@ -373,9 +449,12 @@ async function injectWrapper(pod: Pod, options: InjectOptions, what: string): Pr
       spec.initContainers = (spec.initContainers ?? []).filter((c) => c !== install);
       if (spec.initContainers.length === 0) delete spec.initContainers;
     }
-  } else if (install !== undefined && install.image !== options.image) {
-    said.push(`iqqq's image changed from ${install.image} to ${options.image} (container ${INSTALL_CONTAINER})`);
-    install.image = options.image;
+  } else if (install !== undefined) {
+    if (install.image !== options.image) {
+      said.push(`iqqq's image changed from ${install.image} to ${options.image} (container ${INSTALL_CONTAINER})`);
+      install.image = options.image;
+    }
+    ownUser(install, spec);
   }
   if (!byImage && install === undefined) {
     spec.initContainers = [
@@ -384,7 +463,7 @@ async function injectWrapper(pod: Pod, options: InjectOptions, what: string): Pr
         image: options.image,
         command: [IQQQ, "install", INSTALL_TARGET],
         volumeMounts: [{ name: names.volume, mountPath: INSTALL_TARGET }],
-        ...ownContainer(),
+        ...ownContainer(spec),
       },
       ...(spec.initContainers ?? []),
     ];
@@ -424,6 +503,7 @@ async function injectWatcher(pod: Pod, options: InjectOptions, what: string): Pr
       said.push(`iqqq's image changed from ${watcher.image} to ${options.image} (container ${WATCHER_CONTAINER})`);
       watcher.image = options.image;
     }
+    ownUser(watcher, spec);
     // Job containers added since: marked and counted too.
     if ((watcher.env ?? []).some((e) => e.name === "IQQQ_WATCH_CONTAINERS")) {
       const names = ourNames(spec, []);
@@ -451,7 +531,7 @@ async function injectWatcher(pod: Pod, options: InjectOptions, what: string): Pr
   const marked = options.watch === undefined ? jobs.filter((c) => !hasMount(c, mark, what)) : [];
   const { env, secretEnv, warnings: found } = podEnv(pod);
   const warnings = [...found];
-  if (spec.restartPolicy === "OnFailure")
+  if (restartPolicyOf(pod) === "OnFailure")
     warnings.push(
       "restartPolicy is OnFailure: a watcher cannot tell a failed run the kubelet will repeat from the last one, and stops the sidecars after the first; inject it as a wrapper (the default mode) instead",
     );
@@ -471,7 +551,7 @@ async function injectWatcher(pod: Pod, options: InjectOptions, what: string): Pr
       command: [IQQQ],
       env: [watch, ...env, ...secretEnv.map((e) => ({ ...e }))],
       volumeMounts: [{ name: names.podinfo, mountPath: PODINFO_DIR, readOnly: true }],
-      ...ownContainer(),
+      ...ownContainer(spec),
     },
   ];
   return warnings;
@@ -594,20 +674,35 @@ async function wrappedCommand(
   options: InjectOptions,
   what: string,
 ): Promise<{ command: string[]; args?: string[] } | undefined> {
-  if (nonEmpty(c.command)) return { command: [IQQQ, ...c.command] };
+  if (nonEmpty(c.command)) return { command: [...iqqqBefore(c.command[0]), ...c.command] };
   const image = await imageCommand(c, spec, options, what);
+  // An ENTRYPOINT of [""] is none: the runtime then runs CMD (containerd's CRI, as Docker).
+  const entrypoint = image.entrypoint.length === 1 && image.entrypoint[0] === "" ? [] : image.entrypoint;
   // An image whose ENTRYPOINT is iqqq already (docker/wrap.Dockerfile): nothing to add.
-  if (isIqqq(image.entrypoint[0])) return undefined;
+  if (isIqqq(entrypoint[0])) return undefined;
   // Without a command of its own the container runs ENTRYPOINT + (args, or else CMD).
   // Once command is set Kubernetes ignores CMD, so CMD becomes args.
-  if (image.entrypoint.length === 0 && image.cmd.length === 0 && !nonEmpty(c.args))
+  if (entrypoint.length === 0 && image.cmd.length === 0 && !nonEmpty(c.args))
     throw new InjectError(`${what}: container ${c.name}: its image ${c.image} has neither ENTRYPOINT nor CMD`);
+  const program = entrypoint[0] ?? (nonEmpty(c.args) ? c.args[0] : image.cmd[0]);
   // The kubelet expands $(VAR) and $$ in command and args, never in an image's own ENTRYPOINT and CMD:
   // what comes from the image is escaped so that the container runs exactly that.
   return {
-    command: [IQQQ, ...image.entrypoint.map(escapeExpansion)],
+    command: [...iqqqBefore(program), ...entrypoint.map(escapeExpansion)],
     ...(nonEmpty(c.args) ? {} : { args: image.cmd.map(escapeExpansion) }),
   };
+}
+
+/**
+ * iqqq, as the first words of a command that runs `program`: with `--` after
+ * it where iqqq would read the program's name as its own (a command of its,
+ * `install`…, or an option, `-x`), so that the program runs whatever it is called.
+ */
+function iqqqBefore(program: string | undefined): string[] {
+  const taken =
+    program !== undefined &&
+    ((COMMAND_NAMES as readonly string[]).includes(program) || (program.startsWith("-") && program !== "-"));
+  return taken ? [IQQQ, "--"] : [IQQQ];
 }
 
 /** Text the kubelet's $(VAR) expansion leaves as it is: every `$` doubled. */

@@ -23,7 +23,7 @@ const LOOKUP_RESULTS: readonly LookupResult[] = ["found", "failed", "timed-out"]
 const SERIES: Readonly<Record<Outcome, readonly Reason[]>> = {
   injected: [""],
   skipped: ["not-a-pod", "not-opted-in", "opted-out", "namespace", "already-injected"],
-  "not-injected": ["host-network", "label-value", "cannot-inject", "busy", "too-many-objects"],
+  "not-injected": ["host-network", "not-linux", "label-value", "cannot-inject", "busy", "too-many-objects"],
   error: ["bad-request"],
 };
 

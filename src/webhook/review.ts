@@ -11,7 +11,16 @@
 // code the namespace opted in. Reading the namespace from the API instead would
 // need a token, a permission and a call per pod; the path needs none.
 
-import { describe, type ImageCommand, InjectError, injectDocument, type Mode, type Volume } from "../inject/inject.js";
+import {
+  describe,
+  type ImageCommand,
+  InjectError,
+  injectDocument,
+  type Mode,
+  type Unfit,
+  unfitPod,
+  type Volume,
+} from "../inject/inject.js";
 
 /** The label a pod opts in with: "true" or "wrapper", or "watcher". */
 export const INJECT_LABEL = "iqqq.io/inject";
@@ -48,8 +57,8 @@ export type Outcome = "injected" | "skipped" | "not-injected" | "error";
  * Why a pod was skipped or not injected: a fixed set (never a pod's name or
  * an error's text), so that /metrics has a bounded number of series.
  * skipped: not-a-pod, not-opted-in, opted-out, namespace, already-injected;
- * not-injected (the pod is annotated and warned): host-network, label-value,
- * cannot-inject; not read at all: busy, too-many-objects; error: bad-request
+ * not-injected (the pod is annotated and warned): host-network, not-linux,
+ * label-value, cannot-inject; not read at all: busy, too-many-objects; error: bad-request
  * (not an AdmissionReview, no length, too large, too slow).
  */
 export type Reason =
@@ -59,6 +68,7 @@ export type Reason =
   | "namespace"
   | "already-injected"
   | "host-network"
+  | "not-linux"
   | "label-value"
   | "cannot-inject"
   | "busy"
@@ -72,6 +82,7 @@ export const REASONS: readonly Reason[] = [
   "namespace",
   "already-injected",
   "host-network",
+  "not-linux",
   "label-value",
   "cannot-inject",
   "busy",
@@ -86,7 +97,8 @@ export type Decision =
 export interface PodFacts {
   readonly namespace: string | undefined;
   readonly labels: Readonly<Record<string, unknown>>;
-  readonly hostNetwork: boolean;
+  /** Why no iqqq can run in it (inject/inject.ts's unfitPod: the host's network, not Linux), if so. */
+  readonly unfit: Unfit | undefined;
 }
 
 /** docs/inject.md's table "Which pods", in code. */
@@ -120,10 +132,7 @@ export function decide(
       "label-value",
       `the label ${INJECT_LABEL} is ${JSON.stringify(String(label).slice(0, 63))}: expected true, wrapper, watcher or false`,
     );
-  // On the host's network, localhost is the node's: iqqq's quit would go to whatever listens on
-  // the node at a sidecar's port. Meshes inject no sidecar into such pods either.
-  if (pod.hostNetwork)
-    return refuse("host-network", "the pod uses the host's network (hostNetwork: true): its localhost is the node's");
+  if (pod.unfit !== undefined) return refuse(pod.unfit.reason, pod.unfit.why);
   return { mode };
 }
 
@@ -165,8 +174,7 @@ export async function answerReview(body: unknown, options: ReviewOptions): Promi
   const where = `${namespace !== undefined ? `${namespace}/` : ""}${describe(pod)}`;
   if (!isObj(pod) || pod.kind !== "Pod") return answer({}, `${where}: not a Pod, let through`, "skipped", "not-a-pod");
   const labels = isObj(pod.metadata) && isObj(pod.metadata.labels) ? pod.metadata.labels : {};
-  const hostNetwork = isObj(pod.spec) && pod.spec.hostNetwork === true;
-  const decision = decide({ namespace, labels, hostNetwork }, options);
+  const decision = decide({ namespace, labels, unfit: unfitPod(pod.spec) }, options);
   if (!("mode" in decision)) {
     if (decision.outcome === "skipped")
       return answer({}, `${where}: ${decision.why}, let through`, "skipped", decision.reason);

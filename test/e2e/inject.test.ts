@@ -164,11 +164,11 @@ items:
   - apiVersion: v1
     kind: Pod
     metadata: {name: q}
-    spec: {containers: [{name: b, image: busybox, command: ["true"], env: &env [{name: A, value: "1"}]}]}
+    spec: {restartPolicy: Never, containers: [{name: b, image: busybox, command: ["true"], env: &env [{name: A, value: "1"}]}]}
   - apiVersion: v1
     kind: Pod
     metadata: {name: r}
-    spec: {containers: [{name: c, image: busybox, command: ["true"], env: *env}]}
+    spec: {restartPolicy: Never, containers: [{name: c, image: busybox, command: ["true"], env: *env}]}
 `,
     );
     const r = await runCli(["inject", "--image", IMAGE, pod, rest], { timeoutMs: 30_000 });
@@ -280,7 +280,7 @@ items:
 
   test("several job containers: the last one out stops the sidecars (IQQQ_GROUP in a shared emptyDir)", async () => {
     const r = await inject(
-      "apiVersion: v1\nkind: Pod\nmetadata: {name: two}\nspec:\n  containers:\n  - {name: a, image: x, command: [a]}\n  - {name: b, image: busybox, command: [b], env: [{name: IQQQ_NAME, value: custom}]}\n",
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: two}\nspec:\n  restartPolicy: Never\n  containers:\n  - {name: a, image: x, command: [a]}\n  - {name: b, image: busybox, command: [b], env: [{name: IQQQ_NAME, value: custom}]}\n",
     );
     assert.equal(r.status, 0, r.stderr);
     await assertValid(r.docs);

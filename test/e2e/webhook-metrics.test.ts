@@ -58,6 +58,7 @@ describe("iqqq webhook --metrics-port", () => {
     await send("/inject", admissionReview(pod({ "iqqq.io/inject": "nope" })));
     await send("/inject/namespace", admissionReview(pod({ "iqqq.io/inject": "false" })));
     await send("/inject", admissionReview(pod(yes, { hostNetwork: true })));
+    await send("/inject", admissionReview(pod(yes, { os: { name: "windows" } })));
     await send("/inject", admissionReview({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c" } }));
     await send("/inject", "{not json", 400);
     await send("/inject", {}, 400);
@@ -82,6 +83,7 @@ describe("iqqq webhook --metrics-port", () => {
       'outcome="skipped",reason="opted-out"': 1,
       'outcome="skipped",reason="not-a-pod"': 1,
       'outcome="not-injected",reason="host-network"': 1,
+      'outcome="not-injected",reason="not-linux"': 1,
       'outcome="not-injected",reason="cannot-inject"': 1,
       'outcome="error",reason="bad-request"': 2,
     };

@@ -185,6 +185,31 @@ describe("iqqq webhook", () => {
     assert.match(log.text(), /jobs\/Pod\/report-x7 \(of Job\/report\): not injected: .*no job container/);
   });
 
+  test("a pod that runs as root: iqqq-install says its own user; a pod for Windows: not injected, and told why", async () => {
+    const root = structuredClone(POD) as Obj;
+    root.spec.securityContext = { runAsUser: 0 };
+    const injected = JSON.parse((await call(port, tls.ca, "POST", "/inject", review(root))).text).response;
+    const patched = applyPatch(root, JSON.parse(Buffer.from(injected.patch, "base64").toString("utf8")));
+    assert.equal(patched.spec.initContainers[0].name, "iqqq-install");
+    assert.deepEqual(
+      [
+        patched.spec.initContainers[0].securityContext.runAsNonRoot,
+        patched.spec.initContainers[0].securityContext.runAsUser,
+      ],
+      [true, 65532],
+    );
+    assert.equal(patched.spec.securityContext.runAsUser, 0);
+
+    const windows = structuredClone(POD) as Obj;
+    windows.spec.os = { name: "windows" };
+    const refused = JSON.parse((await call(port, tls.ca, "POST", "/inject", review(windows))).text).response;
+    assert.equal(refused.allowed, true);
+    assert.match(refused.warnings[0], /iqqq: not injected: the pod runs on "windows" \(spec\.os\.name\)/);
+    const annotated = applyPatch(windows, JSON.parse(Buffer.from(refused.patch, "base64").toString("utf8")));
+    assert.deepEqual(annotated.spec, windows.spec);
+    assert.match(annotated.metadata.annotations["iqqq.io/not-injected"], /only on Linux/);
+  });
+
   test("a registry that never answers: the pod is let through with a warning inside the API server's 10 s", async () => {
     // It accepts and says nothing; an aborted fetch may reset the connection (Bun does).
     const silent = createServer((socket) => socket.on("error", () => {}));

@@ -1,0 +1,243 @@
+// What inject does with pods that are not the plain case: one that runs as
+// root, a program named like one of iqqq's commands, a pod on the host's
+// network or for Windows, a Pod without a restartPolicy, a custom resource
+// called Job, an image whose ENTRYPOINT is [""]. Each wrapped command is also
+// run, as the kubelet would run it, through the built iqqq: the program must be
+// the one the container ran before.
+
+import assert from "node:assert/strict";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { COMMAND_NAMES } from "../../src/commands/names.js";
+import {
+  IMAGE_USER_ID,
+  type ImageCommand,
+  type InjectOptions,
+  injectDocument,
+  type Mode,
+} from "../../src/inject/inject.js";
+import { validateObject } from "../examples/kubernetes.js";
+import { runCli } from "../support/cli.js";
+import { expandKubelet } from "../support/kubelet.js";
+
+const IMAGE = "registry.example/iqqq:1.0";
+// biome-ignore lint/suspicious/noExplicitAny: manifests are open-ended here.
+type Obj = any;
+
+function job(spec: Obj = {}, container: Obj = { command: ["python", "/app/report.py"] }): Obj {
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name: "report" },
+    spec: {
+      template: {
+        spec: { restartPolicy: "Never", containers: [{ name: "job", image: "python:3.12", ...container }], ...spec },
+      },
+    },
+  };
+}
+
+function pod(spec: Obj = {}): Obj {
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "one" },
+    spec: { containers: [{ name: "job", image: "busybox", command: ["sleep", "1"] }], ...spec },
+  };
+}
+
+const image = (found: ImageCommand) => async (): Promise<readonly ImageCommand[]> => [found];
+
+async function inject(doc: Obj, mode: Mode = "wrapper", imageCommand?: InjectOptions["imageCommand"]) {
+  return injectDocument(doc, { image: IMAGE, mode, ...(imageCommand !== undefined ? { imageCommand } : {}) });
+}
+
+const templateOf = (doc: Obj) => doc.spec.template.spec;
+const env = (c: Obj): Record<string, string> => Object.fromEntries((c.env ?? []).map((e: Obj) => [e.name, e.value]));
+
+describe("a pod that runs as root", () => {
+  test("iqqq's containers say their own non-root user: the kubelet would refuse runAsNonRoot as 0", async () => {
+    for (const mode of ["wrapper", "watcher"] as const) {
+      const doc = job({ securityContext: { runAsUser: 0 } });
+      await inject(doc, mode);
+      const s = templateOf(doc);
+      const ours = mode === "wrapper" ? s.initContainers[0] : s.containers.at(-1);
+      assert.equal(ours.securityContext.runAsNonRoot, true);
+      assert.equal(ours.securityContext.runAsUser, IMAGE_USER_ID, mode);
+      assert.equal(s.securityContext.runAsUser, 0, "the pod's own user is kept");
+      assert.deepEqual(await validateObject(doc), [], mode);
+    }
+  });
+
+  test("a pod that runs as another user, or says none: no user of iqqq's (a platform may assign one)", async () => {
+    for (const securityContext of [{ runAsUser: 1000 }, {}, undefined]) {
+      const doc = job(securityContext === undefined ? {} : { securityContext });
+      await inject(doc);
+      assert.equal(templateOf(doc).initContainers[0].securityContext.runAsUser, undefined);
+    }
+  });
+
+  test("injected before the pod ran as root: injected again, iqqq's container gets its user; again, nothing more", async () => {
+    const doc = job();
+    await inject(doc);
+    templateOf(doc).securityContext = { runAsUser: 0 };
+    assert.equal((await inject(doc)).kind, "injected");
+    assert.equal(templateOf(doc).initContainers[0].securityContext.runAsUser, IMAGE_USER_ID);
+    assert.equal((await inject(doc)).kind, "unchanged");
+  });
+});
+
+describe("a program named like one of iqqq's commands, or like an option", () => {
+  const dir = mkdtempSync(join(tmpdir(), "iqqq-names-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  // A program of each name, on PATH, that writes down that it ran and with what.
+  const named = [...COMMAND_NAMES, "-x", "--help"];
+  for (const name of named) {
+    const file = join(dir, name);
+    writeFileSync(file, `#!/bin/sh\nprintf '%s\\n' "$0" "$@" > "${dir}/ran"\n`);
+    chmodSync(file, 0o755);
+  }
+
+  /** The container's command and args as the kubelet runs them, with the built iqqq for the copy. */
+  async function run(c: Obj): Promise<string[]> {
+    const words = [...(c.command ?? []), ...(c.args ?? [])].map((w: string) => expandKubelet(w));
+    assert.equal(words[0], "/opt/iqqq/iqqq");
+    rmSync(join(dir, "ran"), { force: true });
+    const result = await runCli(words.slice(1), { env: { PATH: `${dir}:/usr/bin:/bin` } });
+    assert.equal(result.status, 0, result.stderr);
+    return readFileSync(join(dir, "ran"), "utf8").trimEnd().split("\n");
+  }
+
+  test("its command: `--` after iqqq, so that the program runs, not iqqq's command", async () => {
+    for (const name of named) {
+      const doc = job({}, { command: [name, "a b", "$(HOME)"] });
+      await inject(doc);
+      const c = templateOf(doc).containers[0];
+      assert.deepEqual(c.command, ["/opt/iqqq/iqqq", "--", name, "a b", "$(HOME)"], name);
+      const ran = await run(c);
+      assert.deepEqual(ran, [join(dir, name), "a b", "$(HOME)"], name);
+    }
+  });
+
+  test("its image's CMD (no ENTRYPOINT): `--` is iqqq's command, CMD the args", async () => {
+    const doc = job({}, { image: "tools:1" });
+    await inject(doc, "wrapper", image({ entrypoint: [], cmd: ["install", "-d", "$x"] }));
+    const c = templateOf(doc).containers[0];
+    assert.deepEqual(
+      [c.command, c.args],
+      [
+        ["/opt/iqqq/iqqq", "--"],
+        ["install", "-d", "$$x"],
+      ],
+    );
+    assert.deepEqual(await run(c), [join(dir, "install"), "-d", "$x"]);
+  });
+
+  test("any other name, and `-` alone, which iqqq takes for a program: no `--`, as before", async () => {
+    for (const name of ["python", "installer", "-", "./install"]) {
+      const doc = job({}, { command: [name] });
+      await inject(doc);
+      assert.deepEqual(templateOf(doc).containers[0].command, ["/opt/iqqq/iqqq", name]);
+    }
+  });
+});
+
+describe("pods iqqq must leave as they are", () => {
+  const cases: [string, Obj, RegExp][] = [
+    ["hostNetwork: true", { hostNetwork: true }, /host's network \(hostNetwork: true\)/],
+    ["os windows", { os: { name: "windows" } }, /runs on "windows" \(spec\.os\.name\), and iqqq only on Linux/],
+  ];
+  for (const [what, spec, said] of cases) {
+    test(`${what}: unchanged, with a warning that says why, in either mode`, async () => {
+      for (const mode of ["wrapper", "watcher"] as const) {
+        const doc = job(spec);
+        const before = structuredClone(doc);
+        const outcome = await inject(doc, mode);
+        assert.equal(outcome.kind, "unchanged");
+        assert.deepEqual(doc, before);
+        assert.equal(outcome.warnings?.length, 1);
+        assert.match(outcome.warnings?.[0] ?? "", /^Job\/report: not injected: /);
+        assert.match(outcome.warnings?.[0] ?? "", said);
+      }
+    });
+  }
+
+  test("os linux, or none: injected", async () => {
+    for (const spec of [{ os: { name: "linux" } }, {}]) {
+      const doc = job(spec);
+      assert.equal((await inject(doc)).kind, "injected");
+    }
+  });
+
+  test("in a List, only that pod is left: the others are injected", async () => {
+    const list = {
+      apiVersion: "v1",
+      kind: "List",
+      items: [pod({ hostNetwork: true }), pod({ restartPolicy: "Never" })],
+    };
+    const outcome = await inject(list);
+    assert.equal(outcome.kind, "injected");
+    assert.equal(list.items[0].spec.initContainers, undefined);
+    assert.equal(list.items[1].spec.initContainers[0].name, "iqqq-install");
+    assert.equal(outcome.warnings?.length, 1);
+  });
+});
+
+describe("a Pod's restartPolicy as the API server reads it", () => {
+  test("none is Always, as written out: IQQQ_RESTART_POLICY=Always either way", async () => {
+    for (const spec of [{}, { restartPolicy: "Always" }]) {
+      const doc = pod(spec);
+      await inject(doc);
+      assert.equal(env(doc.spec.containers[0]).IQQQ_RESTART_POLICY, "Always", JSON.stringify(spec));
+      assert.equal(doc.spec.restartPolicy, spec.restartPolicy, "the pod's own field is left as written");
+    }
+  });
+
+  test("Never: none told, as before", async () => {
+    const doc = pod({ restartPolicy: "Never" });
+    await inject(doc);
+    assert.equal(env(doc.spec.containers[0]).IQQQ_RESTART_POLICY, undefined);
+  });
+});
+
+describe("Kubernetes' own kinds only", () => {
+  test("a custom resource called Job, or a Pod of another group: passed through", async () => {
+    for (const doc of [
+      { ...job(), apiVersion: "example.com/v1" },
+      { ...pod(), apiVersion: "example.com/v1" },
+    ]) {
+      const before = structuredClone(doc);
+      const outcome = await inject(doc);
+      assert.equal(outcome.kind, "skipped");
+      assert.deepEqual(doc, before);
+    }
+  });
+
+  test("batch/v1 and batch/v1beta1 Jobs and CronJobs, v1 Pods, and a document without apiVersion: injected", async () => {
+    const cronJob = (apiVersion: string): Obj => ({
+      apiVersion,
+      kind: "CronJob",
+      metadata: { name: "nightly" },
+      spec: { schedule: "@daily", jobTemplate: { spec: job().spec } },
+    });
+    const { apiVersion: _, ...bare } = job();
+    for (const doc of [job(), cronJob("batch/v1"), cronJob("batch/v1beta1"), pod(), bare])
+      assert.equal((await inject(doc)).kind, "injected", `${doc.apiVersion} ${doc.kind}`);
+  });
+});
+
+describe('an image whose ENTRYPOINT is [""]', () => {
+  test("it has none, as containerd reads it: iqqq's command alone, CMD the args", async () => {
+    const doc = job({}, { image: "tools:1" });
+    await inject(doc, "wrapper", image({ entrypoint: [""], cmd: ["echo", "hi"] }));
+    const c = templateOf(doc).containers[0];
+    assert.deepEqual([c.command, c.args], [["/opt/iqqq/iqqq"], ["echo", "hi"]]);
+  });
+
+  test('[""] with no CMD: neither, an error that says so', async () => {
+    const doc = job({}, { image: "tools:1" });
+    await assert.rejects(inject(doc, "wrapper", image({ entrypoint: [""], cmd: [] })), /neither ENTRYPOINT nor CMD/);
+  });
+});
