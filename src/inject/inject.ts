@@ -46,7 +46,7 @@ export const IMAGE_USER_ID = 65532;
  * user. Requests and limits for CPU and memory, so that a namespace whose
  * quota counts limits.cpu or memory admits the pod without a LimitRange
  * default (the executable's peak RSS is about 40 MB; copying it is about 0.3 s
- * of CPU).
+ * of CPU), but never such as to change the pod's QoS class (ownResources).
  */
 function ownContainer(spec: PodSpec) {
   const podUser = isObj(spec.securityContext) ? spec.securityContext.runAsUser : undefined;
@@ -60,8 +60,71 @@ function ownContainer(spec: PodSpec) {
       capabilities: { drop: ["ALL"] },
       seccompProfile: { type: "RuntimeDefault" },
     },
-    resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "500m", memory: "128Mi" } },
+    ...ownResources(spec),
   };
+}
+
+const LIMITS = { cpu: "500m", memory: "128Mi" };
+
+/**
+ * iqqq's resources in this pod, such that it keeps the QoS class Kubernetes
+ * gives it from the cpu and memory of all its containers and init containers
+ * (pkg/apis/core/helper/qos): none in a BestEffort pod (no container says
+ * any), requests equal to limits in a Guaranteed one (every container limits
+ * both, its requests, where said, equal), the default otherwise. A pod with
+ * resources of its own (spec.resources, Kubernetes 1.32 and later) takes its
+ * class from them, and each container's limits must fit in them: none there.
+ * Guaranteed is judged strictly (quantities compared as numbers): a doubtful
+ * pod gets the default, which leaves a Burstable pod Burstable.
+ */
+function ownResources(spec: PodSpec): { resources?: Obj } {
+  if (isObj(spec.resources) && Object.keys(spec.resources).length > 0) return {};
+  const all = [...(spec.initContainers ?? []), ...(spec.containers ?? [])];
+  const said = (c: Container, kind: "requests" | "limits"): Obj =>
+    isObj(c.resources) && isObj(c.resources[kind]) ? c.resources[kind] : {};
+  const cpuMemory = (o: Obj): boolean => o.cpu !== undefined || o.memory !== undefined;
+  if (all.every((c) => !cpuMemory(said(c, "requests")) && !cpuMemory(said(c, "limits")))) return {};
+  const guaranteed = all.every((c) => {
+    const limits = said(c, "limits");
+    const requests = said(c, "requests");
+    return (["cpu", "memory"] as const).every((r) => {
+      const limit = quantity(limits[r]);
+      return limit !== undefined && (requests[r] === undefined || quantity(requests[r]) === limit);
+    });
+  });
+  if (guaranteed) return { resources: { requests: { ...LIMITS }, limits: { ...LIMITS } } };
+  return { resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { ...LIMITS } } };
+}
+
+const SUFFIXES: Readonly<Record<string, number>> = {
+  "": 1,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+
+/** A resource quantity ("500m", "1Gi", 2, "1e3") as a number, or undefined when it is none. */
+function quantity(value: unknown): number | undefined {
+  const text =
+    typeof value === "string"
+      ? value.trim()
+      : typeof value === "number" || typeof value === "bigint"
+        ? String(value)
+        : "";
+  const m = /^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)$/.exec(text);
+  if (m === null) return undefined;
+  const n = Number(m[1]) * (SUFFIXES[m[2] as string] as number);
+  return Number.isFinite(n) ? n : undefined;
 }
 
 /**

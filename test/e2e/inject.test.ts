@@ -20,7 +20,7 @@ import type { Obj } from "../support/read-back.js";
 
 const IMAGE = "registry.example/iqqq:1.0";
 const IQQQ = "/opt/iqqq/iqqq";
-/** iqqq's own containers pass the "restricted" Pod Security Standard and carry resources. */
+/** iqqq's own containers pass the "restricted" Pod Security Standard and, in a Burstable pod (JOB), carry resources. */
 const RESTRICTED = {
   securityContext: {
     runAsNonRoot: true,
@@ -64,6 +64,7 @@ spec:
           image: python:3.12-slim
           command: ["python", "-c"]
           args: ["print('done')"]
+          resources: {requests: {cpu: 100m}}
         - name: istio-proxy
           image: docker.io/istio/proxyv2:1.24.0
 `;

@@ -1,7 +1,7 @@
 // What inject does with pods that are not the plain case: one that runs as
 // root, a program named like one of iqqq's commands, a pod on the host's
 // network or for Windows, a Pod without a restartPolicy, a custom resource
-// called Job, an image whose ENTRYPOINT is [""]. Each wrapped command is also
+// called Job, an image whose ENTRYPOINT is [""], a pod's QoS class. Each wrapped command is also
 // run, as the kubelet would run it, through the built iqqq: the program must be
 // the one the container ran before.
 
@@ -239,5 +239,77 @@ describe('an image whose ENTRYPOINT is [""]', () => {
   test('[""] with no CMD: neither, an error that says so', async () => {
     const doc = job({}, { image: "tools:1" });
     await assert.rejects(inject(doc, "wrapper", image({ entrypoint: [""], cmd: [] })), /neither ENTRYPOINT nor CMD/);
+  });
+});
+
+/**
+ * The pod's QoS class as the kubelet computes it (pkg/apis/core/helper/qos, GetPodQOS): cpu and memory
+ * of every container and init container; a limit without a request is its request (API defaulting).
+ * Here quantities are compared as written, so the cases below write equal ones alike.
+ */
+function qos(spec: Obj): "BestEffort" | "Burstable" | "Guaranteed" {
+  const all: Obj[] = [...(spec.initContainers ?? []), ...spec.containers];
+  let any = false;
+  let guaranteed = true;
+  for (const c of all) {
+    const limits = c.resources?.limits ?? {};
+    const requests = { ...limits, ...(c.resources?.requests ?? {}) };
+    for (const r of ["cpu", "memory"]) {
+      if (limits[r] !== undefined || requests[r] !== undefined) any = true;
+      if (limits[r] === undefined || String(requests[r]) !== String(limits[r])) guaranteed = false;
+    }
+  }
+  return !any ? "BestEffort" : guaranteed ? "Guaranteed" : "Burstable";
+}
+
+describe("the pod's QoS class", () => {
+  const equal = { limits: { cpu: "1", memory: "256Mi" } };
+  const both = { requests: { cpu: "250m", memory: "64Mi" }, limits: { cpu: "250m", memory: "64Mi" } };
+  const cases: [string, Obj, string][] = [
+    ["no resources anywhere", {}, "BestEffort"],
+    ["limits alone (requests default to them)", { resources: equal }, "Guaranteed"],
+    ["requests equal to limits", { resources: both }, "Guaranteed"],
+    ["requests below limits", { resources: { requests: { cpu: "100m" }, limits: equal.limits } }, "Burstable"],
+    ["a memory limit only", { resources: { limits: { memory: "1Gi" } } }, "Burstable"],
+  ];
+
+  test("kept as it was, in both modes: no resources in a BestEffort pod, requests equal to limits in a Guaranteed one", async () => {
+    for (const mode of ["wrapper", "watcher"] as const)
+      for (const [name, container, expected] of cases) {
+        const doc = job({}, { command: ["python", "/app/report.py"], ...container });
+        assert.equal(qos(templateOf(doc)), expected, `${name}: the case itself`);
+        await inject(doc, mode);
+        const spec = templateOf(doc);
+        assert.equal(qos(spec), expected, `${mode}, ${name}`);
+        const own = [...(spec.initContainers ?? []), ...spec.containers].filter((c: Obj) => c.name.startsWith("iqqq-"));
+        assert.equal(own.length, 1, `${mode}, ${name}`);
+        if (expected === "BestEffort") assert.equal(own[0].resources, undefined);
+        else assert.deepEqual(own[0].resources.limits, { cpu: "500m", memory: "128Mi" });
+        assert.deepEqual(await validateObject(doc), [], `${mode}, ${name}`);
+      }
+  });
+
+  test("Guaranteed is told by quantity, not spelling: 1 and 1000m, 1Gi and 1024Mi, a number and a string", async () => {
+    const doc = job(
+      {},
+      {
+        command: ["python", "/app/report.py"],
+        resources: { requests: { cpu: "1000m", memory: "1024Mi" }, limits: { cpu: 1, memory: "1Gi" } },
+      },
+    );
+    await inject(doc);
+    const install = templateOf(doc).initContainers[0];
+    assert.deepEqual(install.resources.requests, install.resources.limits);
+  });
+
+  test("a pod with resources of its own (spec.resources): iqqq's containers say none, so they fit in them", async () => {
+    for (const mode of ["wrapper", "watcher"] as const) {
+      const doc = job({ resources: { limits: { cpu: "1", memory: "100Mi" } } });
+      await inject(doc, mode);
+      const spec = templateOf(doc);
+      const own = [...(spec.initContainers ?? []), ...spec.containers].filter((c: Obj) => c.name.startsWith("iqqq-"));
+      assert.equal(own.length, 1);
+      assert.equal(own[0].resources, undefined, mode);
+    }
   });
 });
