@@ -38,24 +38,52 @@ export class ManifestError extends Error {}
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters to find
 const REFUSED_CHARACTER = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u0084\u0086-\u009f\ufffe\uffff]/;
 
+/** What a JSON string cannot hold raw, and the non-characters: JSON takes DEL, C1 controls, NEL, LS and PS as they are. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters to find
+const REFUSED_IN_JSON = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/;
+
 /** An escaped backslash, or an escape go-yaml v2 refuses in a double-quoted string (`\/`, a UTF-16 surrogate). */
 const REFUSED_ESCAPE = /\\\\|\\(?:\/|u[dD][89a-fA-F][0-9a-fA-F]{2}|U0000[dD][89a-fA-F][0-9a-fA-F]{2})/g;
+
+/** In JSON: an escaped backslash, a UTF-16 surrogate pair (one character beyond U+FFFF), a surrogate alone. */
+const JSON_SURROGATE =
+  /\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[dD][89a-fA-F][0-9a-fA-F]{2}/g;
+
+/**
+ * A document kubectl decodes as JSON, not YAML: the first of a stream whose
+ * first character but white space (Go's unicode.IsSpace) is `{`
+ * (k8s.io/apimachinery's YAMLOrJSONDecoder; since Kubernetes 1.31 what
+ * follows a first JSON object that is not JSON is read as YAML, and inject
+ * takes no second JSON object without a `---` between). JSON's escapes `\/`
+ * and a surrogate pair are then a slash and one character, as the `yaml`
+ * package reads them too.
+ */
+export function isJsonDocument(text: string, segment: Segment): boolean {
+  return (
+    segment.index === 1 && /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*\{/.test(text)
+  );
+}
 
 /**
  * Text the `yaml` package would read otherwise than go-yaml v2 does is refused
  * rather than given a meaning Kubernetes would not: a raw NEL, LS or PS (line
  * breaks in YAML 1.1, not in 1.2), a character go-yaml refuses, and the
- * double-quoted escapes it refuses (`\/`, a UTF-16 surrogate).
+ * double-quoted escapes it refuses (`\/`, a UTF-16 surrogate). In a JSON
+ * document kubectl reads as JSON, none of that is YAML's: those characters
+ * stand raw in its strings, those escapes are JSON's own; only a control
+ * character JSON forbids raw and a surrogate escape outside a pair (Go
+ * reads it as U+FFFD) are refused.
  */
 function checkText(text: string, segment: Segment, name: string): void {
   const own = text.slice(segment.start, segment.end);
   const at = (offset: number) => where(name, segment, text, segment.start + offset);
-  const brk = own.search(YAML11_BREAK);
+  const json = isJsonDocument(text, segment);
+  const brk = json ? -1 : own.search(YAML11_BREAK);
   if (brk >= 0)
     throw new ManifestError(
       `${at(brk)}: a raw line-break character (U+${(own.codePointAt(brk) as number).toString(16).toUpperCase().padStart(4, "0")}) that YAML 1.1, as Kubernetes reads it, takes for the end of a line where other YAML readers do not; write it as an escape in a double-quoted string (\\N, \\L, \\P)`,
     );
-  const bad = own.search(REFUSED_CHARACTER);
+  const bad = own.search(json ? REFUSED_IN_JSON : REFUSED_CHARACTER);
   if (bad >= 0)
     throw new ManifestError(
       `${at(bad)}: the control character U+${(own.codePointAt(bad) as number).toString(16).toUpperCase().padStart(4, "0")}, which Kubernetes refuses in YAML; write it as an escape in a double-quoted string`,
@@ -69,10 +97,12 @@ function checkText(text: string, segment: Segment, name: string): void {
     const t = token as { type?: string; source?: string; offset?: number };
     if (t.type === "double-quoted-scalar" && typeof t.source === "string") {
       // Left to right, an escaped backslash taken whole: `\\/` is a backslash and a slash, no escape.
-      const m = [...t.source.matchAll(REFUSED_ESCAPE)].find((e) => e[0] !== "\\\\");
+      // In JSON a pair is taken whole too: what is left is a surrogate alone.
+      const found = t.source.matchAll(json ? JSON_SURROGATE : REFUSED_ESCAPE);
+      const m = [...found].find((e) => e[0] !== "\\\\" && e[0].length !== 12);
       if (m !== undefined)
         throw new ManifestError(
-          `${where(name, segment, text, segment.base + (t.offset ?? 0) + m.index)}: the escape ${m[0]}, which Kubernetes refuses in a double-quoted string`,
+          `${where(name, segment, text, segment.base + (t.offset ?? 0) + m.index)}: the escape ${m[0]}, which Kubernetes refuses in a double-quoted string${json ? " (a UTF-16 surrogate outside a pair)" : ""}`,
         );
       return;
     }
@@ -101,9 +131,15 @@ export function parseSegment(text: string, segment: Segment, name: string): Docu
   const error = doc.errors[0];
   if (error !== undefined)
     throw new ManifestError(
-      `${where(name, segment, text, segment.base + error.pos[0])}: not valid YAML: ${firstLine(error.message)}${underIndented(error, text, segment)}`,
+      `${where(name, segment, text, segment.base + error.pos[0])}: not valid YAML: ${firstLine(error.message)}${underIndented(error, text, segment)}${jsonStream(error, text, segment)}`,
     );
   return doc;
+}
+
+/** Where a JSON document is followed by more than white space: a hint, for kubectl reads a stream of JSON objects. */
+function jsonStream(error: { message: string }, text: string, segment: Segment): string {
+  if (!isJsonDocument(text, segment) || !/at node end/.test(error.message)) return "";
+  return " (a second JSON object after the first: inject takes one JSON object a stream; give each its own file, or write them as YAML documents split by `---`)";
 }
 
 /**
@@ -155,11 +191,13 @@ function firstLine(message: string): string {
  * end or have items (matched by position or by name) edited; a node is only
  * written anew where its type changed. An aliased node that must change is
  * first copied into each alias, so no other place changes with it. `source`,
- * the document's text where the caller has it, spares a walk for aliases.
+ * the document's text where the caller has it, spares a walk for aliases;
+ * `json`: kubectl reads the document as JSON (isJsonDocument), and what is added is JSON too.
  */
-export function applyValue(doc: Document, before: Value, after: Value, source?: string): void {
+export function applyValue(doc: Document, before: Value, after: Value, source?: string, json = false): void {
   // An alias is written with `*`: a document without one (most) is not walked for them.
-  const editing: Editing = { doc, aliases: source?.includes("*") === false ? new Map() : aliasesByTarget(doc) };
+  const aliases = source?.includes("*") === false ? new Map() : aliasesByTarget(doc);
+  const editing: Editing = { doc, aliases, json };
   doc.contents = edit(editing, doc.contents as Node | null, before, after) as never;
 }
 
@@ -167,6 +205,8 @@ export function applyValue(doc: Document, before: Value, after: Value, source?: 
 interface Editing {
   readonly doc: Document;
   readonly aliases: Map<Node, Place[]>;
+  /** kubectl reads the document as JSON (isJsonDocument): what is added is written as JSON (text()). */
+  readonly json: boolean;
 }
 
 /** Where an alias stands, and how to put another node there. */
@@ -225,7 +265,7 @@ function edit(editing: Editing, node: Node | null, before: Value, after: Value):
     return at;
   }
   if (isSeq(at) && Array.isArray(before) && Array.isArray(after) && editSeq(editing, at, before, after)) return at;
-  return build(after, at !== null && (isMap(at) || isSeq(at)) ? Boolean(at.flow) : false);
+  return build(after, at !== null && (isMap(at) || isSeq(at)) ? Boolean(at.flow) : false, editing.json);
 }
 
 function editMap(editing: Editing, map: YAMLMap, before: Record<string, Value>, after: Record<string, Value>): void {
@@ -235,7 +275,9 @@ function editMap(editing: Editing, map: YAMLMap, before: Record<string, Value>, 
   for (const [key, value] of Object.entries(after)) {
     const origin = origins.get(key);
     if (origin === undefined || !Object.hasOwn(before, key)) {
-      map.items.push(new Pair(text(key, Boolean(map.flow)), build(value, Boolean(map.flow))));
+      map.items.push(
+        new Pair(text(key, Boolean(map.flow), editing.json), build(value, Boolean(map.flow), editing.json)),
+      );
       continue;
     }
     const old = before[key] as Value;
@@ -248,7 +290,9 @@ function editMap(editing: Editing, map: YAMLMap, before: Record<string, Value>, 
       // An own key of that name that the merge overrode goes, so that the map never has it twice.
       const mine = map.items.findIndex((p) => isScalar(p.key) && keyString(scalarValue(p.key), undefined) === key);
       if (mine >= 0) map.items.splice(mine, 1);
-      map.items.push(new Pair(text(key, Boolean(map.flow)), edit(editing, detach(origin.node), old, value)));
+      map.items.push(
+        new Pair(text(key, Boolean(map.flow), editing.json), edit(editing, detach(origin.node), old, value)),
+      );
     }
   }
 }
@@ -265,7 +309,9 @@ function editSeq(editing: Editing, seq: YAMLSeq, before: Value[], after: Value[]
   const items = seq.items as (Node | null)[];
   const flow = Boolean(seq.flow);
   const edited = order.map((j, i) =>
-    j < 0 ? build(after[i] as Value, flow) : edit(editing, items[j] ?? null, before[j] as Value, after[i] as Value),
+    j < 0
+      ? build(after[i] as Value, flow, editing.json)
+      : edit(editing, items[j] ?? null, before[j] as Value, after[i] as Value),
   );
   items.splice(0, items.length, ...edited);
   return true;
@@ -294,31 +340,39 @@ function unshare(editing: Editing, node: Node): void {
   }
 }
 
-/** A new node for a value iqqq adds. */
-function build(value: Value, flow: boolean): Node {
+/** A new node for a value iqqq adds (`json`: in a JSON manifest, text() says why). */
+function build(value: Value, flow: boolean, json = false): Node {
   if (Array.isArray(value)) {
     const seq = new YAMLSeq();
     seq.flow = flow || value.length === 0;
-    seq.items = value.map((v) => build(v, Boolean(seq.flow)));
+    seq.items = value.map((v) => build(v, Boolean(seq.flow), json));
     return seq;
   }
   if (isRecord(value)) {
     const map = new YAMLMap();
     map.flow = flow || Object.keys(value).length === 0;
-    for (const [k, v] of Object.entries(value)) map.items.push(new Pair(text(k, map.flow), build(v, map.flow)));
+    for (const [k, v] of Object.entries(value))
+      map.items.push(new Pair(text(k, map.flow, json), build(v, map.flow, json)));
     return map;
   }
-  if (typeof value === "string") return text(value, flow);
+  if (typeof value === "string") return text(value, flow, json);
   const scalar = new Scalar(value === null ? "null" : String(value));
   scalar.type = "PLAIN";
   VERBATIM.add(scalar);
   return scalar;
 }
 
-/** A string scalar iqqq adds: plain where go-yaml v2 (and any YAML reader) reads that text as this string, else double-quoted. */
-function text(value: string, flow = false): Scalar {
+/**
+ * A string scalar iqqq adds: plain where go-yaml v2 (and any YAML reader)
+ * reads that text as this string, else double-quoted. In a JSON manifest
+ * (`json`: all flow) always double-quoted: kubectl reads a stream that starts
+ * with `{` as JSON (k8s.io/apimachinery's YAMLOrJSONDecoder, before Kubernetes
+ * 1.31 with no YAML to fall back on), so what iqqq adds there must be JSON too:
+ * quoted keys and strings, numbers, booleans and null as they are (build()).
+ */
+function text(value: string, flow = false, json = false): Scalar {
   const scalar = new Scalar(value);
-  scalar.type = isPlainSafe(value, flow) ? "PLAIN" : "QUOTE_DOUBLE";
+  scalar.type = !(flow && json) && isPlainSafe(value, flow) ? "PLAIN" : "QUOTE_DOUBLE";
   return scalar;
 }
 
@@ -378,7 +432,8 @@ function quote(value: string): string {
     else if (ch === "\n") out += "\\n";
     else if (ch === "\t") out += "\\t";
     else if (ch === "\r") out += "\\r";
-    else if (UNSAFE.test(ch)) out += code < 0x100 ? `\\x${hex(code, 2)}` : `\\u${hex(code, 4)}`;
+    // \u, never YAML's \x: JSON has only \u (a JSON manifest is read as JSON, text() says why).
+    else if (UNSAFE.test(ch)) out += `\\u${hex(code, 4)}`;
     else out += ch;
   }
   return `${out}"`;

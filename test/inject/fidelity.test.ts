@@ -403,3 +403,87 @@ describe("inject, read back as Kubernetes reads YAML", { skip: missing }, () => 
     assert.equal((await injectStream(inside, "in.yaml", OPTIONS)).text, inside);
   });
 });
+
+/**
+ * A JSON manifest (kubectl get -o json, a generator's output): kubectl reads a
+ * stream that starts with `{` as JSON, so JSON's escapes `\/` and surrogate
+ * pairs are a slash and one character there, and inject's output must be JSON
+ * too (before Kubernetes 1.31 kubectl had no YAML to fall back on).
+ */
+const jsonString = fc.oneof(
+  fc.constantFrom(...TRICKY),
+  fc.string({ unit: "grapheme", maxLength: 8 }),
+  fc.constantFrom("a/b", "🚀 go", "\u0001\u007f", 'q"\\', "$(HOME) $$", "é/🎉/"),
+);
+const jsonJob = fc
+  .record({
+    annotations: fc.dictionary(fc.stringMatching(/^[a-z]{1,6}(\/[a-z]{1,4})?$/), jsonString, { maxKeys: 3 }),
+    command: fc.option(fc.array(jsonString, { minLength: 1, maxLength: 3 }), { nil: undefined }),
+    env: fc.array(fc.record({ name: fc.stringMatching(/^[A-Z]{1,4}$/), value: jsonString }), { maxLength: 2 }),
+    list: fc.boolean(),
+    indent: fc.constantFrom(undefined, 2, 4),
+    slash: fc.boolean(),
+    pairs: fc.boolean(),
+  })
+  .map(({ annotations, command, env, list, indent, slash, pairs }) => {
+    const container = {
+      name: "main",
+      image: command === undefined ? "busybox:1" : "python:3.12",
+      ...(command !== undefined ? { command } : {}),
+      ...(env.length > 0 ? { env: [...new Map(env.map((e) => [e.name, e])).values()] } : {}),
+    };
+    const job = {
+      apiVersion: "batch/v1",
+      kind: "Job",
+      metadata: { name: "j", annotations },
+      spec: { template: { spec: { restartPolicy: "Never", containers: [container] } } },
+    };
+    let text = JSON.stringify(list ? { apiVersion: "v1", kind: "List", items: [job] } : job, null, indent);
+    // Both only ever stand in strings in JSON: escaped as a JSON writer may.
+    if (slash) text = text.replaceAll("/", "\\/");
+    if (pairs)
+      text = text.replace(/[\u{10000}-\u{10FFFF}]/gu, (c) =>
+        [...c.split("")].map((u) => `\\u${u.charCodeAt(0).toString(16)}`).join(""),
+      );
+    return `${text}\n`;
+  });
+
+describe("a JSON manifest, read back as kubectl reads JSON", { skip: missing }, () => {
+  test("the output is JSON and means the input plus iqqq's additions, escapes and all (fast-check)", async () => {
+    await fc.assert(
+      fc.asyncProperty(jsonJob, async (input) => {
+        const [read] = readAsKubernetes([input]);
+        assert.equal(read?.asJson?.error, undefined, input);
+        const expected = structuredClone(read?.asJson?.json) as Record<string, unknown>;
+        await injectDocument(expected, OPTIONS);
+        const out = await injectStream(input, "job.json", OPTIONS);
+        const [back] = readAsKubernetes([out.text]);
+        assert.equal(back?.asJson?.error, undefined, `kubectl cannot read the output as JSON:\n${out.text}`);
+        assert.deepEqual(back?.asJson?.json, expected, `the output means something else:\n${input}\n=>\n${out.text}`);
+        const again = await injectStream(out.text, "job.json", OPTIONS);
+        assert.equal(again.text, out.text, "a second inject changed the bytes");
+      }),
+      { numRuns: 150, seed: 23, endOnFailure: true },
+    );
+  });
+
+  test("a surrogate escape outside a pair, or a second object, is refused there; `\\/` in YAML still is", async () => {
+    const job = (value: string) =>
+      `{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "annotations": {"a": "${value}"}}, "spec": {"restartPolicy": "Never", "containers": [{"name": "a", "image": "busybox", "command": ["true"]}]}}\n`;
+    await assert.rejects(injectStream(job("x\\ud83d y"), "in.json", OPTIONS), {
+      message:
+        /the escape \\ud83d, which Kubernetes refuses in a double-quoted string \(a UTF-16 surrogate outside a pair\)/,
+    });
+    await assert.rejects(injectStream(job("\\ude80"), "in.json", OPTIONS), { message: /the escape \\ude80/ });
+    // An escaped backslash before it: a backslash and the letters, no escape at all.
+    const [back] = readAsKubernetes([(await injectStream(job("\\\\ud83d\\/"), "in.json", OPTIONS)).text]);
+    const read = back?.asJson?.json as { metadata?: { annotations?: { a?: string } } } | undefined;
+    assert.equal(read?.metadata?.annotations?.a, "\\ud83d/");
+    // Two objects in one stream, which kubectl reads: refused, saying how to give them.
+    await assert.rejects(injectStream(job("a") + job("b"), "in.json", OPTIONS), {
+      message: /line 2\): not valid YAML: .* \(a second JSON object after the first: .*give each its own file/,
+    });
+    // Not JSON (a YAML stream): go-yaml v2 refuses `\/`, and so does inject.
+    await assert.rejects(injectStream(`---\n${job("a\\/b")}`, "in.yaml", OPTIONS), { message: /the escape \\\// });
+  });
+});

@@ -12,6 +12,11 @@ export interface KubernetesRead {
   readonly error?: string;
   /** What strict decoding adds: duplicate keys (and, in go-yaml v2, merges that override a key). */
   readonly strict?: string;
+  /**
+   * A document that starts with `{`: as kubectl reads such a stream, as JSON (encoding/json), its
+   * first object; kubectl before 1.31 has no YAML to fall back on where that fails.
+   */
+  readonly asJson?: { readonly json?: unknown; readonly error?: string };
 }
 
 /** Why the oracle cannot run here, or undefined when it can. */
@@ -21,11 +26,12 @@ export function oracleMissing(): string | undefined {
 
 /** Each document as Kubernetes reads it. */
 export function readAsKubernetes(docs: readonly string[]): KubernetesRead[] {
-  const raw = oracle.run(docs) as { json?: unknown; error?: string; strict?: string }[];
+  const raw = oracle.run(docs) as KubernetesRead[];
   return raw.map((x) => ({
     ...(x.json !== undefined ? { json: x.json } : {}),
     ...(x.error !== undefined ? { error: x.error } : {}),
     ...(x.strict !== undefined ? { strict: x.strict } : {}),
+    ...(x.asJson !== undefined ? { asJson: x.asJson } : {}),
   }));
 }
 
