@@ -2,11 +2,12 @@
 // end: native sidecars and ambient mode get no quit; anything doubtful does.
 
 import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { runCli } from "../support/cli.js";
+import { runCli, waitForOutput } from "../support/cli.js";
 import { fakeSidecars, K8S } from "../support/sidecars.js";
 
 const sidecar = fakeSidecars();
@@ -120,6 +121,39 @@ describe("IQQQ_PODINFO_ANNOTATIONS", () => {
       assert.equal(istio.quits(), 1, file);
       if (warning === undefined) assert.equal(r.stderr, "", file);
       else assert.match(r.stderr, warning);
+    }
+  });
+
+  // A path that names a FIFO must not hold the stop (nor --explain) forever:
+  // opened without blocking, one with no writer reads as empty, one whose writer
+  // has written nothing fails with EAGAIN (one warning). Killed at 20 s if it hangs.
+  test("a FIFO there never hangs: no writer reads as empty; a silent writer is one warning; every sidecar stopped", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "iqqq-podinfo-"));
+    const fifo = join(dir, "annotations");
+    execFileSync("mkfifo", [fifo]);
+    // A fake sidecar ends after its quit, as the real ones do: one for each run that stops it.
+    const istio = await sidecar();
+    const env = { ...K8S, ISTIO_PORT: String(istio.port), IQQQ_PODINFO_ANNOTATIONS: fifo };
+    const lone = await runCli(["true"], { env });
+    assert.equal(lone.status, 0, lone.stderr);
+    assert.equal(istio.quits(), 1);
+    assert.equal(lone.stderr, "");
+    const explain = await runCli(["--explain", "true"], { env });
+    assert.equal(explain.status, 0, explain.stderr);
+    // A writer that holds the FIFO open and says nothing (O_RDWR: Linux opens a
+    // FIFO so without waiting for a reader); iqqq runs once it is seen holding it.
+    const writer = spawn("sh", ["-c", 'exec 3<>"$1"; echo open; exec sleep 60', "sh", fifo], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    try {
+      await waitForOutput(writer.stdout, "open");
+      const again = await sidecar();
+      const silent = await runCli(["true"], { env: { ...env, ISTIO_PORT: String(again.port) } });
+      assert.equal(silent.status, 0, silent.stderr);
+      assert.equal(again.quits(), 1);
+      assert.match(silent.stderr, /^iqqq: warning: cannot read the pod's annotations from .* \(EAGAIN\)/m);
+    } finally {
+      writer.kill("SIGKILL");
     }
   });
 
