@@ -156,11 +156,47 @@ export function alteredWords(words: readonly string[], cmdline = "/proc/self/cmd
 export interface AlteredEnv {
   /** Variables to pass raw, by name. */
   readonly raw: ReadonlyArray<readonly [string, Buffer]>;
-  /** Altered variables whose names sh cannot export (not shell identifiers). */
-  readonly unpassable: readonly string[];
+  /** Altered variables sh cannot export (no shell name, or one it makes its own), each with its raw `NAME=VALUE`. */
+  readonly unpassable: ReadonlyArray<readonly [string, Buffer]>;
 }
 
-const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Variables a POSIX shell makes its own whatever its environment says: dash
+ * resets IFS and OPTIND and sets PPID; bash also LINENO and PS4, and drops
+ * PPID, PS1, PS2, RANDOM and OLDPWD (measured with both on Debian). dash
+ * drops, too, every variable whose name is not a shell name (`spring.profile`,
+ * `A-B`). On the way through sh (the launcher), such variables are set again by
+ * env(1) just before the program (fragileEnv).
+ */
+const SHELL_OWN: ReadonlySet<string> = new Set([
+  "IFS",
+  "OPTIND",
+  "PPID",
+  "LINENO",
+  "PS1",
+  "PS2",
+  "PS4",
+  "RANDOM",
+  "OLDPWD",
+]);
+
+/** env(1), where images keep it. */
+const ENV_PROGRAMS = ["/usr/bin/env", "/bin/env"];
+
+/** The path of env(1), or undefined when the image has none. */
+export function envProgram(): string | undefined {
+  const fs = builtin("node:fs");
+  return ENV_PROGRAMS.find((path) => fs.existsSync(path));
+}
+
+/** The names in `env` that sh would not pass on as they are: not shell names, or made its own (SHELL_OWN). */
+export function fragileEnv(env: NodeJS.ProcessEnv): string[] {
+  const names: string[] = [];
+  for (const name in env) if (!SHELL_NAME.test(name) || SHELL_OWN.has(name)) names.push(name);
+  return names;
+}
 
 /**
  * The variables of `env` whose values decoding altered, with their bytes from
@@ -179,7 +215,7 @@ export function alteredEnv(env: NodeJS.ProcessEnv, environ = "/proc/self/environ
   const data = readOrUndefined(environ);
   if (data === undefined) return undefined;
   const raw: [string, Buffer][] = [];
-  const unpassable: string[] = [];
+  const unpassable: [string, Buffer][] = [];
   for (const entry of split(data)) {
     const eq = entry.indexOf(0x3d);
     if (eq <= 0) continue;
@@ -190,10 +226,10 @@ export function alteredEnv(env: NodeJS.ProcessEnv, environ = "/proc/self/environ
     // Gone, or set anew since (by a plugin): the program gets what is there now.
     const now = env[name];
     if (now === undefined) continue;
-    if (!isUtf8(nameBytes)) unpassable.push(name);
+    if (!isUtf8(nameBytes)) unpassable.push([name, Buffer.from(entry)]);
     else if (!now.includes("\uFFFD")) continue;
-    else if (SHELL_NAME.test(name)) raw.push([name, Buffer.from(value)]);
-    else unpassable.push(name);
+    else if (SHELL_NAME.test(name) && !SHELL_OWN.has(name)) raw.push([name, Buffer.from(value)]);
+    else unpassable.push([name, Buffer.from(entry)]);
   }
   return raw.length > 0 || unpassable.length > 0 ? { raw, unpassable } : undefined;
 }

@@ -192,6 +192,55 @@ describe("5. environment values that are not UTF-8", () => {
   });
 });
 
+describe("5b. variables sh would not pass on, when the program starts through it", () => {
+  // A value that is not UTF-8 sends the program through /bin/sh (program/bytes.ts). dash drops a
+  // variable whose name is no shell name and makes IFS, OPTIND and PPID its own: env(1) sets them again.
+  test("names that are no shell names, and the shell's own, reach the program as they were, raw ones too", async () => {
+    const script = [
+      "unset PWD",
+      `RAW=$(printf 'x\\351'); export RAW`,
+      `exec env 'spring.profile=dev' 'A-B=1' "$(printf 'a.b=\\376')" IFS=: OPTIND=5 PPID=3 PS4=p "$0" env -0`,
+    ].join("\n");
+    const child = spawn("sh", ["-c", script, CLI], { env: cliEnv({ PLAIN: "ok" }), stdio: ["pipe", "pipe", "pipe"] });
+    const r = await collect(child);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, "");
+    const got = nulRecords(r.stdout).map((b) => b.toString("latin1"));
+    const want = [
+      `PATH=${cliEnv().PATH}`,
+      "PLAIN=ok",
+      "RAW=x\xe9",
+      "spring.profile=dev",
+      "A-B=1",
+      "a.b=\xfe",
+      "IFS=:",
+      "OPTIND=5",
+      "PPID=3",
+      "PS4=p",
+    ];
+    assert.deepEqual(got.sort(), want.sort());
+  });
+});
+
+describe("5c. arguments that are not UTF-8, too many once escaped", () => {
+  test("exit 126, and the message says the escaping for sh made them too large", async () => {
+    // Arguments of 100 KB of 0xFF: a quarter of the kernel's limit and a little more as given, past it escaped.
+    const script = [
+      `A=$(head -c 100000 /dev/zero | tr '\\000' '\\377')`,
+      "n=$(( $(getconf ARG_MAX) / 400000 + 2 )); set --",
+      'while [ "$n" -gt 0 ]; do set -- "$@" "$A"; n=$((n - 1)); done',
+      'exec "$0" true "$@"',
+    ].join("\n");
+    const child = spawn("sh", ["-c", script, CLI], { env: cliEnv(), stdio: ["pipe", "pipe", "pipe"] });
+    const r = await collect(child);
+    assert.equal(r.status, 126, r.stderr);
+    assert.match(
+      r.stderr,
+      /"true": cannot execute: E2BIG: .* once each byte that is not UTF-8 is escaped as four for \/bin\/sh/,
+    );
+  });
+});
+
 describe("7. SIGTERM and the program's own children", () => {
   // sh runs a child shell in the foreground; that grandchild says when TERM reaches it.
   const grandchild = `trap "echo grandchild got TERM; exit 5" TERM; echo "ready $$"; while :; do sleep 0.05; done`;
