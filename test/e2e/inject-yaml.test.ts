@@ -348,15 +348,24 @@ describe("iqqq inject: what Kubernetes reads is what the user wrote, plus iqqq",
     assert.ok(took < 15_000, `took ${took} ms`);
   });
 
-  test("iqqq's own containers: limits.cpu set, no fixed user (the image's non-root USER, which OpenShift may replace)", async () => {
+  test("iqqq's own containers: no fixed user (the image's non-root USER, which OpenShift may replace); limits.cpu set where the pod says resources", async () => {
     const r = await inject(WRITTEN_BY_HAND);
     const [doc] = kubernetes(r.text);
     const install = podSpec(doc as Obj).initContainers[0];
     assert.equal(install.securityContext.runAsNonRoot, true);
     assert.equal(install.securityContext.runAsUser, undefined);
     assert.equal(install.securityContext.runAsGroup, undefined);
-    assert.ok(install.resources.limits.cpu);
-    assert.ok(install.resources.limits.memory);
+    // A BestEffort pod (no container says resources) stays one (inject/pods.test.ts has every class).
+    assert.equal(install.resources, undefined);
+    const burstable = WRITTEN_BY_HAND.replace(
+      "        image: python:3.12\n",
+      "        image: python:3.12\n        resources: {requests: {cpu: 100m}}\n",
+    );
+    assert.notEqual(burstable, WRITTEN_BY_HAND);
+    const [said] = kubernetes((await inject(burstable)).text);
+    const own = podSpec(said as Obj).initContainers[0];
+    assert.ok(own.resources.limits.cpu);
+    assert.ok(own.resources.limits.memory);
   });
 
   test("stdin that is a non-blocking pipe with a slow writer is read whole", async () => {
