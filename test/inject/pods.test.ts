@@ -21,23 +21,13 @@ import {
 import { validateObject } from "../examples/kubernetes.js";
 import { runCli } from "../support/cli.js";
 import { expandKubelet } from "../support/kubelet.js";
+import { jobManifest } from "../support/read-back.js";
 
 const IMAGE = "registry.example/iqqq:1.0";
 // biome-ignore lint/suspicious/noExplicitAny: manifests are open-ended here.
 type Obj = any;
 
-function job(spec: Obj = {}, container: Obj = { command: ["python", "/app/report.py"] }): Obj {
-  return {
-    apiVersion: "batch/v1",
-    kind: "Job",
-    metadata: { name: "report" },
-    spec: {
-      template: {
-        spec: { restartPolicy: "Never", containers: [{ name: "job", image: "python:3.12", ...container }], ...spec },
-      },
-    },
-  };
-}
+const job = jobManifest;
 
 function pod(spec: Obj = {}): Obj {
   return {

@@ -7,26 +7,11 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { injectDocument, type Volume } from "../../src/inject/inject.js";
 import { validateObject } from "../examples/kubernetes.js";
-import type { Obj } from "../support/read-back.js";
+import { jobManifest, type Obj } from "../support/read-back.js";
 
 const IMAGE = "registry.example/iqqq:1.0";
 
-function job(): Record<string, unknown> {
-  return {
-    apiVersion: "batch/v1",
-    kind: "Job",
-    metadata: { name: "report" },
-    spec: {
-      template: {
-        spec: {
-          restartPolicy: "Never",
-          containers: [{ name: "job", image: "python:3.12", command: ["python", "/app/report.py"] }],
-          volumes: [{ name: "data", emptyDir: {} }],
-        },
-      },
-    },
-  };
-}
+const job = (): Obj => jobManifest({ volumes: [{ name: "data", emptyDir: {} }] });
 
 const spec = (doc: Obj) => doc.spec.template.spec;
 
