@@ -31,6 +31,8 @@ export interface Child {
 interface BunSpawn {
   spawn(options: {
     cmd: string[];
+    /** The program's argv[0], where cmd[0] is the path it was found at. */
+    argv0?: string;
     env: NodeJS.ProcessEnv;
     stdio: ["inherit", "inherit", "inherit"];
     detached: boolean;
@@ -55,14 +57,37 @@ export function spawnProgram(start: Start): Promise<Child> {
 }
 
 function spawnWithBun(bun: BunSpawn, start: Start): Child {
+  const here = inEmptyPathEntry(start.file, start.env.PATH);
   // Throws at once when exec fails: Bun forks and execs synchronously.
   const proc = bun.spawn({
-    cmd: [start.file, ...start.args],
+    cmd: [here ?? start.file, ...start.args],
+    ...(here !== undefined ? { argv0: start.file } : {}),
     env: start.env,
     stdio: ["inherit", "inherit", "inherit"],
     detached: start.group,
   });
   return { pid: proc.pid, kill: (signal) => proc.kill(signal), ended: endOf(proc) };
+}
+
+/**
+ * execvp(3), and so the Node bundle (and tini), take an empty PATH entry
+ * (`:/usr/bin`, `/bin:`, `a::b`) for the working directory; Bun.spawn skips it
+ * and calls the program not found. Where the first match for a bare name is in
+ * such an entry, its path (`./NAME`); else undefined, Bun's own look-up
+ * finding what execvp would. Only a PATH with an empty entry is walked here.
+ */
+export function inEmptyPathEntry(file: string, path: string | undefined): string | undefined {
+  if (path === undefined || file.includes("/")) return undefined;
+  if (!(path.startsWith(":") || path.endsWith(":") || path.includes("::"))) return undefined;
+  const fs = builtin("node:fs");
+  for (const dir of path.split(":")) {
+    const candidate = `${dir || "."}/${file}`;
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      if (fs.statSync(candidate).isFile()) return dir === "" ? candidate : undefined;
+    } catch {}
+  }
+  return undefined;
 }
 
 /**

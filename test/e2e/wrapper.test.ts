@@ -105,6 +105,20 @@ describe("exit status", () => {
     assert.match(folder.stderr, /"iqqq-a-directory": is a directory, not a program/);
   });
 
+  test("an empty PATH entry is the working directory, as execvp says: the program there runs, called by its name", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "iqqq-"));
+    await writeFile(join(dir, "iqqq-here"), '#!/bin/sh\necho "from here: $(basename "$0")"\nexit 6\n');
+    await chmod(join(dir, "iqqq-here"), 0o755);
+    for (const path of [`:${process.env.PATH ?? "/usr/bin:/bin"}`, `${process.env.PATH ?? "/usr/bin:/bin"}:`]) {
+      const r = await runCli(["iqqq-here"], { env: { PATH: path }, cwd: dir });
+      assert.equal(r.status, 6, `${path}: ${r.stderr}`);
+      assert.equal(r.stdout.toString(), "from here: iqqq-here\n");
+    }
+    // No empty entry: not looked for there.
+    const none = await runCli(["iqqq-here"], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, cwd: dir });
+    assert.equal(none.status, 127, none.stderr);
+  });
+
   test("a command is looked up on PATH", async () => {
     const dir = await mkdtemp(join(tmpdir(), "iqqq-"));
     await writeFile(join(dir, "my-job"), "#!/bin/sh\necho from-path\nexit 7\n");
