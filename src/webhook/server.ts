@@ -232,7 +232,7 @@ export async function serveWebhook(options: WebhookOptions, env: Env, io: Io): P
   };
 
   const handle = (req: Request, res: Answer) => {
-    const path = (req.url ?? "/").split("?")[0];
+    const path = pathOf(req.url ?? "/");
     if (req.method === "GET" && (path === "/healthz" || path === "/readyz")) {
       req.resume();
       return reply(res, draining && path === "/readyz" ? 503 : 200, draining ? "draining\n" : "ok\n");
@@ -600,4 +600,19 @@ function reply(res: Answer, status: number, body: unknown): void {
 /** What the pair holds (not when it changed: a file's time moves in steps of milliseconds, and two writes can share one). */
 function stampOf(pair: { cert: Buffer; key: Buffer }): string {
   return builtin("node:crypto").createHash("sha256").update(pair.cert).update("\0").update(pair.key).digest("hex");
+}
+
+/**
+ * The path a request target asks for: its origin-form (`/inject?timeout=10s`,
+ * what the API server sends) without the query, or the path of an
+ * absolute-form one (`https://host/inject`), which RFC 9112 (3.2.2) has a
+ * server accept too.
+ */
+export function pathOf(target: string): string | undefined {
+  if (!/^https?:\/\//i.test(target)) return target.split("?")[0];
+  try {
+    return new URL(target).pathname;
+  } catch {
+    return undefined;
+  }
 }

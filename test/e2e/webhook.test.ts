@@ -242,6 +242,12 @@ describe("iqqq webhook", () => {
     assert.equal((await call(port, tls.ca, "POST", "/inject", { kind: "AdmissionReview" })).status, 400);
     assert.equal((await call(port, tls.ca, "GET", "/inject")).status, 405);
     assert.equal((await call(port, tls.ca, "GET", "/elsewhere")).status, 404);
+    // A target in absolute-form, which RFC 9112 has a server accept: its path is what is asked for.
+    assert.deepEqual(await call(port, tls.ca, "GET", `https://127.0.0.1:${port}/healthz`), {
+      status: 200,
+      text: "ok\n",
+    });
+    assert.equal((await call(port, tls.ca, "GET", `https://127.0.0.1:${port}/inject?x=1`)).status, 405);
   });
 
   test("SIGTERM: /readyz says 503 at once, reviews are still answered for the drain period, then it exits 0", async () => {
