@@ -49,19 +49,28 @@ const REFUSED_ESCAPE = /\\\\|\\(?:\/|u[dD][89a-fA-F][0-9a-fA-F]{2}|U0000[dD][89a
 const JSON_SURROGATE =
   /\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[dD][89a-fA-F][0-9a-fA-F]{2}/g;
 
+/** A stream kubectl first tries to read as JSON: its first character but white space (Go's unicode.IsSpace) is `{`. */
+export function startsAsJson(text: string): boolean {
+  return /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*\{/.test(text);
+}
+
 /**
- * A document kubectl decodes as JSON, not YAML: the first of a stream whose
- * first character but white space (Go's unicode.IsSpace) is `{`
- * (k8s.io/apimachinery's YAMLOrJSONDecoder; since Kubernetes 1.31 what
- * follows a first JSON object that is not JSON is read as YAML, and inject
- * takes no second JSON object without a `---` between). JSON's escapes `\/`
- * and a surrogate pair are then a slash and one character, as the `yaml`
- * package reads them too.
+ * A document kubectl decodes as JSON, not YAML: the first of a stream that
+ * starts as JSON (startsAsJson; k8s.io/apimachinery's YAMLOrJSONDecoder), and
+ * is JSON. One that is not (YAML flow: `{kind: Pod}`) kubectl reads as YAML
+ * from 1.31 on, and not at all before. JSON's escapes `\/` and a surrogate
+ * pair are then a slash and one character, as the `yaml` package reads them
+ * too. JSON.parse reads JSON as Go's encoding/json does but for a surrogate
+ * escape outside a pair, which checkText refuses.
  */
 export function isJsonDocument(text: string, segment: Segment): boolean {
-  return (
-    segment.index === 1 && /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*\{/.test(text)
-  );
+  if (segment.index !== 1 || !startsAsJson(text)) return false;
+  try {
+    JSON.parse(text.slice(segment.start, segment.end));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -138,7 +147,7 @@ export function parseSegment(text: string, segment: Segment, name: string): Docu
 
 /** Where a JSON document is followed by more than white space: a hint, for kubectl reads a stream of JSON objects. */
 function jsonStream(error: { message: string }, text: string, segment: Segment): string {
-  if (!isJsonDocument(text, segment) || !/at node end/.test(error.message)) return "";
+  if (segment.index !== 1 || !startsAsJson(text) || !/flow-map-start/.test(error.message)) return "";
   return " (a second JSON object after the first: inject takes one JSON object a stream; give each its own file, or write them as YAML documents split by `---`)";
 }
 
@@ -265,7 +274,9 @@ function edit(editing: Editing, node: Node | null, before: Value, after: Value):
     return at;
   }
   if (isSeq(at) && Array.isArray(before) && Array.isArray(after) && editSeq(editing, at, before, after)) return at;
-  return build(after, at !== null && (isMap(at) || isSeq(at)) ? Boolean(at.flow) : false, editing.json);
+  // In JSON all is flow: a collection where there was a scalar (`"volumes": null`) too.
+  const flow = editing.json || (at !== null && (isMap(at) || isSeq(at)) && Boolean(at.flow));
+  return build(after, flow, editing.json);
 }
 
 function editMap(editing: Editing, map: YAMLMap, before: Record<string, Value>, after: Record<string, Value>): void {

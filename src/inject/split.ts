@@ -390,8 +390,9 @@ export function mayHoldPods(segment: Segment, text: string): boolean {
   // NEL, LS and PS end a line for YAML 1.1 but not for the parser here: a `kind` could hide behind one.
   const own = text.slice(segment.start, segment.end);
   if (!YAML11_BREAK.test(own)) return false;
+  // Read again with those as line ends (there are none left to look behind then).
   const seen = splitStream(own.replace(YAML11_BREAKS, "\n"))[0];
-  return seen === undefined || mayHoldPods(seen, own);
+  return seen === undefined || seen.kind === undefined || mayHoldPodSpec(seen.kind);
 }
 
 export const YAML11_BREAK = /[\u0085\u2028\u2029]/;

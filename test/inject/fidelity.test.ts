@@ -401,6 +401,13 @@ describe("inject, read back as Kubernetes reads YAML", { skip: missing }, () => 
     assert.equal((await injectStream(crlf, "in.yaml", OPTIONS)).text, crlf);
     const inside = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c} # a \uFEFF\ndata: {x: "a\uFEFFb"}\n';
     assert.equal((await injectStream(inside, "in.yaml", OPTIONS)).text, inside);
+    // A kind that holds no pod, with a YAML 1.1 line break in it: passed through as written (it was once read again and again).
+    for (const brk of ["\u0085", "\u2028", "\u2029"]) {
+      const other = `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {x: "a${brk}b"}\n`;
+      assert.equal((await injectStream(other, "in.yaml", OPTIONS)).text, other);
+      const lead = `a\u00a0${brk}{"kind": "ConfigMap"}\n`;
+      await injectStream(lead, "in.yaml", OPTIONS).catch((err) => assert.doesNotMatch(String(err), /call stack/));
+    }
   });
 });
 
@@ -467,6 +474,19 @@ describe("a JSON manifest, read back as kubectl reads JSON", { skip: missing }, 
     );
   });
 
+  test("null where iqqq adds a list (volumes, volumeMounts, initContainers): what it writes there is JSON too", async () => {
+    const input = `{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "b", "command": ["x"], "volumeMounts": null}], "volumes": null, "initContainers": null}}\n`;
+    const [read] = readAsKubernetes([input]);
+    const expected = structuredClone(read?.asJson?.json) as Record<string, unknown>;
+    await injectDocument(expected, OPTIONS);
+    for (const mode of ["wrapper", "watcher"] as const) {
+      const out = await injectStream(input, "in.json", { ...OPTIONS, mode });
+      const [back] = readAsKubernetes([out.text]);
+      assert.equal(back?.asJson?.error, undefined, `${mode}: kubectl cannot read the output as JSON:\n${out.text}`);
+      if (mode === "wrapper") assert.deepEqual(back?.asJson?.json, expected);
+    }
+  });
+
   test("a surrogate escape outside a pair, or a second object, is refused there; `\\/` in YAML still is", async () => {
     const job = (value: string) =>
       `{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "annotations": {"a": "${value}"}}, "spec": {"restartPolicy": "Never", "containers": [{"name": "a", "image": "busybox", "command": ["true"]}]}}\n`;
@@ -482,6 +502,10 @@ describe("a JSON manifest, read back as kubectl reads JSON", { skip: missing }, 
     // Two objects in one stream, which kubectl reads: refused, saying how to give them.
     await assert.rejects(injectStream(job("a") + job("b"), "in.json", OPTIONS), {
       message: /line 2\): not valid YAML: .* \(a second JSON object after the first: .*give each its own file/,
+    });
+    // YAML flow that starts with `{` but is no JSON: kubectl reads it as YAML, and so does inject.
+    await assert.rejects(injectStream(`{kind: Pod, metadata: {name: p, labels: {x: "a\\/b"}}}\n`, "in.yaml", OPTIONS), {
+      message: /the escape \\\//,
     });
     // Not JSON (a YAML stream): go-yaml v2 refuses `\/`, and so does inject.
     await assert.rejects(injectStream(`---\n${job("a\\/b")}`, "in.yaml", OPTIONS), { message: /the escape \\\// });
