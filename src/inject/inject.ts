@@ -69,62 +69,66 @@ const LIMITS = { cpu: "500m", memory: "128Mi" };
 /**
  * iqqq's resources in this pod, such that it keeps the QoS class Kubernetes
  * gives it from the cpu and memory of all its containers and init containers
- * (pkg/apis/core/helper/qos): none in a BestEffort pod (no container says
- * any), requests equal to limits in a Guaranteed one (every container limits
- * both, its requests, where said, equal), the default otherwise. A pod with
- * resources of its own (spec.resources, Kubernetes 1.32 and later) takes its
- * class from them, and each container's limits must fit in them: none there.
- * Guaranteed is judged strictly (quantities compared as numbers): a doubtful
- * pod gets the default, which leaves a Burstable pod Burstable.
+ * (pkg/apis/core/helper/qos, where only a quantity above zero counts): none
+ * in a BestEffort pod (no container says any), requests equal to limits in a
+ * Guaranteed one (every container limits both, its requests, where said,
+ * equal), the default otherwise. A pod with resources of its own
+ * (spec.resources, Kubernetes 1.32 and later) takes its class from them, and
+ * each container's limits must fit in them: none there. Quantities are
+ * compared exactly (700m and 0.7 are equal); a doubtful pod gets the default,
+ * which leaves a Burstable pod Burstable.
  */
 function ownResources(spec: PodSpec): { resources?: Obj } {
   if (isObj(spec.resources) && Object.keys(spec.resources).length > 0) return {};
   const all = [...(spec.initContainers ?? []), ...(spec.containers ?? [])];
   const said = (c: Container, kind: "requests" | "limits"): Obj =>
     isObj(c.resources) && isObj(c.resources[kind]) ? c.resources[kind] : {};
-  const cpuMemory = (o: Obj): boolean => o.cpu !== undefined || o.memory !== undefined;
+  // Only a quantity above zero counts, as in the kubelet's QoS; one that is no quantity is taken as said.
+  const counts = (v: unknown): boolean => v !== undefined && v !== null && (quantity(v)?.n ?? 1n) > 0n;
+  const cpuMemory = (o: Obj): boolean => counts(o.cpu) || counts(o.memory);
   if (all.every((c) => !cpuMemory(said(c, "requests")) && !cpuMemory(said(c, "limits")))) return {};
   const guaranteed = all.every((c) => {
     const limits = said(c, "limits");
     const requests = said(c, "requests");
     return (["cpu", "memory"] as const).every((r) => {
       const limit = quantity(limits[r]);
-      return limit !== undefined && (requests[r] === undefined || quantity(requests[r]) === limit);
+      if (limit === undefined || limit.n <= 0n) return false;
+      const request = requests[r] === undefined ? limit : quantity(requests[r]);
+      return request !== undefined && request.n * limit.d === limit.n * request.d;
     });
   });
   if (guaranteed) return { resources: { requests: { ...LIMITS }, limits: { ...LIMITS } } };
   return { resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { ...LIMITS } } };
 }
 
-const SUFFIXES: Readonly<Record<string, number>> = {
-  "": 1,
-  m: 1e-3,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
+/** The decimal suffixes of a Kubernetes quantity, as powers of ten. */
+const DECIMAL: Readonly<Record<string, number>> = { n: -9, u: -6, m: -3, "": 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
+/** The binary ones, as powers of 1024. */
+const BINARY: Readonly<Record<string, number>> = { Ki: 1, Mi: 2, Gi: 3, Ti: 4, Pi: 5, Ei: 6 };
 
-/** A resource quantity ("500m", "1Gi", 2, "1e3") as a number, or undefined when it is none. */
-function quantity(value: unknown): number | undefined {
+/**
+ * A resource quantity ("500m", "1Gi", 2, "1e3", "0.7") exactly, as a fraction
+ * n/d (floating point would make 700m and 0.7 differ), or undefined when it is
+ * none, or its exponent is beyond what Kubernetes takes (|e| > 30).
+ */
+function quantity(value: unknown): { n: bigint; d: bigint } | undefined {
   const text =
     typeof value === "string"
       ? value.trim()
       : typeof value === "number" || typeof value === "bigint"
         ? String(value)
         : "";
-  const m = /^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)$/.exec(text);
-  if (m === null) return undefined;
-  const n = Number(m[1]) * (SUFFIXES[m[2] as string] as number);
-  return Number.isFinite(n) ? n : undefined;
+  const m = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d{1,3})|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?)$/.exec(text);
+  const whole = m?.[2] ?? "";
+  const part = m?.[3] ?? "";
+  if (m === null || whole + part === "") return undefined;
+  const ten = -part.length + (m[4] !== undefined ? Number(m[4]) : (DECIMAL[m[5] ?? ""] ?? 0));
+  if (Math.abs(ten) > 30) return undefined;
+  let n = BigInt(`${m[1]}${whole}${part}`) * 1024n ** BigInt(BINARY[m[5] ?? ""] ?? 0);
+  let d = 1n;
+  if (ten >= 0) n *= 10n ** BigInt(ten);
+  else d = 10n ** BigInt(-ten);
+  return { n, d };
 }
 
 /**

@@ -279,17 +279,51 @@ describe("the pod's QoS class", () => {
       }
   });
 
-  test("Guaranteed is told by quantity, not spelling: 1 and 1000m, 1Gi and 1024Mi, a number and a string", async () => {
-    const doc = job(
+  test("Guaranteed is told by quantity, exactly, not spelling: 1 and 1000m, 0.7 and 700m, 1Gi and 1024Mi, n and u", async () => {
+    const pairs: [unknown, unknown][] = [
+      ["1000m", 1],
+      ["0.7", "700m"],
+      [".5", "500000u"],
+      ["1000000u", "1"],
+      ["500000000n", "0.5"],
+      ["1e3", "1k"],
+      ["1024Mi", "1Gi"],
+      ["1.5Gi", "1536Mi"],
+    ];
+    for (const [request, limit] of pairs) {
+      const doc = job(
+        {},
+        {
+          command: ["python", "/app/report.py"],
+          resources: { requests: { cpu: request, memory: "1Gi" }, limits: { cpu: limit, memory: "1Gi" } },
+        },
+      );
+      await inject(doc);
+      const install = templateOf(doc).initContainers[0];
+      assert.deepEqual(install.resources.requests, install.resources.limits, `${request} and ${limit}`);
+    }
+    // Near, not equal: Burstable, and left so.
+    const near = job(
       {},
       {
         command: ["python", "/app/report.py"],
-        resources: { requests: { cpu: "1000m", memory: "1024Mi" }, limits: { cpu: 1, memory: "1Gi" } },
+        resources: { requests: { cpu: "0.6999" }, limits: { cpu: "700m", memory: "1Gi" } },
       },
     );
-    await inject(doc);
-    const install = templateOf(doc).initContainers[0];
-    assert.deepEqual(install.resources.requests, install.resources.limits);
+    await inject(near);
+    assert.deepEqual(templateOf(near).initContainers[0].resources.requests, { cpu: "10m", memory: "32Mi" });
+  });
+
+  test("a quantity of zero is none, as the kubelet counts it: such a pod is BestEffort, and left so", async () => {
+    for (const resources of [
+      { requests: { cpu: "0" } },
+      { limits: { cpu: "0", memory: "0" } },
+      { requests: { memory: 0 } },
+    ]) {
+      const doc = job({}, { command: ["python", "/app/report.py"], resources });
+      await inject(doc);
+      assert.equal(templateOf(doc).initContainers[0].resources, undefined, JSON.stringify(resources));
+    }
   });
 
   test("a pod with resources of its own (spec.resources): iqqq's containers say none, so they fit in them", async () => {
