@@ -191,10 +191,15 @@ export function envProgram(): string | undefined {
   return ENV_PROGRAMS.find((path) => fs.existsSync(path));
 }
 
-/** The names in `env` that sh would not pass on as they are: not shell names, or made its own (SHELL_OWN). */
+/**
+ * The names in `env` that sh would not pass on as they are: not shell names, or
+ * made its own (SHELL_OWN). Only names with a value: Bun lists a name that is
+ * not UTF-8 but finds no value under it (alteredEnv has those raw).
+ */
 export function fragileEnv(env: NodeJS.ProcessEnv): string[] {
   const names: string[] = [];
-  for (const name in env) if (!SHELL_NAME.test(name) || SHELL_OWN.has(name)) names.push(name);
+  for (const name in env)
+    if ((!SHELL_NAME.test(name) || SHELL_OWN.has(name)) && env[name] !== undefined) names.push(name);
   return names;
 }
 
@@ -223,11 +228,15 @@ export function alteredEnv(env: NodeJS.ProcessEnv, environ = "/proc/self/environ
     const value = entry.subarray(eq + 1);
     const name = nameBytes.toString("utf8");
     if (isUtf8(nameBytes) && isUtf8(value)) continue;
+    // A name that is not UTF-8 cannot be looked up (Node leaves it out of process.env, Bun cannot
+    // find the key it lists): passed on raw as iqqq was given it.
+    if (!isUtf8(nameBytes)) {
+      unpassable.push([name, Buffer.from(entry)]);
+      continue;
+    }
     // Gone, or set anew since (by a plugin): the program gets what is there now.
     const now = env[name];
-    if (now === undefined) continue;
-    if (!isUtf8(nameBytes)) unpassable.push([name, Buffer.from(entry)]);
-    else if (!now.includes("\uFFFD")) continue;
+    if (now === undefined || !now.includes("\uFFFD")) continue;
     else if (SHELL_NAME.test(name) && !SHELL_OWN.has(name)) raw.push([name, Buffer.from(value)]);
     else unpassable.push([name, Buffer.from(entry)]);
   }

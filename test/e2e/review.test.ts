@@ -10,6 +10,7 @@ import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   CLI,
+  CLI_IS_COMPILED,
   cliEnv,
   collect,
   FIXTURES,
@@ -195,11 +196,11 @@ describe("5. environment values that are not UTF-8", () => {
 describe("5b. variables sh would not pass on, when the program starts through it", () => {
   // A value that is not UTF-8 sends the program through /bin/sh (program/bytes.ts). dash drops a
   // variable whose name is no shell name and makes IFS, OPTIND and PPID its own: env(1) sets them again.
-  test("names that are no shell names, and the shell's own, reach the program as they were, raw ones too", async () => {
+  test("names that are no shell names, or not UTF-8, and the shell's own, reach the program as they were, raw ones too", async () => {
     const script = [
       "unset PWD",
       `RAW=$(printf 'x\\351'); export RAW`,
-      `exec env 'spring.profile=dev' 'A-B=1' "$(printf 'a.b=\\376')" IFS=: OPTIND=5 PPID=3 PS4=p "$0" env -0`,
+      `exec env 'spring.profile=dev' 'A-B=1' "$(printf 'a.b=\\376')" "$(printf '\\377X=1')" IFS=: OPTIND=5 PPID=3 PS4=p "$0" env -0`,
     ].join("\n");
     const child = spawn("sh", ["-c", script, CLI], { env: cliEnv({ PLAIN: "ok" }), stdio: ["pipe", "pipe", "pipe"] });
     const r = await collect(child);
@@ -213,12 +214,24 @@ describe("5b. variables sh would not pass on, when the program starts through it
       "spring.profile=dev",
       "A-B=1",
       "a.b=\xfe",
+      "\xffX=1",
       "IFS=:",
       "OPTIND=5",
       "PPID=3",
       "PS4=p",
     ];
     assert.deepEqual(got.sort(), want.sort());
+  });
+});
+
+describe("5d. a name that is not UTF-8, and nothing else to alter", () => {
+  test("the executable passes it on raw; Node never has it in process.env, and the bundle cannot (docs/limits.md)", async () => {
+    const script = `exec env -i PATH="$PATH" "$(printf '\\377X=1')" "$0" env -0`;
+    const child = spawn("sh", ["-c", script, CLI], { env: cliEnv(), stdio: ["pipe", "pipe", "pipe"] });
+    const r = await collect(child);
+    assert.equal(r.status, 0, r.stderr);
+    const got = nulRecords(r.stdout).map((b) => b.toString("latin1"));
+    assert.equal(got.includes("\xffX=1"), CLI_IS_COMPILED, got.join(" "));
   });
 });
 
