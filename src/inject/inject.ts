@@ -75,8 +75,8 @@ const LIMITS = { cpu: "500m", memory: "128Mi" };
  * equal), the default otherwise. A pod with resources of its own
  * (spec.resources, Kubernetes 1.32 and later) takes its class from them, and
  * each container's limits must fit in them: none there. Quantities are
- * compared exactly (700m and 0.7 are equal); a doubtful pod gets the default,
- * which leaves a Burstable pod Burstable.
+ * compared as Kubernetes reads them (quantity()); a doubtful pod gets the
+ * default, which leaves a Burstable pod Burstable.
  */
 function ownResources(spec: PodSpec): { resources?: Obj } {
   if (isObj(spec.resources) && Object.keys(spec.resources).length > 0) return {};
@@ -84,7 +84,7 @@ function ownResources(spec: PodSpec): { resources?: Obj } {
   const said = (c: Container, kind: "requests" | "limits"): Obj =>
     isObj(c.resources) && isObj(c.resources[kind]) ? c.resources[kind] : {};
   // Only a quantity above zero counts, as in the kubelet's QoS; one that is no quantity is taken as said.
-  const counts = (v: unknown): boolean => v !== undefined && v !== null && (quantity(v)?.n ?? 1n) > 0n;
+  const counts = (v: unknown): boolean => v !== undefined && v !== null && (quantity(v) ?? 1n) > 0n;
   const cpuMemory = (o: Obj): boolean => counts(o.cpu) || counts(o.memory);
   if (all.every((c) => !cpuMemory(said(c, "requests")) && !cpuMemory(said(c, "limits")))) return {};
   const guaranteed = all.every((c) => {
@@ -92,9 +92,9 @@ function ownResources(spec: PodSpec): { resources?: Obj } {
     const requests = said(c, "requests");
     return (["cpu", "memory"] as const).every((r) => {
       const limit = quantity(limits[r]);
-      if (limit === undefined || limit.n <= 0n) return false;
+      if (limit === undefined || limit <= 0n) return false;
       const request = requests[r] === undefined ? limit : quantity(requests[r]);
-      return request !== undefined && request.n * limit.d === limit.n * request.d;
+      return request === limit;
     });
   });
   if (guaranteed) return { resources: { requests: { ...LIMITS }, limits: { ...LIMITS } } };
@@ -107,11 +107,12 @@ const DECIMAL: Readonly<Record<string, number>> = { n: -9, u: -6, m: -3, "": 0, 
 const BINARY: Readonly<Record<string, number>> = { Ki: 1, Mi: 2, Gi: 3, Ti: 4, Pi: 5, Ei: 6 };
 
 /**
- * A resource quantity ("500m", "1Gi", 2, "1e3", "0.7") exactly, as a fraction
- * n/d (floating point would make 700m and 0.7 differ), or undefined when it is
- * none, or its exponent is beyond what Kubernetes takes (|e| > 30).
+ * A resource quantity ("500m", "1Gi", 2, "1e3", "0.7") in billionths, as
+ * Kubernetes reads it (resource.ParseQuantity rounds a value up to a whole
+ * 1n), exactly: floating point would make 700m and 0.7 differ. Undefined when
+ * it is none.
  */
-function quantity(value: unknown): { n: bigint; d: bigint } | undefined {
+function quantity(value: unknown): bigint | undefined {
   const text =
     typeof value === "string"
       ? value.trim()
@@ -122,13 +123,11 @@ function quantity(value: unknown): { n: bigint; d: bigint } | undefined {
   const whole = m?.[2] ?? "";
   const part = m?.[3] ?? "";
   if (m === null || whole + part === "") return undefined;
-  const ten = -part.length + (m[4] !== undefined ? Number(m[4]) : (DECIMAL[m[5] ?? ""] ?? 0));
-  if (Math.abs(ten) > 30) return undefined;
-  let n = BigInt(`${m[1]}${whole}${part}`) * 1024n ** BigInt(BINARY[m[5] ?? ""] ?? 0);
-  let d = 1n;
-  if (ten >= 0) n *= 10n ** BigInt(ten);
-  else d = 10n ** BigInt(-ten);
-  return { n, d };
+  const ten = 9 - part.length + (m[4] !== undefined ? Number(m[4]) : (DECIMAL[m[5] ?? ""] ?? 0));
+  const n = BigInt(`${m[1]}${whole}${part}`) * 1024n ** BigInt(BINARY[m[5] ?? ""] ?? 0);
+  if (ten >= 0) return n * 10n ** BigInt(ten);
+  const d = 10n ** BigInt(-ten);
+  return n > 0n ? (n + d - 1n) / d : n / d;
 }
 
 /**

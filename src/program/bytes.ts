@@ -165,7 +165,8 @@ export const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /**
  * Variables a POSIX shell makes its own whatever its environment says: dash
  * resets IFS and OPTIND and sets PPID; bash also LINENO and PS4, and drops
- * PPID, PS1, PS2, RANDOM and OLDPWD (measured with both on Debian). dash
+ * PPID, PS1, PS2, RANDOM and OLDPWD (measured with both on Debian); both set
+ * PWD to the working directory where it names another. dash
  * drops, too, every variable whose name is not a shell name (`spring.profile`,
  * `A-B`). On the way through sh (the launcher), such variables are set again by
  * env(1) just before the program (fragileEnv).
@@ -180,6 +181,7 @@ const SHELL_OWN: ReadonlySet<string> = new Set([
   "PS4",
   "RANDOM",
   "OLDPWD",
+  "PWD",
 ]);
 
 /** env(1), where images keep it. */

@@ -606,13 +606,10 @@ function stampOf(pair: { cert: Buffer; key: Buffer }): string {
  * The path a request target asks for: its origin-form (`/inject?timeout=10s`,
  * what the API server sends) without the query, or the path of an
  * absolute-form one (`https://host/inject`), which RFC 9112 (3.2.2) has a
- * server accept too.
+ * server accept too: the text after the authority, as it stands (no
+ * dot-segment taken away, so that both forms route alike).
  */
 export function pathOf(target: string): string | undefined {
-  if (!/^https?:\/\//i.test(target)) return target.split("?")[0];
-  try {
-    return new URL(target).pathname;
-  } catch {
-    return undefined;
-  }
+  const path = /^https?:\/\//i.test(target) ? target.replace(/^https?:\/\/[^/?#]*/i, "") || "/" : target;
+  return path.split("?")[0];
 }

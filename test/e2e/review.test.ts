@@ -200,7 +200,7 @@ describe("5b. variables sh would not pass on, when the program starts through it
     const script = [
       "unset PWD",
       `RAW=$(printf 'x\\351'); export RAW`,
-      `exec env 'spring.profile=dev' 'A-B=1' "$(printf 'a.b=\\376')" "$(printf '\\377X=1')" IFS=: OPTIND=5 PPID=3 PS4=p "$0" env -0`,
+      `exec env 'spring.profile=dev' 'A-B=1' "$(printf 'a.b=\\376')" "$(printf '\\377X=1')" IFS=: OPTIND=5 PPID=3 PS4=p PWD=/ "$0" env -0`,
     ].join("\n");
     const child = spawn("sh", ["-c", script, CLI], { env: cliEnv({ PLAIN: "ok" }), stdio: ["pipe", "pipe", "pipe"] });
     const r = await collect(child);
@@ -219,6 +219,7 @@ describe("5b. variables sh would not pass on, when the program starts through it
       "OPTIND=5",
       "PPID=3",
       "PS4=p",
+      "PWD=/",
     ];
     assert.deepEqual(got.sort(), want.sort());
   });

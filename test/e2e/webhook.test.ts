@@ -248,6 +248,11 @@ describe("iqqq webhook", () => {
       text: "ok\n",
     });
     assert.equal((await call(port, tls.ca, "GET", `https://127.0.0.1:${port}/inject?x=1`)).status, 405);
+    // As it stands, as the origin-form is taken: no dot-segment or fragment taken away.
+    for (const path of ["/inject/../healthz", "/healthz#x"]) {
+      assert.equal((await call(port, tls.ca, "GET", path)).status, 404, path);
+      assert.equal((await call(port, tls.ca, "GET", `https://127.0.0.1:${port}${path}`)).status, 404, path);
+    }
   });
 
   test("SIGTERM: /readyz says 503 at once, reviews are still answered for the drain period, then it exits 0", async () => {

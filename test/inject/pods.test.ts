@@ -279,7 +279,7 @@ describe("the pod's QoS class", () => {
       }
   });
 
-  test("Guaranteed is told by quantity, exactly, not spelling: 1 and 1000m, 0.7 and 700m, 1Gi and 1024Mi, n and u", async () => {
+  test("Guaranteed is told by quantity as Kubernetes reads it, not spelling: 1 and 1000m, 0.7 and 700m, 1Gi and 1024Mi, n and u", async () => {
     const pairs: [unknown, unknown][] = [
       ["1000m", 1],
       ["0.7", "700m"],
@@ -289,6 +289,10 @@ describe("the pod's QoS class", () => {
       ["1e3", "1k"],
       ["1024Mi", "1Gi"],
       ["1.5Gi", "1536Mi"],
+      // Rounded up to a whole 1n, as Kubernetes reads quantities.
+      ["1.0000000001", "1.000000001"],
+      ["1e-10", "1n"],
+      ["1e31", "1e31"],
     ];
     for (const [request, limit] of pairs) {
       const doc = job(
