@@ -66,11 +66,23 @@ export function startsAsJson(text: string): boolean {
 export function isJsonDocument(text: string, segment: Segment): boolean {
   if (segment.index !== 1 || !startsAsJson(text)) return false;
   try {
-    JSON.parse(text.slice(segment.start, segment.end));
+    JSON.parse(jsonText(text, segment));
     return true;
   } catch {
     return false;
   }
+}
+
+/**
+ * The document's text up to the end of its `{…}`: a comment after it (`} # note`),
+ * which kubectl never reads as JSON (it reads the object, then YAML), left out.
+ */
+function jsonText(text: string, segment: Segment): string {
+  const doc = segment.tokens.find((t) => t.type === "document");
+  const value = doc?.type === "document" ? doc.value : undefined;
+  const close = value?.type === "flow-collection" ? value.end.find((t) => t.type === "flow-map-end") : undefined;
+  if (value === undefined || close === undefined) return text.slice(segment.start, segment.end);
+  return text.slice(segment.base + value.offset, segment.base + close.offset + 1);
 }
 
 /**

@@ -487,6 +487,18 @@ describe("a JSON manifest, read back as kubectl reads JSON", { skip: missing }, 
     }
   });
 
+  test("a comment after the object: still JSON, as kubectl reads the object before it (then YAML, which the comment is)", async () => {
+    const input = `{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "annotations": {"a": "x\\/y #z"}}, "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "b", "command": ["x"]}]}} # a note\n# another\n`;
+    const [read] = readAsKubernetes([input]);
+    const expected = structuredClone(read?.asJson?.json) as Record<string, unknown>;
+    await injectDocument(expected, OPTIONS);
+    const out = await injectStream(input, "in.json", OPTIONS);
+    const [back] = readAsKubernetes([out.text]);
+    assert.equal(back?.asJson?.error, undefined, out.text);
+    assert.deepEqual(back?.asJson?.json, expected);
+    assert.match(out.text, /# a note\n/);
+  });
+
   test("a surrogate escape outside a pair, or a second object, is refused there; `\\/` in YAML still is", async () => {
     const job = (value: string) =>
       `{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "annotations": {"a": "${value}"}}, "spec": {"restartPolicy": "Never", "containers": [{"name": "a", "image": "busybox", "command": ["true"]}]}}\n`;
