@@ -63,7 +63,7 @@ export function startsAsJson(text: string): boolean {
  * too. JSON.parse reads JSON as Go's encoding/json does but for a surrogate
  * escape outside a pair, which checkText refuses.
  */
-export function isJsonDocument(text: string, segment: Segment): boolean {
+function isJsonDocument(text: string, segment: Segment): boolean {
   if (segment.index !== 1 || !startsAsJson(text)) return false;
   try {
     JSON.parse(jsonText(text, segment));
@@ -95,7 +95,7 @@ function jsonText(text: string, segment: Segment): string {
  * character JSON forbids raw and a surrogate escape outside a pair (Go
  * reads it as U+FFFD) are refused.
  */
-function checkText(text: string, segment: Segment, name: string): void {
+function checkText(text: string, segment: Segment, name: string): boolean {
   const own = text.slice(segment.start, segment.end);
   const at = (offset: number) => where(name, segment, text, segment.start + offset);
   const json = isJsonDocument(text, segment);
@@ -131,7 +131,11 @@ function checkText(text: string, segment: Segment, name: string): void {
   };
   // Only a backslash starts an escape: most documents have none, and are not walked.
   if (own.includes("\\")) refusedEscape(segment.tokens);
+  return json;
 }
+
+/** The documents parseSegment found kubectl reads as JSON (isJsonDocument): applyValue writes JSON into them. */
+const JSON_DOCUMENTS = new WeakSet<Document>();
 
 /** Read as text: every scalar a string, nothing resolved (meaning.ts does that); keys may repeat (meaning.ts refuses it). */
 const READ = {
@@ -145,7 +149,7 @@ const READ = {
 
 /** One document, parsed; a syntax error is a ManifestError naming the document and its line. */
 export function parseSegment(text: string, segment: Segment, name: string): Document {
-  checkText(text, segment, name);
+  const json = checkText(text, segment, name);
   const docs = [...new Composer(READ as never).compose(segment.tokens)];
   const doc = docs[0] as Document | undefined;
   if (doc === undefined) throw new ManifestError(`${where(name, segment)}: no document`);
@@ -154,6 +158,7 @@ export function parseSegment(text: string, segment: Segment, name: string): Docu
     throw new ManifestError(
       `${where(name, segment, text, segment.base + error.pos[0])}: not valid YAML: ${firstLine(error.message)}${underIndented(error, text, segment)}${jsonStream(error, text, segment)}`,
     );
+  if (json) JSON_DOCUMENTS.add(doc);
   return doc;
 }
 
@@ -212,13 +217,13 @@ function firstLine(message: string): string {
  * end or have items (matched by position or by name) edited; a node is only
  * written anew where its type changed. An aliased node that must change is
  * first copied into each alias, so no other place changes with it. `source`,
- * the document's text where the caller has it, spares a walk for aliases;
- * `json`: kubectl reads the document as JSON (isJsonDocument), and what is added is JSON too.
+ * the document's text where the caller has it, spares a walk for aliases.
+ * In a document kubectl reads as JSON, what is added is JSON too (text()).
  */
-export function applyValue(doc: Document, before: Value, after: Value, source?: string, json = false): void {
+export function applyValue(doc: Document, before: Value, after: Value, source?: string): void {
   // An alias is written with `*`: a document without one (most) is not walked for them.
   const aliases = source?.includes("*") === false ? new Map() : aliasesByTarget(doc);
-  const editing: Editing = { doc, aliases, json };
+  const editing: Editing = { doc, aliases, json: JSON_DOCUMENTS.has(doc) };
   doc.contents = edit(editing, doc.contents as Node | null, before, after) as never;
 }
 

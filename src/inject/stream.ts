@@ -5,15 +5,7 @@
 
 import type { Document } from "yaml";
 import { describe, InjectError, type InjectOptions, injectDocument } from "./inject.js";
-import {
-  applyValue,
-  freshLines,
-  isJsonDocument,
-  ManifestError,
-  parseSegment,
-  readValue,
-  writeDocument,
-} from "./manifest.js";
+import { applyValue, freshLines, ManifestError, parseSegment, readValue, writeDocument } from "./manifest.js";
 import { mayHoldPods, quickSegments, Resplit, type Segment, splitStream, withTokens } from "./split.js";
 import { copy, same } from "./value.js";
 
@@ -109,7 +101,7 @@ export async function injectSegments(
           if (!same(readValue(doc, text, full, name), before))
             throw new Error(`${name}: document ${segment.index}: the quick reader and the parser read it otherwise`);
         }
-        applyValue(doc, before, after, own, isJsonDocument(text, segment));
+        applyValue(doc, before, after, own);
         out = writeDocument(doc, own);
       }
       written.push(text.slice(from, segment.start), out);

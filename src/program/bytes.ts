@@ -160,7 +160,7 @@ export interface AlteredEnv {
   readonly unpassable: ReadonlyArray<readonly [string, Buffer]>;
 }
 
-export const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
  * Variables a POSIX shell makes its own whatever its environment says: dash
@@ -239,7 +239,7 @@ export function alteredEnv(env: NodeJS.ProcessEnv, environ = "/proc/self/environ
     // Gone, or set anew since (by a plugin): the program gets what is there now.
     const now = env[name];
     if (now === undefined || !now.includes("\uFFFD")) continue;
-    else if (SHELL_NAME.test(name) && !SHELL_OWN.has(name)) raw.push([name, Buffer.from(value)]);
+    if (SHELL_NAME.test(name) && !SHELL_OWN.has(name)) raw.push([name, Buffer.from(value)]);
     else unpassable.push([name, Buffer.from(entry)]);
   }
   return raw.length > 0 || unpassable.length > 0 ? { raw, unpassable } : undefined;

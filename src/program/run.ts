@@ -17,7 +17,7 @@ import {
   type Word,
 } from "./bytes.js";
 import type { SignalRelay } from "./signals.js";
-import { type Start, spawnProgram } from "./spawn.js";
+import { firstExecutable, isExecutableFile, type Start, spawnProgram } from "./spawn.js";
 
 export function runProgram(program: Program, relay: SignalRelay, log: Logger): Promise<ProgramResult> {
   const words = [program.file, ...program.args];
@@ -73,10 +73,8 @@ function throughShell(launch: Launch, unpassable: AlteredEnv["unpassable"], grou
   const env = { ...process.env };
   for (const [name] of [...launch.exports, ...unpassable]) delete env[name];
   const unset = process.env.PWD === undefined ? ["PWD"] : [];
-  const again: Word[] = [
-    ...fragileEnv(env).map((name) => `${name}=${env[name]}`),
-    ...unpassable.map(([, entry]) => entry),
-  ];
+  const fragile = fragileEnv(env);
+  const again: Word[] = [...fragile.map((name) => `${name}=${env[name]}`), ...unpassable.map(([, entry]) => entry)];
   let words = launch.words;
   if (again.length > 0) {
     const envPath = envProgram();
@@ -84,7 +82,7 @@ function throughShell(launch: Launch, unpassable: AlteredEnv["unpassable"], grou
     if (envPath !== undefined && !(typeof file === "string" ? file : (file?.toString("latin1") ?? "")).includes("="))
       words = [envPath, "--", ...again, ...words];
     else {
-      const names = [...fragileEnv(env), ...unpassable.map(([name]) => name)].map((n) => JSON.stringify(n));
+      const names = [...fragile, ...unpassable.map(([name]) => name)].map((n) => JSON.stringify(n));
       const why =
         envPath === undefined ? "the image has no env(1)" : "env(1) would take the program's name for a variable";
       log.warn(
@@ -157,10 +155,8 @@ export function locate(file: string): { readonly path: string } | { readonly sta
       ? { status: 126, why: isDirectory(file) ? "a directory, not a program" : "not executable" }
       : { status: 127, why: "no such file" };
   }
-  for (const dir of (process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(":")) {
-    const path = `${dir || "."}/${file}`;
-    if (isExecutableFile(path)) return { path };
-  }
+  const path = firstExecutable(file, process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin");
+  if (path !== undefined) return { path };
   return firstInPath(file) !== undefined
     ? { status: 126, why: `not executable where PATH has it (${firstInPath(file)})` }
     : { status: 127, why: `not found in PATH (${process.env.PATH ?? ""})` };
@@ -171,16 +167,6 @@ function isDirectory(file: string): boolean {
   const path = file.includes("/") ? file : firstInPath(file);
   try {
     return path !== undefined && builtin("node:fs").statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-function isExecutableFile(path: string): boolean {
-  const fs = builtin("node:fs");
-  try {
-    fs.accessSync(path, fs.constants.X_OK);
-    return fs.statSync(path).isFile();
   } catch {
     return false;
   }

@@ -79,15 +79,27 @@ function spawnWithBun(bun: BunSpawn, start: Start): Child {
 export function inEmptyPathEntry(file: string, path: string | undefined): string | undefined {
   if (path === undefined || file.includes("/")) return undefined;
   if (!(path.startsWith(":") || path.endsWith(":") || path.includes("::"))) return undefined;
-  const fs = builtin("node:fs");
+  const found = firstExecutable(file, path);
+  return found === `./${file}` ? found : undefined;
+}
+
+/** The first executable file named `file` along `path`, as execvp(3) walks it: an empty entry is the working directory. */
+export function firstExecutable(file: string, path: string): string | undefined {
   for (const dir of path.split(":")) {
     const candidate = `${dir || "."}/${file}`;
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      if (fs.statSync(candidate).isFile()) return dir === "" ? candidate : undefined;
-    } catch {}
+    if (isExecutableFile(candidate)) return candidate;
   }
   return undefined;
+}
+
+export function isExecutableFile(path: string): boolean {
+  const fs = builtin("node:fs");
+  try {
+    fs.accessSync(path, fs.constants.X_OK);
+    return fs.statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /**
