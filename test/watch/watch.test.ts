@@ -4,7 +4,7 @@
 // latency is measured by bench/watch-latency.ts.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -96,20 +96,22 @@ test("waits until every process with the name has gone, also one that started wh
 test("an exited process that its parent has not reaped (a zombie) has gone", async () => {
   const name = uniqueName();
   const go = join(await mkdtemp(join(tmpdir(), "iqqq-zombie-")), "go");
+  execFileSync("mkfifo", [go]);
   // The background child's parent exec's into a long sleep that never wait()s for it. The child
-  // lives until the watcher has found it (a condition, not a race a loaded machine could lose).
-  const parent = spawn(
-    "bash",
-    ["-c", `(exec -a ${name} sh -c 'while [ ! -e ${go} ]; do sleep 0.05; done') & exec sleep 20`],
-    { stdio: "ignore" },
-  );
+  // blocks opening a FIFO until the watcher has found it (a condition, not a race a loaded
+  // machine could lose). It forks nothing: a forked copy of it carries its name until it
+  // exec's, and the watcher could find that copy instead (CI did once).
+  const parent = spawn("bash", ["-c", `(exec -a ${name} sh -c 'read x < ${go}') & exec sleep 20`], {
+    stdio: "ignore",
+  });
   try {
     const log = captureLog();
     const watched = watchProcess({ name }, log, never);
     await log.until(/found /, 20_000);
-    await writeFile(go, "");
+    await writeFile(go, "go\n");
     const result = await watched;
     assert.equal(result.kind, "ended");
+    assert.equal(result.processes.length, 1);
     const pid = result.processes[0]?.pid;
     const stat = await readFile(`/proc/${pid}/stat`, "utf8");
     assert.match(stat, /^\d+ \(sh\) Z /, "the watched process is not a zombie: the test proves nothing");
