@@ -393,11 +393,18 @@ export class Connection {
   #readHead(chunk: Buffer): void {
     // The blank line may straddle two chunks: look from 3 bytes before this one.
     const from = Math.max(0, this.#headBytes - 3);
+    const fresh = this.#headBytes;
     this.#head.push(chunk);
     this.#headBytes += chunk.length;
     const all = this.#head.length === 1 ? chunk : Buffer.concat(this.#head);
     this.#head = [all];
     const end = all.indexOf("\r\n\r\n", from, "latin1");
+    // A line ended by LF alone never ends a head here: refused at once, as Node's parser refuses
+    // it, not held until the idle timeout.
+    if (bareLf(all, fresh, end < 0 ? all.length : end + 4)) {
+      this.#refuse(400);
+      return;
+    }
     if (end < 0) {
       if (this.#headBytes > HEAD_MAX) this.#refuse(431);
       else this.#credit -= chunk.length;
@@ -452,6 +459,13 @@ export class Connection {
     res.writeHead(status, { "content-type": "text/plain" });
     res.end(`${REASONS[status]}\n`);
   }
+}
+
+/** Whether bytes[from, to) hold a LF without the CR before it. */
+function bareLf(bytes: Buffer, from: number, to: number): boolean {
+  for (let i = bytes.indexOf(10, from); i >= 0 && i < to; i = bytes.indexOf(10, i + 1))
+    if (i === 0 || bytes[i - 1] !== 13) return true;
+  return false;
 }
 
 interface Head {

@@ -334,6 +334,11 @@ describe("iqqq webhook and a hostile registry on loopback", () => {
     assert.match(text, /"uid":"bytes"/);
   });
 
+  test("a head whose lines end with LF alone: 400 and the connection closed at once, on both builds (the executable held it until its idle timeout)", async () => {
+    const text = await exchange(["GET /healthz HTTP/1.1\nHost: x\n\n"]);
+    assert.match(text, /^HTTP\/1\.1 400 /, text);
+  });
+
   test("64 clients each pipeline a review stuck on a silent registry and one more, then go: no room is kept", async () => {
     const silent = createServer((socket) => socket.on("error", () => {}));
     await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));

@@ -155,6 +155,42 @@ describe("native HTTP/1.1 framing", () => {
     assert.match(get ?? "", /^HTTP\/1\.1 404 .*\r\n\r\nnot found\n$/s);
   });
 
+  test("a head with a line ended by LF alone is refused with 400 at once, also when the LF is a chunk's first byte (it was held until the idle timeout)", () => {
+    for (const pieces of [["GET / HTTP/1.1\nHost: x\n\n"], ["GET / HTTP/1.1\r", "\nHost: x", "\n"], ["\n"]]) {
+      const { socket, written, state } = fakeSocket();
+      const handled: string[] = [];
+      const connection = connectionOver(socket, (req, res) => {
+        handled.push(req.url ?? "");
+        ok(res);
+      });
+      for (const piece of pieces) connection.receive(Buffer.from(piece));
+      assert.deepEqual(handled, [], JSON.stringify(pieces));
+      assert.match(Buffer.concat(written).toString(), /^HTTP\/1\.1 400 /, JSON.stringify(pieces));
+      assert.equal(state.ended, true, JSON.stringify(pieces));
+      connection.kill();
+    }
+  });
+
+  test("CR LF split between chunks, and a body holding bare LFs, are read as before", () => {
+    const { socket, written } = fakeSocket();
+    const bodies: string[] = [];
+    const connection = connectionOver(socket, (req, res) => {
+      let body = "";
+      req.on("data", (d: Buffer) => {
+        body += d.toString();
+      });
+      req.on("end", () => {
+        bodies.push(body);
+        ok(res);
+      });
+    });
+    for (const piece of ["POST /a HTTP/1.1\r", "\nHost: x\r\nContent-Length: 4\r\n\r", "\na\nb\n"])
+      connection.receive(Buffer.from(piece));
+    connection.kill();
+    assert.deepEqual(bodies, ["a\nb\n"]);
+    assert.match(Buffer.concat(written).toString(), /^HTTP\/1\.1 200 /);
+  });
+
   test("a client that sends its FIN after two requests, the second not read yet: both answered, then the connection ends", () => {
     const fake = fakeSocket();
     const later: Answer[] = [];
