@@ -8,6 +8,9 @@ import { parseSelector, type Selector } from "../reaper/selector.js";
 import { FlagError, flag, flagHelp, flagSynopsis, portFlag, readCommandLine } from "./flags.js";
 import { IMAGE, noImage } from "./shared.js";
 
+/** The image flag inject and the webhook share, said of what the reaper does with it. */
+const REAPER_IMAGE = { ...IMAGE, help: "the iqqq image the ephemeral container runs;\ndefault: $IQQQ_IMAGE" };
+
 const NAMESPACE = flag({
   name: "namespace",
   value: "NS",
@@ -57,7 +60,7 @@ const seconds = <const N extends string>(name: N, help: string, shown: string, m
 
 const NAMESPACE_SELECTOR = selectorFlag(
   "namespace-selector",
-  "only the pods in namespaces whose labels this matches\n(kubernetes.io/metadata.name is the namespace's name);\nthe namespaces are watched too (RBAC: list, watch\nnamespaces); default: every namespace",
+  "only the pods in namespaces whose labels this matches\n(kubernetes.io/metadata.name is the namespace's name);\nthe namespaces are watched too (RBAC: list, watch\nnamespaces, which only a ClusterRole grants);\ndefault: every namespace",
 );
 
 const GRACE = seconds(
@@ -96,7 +99,7 @@ const PORT = portFlag(
 );
 
 export const FLAGS = [
-  IMAGE,
+  REAPER_IMAGE,
   NAMESPACE,
   NAMESPACE_SELECTOR,
   SELECTOR,

@@ -10,7 +10,9 @@
 // from the last one seen when a watch ends, and lists again on 410 Gone. Here:
 // bookmarks are asked for (so that a quiet watch still moves its
 // resourceVersion on), a watch that says nothing, not even a bookmark, for
-// STALL_MS is dropped, and after an error the watch starts again with back-off.
+// stallMs is dropped, one that sends an ERROR the client would ignore (any but
+// 410) or ends at once with nothing has failed, every call has a deadline, and
+// after a failure the watch starts again with back-off.
 //
 // Several replicas need no leader election to be correct: the ephemeral
 // container has one name per pod (REAPER_CONTAINER), and the PATCH carries the
@@ -27,10 +29,12 @@
 
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import {
+  type ConfigurationOptions,
   CoreV1Api,
   KubeConfig,
   type KubernetesObject,
   ListWatch,
+  Observable,
   PatchStrategy,
   setHeaderOptions,
   Watch,
@@ -70,19 +74,37 @@ export interface ReaperOptions {
   readonly port: number;
   /** Who writes the Events (the pod's name, from HOSTNAME). */
   readonly instance: string;
+  /** Shorter timings, for tests only (no flag sets them). */
+  readonly timing?: Partial<Timing>;
+}
+
+interface Timing {
+  /**
+   * An API call (a list page, a PATCH, an Event) not answered within this, or a watch whose
+   * headers have not come, is abandoned as failed: the API server's own default
+   * --request-timeout (1 min), so that nothing it still works on is given up early.
+   */
+  readonly callMs: number;
+  /** A watch that has sent nothing for this long (bookmarks come about every minute) is dropped. */
+  readonly stallMs: number;
 }
 
 /** Pods being stopped at once. */
 const MAX_IN_FLIGHT = 4;
 /** The API server ends each watch after this (it picks at most this; a real one adds jitter itself). */
 const WATCH_SECONDS = 300;
-/** A watch that has sent nothing for this long (bookmarks come about every minute) is dropped. */
-const STALL_MS = (WATCH_SECONDS + 60) * 1000;
+const TIMING: Timing = { callMs: 60_000, stallMs: (WATCH_SECONDS + 60) * 1000 };
+/**
+ * A watch that ends within this having shown nothing (an empty answer, a proxy that closes it)
+ * counts as failed, so that it starts again with back-off, not in a loop as fast as the network.
+ */
+const QUICK_END_MS = 1000;
 /** Back-off after a list or watch error, doubling up to the most. */
 const RETRY_FIRST_MS = 500;
 const RETRY_MOST_MS = 30_000;
-/** A PATCH that failed for a passing reason (5xx, 429, no answer) is tried again after this. */
+/** A PATCH that failed for a passing reason (5xx, 429, no answer) is tried again after this, or after the API server's Retry-After (at most RETRY_AFTER_MOST_MS). */
 const PATCH_RETRY_MS = 10_000;
+const RETRY_AFTER_MOST_MS = 300_000;
 /** Pods asked for per list page. */
 const PAGE = 500;
 /** After SIGTERM, the stops in flight are waited for this long. */
@@ -108,21 +130,47 @@ interface PodState {
   told?: boolean;
 }
 
-/** Where the API server is, as kubectl finds it: $KUBECONFIG, else ~/.kube/config, else in-cluster. */
+/**
+ * Where the API server is, as kubectl finds it: $KUBECONFIG, else ~/.kube/config, else in-cluster.
+ * $KUBECONFIG's files are merged by kubectl's rules (client-go's loading rules), which the
+ * client's own mergeConfig does not follow (it throws on a name two files share, and never
+ * takes current-context from a later file): a file that does not exist is skipped; the first
+ * file to name a cluster, user or context wins; current-context is the first one set.
+ */
 export function loadKubeConfig(env: Env): KubeConfig | Error {
   const kc = new KubeConfig();
   try {
     const path = builtin("node:path");
-    const files = (env.KUBECONFIG ?? "").split(path.delimiter).filter((f) => f !== "");
+    const fs = builtin("node:fs");
+    const listed = (env.KUBECONFIG ?? "").split(path.delimiter).filter((f) => f !== "");
     const home = env.HOME ? path.join(env.HOME, ".kube", "config") : undefined;
-    if (files.length === 0 && home !== undefined && builtin("node:fs").existsSync(home)) files.push(home);
+    const files =
+      listed.length > 0
+        ? listed.filter((f) => fs.existsSync(f))
+        : home !== undefined && fs.existsSync(home)
+          ? [home]
+          : [];
+    if (listed.length > 0 && files.length === 0)
+      return new Error(`none of the files $KUBECONFIG names exists (${listed.join(path.delimiter)})`);
     if (files.length > 0) {
-      kc.loadFromFile(files[0] as string);
-      for (const file of files.slice(1)) {
-        const more = new KubeConfig();
-        more.loadFromFile(file);
-        kc.mergeConfig(more, true);
+      const clusters = new Map<string, KubeConfig["clusters"][number]>();
+      const users = new Map<string, KubeConfig["users"][number]>();
+      const contexts = new Map<string, KubeConfig["contexts"][number]>();
+      let currentContext = "";
+      for (const file of files) {
+        const one = new KubeConfig();
+        one.loadFromFile(file);
+        for (const c of one.clusters) if (!clusters.has(c.name)) clusters.set(c.name, c);
+        for (const u of one.users) if (!users.has(u.name)) users.set(u.name, u);
+        for (const c of one.contexts) if (!contexts.has(c.name)) contexts.set(c.name, c);
+        currentContext ||= one.currentContext ?? "";
       }
+      kc.loadFromOptions({
+        clusters: [...clusters.values()].map(plainHttp),
+        users: [...users.values()],
+        contexts: [...contexts.values()],
+        currentContext,
+      });
     } else if (env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
     else
       return new Error("no kubeconfig ($KUBECONFIG, ~/.kube/config) and not in a cluster (no KUBERNETES_SERVICE_HOST)");
@@ -131,6 +179,14 @@ export function loadKubeConfig(env: Env): KubeConfig | Error {
     return new Error(`cannot read the kubeconfig: ${(err as Error).message}`);
   }
   return kc;
+}
+
+/**
+ * A server at http:// (kubectl proxy) is reached as kubectl reaches it. The client refuses one
+ * unless skipTLSVerify is set, which for plain HTTP changes nothing else (there is no TLS).
+ */
+function plainHttp(cluster: KubeConfig["clusters"][number]): KubeConfig["clusters"][number] {
+  return cluster.server.startsWith("http:") ? { ...cluster, skipTLSVerify: true } : cluster;
 }
 
 /** The opt-outs iqqq inside the container would obey, from its literal environment (a value from elsewhere cannot be read here). */
@@ -164,7 +220,12 @@ export function trim(raw: unknown): PodView {
     };
     status?: {
       phase?: string;
-      containerStatuses?: { name: string; state?: Record<string, Record<string, unknown> | undefined> }[];
+      containerStatuses?: {
+        name: string;
+        state?: Record<string, Record<string, unknown> | undefined>;
+        lastState?: { terminated?: unknown };
+        restartCount?: number;
+      }[];
       ephemeralContainerStatuses?: { name: string; state?: Record<string, Record<string, unknown> | undefined> }[];
     };
   };
@@ -238,7 +299,8 @@ export function trim(raw: unknown): PodView {
             : st.waiting
               ? { waiting: st.waiting.reason === undefined ? {} : { reason: String(st.waiting.reason) } }
               : {};
-        return { name: s.name, state };
+        const restarted = (s.restartCount ?? 0) > 0 || (s.lastState?.terminated ?? undefined) !== undefined;
+        return { name: s.name, state, ...(restarted ? { restarted } : {}) };
       }),
     },
   };
@@ -272,6 +334,27 @@ export async function startReaper(
   log: (line: string) => void,
 ): Promise<Reaper> {
   const api = kc.makeApiClient(CoreV1Api);
+  const timing: Timing = { ...TIMING, ...options.timing };
+  // Every call has a deadline: one the API server never answers would otherwise hold its slot
+  // (of MAX_IN_FLIGHT) or the start for ever, while /healthz says all is well.
+  const deadline = (opt?: ConfigurationOptions): ConfigurationOptions => ({
+    ...opt,
+    middleware: [
+      ...(opt?.middleware ?? []),
+      {
+        pre: (request) => {
+          request.setSignal(AbortSignal.timeout(timing.callMs));
+          return new Observable(Promise.resolve(request));
+        },
+        post: (response) => new Observable(Promise.resolve(response)),
+      },
+    ],
+    middlewareMergeStrategy: "append",
+  });
+  // The watch's request: its headers within callMs (node-fetch's timeout ends at the headers;
+  // what comes after is the stall timer's).
+  const timed = Object.create(kc) as KubeConfig;
+  timed.applyToFetchOptions = async (opts) => ({ ...(await kc.applyToFetchOptions(opts)), timeout: timing.callMs });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const seen = new Counter({
@@ -281,7 +364,7 @@ export async function startReaper(
   });
   const reaped = new Counter({
     name: "iqqq_reaper_reaped_total",
-    help: "Sidecars stopped by an ephemeral container, by sidecar kind",
+    help: "Ephemeral containers added to stop a pod's sidecars, by sidecar kind (one that then fails is also in iqqq_reaper_stop_failed_total)",
     labelNames: ["sidecar"],
     registers: [registry],
   });
@@ -305,7 +388,7 @@ export async function startReaper(
   });
   const waiting = new Gauge({
     name: "iqqq_reaper_pods_waiting",
-    help: "Pods in their grace period",
+    help: "Pods in their grace period (not those waiting to try a refused PATCH again)",
     registers: [registry],
   });
   for (const reason of ["not-a-job", "no-sidecar", "native-sidecar", "will-restart"]) skipped.inc({ reason }, 0);
@@ -319,7 +402,7 @@ export async function startReaper(
   let stopping = false;
   const failing = new Map<string, string>();
   const listedOnce = new Set<string>();
-  const watch = new Watch(kc);
+  const watch = new Watch(timed);
 
   /**
    * The client's ListWatch over one kind: listed PAGE at a time, each object
@@ -338,10 +421,6 @@ export async function startReaper(
   ): ListWatch<KubernetesObject> => {
     let retryMs = RETRY_FIRST_MS;
     let retryTimer: NodeJS.Timeout | undefined;
-    const healthy = (): void => {
-      failing.delete(what);
-      retryMs = RETRY_FIRST_MS;
-    };
     const list = async (): Promise<{ metadata: { resourceVersion?: string }; items: unknown[] }> => {
       const items: unknown[] = [];
       let next: string | undefined;
@@ -363,7 +442,7 @@ export async function startReaper(
       }
       if (!listedOnce.has(what)) log(`listed ${items.length} ${what}; watching`);
       listedOnce.add(what);
-      healthy();
+      failing.delete(what);
       return { metadata: resourceVersion === undefined ? {} : { resourceVersion }, items };
     };
     const watcher = {
@@ -376,26 +455,58 @@ export async function startReaper(
         let ended = false;
         let timer: NodeJS.Timeout | undefined;
         let abort: AbortController | undefined;
+        /** Why this watch is ended from here (an ERROR event it sent), once its request is known. */
+        let failed: Error | undefined;
+        let events = 0;
+        const started = Date.now();
         const arm = (): void => {
           clearTimeout(timer);
-          if (!ended) timer = setTimeout(() => abort?.abort(), STALL_MS);
+          if (!ended) timer = setTimeout(() => abort?.abort(), timing.stallMs);
         };
+        // Armed before the request: a watch whose headers never come is dropped too (and the
+        // request itself gives up after callMs: timed, below).
+        arm();
         abort = await watch.watch(
           p,
           { ...query, allowWatchBookmarks: true, timeoutSeconds: WATCH_SECONDS },
           (phase, obj, raw) => {
+            if (ended || failed !== undefined) return;
             arm();
-            healthy();
+            const status = obj as { code?: unknown; reason?: unknown; message?: unknown } | undefined;
+            if (phase === "ERROR" && status?.code !== 410) {
+              // The client ignores it and watches again at once, from the same place: a loop as fast
+              // as the API server answers, with nothing counted. It is a failure here, with back-off.
+              failed = new Error(
+                `the watch sent an error: ${[status?.code, status?.reason, status?.message].filter((x) => x !== undefined).join(" ")}`,
+              );
+              abort?.abort();
+              return;
+            }
+            events++;
+            failing.delete(what);
+            if (phase !== "ERROR") retryMs = RETRY_FIRST_MS;
             callback(phase, phase === "ADDED" || phase === "MODIFIED" || phase === "DELETED" ? trimmed(obj) : obj, raw);
           },
           (err) => {
+            if (ended) return;
             ended = true;
             clearTimeout(timer);
-            if (err !== null && !stopping) apiErrors.inc({ operation: "watch" });
-            done(err);
+            let why = failed ?? err;
+            if (why === null && events === 0 && Date.now() - started < QUICK_END_MS)
+              why = new Error("the watch ended at once, having sent nothing");
+            if (why !== null && !stopping) apiErrors.inc({ operation: "watch" });
+            done(why);
           },
         );
-        arm();
+        if (failed !== undefined) abort.abort();
+        // Up for QUICK_END_MS without failing: a working watch, even a quiet one (no event to say so).
+        const up = setTimeout(() => {
+          if (ended || failed !== undefined) return;
+          failing.delete(what);
+          retryMs = RETRY_FIRST_MS;
+        }, QUICK_END_MS);
+        up.unref();
+        abort.signal.addEventListener("abort", () => clearTimeout(up), { once: true });
         return abort;
       },
     };
@@ -420,8 +531,8 @@ export async function startReaper(
     path,
     (query) =>
       options.namespace === undefined
-        ? api.listPodForAllNamespaces(query)
-        : api.listNamespacedPod({ namespace: options.namespace, ...query }),
+        ? api.listPodForAllNamespaces(query, deadline())
+        : api.listNamespacedPod({ namespace: options.namespace, ...query }, deadline()),
     trim,
     options.selector,
   );
@@ -435,7 +546,7 @@ export async function startReaper(
       : informerOf(
           "namespaces",
           "/api/v1/namespaces",
-          (query) => api.listNamespace(query),
+          (query) => api.listNamespace(query, deadline()),
           (raw) => {
             const m = (
               raw as { metadata?: { name?: string; labels?: Record<string, string>; resourceVersion?: string } }
@@ -471,13 +582,14 @@ export async function startReaper(
     return cached(key.slice(slash + 1), key.slice(0, slash));
   };
 
-  /** Grace periods: key → when; one timer for the earliest. */
+  /** Grace periods, and PATCHes to try again (retrying): key → when; one timer for the earliest. */
   const due = new Map<string, number>();
+  const retrying = new Set<string>();
   let dueTimer: NodeJS.Timeout | undefined;
   let dueAt = Number.POSITIVE_INFINITY;
   const schedule = (): void => {
     const first = Math.min(...due.values());
-    waiting.set(due.size);
+    waiting.set(due.size - retrying.size);
     if (first === dueAt) return;
     clearTimeout(dueTimer);
     dueAt = first;
@@ -489,6 +601,7 @@ export async function startReaper(
           for (const [key, at] of due) {
             if (at > now) continue;
             due.delete(key);
+            retrying.delete(key);
             const pod = current(key);
             if (pod !== undefined) evaluate(pod);
           }
@@ -545,6 +658,8 @@ export async function startReaper(
       }
       return;
     }
+    if (decision.kind === "reap" && retrying.has(key)) return;
+    retrying.delete(key);
     if (due.delete(key)) schedule();
     if (decision.kind === "skip") {
       queue.delete(key);
@@ -625,7 +740,7 @@ export async function startReaper(
     try {
       await api.patchNamespacedPodEphemeralcontainers(
         { name, namespace, body },
-        setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
+        deadline(setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch)),
       );
     } catch (err) {
       const code = statusOf(err);
@@ -650,10 +765,11 @@ export async function startReaper(
         );
         return;
       }
-      log(
-        `cannot add the ephemeral container to ${namespace}/${name}: ${describe(err)}; again in ${PATCH_RETRY_MS / 1000} s`,
-      );
-      due.set(`${namespace}/${name}`, Date.now() + PATCH_RETRY_MS);
+      const againMs = retryAfterMs(err) ?? PATCH_RETRY_MS;
+      log(`cannot add the ephemeral container to ${namespace}/${name}: ${describe(err)}; again in ${againMs / 1000} s`);
+      // Not before then, whatever the watch shows of the pod meanwhile (evaluate() keeps it waiting).
+      due.set(`${namespace}/${name}`, Date.now() + againMs);
+      retrying.add(`${namespace}/${name}`);
       schedule();
       return;
     }
@@ -680,30 +796,36 @@ export async function startReaper(
     const { name, namespace, uid } = pod.metadata;
     const now = new Date();
     try {
-      await api.createNamespacedEvent({
-        namespace,
-        body: {
-          // One name per pod and reason: a second writer is refused (409), not counted twice.
-          metadata: { name: `${name.slice(0, 200)}.iqqq-reaper.${reason.toLowerCase()}.${uid.slice(0, 8)}`, namespace },
-          involvedObject: {
-            apiVersion: "v1",
-            kind: "Pod",
-            name,
-            namespace,
-            uid,
-            ...(container === undefined ? {} : { fieldPath: `spec.containers{${container}}` }),
+      await api.createNamespacedEvent(
+        {
+          namespace,
+          body: {
+            // One name per pod and reason: a second writer is refused (409), not counted twice.
+            metadata: {
+              name: `${name.slice(0, 200)}.iqqq-reaper.${reason.toLowerCase()}.${uid.slice(0, 8)}`,
+              namespace,
+            },
+            involvedObject: {
+              apiVersion: "v1",
+              kind: "Pod",
+              name,
+              namespace,
+              uid,
+              ...(container === undefined ? {} : { fieldPath: `spec.containers{${container}}` }),
+            },
+            type,
+            reason,
+            message: message.slice(0, 1024),
+            source: { component: "iqqq-reaper" },
+            reportingComponent: "iqqq.io/reaper",
+            reportingInstance: options.instance,
+            firstTimestamp: now,
+            lastTimestamp: now,
+            count: 1,
           },
-          type,
-          reason,
-          message: message.slice(0, 1024),
-          source: { component: "iqqq-reaper" },
-          reportingComponent: "iqqq.io/reaper",
-          reportingInstance: options.instance,
-          firstTimestamp: now,
-          lastTimestamp: now,
-          count: 1,
         },
-      });
+        deadline(),
+      );
     } catch (err) {
       if (statusOf(err) === 409) return;
       apiErrors.inc({ operation: "event" });
@@ -720,6 +842,7 @@ export async function startReaper(
     const key = keyOf(obj as unknown as PodView);
     states.delete(key);
     queue.delete(key);
+    retrying.delete(key);
     if (due.delete(key)) schedule();
   });
 
@@ -768,9 +891,11 @@ export async function startReaper(
     namespaces.on("add", again);
     namespaces.on("update", again);
     // Known before the pods are, so that no pod is counted as not selected only for being early.
-    await namespaces.start();
-  }
-  void informer.start();
+    // Not awaited: a list that hangs must not hold the start (nor SIGTERM's handling) up.
+    void namespaces.start().then(() => {
+      if (!stopping) void informer.start();
+    });
+  } else void informer.start();
 
   return {
     port,
@@ -800,6 +925,11 @@ export async function runReaper(options: ReaperOptions, env: Env, io: Io): Promi
     io.stderr(`iqqq reaper: error: ${kc.message}\n`);
     return EXIT.CONFIG;
   }
+  // Handled from the first moment: a SIGTERM while starting still ends it cleanly (exit 0).
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
   let reaper: Reaper;
   try {
     reaper = await startReaper(options, kc, log);
@@ -807,14 +937,29 @@ export async function runReaper(options: ReaperOptions, env: Env, io: Io): Promi
     io.stderr(`iqqq reaper: error: cannot listen on port ${options.port}: ${(err as Error).message}\n`);
     return EXIT.CONFIG;
   }
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-    process.once("SIGINT", () => resolve("SIGINT"));
-  });
+  const signal = await signalled;
   log(`${signal}: stopping the watch`);
   await reaper.stop();
   log("stopped");
   return EXIT.OK;
+}
+
+/**
+ * How long the API server asked to be left alone (429, 503: its Retry-After header, or the
+ * Status's details.retryAfterSeconds), in ms, within 1 s and RETRY_AFTER_MOST_MS.
+ */
+function retryAfterMs(err: unknown): number | undefined {
+  const e = err as { headers?: Record<string, string>; body?: unknown };
+  let seconds = Number(e?.headers?.["retry-after"] ?? Number.NaN);
+  if (!Number.isFinite(seconds) && typeof e?.body === "string") {
+    try {
+      seconds = Number(
+        (JSON.parse(e.body) as { details?: { retryAfterSeconds?: unknown } }).details?.retryAfterSeconds,
+      );
+    } catch {}
+  }
+  if (!Number.isFinite(seconds) || seconds <= 0) return undefined;
+  return Math.min(Math.max(seconds * 1000, 1000), RETRY_AFTER_MOST_MS);
 }
 
 function statusOf(err: unknown): number | undefined {

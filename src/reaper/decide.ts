@@ -76,6 +76,8 @@ export interface ContainerStatusView {
     readonly waiting?: { readonly reason?: string };
     readonly terminated?: { readonly exitCode: number; readonly finishedAt?: string };
   };
+  /** It has run before (restartCount above 0, or a lastState.terminated): waiting is then the kubelet's back-off. */
+  readonly restarted?: boolean;
 }
 
 /** Why a pod is left alone: the label of iqqq_reaper_skipped_total. */
@@ -147,11 +149,13 @@ export function decide(pod: PodView, options: DecideOptions): Decision {
   const policy = pod.spec.restartPolicy ?? "Always";
   let lastEnd = 0;
   for (const name of jobs) {
-    const state = statuses.get(name)?.state;
+    const status = statuses.get(name);
+    const state = status?.state;
     const ended = state?.terminated;
     if (ended === undefined) {
-      // Waiting after a failure is the kubelet's back-off before the next try.
-      return state?.waiting !== undefined && policy !== "Never"
+      // Waiting after a failure is the kubelet's back-off before the next try; waiting to start
+      // for the first time (ContainerCreating, an image being pulled) is a job not run yet.
+      return state?.waiting !== undefined && policy !== "Never" && status?.restarted === true
         ? skip(
             "will-restart",
             `${name} is waiting (${state.waiting.reason ?? "no reason"}): the kubelet will run it again`,

@@ -3,8 +3,8 @@
 // with a test CA, through a kubeconfig), with the official client in between.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { get } from "node:http";
 import { tmpdir } from "node:os";
@@ -53,9 +53,9 @@ async function stop(r: Reaper): Promise<void> {
   await r.stop();
 }
 
-async function until(ok: () => boolean, ms: number, what = "condition"): Promise<void> {
+async function until(ok: () => boolean | Promise<boolean>, ms: number, what = "condition"): Promise<void> {
   const end = Date.now() + ms;
-  while (!ok()) {
+  while (!(await ok())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -440,4 +440,277 @@ test("usage errors: no image, a bad selector", async () => {
   const none = await run(["--image", IMAGE]);
   assert.equal(none.code, 78);
   assert.match(none.stderr, /no kubeconfig/);
+});
+
+// ------------------------------------------------------------ what a real API server does now and then
+
+/** Watch requests to the stand-in for `ns` so far. */
+const watches = (ns: string) =>
+  api.requests.filter((q) => q.startsWith(`GET /api/v1/namespaces/${ns}/pods?`) && q.includes("watch=true")).length;
+
+/** A reaper whose start is not waited for (its list or watch may be what fails). */
+async function faulty(options: Partial<ReaperOptions>): Promise<{ reaper: Reaper; logs: string[] }> {
+  const kc = loadKubeConfig({ KUBECONFIG: api.kubeconfig });
+  if (kc instanceof Error) throw kc;
+  const logs: string[] = [];
+  const r = await startReaper(
+    { image: IMAGE, graceMs: 0, rate: 100, dryRun: false, port: 0, instance: "test", ...options },
+    kc,
+    (line) => logs.push(line),
+  );
+  running.push(r);
+  return { reaper: r, logs };
+}
+
+for (const [i, [what, answer]] of (
+  [
+    [
+      "an ERROR event that is not 410 Gone (a 500 in the stream)",
+      (res: import("node:http").ServerResponse) => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(
+          `${JSON.stringify({ type: "ERROR", object: { kind: "Status", apiVersion: "v1", status: "Failure", message: "etcd is sad", reason: "InternalError", code: 500 } })}\n`,
+        );
+      },
+    ],
+    [
+      "a watch answered 200 with nothing in it",
+      (res: import("node:http").ServerResponse) => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end();
+      },
+    ],
+  ] as const
+).entries()) {
+  test(`a watch that ends at once with ${what}: a failure, counted, /readyz 503, and watched again with back-off, not in a loop`, async () => {
+    const ns = `hot-${i}`;
+    api.intercept = (req, res, url) => {
+      if (url.pathname !== `/api/v1/namespaces/${ns}/pods` || url.searchParams.get("watch") !== "true") return false;
+      req.resume();
+      answer(res);
+      return true;
+    };
+    try {
+      const { reaper: r, logs } = await faulty({ namespace: ns });
+      await until(() => logs.some((l) => /the watch of pods .* failed/.test(l)), 5000, "the failure logged");
+      await until(() => watches(ns) >= 3, 10_000, "three watches");
+      const m = (await metrics(r.port)).body;
+      assert.ok(metric(m, 'iqqq_reaper_api_errors_total{operation="watch"}') >= 2, m);
+      assert.equal((await metrics(r.port, "/readyz")).status, 503);
+      // Back-off: 0.5 s, then 1 s, 2 s…; the client alone watched again hundreds of times a second.
+      const before = watches(ns);
+      await sleep(1000);
+      assert.ok(watches(ns) - before <= 2, `${watches(ns) - before} watches in a second`);
+      // The server mends: the next watch works, /readyz says so, and a pod is stopped.
+      api.intercept = undefined;
+      await until(() => api.watchCount > 0 && watches(ns) > before, 10_000, "a working watch");
+      ended("after-mend-h1", ns);
+      await until(() => ephemeral(ns, "after-mend-h1").length > 0, 10_000, "the pod stopped once the watch works");
+      await until(async () => (await metrics(r.port, "/readyz")).status === 200, 5000, "ready again");
+      await stop(r);
+    } finally {
+      api.intercept = undefined;
+    }
+  });
+}
+
+test("API calls that are never answered are given up after their deadline: the stops go on, the list and the watch are tried again", async () => {
+  const ns = "hangs";
+  const held: import("node:http").ServerResponse[] = [];
+  let patches = 0;
+  let lists = 0;
+  let watchHeld = false;
+  api.intercept = (req, res, url) => {
+    if (!url.pathname.startsWith(`/api/v1/namespaces/${ns}/`)) return false;
+    const watching = url.searchParams.get("watch") === "true";
+    // The first list, the first watch (no headers, ever), the first four PATCHes: never answered.
+    if (req.method === "PATCH") patches++;
+    else if (!watching) lists++;
+    const hang =
+      (req.method === "PATCH" && patches <= 4) ||
+      (req.method === "GET" && !watching && lists === 1) ||
+      (req.method === "GET" && watching && !watchHeld);
+    if (!hang) return false;
+    if (watching) watchHeld = true;
+    req.resume();
+    held.push(res);
+    return true;
+  };
+  try {
+    const { reaper: r, logs } = await faulty({ namespace: ns, timing: { callMs: 400 } });
+    for (let i = 0; i < 6; i++) ended(`report-hang${i}`, ns);
+    // Every pod ends up stopped: the four held PATCHes were given up and tried again.
+    await until(
+      () => [0, 1, 2, 3, 4, 5].every((i) => ephemeral(ns, `report-hang${i}`).length > 0),
+      30_000,
+      `every pod stopped:\n${logs.join("\n")}`,
+    );
+    assert.ok(patches >= 10, `${patches} PATCHes`);
+    assert.ok(lists >= 2, "listed again after the first list was given up");
+    assert.match(logs.join("\n"), /the watch of pods in namespace hangs failed/);
+    const m = (await metrics(r.port)).body;
+    assert.ok(metric(m, 'iqqq_reaper_api_errors_total{operation="patch"}') >= 4, m);
+    assert.ok(metric(m, 'iqqq_reaper_api_errors_total{operation="list"}') >= 1, m);
+    assert.ok(metric(m, 'iqqq_reaper_api_errors_total{operation="watch"}') >= 1, m);
+    await stop(r);
+  } finally {
+    api.intercept = undefined;
+    for (const res of held) res.destroy();
+  }
+});
+
+test("429 with Retry-After: the PATCH is tried again no sooner than the API server asked, and the pod is not counted as in its grace period", async () => {
+  const ns = "busy";
+  const times: number[] = [];
+  api.intercept = (req, res, url) => {
+    if (req.method !== "PATCH" || !url.pathname.startsWith(`/api/v1/namespaces/${ns}/`)) return false;
+    times.push(Date.now());
+    if (times.length > 1) return false;
+    req.resume();
+    res.writeHead(429, { "content-type": "application/json", "retry-after": "2" });
+    res.end(
+      JSON.stringify({
+        kind: "Status",
+        apiVersion: "v1",
+        status: "Failure",
+        message: "Too many requests, please try again later.",
+        reason: "TooManyRequests",
+        details: { retryAfterSeconds: 2 },
+        code: 429,
+      }),
+    );
+    return true;
+  };
+  try {
+    const { reaper: r, logs } = await reaper({ namespace: ns });
+    ended("report-busy1", ns);
+    await until(() => times.length === 1, 5000, "the first PATCH");
+    await until(() => logs.some((l) => l.includes("again in 2 s")), 5000, "the retry logged");
+    assert.equal(metric((await metrics(r.port)).body, "iqqq_reaper_pods_waiting"), 0);
+    // The pod changes meanwhile (the kubelet writes its status): still not before then.
+    api.updatePod(ns, "report-busy1", (p) => {
+      p.metadata.labels.touched = "yes";
+    });
+    await until(() => ephemeral(ns, "report-busy1").length > 0, 10_000, "the pod stopped after the wait");
+    assert.ok(
+      (times[1] as number) - (times[0] as number) >= 1900,
+      `tried again after ${(times[1] as number) - (times[0] as number)} ms`,
+    );
+    await stop(r);
+  } finally {
+    api.intercept = undefined;
+  }
+});
+
+test("KUBECONFIG with several files, merged as kubectl merges them: missing files skipped, the first of a name wins, the first current-context", async () => {
+  const dir = mkdtempSync(join(DIR, "kubeconfigs-"));
+  const real = await readFile(api.kubeconfig, "utf8");
+  const write = (name: string, text: string) => {
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    return file;
+  };
+  // The same names as the real file, pointing nowhere, and no current-context.
+  const other = write(
+    "other.yaml",
+    [
+      "apiVersion: v1",
+      "kind: Config",
+      "clusters:",
+      "- name: elsewhere",
+      "  cluster: {server: 'https://127.0.0.9:1'}",
+      "users:",
+      "- name: nobody",
+      "  user: {token: nothing}",
+      "contexts:",
+      "- name: elsewhere",
+      "  context: {cluster: elsewhere, user: nobody}",
+      "",
+    ].join("\n"),
+  );
+  const shadow = write(
+    "shadow.yaml",
+    real.replace(/server: https:\/\/127\.0\.0\.1:\d+/, "server: https://127.0.0.9:2"),
+  );
+  const first = write("real.yaml", real);
+  const cases: [string, string | undefined][] = [
+    [[join(dir, "missing.yaml"), first].join(":"), "https://127.0.0.1:"],
+    [[other, first].join(":"), "https://127.0.0.1:"], // current-context from the second file
+    [[first, shadow].join(":"), "https://127.0.0.1:"], // same names: the first file's
+    [[shadow, first].join(":"), "https://127.0.0.9:2"],
+  ];
+  for (const [kubeconfig, server] of cases) {
+    const kc = loadKubeConfig({ KUBECONFIG: kubeconfig });
+    assert.ok(!(kc instanceof Error), `${kubeconfig}: ${kc instanceof Error ? kc.message : ""}`);
+    assert.ok(
+      kc.getCurrentCluster()?.server.startsWith(server as string),
+      `${kubeconfig}: ${kc.getCurrentCluster()?.server}`,
+    );
+    // kubectl, where it is installed, reads the same.
+    const kubectl = spawnSync(
+      "kubectl",
+      ["config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"],
+      {
+        env: { PATH: process.env.PATH, KUBECONFIG: kubeconfig },
+        encoding: "utf8",
+      },
+    );
+    if (kubectl.status === 0) assert.ok(kubectl.stdout.startsWith(server as string), `kubectl: ${kubectl.stdout}`);
+  }
+  const none = loadKubeConfig({ KUBECONFIG: [join(dir, "a"), join(dir, "b")].join(":") });
+  assert.ok(none instanceof Error);
+  assert.match(none.message, /none of the files \$KUBECONFIG names exists/);
+});
+
+test("an API server at http:// (kubectl proxy) is reached, as kubectl reaches it", async () => {
+  const plain = await StandInApiServer.start(DIR, { plain: true });
+  try {
+    const kc = loadKubeConfig({ KUBECONFIG: plain.kubeconfig });
+    if (kc instanceof Error) throw kc;
+    const logs: string[] = [];
+    const r = await startReaper(
+      { image: IMAGE, graceMs: 0, rate: 100, dryRun: false, port: 0, instance: "test", namespace: "plain" },
+      kc,
+      (line) => logs.push(line),
+    );
+    try {
+      await until(() => plain.watchCount > 0, 5000, `the watch:\n${logs.join("\n")}`);
+      const pod = jobPod("report-plain1", { namespace: "plain" });
+      terminated(pod, "job", 0, new Date(Date.now() - 60_000));
+      plain.createPod(pod);
+      await until(() => (plain.pods.get("plain/report-plain1")?.spec.ephemeralContainers ?? []).length > 0, 5000);
+    } finally {
+      await r.stop();
+    }
+  } finally {
+    await plain.close();
+  }
+});
+
+test("SIGTERM while the reaper starts (its namespaces' list unanswered): exit 0, as once it runs", async () => {
+  const held: import("node:http").ServerResponse[] = [];
+  api.intercept = (req, res, url) => {
+    if (url.pathname !== "/api/v1/namespaces") return false;
+    req.resume();
+    held.push(res);
+    return true;
+  };
+  const child = spawn(...IQQQ("reaper", "--image", IMAGE, "--namespace-selector", "team=a", "--port", "0"), {
+    env: { PATH: process.env.PATH, KUBECONFIG: api.kubeconfig },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (c) => {
+    stderr += c;
+  });
+  const exited = new Promise<[number | null, string | null]>((resolve) => child.on("exit", (c, s) => resolve([c, s])));
+  try {
+    await until(() => held.length > 0 && /on port \d+/.test(stderr), 10_000, `the namespaces' list:\n${stderr}`);
+    child.kill("SIGTERM");
+    assert.deepEqual(await exited, [0, null], stderr);
+  } finally {
+    child.kill("SIGKILL");
+    api.intercept = undefined;
+    for (const res of held) res.destroy();
+  }
 });

@@ -14,7 +14,7 @@ interface Shape {
   job?: boolean;
   labels?: Record<string, string>;
   restartPolicy?: string;
-  jobState?: "running" | "waiting" | { exitCode: number; finishedAt?: string };
+  jobState?: "running" | "waiting" | "creating" | { exitCode: number; finishedAt?: string };
   extraJob?: "running" | { exitCode: number; finishedAt?: string };
   sidecar?: "running" | "ended" | "none" | "native";
   sidecarImage?: string;
@@ -30,7 +30,9 @@ function pod(s: Shape = {}): PodView {
       ? { running: {} }
       : x === "waiting"
         ? { waiting: { reason: "CrashLoopBackOff" } }
-        : { terminated: { exitCode: x?.exitCode ?? 0, finishedAt: x?.finishedAt ?? ENDED } };
+        : x === "creating"
+          ? { waiting: { reason: "ContainerCreating" } }
+          : { terminated: { exitCode: x?.exitCode ?? 0, finishedAt: x?.finishedAt ?? ENDED } };
   const sidecar = s.sidecar ?? "running";
   const containers: ContainerView[] = [
     {
@@ -39,7 +41,13 @@ function pod(s: Shape = {}): PodView {
       ...(s.keep === undefined ? {} : { keepSidecars: s.keep }),
     },
   ];
-  const statuses: { name: string; state: object }[] = [{ name: "job", state: state(s.jobState ?? { exitCode: 0 }) }];
+  const statuses: { name: string; state: object; restarted?: boolean }[] = [
+    {
+      name: "job",
+      state: state(s.jobState ?? { exitCode: 0 }),
+      ...(s.jobState === "waiting" ? { restarted: true } : {}),
+    },
+  ];
   if (s.extraJob !== undefined) {
     containers.push({ name: "upload", image: "registry.example/upload:1" });
     statuses.push({ name: "upload", state: state(s.extraJob) });
@@ -105,6 +113,11 @@ test("the decision table", () => {
       "skip:will-restart",
     ],
     ["OnFailure, job waiting in back-off", { restartPolicy: "OnFailure", jobState: "waiting" }, "skip:will-restart"],
+    [
+      "OnFailure, job waiting to start for the first time: running, not restarting",
+      { restartPolicy: "OnFailure", jobState: "creating" },
+      "skip:job-running",
+    ],
     ["Always (not a Job's pod policy)", { restartPolicy: "Always" }, "skip:will-restart"],
     ["job still running", { jobState: "running" }, "skip:job-running"],
     ["one of two job containers still running", { extraJob: "running" }, "skip:job-running"],

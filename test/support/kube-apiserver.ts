@@ -21,8 +21,8 @@
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { createServer, type Server } from "node:https";
+import { createServer as createPlainServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer } from "node:https";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { parseSelector } from "../../src/reaper/selector.js";
@@ -47,6 +47,12 @@ export class StandInApiServer {
   readonly requests: string[] = [];
   /** RBAC: when set, only what these rules (a Role's) allow is done; the rest is 403 Forbidden. */
   rules: readonly { apiGroups: string[]; resources: string[]; verbs: string[] }[] | undefined;
+  /**
+   * A fault, for the tests of what a real API server does now and then: called for each request
+   * that passed authentication; true means it has taken the request (answered it, or left it
+   * hanging), and nothing else is done with it.
+   */
+  intercept: ((req: IncomingMessage, res: ServerResponse, url: URL) => boolean) | undefined;
   /** Called when an ephemeral container is added (the podman suite starts it). */
   onEphemeral: ((pod: Obj, container: Obj) => void) | undefined;
   #rv = 1000;
@@ -61,9 +67,12 @@ export class StandInApiServer {
     readonly kubeconfig: string,
   ) {}
 
-  static async start(dir: string): Promise<StandInApiServer> {
+  /** plain: over HTTP, as kubectl proxy serves it (its kubeconfig then names an http:// server and no CA). */
+  static async start(dir: string, options: { plain?: boolean } = {}): Promise<StandInApiServer> {
     const tls = await makeTls();
-    const server = createServer({ cert: await readFile(tls.cert), key: await readFile(tls.key) });
+    const server = options.plain
+      ? createPlainServer()
+      : createServer({ cert: await readFile(tls.cert), key: await readFile(tls.key) });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const { port } = server.address() as { port: number };
     const kubeconfig = join(dir, `kubeconfig-${port}`);
@@ -76,8 +85,9 @@ export class StandInApiServer {
         "clusters:",
         "- name: stand-in",
         "  cluster:",
-        `    server: https://127.0.0.1:${port}`,
-        `    certificate-authority-data: ${tls.ca.toString("base64")}`,
+        ...(options.plain
+          ? [`    server: http://127.0.0.1:${port}`]
+          : [`    server: https://127.0.0.1:${port}`, `    certificate-authority-data: ${tls.ca.toString("base64")}`]),
         "users:",
         "- name: reaper",
         "  user:",
@@ -204,6 +214,10 @@ export class StandInApiServer {
     };
     if (req.headers.authorization !== `Bearer ${this.#token}`) {
       status(401, "Unauthorized", "Unauthorized");
+      return;
+    }
+    if (this.intercept?.(req, res, url)) {
+      this.requests.push(`${req.method} ${url.pathname}${url.search} intercepted`);
       return;
     }
     const forbidden = (verb: string, resource: string): boolean => {
