@@ -81,6 +81,14 @@ export function watchProcess(spec: WatchSpec, log: Logger, signal: AbortSignal):
   const target = describeQuery(query);
   const started = performance.now();
   const tracked = new Map<number, WatchedProcess>();
+  /**
+   * Tracked processes forked by a matching process, found while they still carried its name or
+   * command line (a shell's child before it exec's): they drop out once they no longer match.
+   * Any other tracked process that no longer matches (it renamed itself: setproctitle, Perl's
+   * $0; or exec'd) is the job still running, watched until it exits: in renamed.
+   */
+  const copies = new Set<number>();
+  const renamed = new Set<number>();
   const found: WatchedProcess[] = [];
   let firstSeenAt: number | undefined;
   let warnedAlone = false;
@@ -131,10 +139,21 @@ export function watchProcess(spec: WatchSpec, log: Logger, signal: AbortSignal):
         let why: string | undefined;
         if (!alive(stat)) why = stat === undefined ? "has gone" : "has exited (zombie, not yet reaped)";
         else if (stat.startTime !== process.startTime) why = `has gone; its pid now belongs to ${stat.comm}`;
-        else if (!matchesNow(stat)) why = `no longer matches (now ${JSON.stringify(stat.comm)})`;
+        else if (!renamed.has(pid) && !matchesNow(stat)) {
+          if (copies.has(pid))
+            why = `no longer matches (now ${JSON.stringify(stat.comm)}): a copy forked by a match, it has exec'd`;
+          else {
+            renamed.add(pid);
+            log.debug(
+              `pid ${pid} (${process.comm}) no longer matches (now ${JSON.stringify(stat.comm)}): it renamed itself or exec'd, and is watched until it exits`,
+            );
+          }
+        }
         if (why !== undefined) {
           log.debug(`pid ${pid} (${process.comm}) ${why}`);
           tracked.delete(pid);
+          copies.delete(pid);
+          renamed.delete(pid);
         }
       }
       return tracked.size > 0;
@@ -181,6 +200,8 @@ export function watchProcess(spec: WatchSpec, log: Logger, signal: AbortSignal):
         };
         tracked.set(pid, process);
         found.push(process);
+        const parent = excluded.has(stat.ppid) ? undefined : readStat(procRoot, stat.ppid);
+        if (parent !== undefined && alive(parent) && matchesNow(parent)) copies.add(pid);
         const line = `pid ${pid} ${JSON.stringify(process.commandLine || process.comm)}`;
         if (firstSeenAt === undefined) {
           firstSeenAt = performance.now();

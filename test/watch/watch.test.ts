@@ -121,6 +121,34 @@ test("an exited process that its parent has not reaped (a zombie) has gone", asy
   }
 });
 
+test("a real process that renames itself (Perl's $0, as setproctitle does) is watched until it exits", async () => {
+  const marker = uniqueName();
+  const dir = await mkdtemp(join(tmpdir(), "iqqq-rename-"));
+  const [go, end] = [join(dir, "go"), join(dir, "end")];
+  const script =
+    "my ($go, $end) = @ARGV; select(undef, undef, undef, 0.02) until -e $go; $0 = 'report: step 2 of 5'; select(undef, undef, undef, 0.02) until -e $end;";
+  const child = spawn("perl", ["-e", script, go, end, marker], { stdio: "ignore" });
+  try {
+    const log = captureLog();
+    let result: unknown;
+    const watching = watchProcess({ pattern: new RegExp(marker) }, log, never).then((r) => {
+      result = r;
+      return r;
+    });
+    await log.until(/found /, 20_000);
+    await writeFile(go, "");
+    await log.until(/no longer matches .*: it renamed itself/, 20_000);
+    await sleep(300);
+    assert.equal(result, undefined, "the watch ended while the renamed process ran");
+    await writeFile(end, "");
+    const r = await watching;
+    assert.equal(r.kind, "ended");
+    assert.equal(child.exitCode ?? (await exited(child), child.exitCode), 0);
+  } finally {
+    child.kill("SIGKILL");
+  }
+});
+
 test("without a start timeout it never gives up; abort ends it", async () => {
   const log = captureLog();
   const controller = new AbortController();
@@ -221,7 +249,7 @@ test("fake /proc: a PID reused by a new process with the same name is a new proc
   const watching = watchProcess({ name: "job", procRoot: proc.root, selfPid: 7, intervalMs: 10 }, log, never);
   await log.until(/found a process named "job": pid 100/);
   await proc.put({ pid: 100, comm: "job", startTime: 900 });
-  await log.until(/also watching pid 100/);
+  await log.until(/also watching pid/);
   await proc.put({ pid: 100, comm: "job", state: "Z", startTime: 900, argv: [] });
   const result = await watching;
   assert.equal(result.kind, "ended");
@@ -234,16 +262,41 @@ test("fake /proc: a PID reused by a new process with the same name is a new proc
   );
 });
 
-test("fake /proc: a process that exec's into another program no longer matches", async () => {
+test("fake /proc: a copy forked by a match drops out once it exec's into another program; its parent is still watched", async () => {
   const proc = await fakeProc();
   await proc.put({ pid: 1, comm: "pause", startTime: 1 });
-  await proc.put({ pid: 100, comm: "job", startTime: 500, argv: ["job", "--x"] });
+  await proc.put({ pid: 90, comm: "job", startTime: 400, argv: ["job", "--x"] });
+  await proc.put({ pid: 100, comm: "job", ppid: 90, startTime: 500, argv: ["job", "--x"] });
   const log = captureLog();
   const watching = watchProcess({ name: "job", procRoot: proc.root, selfPid: 7, intervalMs: 10 }, log, never);
+  await log.until(/also watching pid/);
+  await proc.put({ pid: 100, comm: "cleanup", ppid: 90, startTime: 500, argv: ["cleanup"] });
+  await log.until(/pid 100 \(job\) no longer matches \(now "cleanup"\): a copy forked by a match/);
+  await proc.remove(90);
+  const result = await watching;
+  assert.equal(result.kind, "ended");
+});
+
+test("fake /proc: a process that renames itself (setproctitle, Perl's $0) is the job still running: watched until it exits", async () => {
+  const proc = await fakeProc();
+  await proc.put({ pid: 1, comm: "pause", startTime: 1 });
+  await proc.put({ pid: 100, comm: "perl", startTime: 500, argv: ["perl", "report.pl"] });
+  const log = captureLog();
+  let result: unknown;
+  const watching = watchProcess({ name: "perl", procRoot: proc.root, selfPid: 7, intervalMs: 10 }, log, never).then(
+    (r) => {
+      result = r;
+      return r;
+    },
+  );
   await log.until(/found/);
-  await proc.put({ pid: 100, comm: "cleanup", startTime: 500, argv: ["cleanup"] });
+  await proc.put({ pid: 100, comm: "report: step 2", startTime: 500, argv: ["report: step 2 of 5"] });
+  await log.until(/pid 100 \(perl\) no longer matches \(now "report: step 2"\): it renamed itself/);
+  // Many ticks later (10 ms each), still watched.
+  await sleep(300);
+  assert.equal(result, undefined, "the watch ended while the renamed process ran");
+  await proc.remove(100);
   assert.equal((await watching).kind, "ended");
-  assert.match(log.lines.join(""), /pid 100 \(job\) no longer matches \(now "cleanup"\)/);
 });
 
 test("fake /proc: iqqq and its parents never match, even when their command line does", async () => {
