@@ -233,14 +233,15 @@ export const V = rows({
     fallback: undefined as number | undefined,
     default: "(unset)",
     meaning:
-      "watcher mode: wait for the processes of this many job containers, each told by the mount at /run/iqqq-job that iqqq inject --mode watcher gives it, whatever they are called or exec into; the watch ends once that many have appeared and none of their processes is left; needs shareProcessNamespace",
+      "watcher mode: wait for the processes of this many job containers, each told by the mount at /run/iqqq-job that iqqq inject --mode watcher gives it, whatever they are called or exec into; the watch ends once that many have appeared and none of their processes is left; one not seen within 5 s of the watcher's start had ended before it (the kubelet starts the watcher last), unless IQQQ_WATCH_START_TIMEOUT is set, which waits for it; needs shareProcessNamespace",
   },
   IQQQ_WATCH_START_TIMEOUT: {
     kind: "duration",
     parse: parsePositiveDuration,
     fallback: undefined as number | undefined,
     default: "(none: wait forever)",
-    meaning: "watcher mode: no matching process within this long: stop the sidecars, exit 75",
+    meaning:
+      "watcher mode: no matching process (with IQQQ_WATCH_CONTAINERS: not every job container) within this long: stop the sidecars, exit 75",
   },
   IQQQ_PLUGINS: {
     kind: "path-list",

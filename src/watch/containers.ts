@@ -7,7 +7,9 @@
 // shared process namespace read (its environment and root it does not). Its
 // cgroup (/proc/PID/cgroup, also readable) tells one container from another.
 // The watch ends once N containers' processes have appeared and none is left;
-// a container not seen within STARTED_BEFORE_MS had already ended.
+// a container not seen within STARTED_BEFORE_MS had already ended, unless
+// IQQQ_WATCH_START_TIMEOUT says how long to wait for it, or no other process
+// can be seen at all (the PID namespace is not shared: nothing could be).
 // Processes are tracked as (pid, start time), each classified once.
 
 import { formatDuration } from "../config/values.js";
@@ -15,7 +17,14 @@ import type { Logger } from "../log.js";
 import { listPids, readArgv, readStat } from "../proc/read.js";
 import { builtin } from "../runtime/builtins.js";
 import { commandLine } from "./match.js";
-import { DEFAULT_WATCH_INTERVAL_MS, type WatchedProcess, type WatchResult } from "./watch.js";
+import {
+  aloneWarning,
+  DEFAULT_WATCH_INTERVAL_MS,
+  selfAndAncestors,
+  selfPidIn,
+  type WatchedProcess,
+  type WatchResult,
+} from "./watch.js";
 
 /** Where iqqq inject mounts the mark in each job container (watcher mode). */
 export const MARK = "/run/iqqq-job";
@@ -25,6 +34,11 @@ export const MARK = "/run/iqqq-job";
  * one after the other, in order (image pull included): by the time the watcher
  * runs, every job container has started. One it has not seen within this long
  * had ended before it first looked (a quick job), and is not waited for.
+ * Unless its start failed (an image pull error, a Secret it needs missing):
+ * the kubelet then goes on to the next container and tries it again later, and
+ * nothing in the pod can tell that from a quick job. Waiting for it would hang
+ * every quick job's pod; not waiting stops the sidecars before it runs. The
+ * default is not to wait; IQQQ_WATCH_START_TIMEOUT waits (docs/watcher.md).
  */
 export const STARTED_BEFORE_MS = 5000;
 /** The processes kept for the report (plugins, logs): a long job may start many. */
@@ -44,7 +58,9 @@ export interface ContainersSpec {
 export async function watchContainers(spec: ContainersSpec, log: Logger, signal: AbortSignal): Promise<WatchResult> {
   const procRoot = spec.procRoot ?? "/proc";
   const intervalMs = Math.max(1, spec.intervalMs ?? DEFAULT_WATCH_INTERVAL_MS);
-  const selfPid = spec.selfPid ?? process.pid;
+  const excluded = selfAndAncestors(procRoot, spec.selfPid ?? selfPidIn(procRoot));
+  const target = `the processes of ${spec.count} job container(s) (marked by a mount at ${MARK})`;
+  let alone = true;
   const started = performance.now();
   /** "pid:startTime" → the container (cgroup) of a job process, or null for any other process. */
   const known = new Map<string, string | null>();
@@ -52,6 +68,7 @@ export async function watchContainers(spec: ContainersSpec, log: Logger, signal:
   const watched: WatchedProcess[] = [];
   let firstSeen: number | undefined;
   let said = false;
+  let saidAlone = false;
   for (;;) {
     if (signal.aborted) return { kind: "aborted", processes: watched };
     let pids: number[];
@@ -63,7 +80,8 @@ export async function watchContainers(spec: ContainersSpec, log: Logger, signal:
     let alive = 0;
     const seen = new Set<string>();
     for (const pid of pids) {
-      if (pid === selfPid) continue;
+      if (excluded.has(pid)) continue;
+      alone = false;
       const stat = readStat(procRoot, pid);
       if (stat === undefined || stat.state === "Z" || stat.state === "X") continue;
       const key = `${pid}:${stat.startTime}`;
@@ -90,7 +108,17 @@ export async function watchContainers(spec: ContainersSpec, log: Logger, signal:
     }
     // Forget what has gone, so that the map stays the size of the pod's processes.
     for (const key of known.keys()) if (!seen.has(key)) known.delete(key);
-    const looked = performance.now() - started >= (spec.startedBeforeMs ?? STARTED_BEFORE_MS);
+    const waited = performance.now() - started;
+    // A container not seen by now had ended before the watcher looked: never when nothing at all
+    // can be seen, never with a start timeout (which waits for it, then exits 75 below).
+    const looked = !alone && spec.startTimeoutMs === undefined && waited >= (spec.startedBeforeMs ?? STARTED_BEFORE_MS);
+    if (
+      alive === 0 &&
+      containers.size < spec.count &&
+      spec.startTimeoutMs !== undefined &&
+      waited >= spec.startTimeoutMs
+    )
+      return { kind: "never-appeared", waitedMs: waited };
     if (alive === 0 && (containers.size >= spec.count || looked)) {
       const now = performance.now();
       if (containers.size < spec.count)
@@ -105,9 +133,10 @@ export async function watchContainers(spec: ContainersSpec, log: Logger, signal:
       };
     }
     if (containers.size < spec.count) {
-      const waited = performance.now() - started;
-      if (spec.startTimeoutMs !== undefined && waited >= spec.startTimeoutMs)
-        return { kind: "never-appeared", waitedMs: waited };
+      if (alone && !saidAlone) {
+        saidAlone = true;
+        log.warn(aloneWarning(procRoot, target));
+      }
       if (!said && waited >= 5000) {
         said = true;
         log.info(

@@ -20,6 +20,7 @@
 import { formatDuration } from "../config/values.js";
 import type { Logger } from "../log.js";
 import { listPids, type ProcStat, readArgv, readStat } from "../proc/read.js";
+import { builtin } from "../runtime/builtins.js";
 import { commandLine, describeQuery, matchesName, matchesPattern, type ProcessQuery } from "./match.js";
 
 export interface WatchSpec extends ProcessQuery {
@@ -237,9 +238,7 @@ export function watchProcess(spec: WatchSpec, log: Logger, signal: AbortSignal):
           }
           if (!warnedAlone && seen.visibleOthers === 0) {
             warnedAlone = true;
-            log.warn(
-              `${procRoot} shows no process but iqqq and its parents: the pod's PID namespace is not shared, so ${target} cannot be seen; set shareProcessNamespace: true in the pod spec`,
-            );
+            log.warn(aloneWarning(procRoot, target));
           }
           if (spec.startTimeoutMs !== undefined && now - started >= spec.startTimeoutMs) {
             log.debug(`${target} did not appear within ${formatDuration(Math.round(now - started))}`);
@@ -255,7 +254,7 @@ export function watchProcess(spec: WatchSpec, log: Logger, signal: AbortSignal):
       timer = setTimeout(tick, intervalMs);
     };
 
-    excluded = selfAndAncestors(procRoot, spec.selfPid ?? process.pid);
+    excluded = selfAndAncestors(procRoot, spec.selfPid ?? selfPidIn(procRoot));
     log.info(
       `waiting for ${target} to appear in ${procRoot}${spec.startTimeoutMs === undefined ? "" : ` (at most ${formatDuration(spec.startTimeoutMs)})`}`,
     );
@@ -264,11 +263,30 @@ export function watchProcess(spec: WatchSpec, log: Logger, signal: AbortSignal):
 }
 
 /**
+ * iqqq's own pid as procRoot numbers it: /proc/self, which differs from
+ * process.pid when /proc belongs to another PID namespace than iqqq's
+ * (`unshare -p -f` without --mount-proc); process.pid where it cannot be read.
+ */
+export function selfPidIn(procRoot: string): number {
+  try {
+    const pid = Number(builtin("node:fs").readlinkSync(`${procRoot}/self`));
+    return Number.isInteger(pid) && pid > 0 ? pid : process.pid;
+  } catch {
+    return process.pid;
+  }
+}
+
+/** What the watcher says when it sees no other process: neither a name nor a container can be seen. */
+export function aloneWarning(procRoot: string, target: string): string {
+  return `${procRoot} shows no process but iqqq and its parents: the pod's PID namespace is not shared (set shareProcessNamespace: true in the pod spec), or ${procRoot} hides other users' processes (hidepid), so ${target} cannot be seen`;
+}
+
+/**
  * iqqq and the processes above it never count: a shell running
  * `IQQQ_WATCH_PATTERN=airflow iqqq` would otherwise match its own pattern and
  * wait for itself forever.
  */
-function selfAndAncestors(procRoot: string, selfPid: number): ReadonlySet<number> {
+export function selfAndAncestors(procRoot: string, selfPid: number): ReadonlySet<number> {
   const pids = new Set<number>();
   for (let pid = selfPid; pid > 0 && !pids.has(pid) && pids.size < 1000; ) {
     pids.add(pid);

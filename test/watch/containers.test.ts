@@ -99,6 +99,9 @@ describe("watching job containers by their mark", () => {
 
   test("a job container that ended before the watcher first looked is not waited for (the kubelet starts the watcher last)", async () => {
     const proc = mkdtempSync(join(tmpdir(), "iqqq-fakeproc-"));
+    // The pod's other processes are visible (its PID namespace is shared): only the job's are gone.
+    mkdirSync(join(proc, "1"));
+    writeFileSync(join(proc, "1", "stat"), `1 (pause) S 0 ${Array(17).fill("0").join(" ")} 5 0 0`);
     const log = captureLog();
     const result = await watchContainers(
       { count: 1, intervalMs: 10, procRoot: proc, startedBeforeMs: 100 },
@@ -109,13 +112,38 @@ describe("watching job containers by their mark", () => {
     await log.until(/1 of 1 job containers had ended before the watcher first looked/);
   });
 
-  test("none appears within the start timeout: never-appeared", async () => {
+  test("none appears within the start timeout: never-appeared; with a start timeout, a container not seen is waited for, not taken for ended", async () => {
     const proc = mkdtempSync(join(tmpdir(), "iqqq-fakeproc-"));
-    const result = await watchContainers(
-      { count: 1, intervalMs: 10, procRoot: proc, startTimeoutMs: 100, startedBeforeMs: 60_000 },
-      captureLog(),
-      new AbortController().signal,
-    );
-    assert.equal(result.kind, "never-appeared");
+    mkdirSync(join(proc, "1"));
+    writeFileSync(join(proc, "1", "stat"), `1 (pause) S 0 ${Array(17).fill("0").join(" ")} 5 0 0`);
+    for (const startedBeforeMs of [60_000, 10]) {
+      const result = await watchContainers(
+        { count: 1, intervalMs: 10, procRoot: proc, startTimeoutMs: 300, startedBeforeMs },
+        captureLog(),
+        new AbortController().signal,
+      );
+      assert.equal(result.kind, "never-appeared", `startedBeforeMs ${startedBeforeMs}`);
+    }
+  });
+
+  test("nothing but itself visible (no shared PID namespace, or hidepid): one warning, and no container is taken for ended", async () => {
+    const proc = mkdtempSync(join(tmpdir(), "iqqq-fakeproc-"));
+    const log = captureLog();
+    const abort = new AbortController();
+    let result: unknown;
+    const watched = watchContainers(
+      { count: 1, intervalMs: 10, procRoot: proc, startedBeforeMs: 20 },
+      log,
+      abort.signal,
+    ).then((r) => {
+      result = r;
+      return r;
+    });
+    await log.until(/PID namespace is not shared/);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(result, undefined, "it ended: a job it cannot see was taken for ended");
+    abort.abort();
+    assert.equal((await watched).kind, "aborted");
+    assert.equal(log.lines.filter((l) => l.includes("warning")).length, 1);
   });
 });

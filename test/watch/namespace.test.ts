@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { test } from "node:test";
-import { cliEnv, collect, FIXTURES, NODE, watchOutput } from "../support/cli.js";
+import { CLI, CLI_IS_COMPILED, cliEnv, collect, FIXTURES, NODE, watchOutput } from "../support/cli.js";
 import { uniqueName } from "./support.js";
 
 const DRIVER = `${FIXTURES}watch.js`;
@@ -43,7 +43,7 @@ test("in a PID namespace of its own the watcher warns once that it cannot see ot
   assert.equal(JSON.parse(r.stdout.toString()).kind, "never-appeared");
   const warnings = r.stderr.split("\n").filter((l) => l.startsWith("iqqq: warning:"));
   assert.equal(warnings.length, 1, r.stderr);
-  assert.match(warnings[0] ?? "", /PID namespace is not shared, so a process named "airflow" cannot be seen/);
+  assert.match(warnings[0] ?? "", /PID namespace is not shared .*so a process named "airflow" cannot be seen/);
 });
 
 test("a real PID reused by another program between two looks: the watch ends", { skip: needsUnshare }, async () => {
@@ -81,4 +81,24 @@ test("a real PID reused by another program between two looks: the watch ends", {
     [Number(target)],
   );
   assert.match(r.stderr, new RegExp(`pid ${target} \\(${name}\\) has gone; its pid now belongs to sleep`));
+});
+
+test("IQQQ_WATCH_CONTAINERS in a PID namespace of its own: it warns and waits for the start timeout (75), never takes the job for ended", {
+  skip: needsUnshare,
+}, async () => {
+  // It exited 0 after 5 s, stopping the sidecars of a job it could never have seen.
+  const cli = CLI_IS_COMPILED ? [CLI] : [NODE, CLI];
+  const r = await collect(
+    spawn("unshare", ["--pid", "--fork", "--mount-proc", ...cli], {
+      env: cliEnv({ IQQQ_WATCH_CONTAINERS: "1", IQQQ_WATCH_START_TIMEOUT: "7s" }),
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
+    { timeoutMs: 30_000 },
+  );
+  assert.equal(r.status, 75, r.stderr);
+  assert.match(
+    r.stderr,
+    /iqqq: warning: \/proc shows no process but iqqq and its parents: the pod's PID namespace is not shared/,
+  );
+  assert.doesNotMatch(r.stderr, /had ended before the watcher first looked/);
 });
