@@ -198,6 +198,18 @@ export function parseConfig(
   if (watch !== undefined && args.program !== undefined) {
     warnings.push("IQQQ_WATCH_PROCESS/IQQQ_WATCH_PATTERN are ignored: a PROGRAM was given, so iqqq wraps it");
   }
+  if (watch === undefined && args.program === undefined) {
+    // Meant as a watcher, it would stop the sidecars now, under a job still running: said, by name.
+    const targets = [V.IQQQ_WATCH_PROCESS.name, V.IQQQ_WATCH_PATTERN.name, V.IQQQ_WATCH_CONTAINERS.name];
+    const empty = targets.filter((name) => env[name] === "");
+    const why =
+      empty.length > 0
+        ? `${empty.join(", ")} ${empty.length === 1 ? "is" : "are"} set but empty, which counts as unset`
+        : read.present(V.IQQQ_WATCH_START_TIMEOUT.name)
+          ? `${V.IQQQ_WATCH_START_TIMEOUT.name} is set, but nothing to watch is (${targets.join(", ")})`
+          : undefined;
+    if (why !== undefined) warnings.push(`${why}: not a watcher, so the sidecars are stopped now (standalone)`);
+  }
   warnings.push(...read.warnings);
   if (read.v.SCUTTLE_LOGGING && LOG_LEVELS.indexOf(logLevel) < LOG_LEVELS.indexOf("info")) logLevel = "info";
 

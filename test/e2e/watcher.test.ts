@@ -130,6 +130,48 @@ describe("watcher mode (IQQQ_WATCH_PROCESS, no PROGRAM)", () => {
     // Nothing appearing is a failure the watcher does see: the flag applies to it.
     assert.equal(r.status, 75);
     assert.equal(istio.requests.length, 0);
+    // --explain says so too (it said the sidecars would be stopped).
+    const explained = await runCli(["--explain"], {
+      env: {
+        ...K8S,
+        IQQQ_WATCH_PROCESS: "job",
+        IQQQ_WATCH_START_TIMEOUT: "200ms",
+        NEVER_KILL_ISTIO_ON_FAILURE: "true",
+      },
+    });
+    assert.match(
+      explained.stdout.toString(),
+      /at most 200ms, then leave the sidecars running \(NEVER_KILL_ISTIO_ON_FAILURE\) and exit 75/,
+    );
+  });
+
+  test("a watcher's variable with nothing to watch: a standalone stop, with a warning that names it", async () => {
+    for (const [env, said] of [
+      [{ IQQQ_WATCH_START_TIMEOUT: "10m" }, /IQQQ_WATCH_START_TIMEOUT is set, but nothing to watch is/],
+      [{ IQQQ_WATCH_PROCESS: "" }, /IQQQ_WATCH_PROCESS is set but empty, which counts as unset/],
+    ] as const) {
+      const istio = await sidecar();
+      const r = await runCli([], { env: { ...K8S, ISTIO_PORT: String(istio.port), ...env } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, said);
+      assert.match(r.stderr, /not a watcher, so the sidecars are stopped now \(standalone\)/);
+      assert.equal(istio.quits(), 1);
+    }
+    // A wrapper is not told about it.
+    const wrapped = await runCli(["true"], { env: { IQQQ_WATCH_START_TIMEOUT: "10m" } });
+    assert.doesNotMatch(wrapped.stderr, /standalone/);
+  });
+
+  test("--explain with IQQQ_WATCH_CONTAINERS says what the run does: containers by their mark, the 5 s rule or the start timeout", async () => {
+    const plain = await runCli(["--explain"], { env: { ...K8S, IQQQ_WATCH_CONTAINERS: "2" } });
+    assert.match(
+      plain.stdout.toString(),
+      /watch \/proc for the processes of 2 job container\(s\), each told by its mount at \/run\/iqqq-job \(one not seen within 5s had ended before/,
+    );
+    const timed = await runCli(["--explain"], {
+      env: { ...K8S, IQQQ_WATCH_CONTAINERS: "2", IQQQ_WATCH_START_TIMEOUT: "10m" },
+    });
+    assert.match(timed.stdout.toString(), /\(at most 10m0s for all of them, then stop the sidecars and exit 75\)/);
   });
 });
 
