@@ -34,6 +34,8 @@ export async function installCommand(args: readonly string[], _env: Env, io: Io)
   const folder = path.dirname(self);
   // The image's layout: a loader next to the executable, the libraries in lib/.
   const selfContained = fs.readdirSync(folder).some((name) => name.startsWith("ld-")) && fs.existsSync(`${folder}/lib`);
+  /** Files made under a temporary name and not yet renamed into place. */
+  const temporaries = new Set<string>();
   try {
     makeFolders(path.resolve(target));
     if (selfContained) {
@@ -43,12 +45,14 @@ export async function installCommand(args: readonly string[], _env: Env, io: Io)
         io.stderr(`iqqq install: error: ${planted} is a symbolic link: not followed, nothing copied\n`);
         return EXIT.CANT_CREATE;
       }
-      fs.cpSync(folder, target, { recursive: true, force: true, preserveTimestamps: true });
+      // File by file, each new then renamed into place, DIR/iqqq last: a copy cut short (a full
+      // disk, a kill) never leaves a partial file under a name that runs. cpSync wrote in place.
+      copyInto(folder, target, path.basename(self), temporaries);
     } else {
       // Always DIR/iqqq. The Node bundle keeps its .mjs (Node 20 runs an extensionless file as CommonJS)
       // and DIR/iqqq links to it (Node takes the format from the link's target). Each file is new, then
       // renamed into place, so that a symlink planted at its name is replaced, never written through.
-      const temporary = (): string => path.join(target, `.iqqq.${process.pid}.${Math.random().toString(36).slice(2)}`);
+      const temporary = (): string => remember(temporaries, path.join(target, temporaryName()));
       const bundle = self.endsWith(".mjs");
       const copy = temporary();
       fs.copyFileSync(self, copy, fs.constants.COPYFILE_EXCL);
@@ -62,11 +66,57 @@ export async function installCommand(args: readonly string[], _env: Env, io: Io)
     }
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
+    // What was not renamed into place yet is removed: nothing of a failed copy stays behind.
+    for (const file of temporaries) fs.rmSync(file, { force: true });
     io.stderr(`iqqq install: error: cannot copy into ${target}: ${e.code ?? e.message}\n`);
     return EXIT.CANT_CREATE;
   }
   io.stderr(`iqqq: installed ${selfContained ? `${folder}/ (self-contained)` : self} into ${target}\n`);
   return EXIT.OK;
+}
+
+/** A name in DIR that no copy of iqqq runs by: a dot-file, unique to this process. */
+function temporaryName(): string {
+  return `.iqqq.${process.pid}.${Math.random().toString(36).slice(2)}`;
+}
+
+function remember(temporaries: Set<string>, file: string): string {
+  temporaries.add(file);
+  return file;
+}
+
+/**
+ * Copies the folder `source` into `target` (its folders made, its files' modes and times kept, its
+ * symlinks as symlinks), each file written under a temporary name beside its place and renamed
+ * into it, and the file named `last` at the top last of all.
+ */
+function copyInto(source: string, target: string, last: string, temporaries: Set<string>): void {
+  const fs = builtin("node:fs");
+  const entries = fs.readdirSync(source, { withFileTypes: true });
+  entries.sort((a, b) => Number(a.name === last) - Number(b.name === last));
+  for (const entry of entries) {
+    const from = `${source}/${entry.name}`;
+    const to = `${target}/${entry.name}`;
+    if (entry.isDirectory()) {
+      try {
+        fs.mkdirSync(to);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      }
+      copyInto(from, to, "", temporaries);
+      continue;
+    }
+    const temporary = remember(temporaries, `${target}/${temporaryName()}`);
+    if (entry.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(from), temporary);
+    else {
+      fs.copyFileSync(from, temporary, fs.constants.COPYFILE_EXCL);
+      const stat = fs.statSync(from);
+      fs.chmodSync(temporary, stat.mode & 0o7777);
+      fs.utimesSync(temporary, stat.atime, stat.mtime);
+    }
+    fs.renameSync(temporary, to);
+    temporaries.delete(temporary);
+  }
 }
 
 /** The first path under `target` that copying `source` would write and that is a symlink, if any. */

@@ -18,6 +18,7 @@ import {
   symlink,
   writeFile,
 } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { test } from "node:test";
@@ -103,4 +104,38 @@ test("a symlink planted in DIR is never written through: replaced (DIR/iqqq), or
   assert.equal(refused.status, 73, refused.stderr);
   assert.match(refused.stderr, /lib\/libc\.so\.6 is a symbolic link: not followed, nothing copied/);
   assert.equal(await readFile(victim, "utf8"), "precious\n");
+});
+
+const canMount = process.getuid?.() === 0 && spawnSync("unshare", ["--mount", "true"]).status === 0;
+
+test("a copy cut short (the folder's disk full): 73, nothing left behind, no partial file under a name that runs", {
+  skip: canMount ? false : "needs root and unshare(1) to mount a small tmpfs (CI runs as root)",
+}, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "iqqq-install-full-"));
+  const self = await selfContained(dir);
+  // More than the folder holds, in lib/, copied before the executable.
+  await writeFile(join(dirname(self), "lib", "libbig.so"), Buffer.alloc(3 * 1024 * 1024, 1));
+  const mount = join(dir, "mnt");
+  await mkdir(mount);
+  const cli = CLI.endsWith(".mjs") ? `"${process.execPath}" "${self}"` : `"${self}"`;
+  // A tmpfs of 2 MiB in a mount namespace of its own: the copy runs out of room.
+  const r = spawnSync(
+    "unshare",
+    [
+      "--mount",
+      "sh",
+      "-c",
+      `mount -t tmpfs -o size=2m tmpfs "${mount}" && { ${cli} install "${mount}/d"; echo "status $?"; ls -A "${mount}/d" "${mount}/d/lib"; }`,
+    ],
+    { encoding: "utf8", env: { PATH: process.env.PATH } },
+  );
+  assert.match(r.stdout, /^status 73$/m, r.stderr + r.stdout);
+  assert.match(r.stderr, /cannot copy into .*: ENOSPC/);
+  const listed = r.stdout.split("\n").filter((l) => l !== "" && !l.startsWith("status") && !l.endsWith(":"));
+  assert.ok(!listed.includes(basename(CLI)), `the executable is there: ${listed}`);
+  assert.deepEqual(
+    listed.filter((l) => l.startsWith(".iqqq.")),
+    [],
+    "temporary files left behind",
+  );
 });
