@@ -4,6 +4,7 @@
 // copied; otherwise the running file alone. The pods suite runs the real image.
 
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import {
   chmod,
   copyFile,
@@ -18,7 +19,6 @@ import {
   symlink,
   writeFile,
 } from "node:fs/promises";
-import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { test } from "node:test";
