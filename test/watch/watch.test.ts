@@ -143,7 +143,8 @@ test("a real process that renames itself (Perl's $0, as setproctitle does) is wa
     await writeFile(end, "");
     const r = await watching;
     assert.equal(r.kind, "ended");
-    assert.equal(child.exitCode ?? (await exited(child), child.exitCode), 0);
+    await exited(child);
+    assert.equal(child.exitCode, 0);
   } finally {
     child.kill("SIGKILL");
   }
