@@ -89,7 +89,7 @@ test("IQQQ_WATCH_CONTAINERS in a PID namespace of its own: it warns and waits fo
   // It exited 0 after 5 s, stopping the sidecars of a job it could never have seen.
   const cli = CLI_IS_COMPILED ? [CLI] : [NODE, CLI];
   const r = await collect(
-    spawn("unshare", ["--pid", "--fork", "--mount-proc", ...cli], {
+    spawn("unshare", ["--pid", "--fork", "--kill-child", "--mount-proc", ...cli], {
       env: cliEnv({ IQQQ_WATCH_CONTAINERS: "1", IQQQ_WATCH_START_TIMEOUT: "7s" }),
       stdio: ["ignore", "pipe", "pipe"],
     }),
@@ -101,4 +101,32 @@ test("IQQQ_WATCH_CONTAINERS in a PID namespace of its own: it warns and waits fo
     /iqqq: warning: \/proc shows no process but iqqq and its parents: the pod's PID namespace is not shared/,
   );
   assert.doesNotMatch(r.stderr, /had ended before the watcher first looked/);
+});
+
+test("its own pid is read from /proc/self: under a /proc of another PID namespace it never waits for its own shell", {
+  skip: needsUnshare,
+}, async () => {
+  // unshare --pid without --mount-proc: /proc is the outer namespace's, where process.pid means another process.
+  const marker = uniqueName();
+  const cli = CLI_IS_COMPILED ? `"${CLI}"` : `"${NODE}" "${CLI}"`;
+  const r = await collect(
+    spawn(
+      "unshare",
+      [
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "sh",
+        "-c",
+        `IQQQ_WATCH_PATTERN=${marker} IQQQ_WATCH_START_TIMEOUT=1s ${cli}`,
+      ],
+      {
+        env: cliEnv({}),
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    ),
+    { timeoutMs: 20_000 },
+  );
+  assert.equal(r.status, 75, r.stderr);
+  assert.doesNotMatch(r.stderr, /found /);
 });
