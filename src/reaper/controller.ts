@@ -144,14 +144,13 @@ export function loadKubeConfig(env: Env): KubeConfig | Error {
     const fs = builtin("node:fs");
     const listed = (env.KUBECONFIG ?? "").split(path.delimiter).filter((f) => f !== "");
     const home = env.HOME ? path.join(env.HOME, ".kube", "config") : undefined;
-    const files =
-      listed.length > 0
-        ? listed.filter((f) => fs.existsSync(f))
-        : home !== undefined && fs.existsSync(home)
-          ? [home]
-          : [];
+    // A file that does not exist, or is empty, is skipped, as kubectl skips it.
+    const usable = (f: string): boolean => fs.existsSync(f) && fs.readFileSync(f, "utf8").trim() !== "";
+    const files = listed.length > 0 ? listed.filter(usable) : home !== undefined && usable(home) ? [home] : [];
     if (listed.length > 0 && files.length === 0)
-      return new Error(`none of the files $KUBECONFIG names exists (${listed.join(path.delimiter)})`);
+      return new Error(
+        `none of the files $KUBECONFIG names exists, or has anything in it (${listed.join(path.delimiter)})`,
+      );
     if (files.length > 0) {
       const clusters = new Map<string, KubeConfig["clusters"][number]>();
       const users = new Map<string, KubeConfig["users"][number]>();
@@ -352,9 +351,12 @@ export async function startReaper(
     middlewareMergeStrategy: "append",
   });
   // The watch's request: its headers within callMs (node-fetch's timeout ends at the headers;
-  // what comes after is the stall timer's).
+  // what comes after is the stall timer's). The executable's Bun serves node-fetch with its own
+  // fetch, whose timeout is one on silence, body included: a quiet watch would be cut every
+  // callMs. There it is stallMs, the limit on silence anyway.
   const timed = Object.create(kc) as KubeConfig;
-  timed.applyToFetchOptions = async (opts) => ({ ...(await kc.applyToFetchOptions(opts)), timeout: timing.callMs });
+  const headersMs = process.versions.bun !== undefined ? timing.stallMs : timing.callMs;
+  timed.applyToFetchOptions = async (opts) => ({ ...(await kc.applyToFetchOptions(opts)), timeout: headersMs });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const seen = new Counter({

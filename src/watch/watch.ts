@@ -90,6 +90,12 @@ export function watchProcess(spec: WatchSpec, log: Logger, signal: AbortSignal):
    */
   const copies = new Set<number>();
   const renamed = new Set<number>();
+  /**
+   * Each command line found (comm and arguments), with the earliest start time it was found
+   * with: a later process with the same is a copy too, even when its parent has gone by the
+   * time it is found (a background child of a script that has ended).
+   */
+  const lineage = new Map<string, number>();
   const found: WatchedProcess[] = [];
   let firstSeenAt: number | undefined;
   let warnedAlone = false;
@@ -202,7 +208,14 @@ export function watchProcess(spec: WatchSpec, log: Logger, signal: AbortSignal):
         tracked.set(pid, process);
         found.push(process);
         const parent = excluded.has(stat.ppid) ? undefined : readStat(procRoot, stat.ppid);
-        if (parent !== undefined && alive(parent) && matchesNow(parent)) copies.add(pid);
+        const key = `${stat.comm}\0${process.commandLine}`;
+        const earliest = lineage.get(key);
+        if (
+          (parent !== undefined && alive(parent) && matchesNow(parent)) ||
+          (earliest !== undefined && earliest < stat.startTime)
+        )
+          copies.add(pid);
+        if (earliest === undefined || stat.startTime < earliest) lineage.set(key, stat.startTime);
         const line = `pid ${pid} ${JSON.stringify(process.commandLine || process.comm)}`;
         if (firstSeenAt === undefined) {
           firstSeenAt = performance.now();

@@ -633,8 +633,10 @@ test("KUBECONFIG with several files, merged as kubectl merges them: missing file
     real.replace(/server: https:\/\/127\.0\.0\.1:\d+/, "server: https://127.0.0.9:2"),
   );
   const first = write("real.yaml", real);
+  const empty = write("empty.yaml", "\n");
   const cases: [string, string | undefined][] = [
     [[join(dir, "missing.yaml"), first].join(":"), "https://127.0.0.1:"],
+    [[empty, first].join(":"), "https://127.0.0.1:"],
     [[other, first].join(":"), "https://127.0.0.1:"], // current-context from the second file
     [[first, shadow].join(":"), "https://127.0.0.1:"], // same names: the first file's
     [[shadow, first].join(":"), "https://127.0.0.9:2"],
@@ -713,4 +715,45 @@ test("SIGTERM while the reaper starts (its namespaces' list unanswered): exit 0,
     api.intercept = undefined;
     for (const res of held) res.destroy();
   }
+});
+
+test("a quiet watch is not cut by the call deadline, under Node and under the executable's Bun (whose node-fetch times out on silence)", async () => {
+  const ns = "quiet";
+  // Under the binary suite, the controller runs in the executable's own runtime (BUN_BE_BUN=1).
+  // Bun's timeout on silence fired after about 8 s here for a deadline of 0.5 s: 12 s shows it.
+  const [command, args] = CLI_IS_COMPILED
+    ? [CLI, ["run", join(ROOT, "build/test/fixtures/reaper.js")]]
+    : [NODE, [join(ROOT, "build/test/fixtures/reaper.js")]];
+  const child = spawn(command, args, {
+    env: {
+      PATH: process.env.PATH,
+      KUBECONFIG: api.kubeconfig,
+      REAPER_NAMESPACE: ns,
+      REAPER_CALL_MS: "500",
+      REAPER_RUN_MS: "12000",
+      ...(CLI_IS_COMPILED ? { BUN_BE_BUN: "1" } : {}),
+    },
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (c) => {
+    stdout += c;
+  });
+  child.stderr.on("data", (c) => {
+    stderr += c;
+  });
+  const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+  assert.equal(code, 0, stderr);
+  const logs = JSON.parse(stdout) as string[];
+  assert.ok(
+    logs.some((l) => l.startsWith("listed 0 pods")),
+    logs.join("\n"),
+  );
+  assert.deepEqual(
+    logs.filter((l) => l.includes("failed")),
+    [],
+    "a quiet watch (nothing for 12 s, its call deadline 0.5 s) was cut",
+  );
 });

@@ -278,6 +278,22 @@ test("fake /proc: a copy forked by a match drops out once it exec's into another
   assert.equal(result.kind, "ended");
 });
 
+test("fake /proc: a copy found only after its matching parent has gone (reparented) still drops out when it exec's", async () => {
+  const proc = await fakeProc();
+  await proc.put({ pid: 1, comm: "pause", startTime: 1 });
+  await proc.put({ pid: 90, comm: "job", startTime: 400, argv: ["job", "--x"] });
+  const log = captureLog();
+  const watching = watchProcess({ name: "job", procRoot: proc.root, selfPid: 7, intervalMs: 10 }, log, never);
+  await log.until(/found/);
+  // The script forks a background child (a copy of it) and ends; the child is its orphan now.
+  await proc.put({ pid: 100, comm: "job", ppid: 1, startTime: 500, argv: ["job", "--x"] });
+  await proc.remove(90);
+  await log.until(/also watching pid 100/);
+  await proc.put({ pid: 100, comm: "sleep", ppid: 1, startTime: 500, argv: ["sleep", "25"] });
+  assert.equal((await watching).kind, "ended");
+  assert.match(log.lines.join(""), /pid 100 \(job\) no longer matches \(now "sleep"\): a copy forked by a match/);
+});
+
 test("fake /proc: a process that renames itself (setproctitle, Perl's $0) is the job still running: watched until it exits", async () => {
   const proc = await fakeProc();
   await proc.put({ pid: 1, comm: "pause", startTime: 1 });
