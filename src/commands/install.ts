@@ -86,7 +86,7 @@ function remember(temporaries: Set<string>, file: string): string {
 }
 
 /**
- * Copies the folder `source` into `target` (its folders made, its files' modes and times kept, its
+ * Copies the folder `source` into `target` (its folders made, modes and files' times kept, its
  * symlinks as symlinks), each file written under a temporary name beside its place and renamed
  * into it, and the file named `last` at the top last of all.
  */
@@ -104,6 +104,7 @@ function copyInto(source: string, target: string, last: string, temporaries: Set
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       }
       copyInto(from, to, "", temporaries);
+      fs.chmodSync(to, fs.statSync(from).mode & 0o7777);
       continue;
     }
     const temporary = remember(temporaries, `${target}/${temporaryName()}`);

@@ -35,6 +35,7 @@ async function selfContained(dir: string): Promise<string> {
   if (CLI.endsWith(".mjs")) await cp(join(dirname(CLI), "commands"), join(source, "commands"), { recursive: true });
   await writeFile(join(source, "ld-linux-x86-64.so.2"), "loader");
   await writeFile(join(source, "lib", "libc.so.6"), "libc");
+  await chmod(join(source, "lib"), 0o750);
   return self;
 }
 
@@ -50,6 +51,7 @@ test("from a self-contained folder: the whole folder is copied, modes kept, and 
   assert.deepEqual((await readdir(target)).sort(), files.sort());
   assert.deepEqual(await readdir(join(target, "lib")), ["libc.so.6"]);
   assert.equal((await stat(join(target, basename(CLI)))).mode & 0o777, 0o755);
+  assert.equal((await stat(join(target, "lib"))).mode & 0o777, 0o750, "a folder's mode");
   const copy = await runCli(["--version"], { executable: join(target, basename(CLI)), timeoutMs: 30_000 });
   assert.equal(copy.status, 0, copy.stderr);
   // Again into the same folder (an init container that restarts): it overwrites.
