@@ -49,7 +49,10 @@ export async function injectCommand(args: readonly string[], env: Env, io: Io): 
   }
   // A stream of a chart's size is done before the optimising compilers would repay their cost (runtime/jit.ts).
   const short = jit.holdOptimisingCompilers(inputs.reduce((n, i) => n + i.text.length, 0));
-  const { injectStream } = await import("../inject/stream.js");
+  const [{ injectStream }, { streamIsJson }] = await Promise.all([
+    import("../inject/stream.js"),
+    import("../inject/manifest.js"),
+  ]);
   // Each document is garbage once written: a young generation left at its first size holds less of it
   // (Node); a short run collects it as it goes (Bun).
   const gc = await import("../runtime/gc.js");
@@ -79,6 +82,8 @@ export async function injectCommand(args: readonly string[], env: Env, io: Io): 
     },
   };
   const out: string[] = [];
+  /** Whether the files so far are JSON: kubectl reads one stream as JSON or as YAML, never both. */
+  let json: { readonly name: string; readonly is: boolean } | undefined;
   let documents = 0;
   const passed: string[] = [];
   for (const [n, input] of inputs.entries()) {
@@ -96,6 +101,15 @@ export async function injectCommand(args: readonly string[], env: Env, io: Io): 
       return EXIT.DATA;
     }
     const { text } = result;
+    const isJson = streamIsJson(input.text.replace(/^\uFEFF/, ""));
+    if (json !== undefined && json.is !== isJson) {
+      const [jsonFile, yamlFile] = json.is ? [json.name, input.name] : [input.name, json.name];
+      io.stderr(
+        `iqqq inject: error: ${jsonFile} is JSON and ${yamlFile} is YAML: kubectl reads one stream as one or the other, so they cannot be joined; run iqqq inject on each; nothing was written\n`,
+      );
+      return EXIT.USAGE;
+    }
+    json ??= { name: input.name, is: isJson };
     for (const warning of result.warnings) io.stderr(`iqqq inject: warning: ${input.name}: ${warning}\n`);
     documents += result.documents;
     passed.push(...result.passed);
@@ -109,7 +123,8 @@ export async function injectCommand(args: readonly string[], env: Env, io: Io): 
         );
         out.push("\n");
       }
-      out.push(/^\s*(#.*\s*)*%/.test(text) ? "...\n" : "---\n");
+      // JSON files: a stream of JSON objects, which kubectl reads one after the other (a `---` is not JSON).
+      if (!json.is) out.push(/^\s*(#.*\s*)*%/.test(text) ? "...\n" : "---\n");
     }
     out.push(text);
   }

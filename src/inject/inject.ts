@@ -224,6 +224,7 @@ interface PodSpec extends Obj {
   initContainers?: Container[];
   volumes?: Obj[];
   shareProcessNamespace?: boolean;
+  hostPID?: boolean;
   nodeSelector?: unknown;
 }
 
@@ -241,40 +242,50 @@ export interface Outcome {
 interface Pod {
   readonly spec: PodSpec;
   readonly holder: Obj;
+  /** The kind of the workload that holds it (an item of a typed list may leave it out: the list's). */
+  readonly kind: "Pod" | "Job" | "CronJob";
 }
 
-/** The pods a workload holds: a Pod, a Job's template, a CronJob's job template, and those in a List. */
-function podsOf(doc: unknown): Pod[] {
+/**
+ * The pods a workload holds: a Pod, a Job's template, a CronJob's job template, and those in a List.
+ * `list`: the kind and apiVersion an item of a typed list takes when it leaves its own out, as
+ * kubectl reads it (apimachinery's UnstructuredList: JobList's items are Jobs, of its apiVersion).
+ */
+function podsOf(doc: unknown, list?: { kind: string; apiVersion: unknown }): Pod[] {
   if (!isObj(doc)) return [];
   const at = (o: unknown, ...path: string[]): Obj | undefined => {
     let x: unknown = o;
     for (const key of path) x = isObj(x) ? x[key] : undefined;
     return isObj(x) ? x : undefined;
   };
-  const pod = (holder: Obj | undefined): Pod[] => {
+  const pod = (holder: Obj | undefined, kind: Pod["kind"]): Pod[] => {
     const spec = at(holder, "spec");
-    return holder !== undefined && spec !== undefined ? [{ spec: spec as PodSpec, holder }] : [];
+    return holder !== undefined && spec !== undefined ? [{ spec: spec as PodSpec, holder, kind }] : [];
   };
+  const kind = doc.kind === undefined || doc.kind === "" ? list?.kind : doc.kind;
+  const version = doc.apiVersion === undefined || doc.apiVersion === "" ? list?.apiVersion : doc.apiVersion;
   // Kubernetes' own kinds only: a custom resource may be called Job too (apiVersion example.com/v1).
-  switch (doc.kind) {
+  switch (kind) {
     case "Pod":
-      return ofGroup(doc, "") ? pod(doc) : [];
+      return ofGroup(version, "") ? pod(doc, "Pod") : [];
     case "Job":
-      return ofGroup(doc, "batch") ? pod(at(doc, "spec", "template")) : [];
+      return ofGroup(version, "batch") ? pod(at(doc, "spec", "template"), "Job") : [];
     case "CronJob":
-      return ofGroup(doc, "batch") ? pod(at(doc, "spec", "jobTemplate", "spec", "template")) : [];
-    default:
+      return ofGroup(version, "batch") ? pod(at(doc, "spec", "jobTemplate", "spec", "template"), "CronJob") : [];
+    default: {
       // kubectl reads any kind with `items` as a list (List, JobList, PodList…) and applies each item.
-      return isListKind(doc.kind) && Array.isArray(doc.items) ? doc.items.flatMap(podsOf) : [];
+      if (!isListKind(kind) || !Array.isArray(doc.items)) return [];
+      const item = kind === "List" ? undefined : { kind: (kind as string).slice(0, -4), apiVersion: version };
+      return doc.items.flatMap((i) => podsOf(i, item));
+    }
   }
 }
 
 /**
- * Whether the document's apiVersion is of this API group ("" the core group: "v1"). One without an
- * apiVersion, which kubectl refuses anyway, counts as Kubernetes' own, as before.
+ * Whether an apiVersion is of this API group ("" the core group: "v1"). A document without one,
+ * which kubectl refuses anyway, counts as Kubernetes' own, as before.
  */
-function ofGroup(doc: Obj, group: string): boolean {
-  const version = doc.apiVersion;
+function ofGroup(version: unknown, group: string): boolean {
   if (typeof version !== "string") return version === undefined;
   const slash = version.indexOf("/");
   return (slash < 0 ? "" : version.slice(0, slash)) === group;
@@ -425,7 +436,7 @@ export function jobContainers(spec: PodSpec): Container[] {
  * Always (its default); a Job's template must say Never or OnFailure.
  */
 function restartPolicyOf(pod: Pod): unknown {
-  return pod.spec.restartPolicy ?? (pod.holder.kind === "Pod" ? "Always" : undefined);
+  return pod.spec.restartPolicy ?? (pod.kind === "Pod" ? "Always" : undefined);
 }
 
 /** The metadata of the pod (or of its template). */
@@ -601,7 +612,9 @@ async function injectWatcher(pod: Pod, options: InjectOptions, what: string): Pr
     warnings.push(
       "restartPolicy is OnFailure: a watcher cannot tell a failed run the kubelet will repeat from the last one, and stops the sidecars after the first; inject it as a wrapper (the default mode) instead",
     );
-  spec.shareProcessNamespace = true;
+  // The API server refuses shareProcessNamespace with hostPID, whose host PID namespace already
+  // shows the watcher every process.
+  if (spec.hostPID !== true) spec.shareProcessNamespace = true;
   addVolume(spec, podinfoVolume(names.podinfo));
   if (options.watch === undefined) addVolume(spec, { name: names.job, emptyDir: {} });
   for (const c of marked) c.volumeMounts = [...(c.volumeMounts ?? []), mark];

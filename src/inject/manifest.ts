@@ -55,6 +55,21 @@ export function startsAsJson(text: string): boolean {
 }
 
 /**
+ * Whether kubectl reads a whole stream as JSON: it starts as JSON and its first object parses as
+ * JSON (a comment after the object aside). Files joined into one stream must all be, or none.
+ */
+export function streamIsJson(text: string): boolean {
+  if (!startsAsJson(text)) return false;
+  for (const candidate of [text, text.slice(0, text.lastIndexOf("}") + 1)]) {
+    try {
+      JSON.parse(candidate);
+      return true;
+    } catch {}
+  }
+  return false;
+}
+
+/**
  * A document kubectl decodes as JSON, not YAML: the first of a stream that
  * starts as JSON (startsAsJson; k8s.io/apimachinery's YAMLOrJSONDecoder), and
  * is JSON. One that is not (YAML flow: `{kind: Pod}`) kubectl reads as YAML

@@ -50,6 +50,15 @@ export async function injectStream(
  * iqqq would pass through is refused too: its kind could be misread.
  */
 function refuseHiddenBreaks(text: string, name: string): void {
+  // And a document that starts on its `---` line (`--- {kind: Pod}`): kubectl's reader cuts a stream
+  // at lines of `---` and blanks or a comment only; it refuses this one from 1.32 ("invalid Yaml
+  // document separator"), and before that reads no document from it, where YAML starts one.
+  const node = /^---[ \t]+[^\s#]/m.exec(text);
+  if (node !== null) {
+    throw new InjectError(
+      `${name}: line ${text.slice(0, node.index).split("\n").length}: a document that starts on its --- line, which kubectl refuses (from 1.32) or reads no document from (before); put what follows --- on the next line`,
+    );
+  }
   const at = text.search(/\r(?!\n)|(?<=\n)\uFEFF/);
   if (at < 0) return;
   const line = text.slice(0, at).split("\n").length;

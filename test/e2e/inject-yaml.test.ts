@@ -139,6 +139,22 @@ describe("iqqq inject: what Kubernetes reads is what the user wrote, plus iqqq",
     assert.equal(again.text, r.text, "a second inject changed the bytes");
   });
 
+  test("a document that starts on its --- line is refused (65): kubectl 1.32 refuses it, earlier ones read no document there", async () => {
+    for (const stream of [
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n--- {apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {containers: [{name: m, image: x, command: [a]}]}}\n",
+      "--- |\n  text\n",
+      "--- !!map\nkind: Pod\n",
+    ]) {
+      const r = await inject(stream);
+      assert.equal(r.status, 65, stream);
+      assert.match(r.stderr, /line \d+: a document that starts on its --- line/);
+      assert.equal(r.text, "");
+    }
+    // A comment after it, or blanks, are a separator's as kubectl reads it.
+    for (const stream of ["--- # note\napiVersion: v1\nkind: ConfigMap\n", "---   \napiVersion: v1\nkind: ConfigMap\n"])
+      assert.equal((await inject(stream)).status, 0, stream);
+  });
+
   test("pass-through documents and everything between documents come out byte for byte", async () => {
     const configMap = `apiVersion: v1\r\nkind: ConfigMap\r\nmetadata: {name: cm}\r\ndata:\r\n  a: on\r\n  b: "0644"\r\n`;
     const stream = [
@@ -150,7 +166,7 @@ describe("iqqq inject: what Kubernetes reads is what the user wrote, plus iqqq",
       "--- # Source: chart/templates/job.yaml\n",
       "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: a, image: busybox, command: [sleep, '1']}]\n",
       "--- # Source: chart/templates/empty.yaml\n",
-      "--- {kind: Service, apiVersion: v1, metadata: {name: s}, spec: {ports: [{port: 80}]}}\n",
+      "---\n{kind: Service, apiVersion: v1, metadata: {name: s}, spec: {ports: [{port: 80}]}}\n",
       "---\n# only a comment\n",
     ].join("");
     const r = await inject(stream);
@@ -329,6 +345,38 @@ describe("iqqq inject: what Kubernetes reads is what the user wrote, plus iqqq",
     const [list, empty] = kubernetes(r.text);
     assert.deepEqual(list?.items[0].spec.template.spec.containers[0].command, ["/opt/iqqq/iqqq", "a"]);
     assert.deepEqual(empty, { apiVersion: "v1", kind: "ConfigMapList", items: [] });
+  });
+
+  test("a typed list's items without kind or apiVersion are the list's (JobList's are batch/v1 Jobs, PodList's v1 Pods), as kubectl reads them; a plain List's are not", async () => {
+    const r = await inject(
+      "apiVersion: batch/v1\nkind: JobList\nitems:\n- metadata: {name: j}\n  spec:\n    template:\n      spec:\n        restartPolicy: Never\n        containers: [{name: m, image: x, command: [a]}]\n---\napiVersion: v1\nkind: PodList\nitems:\n- metadata: {name: p}\n  spec:\n    containers: [{name: m, image: x, command: [b]}]\n---\napiVersion: example.com/v1\nkind: JobList\nitems:\n- metadata: {name: crd}\n  spec:\n    template:\n      spec:\n        containers: [{name: m, image: x, command: [c]}]\n",
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const [jobs, pods, crds] = kubernetes(r.text);
+    assert.deepEqual(jobs?.items[0].spec.template.spec.containers[0].command, ["/opt/iqqq/iqqq", "a"]);
+    assert.deepEqual(pods?.items[0].spec.containers[0].command, ["/opt/iqqq/iqqq", "b"]);
+    // A Pod item (a Pod's restartPolicy defaults to Always): told so, as a Pod is.
+    assert.ok(
+      pods?.items[0].spec.containers[0].env.some(
+        (e: { name: string; value: string }) => e.name === "IQQQ_RESTART_POLICY" && e.value === "Always",
+      ),
+      JSON.stringify(pods?.items[0].spec.containers[0].env),
+    );
+    // Another group's JobList holds its own kind of items: passed through.
+    assert.deepEqual(crds?.items[0].spec.template.spec.containers[0].command, ["c"]);
+  });
+
+  test("--mode watcher on a pod with hostPID: no shareProcessNamespace, which the API server refuses beside it", async () => {
+    const pod = (host: string) =>
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {sidecar.istio.io/inject: "true"}}\nspec:\n${host}  restartPolicy: Never\n  containers: [{name: m, image: x, command: [a]}]\n`;
+    const hosted = await inject(pod("  hostPID: true\n"), ["--mode", "watcher"]);
+    assert.equal(hosted.status, 0, hosted.stderr);
+    const [spec] = kubernetes(hosted.text).map((d) => d.spec);
+    assert.equal(spec.hostPID, true);
+    assert.equal(spec.shareProcessNamespace, undefined);
+    assert.ok(spec.containers.some((c: { name: string }) => c.name === "iqqq-watcher"));
+    const plain = await inject(pod(""), ["--mode", "watcher"]);
+    assert.equal(kubernetes(plain.text)[0]?.spec.shareProcessNamespace, true);
   });
 
   test("many anchored containers in a List: edited in linear time", async () => {

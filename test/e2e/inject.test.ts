@@ -135,6 +135,66 @@ describe("iqqq inject", () => {
     assert.equal(twice.text, once.text);
   });
 
+  test("several JSON files: one stream of JSON objects, as kubectl reads JSON (no `---`); JSON and YAML files together: refused, 64", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "iqqq-inject-json-"));
+    const job = (name: string) =>
+      JSON.stringify(
+        {
+          apiVersion: "batch/v1",
+          kind: "Job",
+          metadata: { name },
+          spec: {
+            template: {
+              spec: { restartPolicy: "Never", containers: [{ name: "m", image: "x", command: ["a"] }] },
+            },
+          },
+        },
+        null,
+        2,
+      );
+    const [a, b, c] = [join(dir, "a.json"), join(dir, "b.json"), join(dir, "c.yaml")];
+    await writeFile(a, job("a"));
+    await writeFile(b, `${job("b")}\n`);
+    await writeFile(c, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n");
+    const r = await runCli(["inject", "--image", IMAGE, a, b], { timeoutMs: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const text = r.stdout.toString();
+    assert.doesNotMatch(text, /^---/m);
+    // A stream of JSON values, read one after the other as Go's json.Decoder reads them.
+    const values: Obj[] = [];
+    let rest = text;
+    while (rest.trim() !== "") {
+      const start = rest.search(/\S/);
+      let end = rest.indexOf("\n", start);
+      for (; ; end = rest.indexOf("\n", end + 1)) {
+        try {
+          values.push(JSON.parse(rest.slice(start, end < 0 ? undefined : end)));
+          break;
+        } catch (err) {
+          if (end < 0) throw err;
+        }
+      }
+      rest = end < 0 ? "" : rest.slice(end);
+    }
+    assert.deepEqual(
+      values.map((v) => [v.metadata.name, v.spec.template.spec.containers[0].command[0]]),
+      [
+        ["a", "/opt/iqqq/iqqq"],
+        ["b", "/opt/iqqq/iqqq"],
+      ],
+    );
+    for (const files of [
+      [a, c],
+      [c, b],
+    ]) {
+      const mixed = await runCli(["inject", "--image", IMAGE, ...files], { timeoutMs: 30_000 });
+      assert.equal(mixed.status, 64, mixed.stderr);
+      assert.match(mixed.stderr, /a\.json|b\.json/);
+      assert.match(mixed.stderr, /is JSON and .*c\.yaml is YAML: kubectl reads one stream as one or the other/);
+      assert.equal(mixed.stdout.length, 0);
+    }
+  });
+
   test("a Pod, a CronJob and a List; several files; other kinds pass through as written, with a warning", async () => {
     const dir = await mkdtemp(join(tmpdir(), "iqqq-inject-"));
     const pod = join(dir, "pod.yaml");
