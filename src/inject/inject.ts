@@ -554,6 +554,7 @@ async function injectWrapper(pod: Pod, options: InjectOptions, what: string): Pr
     }
     const added = mounts.get(c) ?? [];
     if (added.length > 0) c.volumeMounts = [...(c.volumeMounts ?? []), ...added];
+    const own = new Set((c.env ?? []).map((e) => e.name));
     for (const e of env) (FACTS.has(e.name) ? setEnv : addEnv)(c, e.name, e.value);
     for (const e of secretEnv) addEnvVar(c, e);
     // Facts about the pod are iqqq's to keep true: a pod injected before, then changed, gets them anew.
@@ -565,6 +566,13 @@ async function injectWrapper(pod: Pod, options: InjectOptions, what: string): Pr
       addEnv(c, "IQQQ_NAME", c.name);
       addEnv(c, "IQQQ_GROUP_DIR", GROUP_DIR);
     }
+    // A ConfigMap or Secret it reads its environment from may set one of them too: env wins over
+    // envFrom in the kubelet, and inject cannot read what envFrom holds. Said, by name.
+    const ours = (c.env ?? []).map((e) => e.name).filter((name) => !own.has(name));
+    if (Array.isArray(c.envFrom) && c.envFrom.length > 0 && ours.length > 0)
+      said.push(
+        `container ${c.name} takes variables from envFrom, which inject cannot read: ${ours.join(", ")}, added to its env, win over any of the same name there; set one in its env to keep your own`,
+      );
   });
   return said;
 }

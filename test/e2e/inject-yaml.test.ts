@@ -139,6 +139,20 @@ describe("iqqq inject: what Kubernetes reads is what the user wrote, plus iqqq",
     assert.equal(again.text, r.text, "a second inject changed the bytes");
   });
 
+  test("a job container with envFrom: warned that iqqq's variables in env win over any of the same name there", async () => {
+    const job = (from: string) =>
+      `apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  template:\n    metadata: {annotations: {sidecar.istio.io/inject: "true"}}\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: x, command: [a]${from}}]\n`;
+    const r = await inject(job(", envFrom: [{configMapRef: {name: settings}}]"));
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /container m takes variables from envFrom, which inject cannot read: IQQQ_SIDECARS, IQQQ_POD_SIDECARS, added to its env, win/,
+    );
+    assert.doesNotMatch((await inject(job(""))).stderr, /envFrom/);
+    // Injected again: nothing new is added, nothing said.
+    assert.doesNotMatch((await inject(r.text)).stderr, /envFrom/);
+  });
+
   test("a document that starts on its --- line is refused (65): kubectl 1.32 refuses it, earlier ones read no document there", async () => {
     for (const stream of [
       "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n--- {apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {containers: [{name: m, image: x, command: [a]}]}}\n",
