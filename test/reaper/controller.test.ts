@@ -35,17 +35,9 @@ after(async () => {
 });
 
 async function reaper(options: Partial<ReaperOptions> = {}): Promise<{ reaper: Reaper; logs: string[] }> {
-  const kc = loadKubeConfig({ KUBECONFIG: api.kubeconfig });
-  if (kc instanceof Error) throw kc;
-  const logs: string[] = [];
-  const r = await startReaper(
-    { image: IMAGE, graceMs: 0, rate: 100, dryRun: false, port: 0, instance: "test", ...options },
-    kc,
-    (line) => logs.push(line),
-  );
-  running.push(r);
-  await until(() => api.watchCount > 0 && logs.some((l) => l.startsWith("listed")), 5000);
-  return { reaper: r, logs };
+  const started = await faulty(options);
+  await until(() => api.watchCount > 0 && started.logs.some((l) => l.startsWith("listed")), 5000);
+  return started;
 }
 
 async function stop(r: Reaper): Promise<void> {
@@ -448,7 +440,7 @@ test("usage errors: no image, a bad selector", async () => {
 const watches = (ns: string) =>
   api.requests.filter((q) => q.startsWith(`GET /api/v1/namespaces/${ns}/pods?`) && q.includes("watch=true")).length;
 
-/** A reaper whose start is not waited for (its list or watch may be what fails). */
+/** A reaper whose start is not waited for (its list or watch may be what fails); reaper() waits for it. */
 async function faulty(options: Partial<ReaperOptions>): Promise<{ reaper: Reaper; logs: string[] }> {
   const kc = loadKubeConfig({ KUBECONFIG: api.kubeconfig });
   if (kc instanceof Error) throw kc;
