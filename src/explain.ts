@@ -48,34 +48,38 @@ export function explain(config: Config): string {
         ? `run ${JSON.stringify([program.file, ...program.args])} (${found.path}), forwarding signals; exit with its status`
         : `run ${JSON.stringify([program.file, ...program.args])}: it cannot, ${JSON.stringify(program.file)} is ${found.why}: the run would exit ${found.status}`,
     );
-  } else if (watch !== undefined && watch.containers !== undefined) {
-    // As the run does it (watch/containers.ts): a container not seen within STARTED_BEFORE_MS had
-    // ended before, unless a start timeout waits for it.
-    const limit =
-      watch.startTimeoutMs === undefined
-        ? `one not seen within ${formatDuration(STARTED_BEFORE_MS)} had ended before the watcher looked (the kubelet starts it last), unless nothing else can be seen in /proc (then as long as it takes)`
-        : `at most ${formatDuration(watch.startTimeoutMs)} for all of them, then ${stop.skipOnFailure ? "leave the sidecars running (NEVER_KILL_ISTIO_ON_FAILURE)" : "stop the sidecars"} and exit ${EXIT.NOT_READY}`;
-    step(
-      `watch /proc for the processes of ${watch.containers} job container(s), each told by its mount at ${MARK} (${limit}), then until none of them is left; SIGTERM ends the watch (exit 128+N)`,
-    );
   } else if (watch !== undefined) {
-    const what = [
-      watch.names.length === 0
-        ? ""
-        : watch.names.length === 1
-          ? `named ${JSON.stringify(watch.name)}`
-          : `named each of ${watch.names.map((n) => JSON.stringify(n)).join(", ")} (every one must appear and end)`,
-      watch.pattern === undefined ? "" : `whose command line matches ${String(watch.pattern)}`,
-    ]
-      .filter(Boolean)
-      .join(" and ");
-    const limit =
-      watch.startTimeoutMs === undefined
-        ? "as long as it takes"
-        : `at most ${formatDuration(watch.startTimeoutMs)}, then ${stop.skipOnFailure ? "leave the sidecars running (NEVER_KILL_ISTIO_ON_FAILURE)" : "stop the sidecars"} and exit ${EXIT.NOT_READY}`;
-    step(
-      `watch /proc for a process ${what} to appear (${limit}), then until every such process has gone; SIGTERM ends the watch (exit 128+N)`,
-    );
+    // A watch that never sees what it waits for is a failure: NEVER_KILL_ISTIO_ON_FAILURE applies to it.
+    const afterTimeout = `${stop.skipOnFailure ? "leave the sidecars running (NEVER_KILL_ISTIO_ON_FAILURE)" : "stop the sidecars"} and exit ${EXIT.NOT_READY}`;
+    if (watch.containers !== undefined) {
+      // As the run does it (watch/containers.ts): a container not seen within STARTED_BEFORE_MS had
+      // ended before, unless a start timeout waits for it.
+      const limit =
+        watch.startTimeoutMs === undefined
+          ? `one not seen within ${formatDuration(STARTED_BEFORE_MS)} had ended before the watcher looked (the kubelet starts it last), unless nothing else can be seen in /proc (then as long as it takes)`
+          : `at most ${formatDuration(watch.startTimeoutMs)} for all of them, then ${afterTimeout}`;
+      step(
+        `watch /proc for the processes of ${watch.containers} job container(s), each told by its mount at ${MARK} (${limit}), then until none of them is left; SIGTERM ends the watch (exit 128+N)`,
+      );
+    } else {
+      const what = [
+        watch.names.length === 0
+          ? ""
+          : watch.names.length === 1
+            ? `named ${JSON.stringify(watch.name)}`
+            : `named each of ${watch.names.map((n) => JSON.stringify(n)).join(", ")} (every one must appear and end)`,
+        watch.pattern === undefined ? "" : `whose command line matches ${String(watch.pattern)}`,
+      ]
+        .filter(Boolean)
+        .join(" and ");
+      const limit =
+        watch.startTimeoutMs === undefined
+          ? "as long as it takes"
+          : `at most ${formatDuration(watch.startTimeoutMs)}, then ${afterTimeout}`;
+      step(
+        `watch /proc for a process ${what} to appear (${limit}), then until every such process has gone; SIGTERM ends the watch (exit 128+N)`,
+      );
+    }
   } else {
     step("standalone: stop the sidecars now");
   }

@@ -101,7 +101,8 @@ export async function injectCommand(args: readonly string[], env: Env, io: Io): 
       return EXIT.DATA;
     }
     const { text } = result;
-    const isJson = streamIsJson(input.text.replace(/^\uFEFF/, ""));
+    // Only files joined into one stream need telling apart: a single file is not parsed a second time.
+    const isJson = inputs.length > 1 && streamIsJson(input.text.replace(/^\uFEFF/, ""));
     if (json !== undefined && json.is !== isJson) {
       const [jsonFile, yamlFile] = json.is ? [json.name, input.name] : [input.name, json.name];
       io.stderr(

@@ -98,11 +98,7 @@ function copyInto(source: string, target: string, last: string, temporaries: Set
     const from = `${source}/${entry.name}`;
     const to = `${target}/${entry.name}`;
     if (entry.isDirectory()) {
-      try {
-        fs.mkdirSync(to);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      }
+      makeFolder(to);
       copyInto(from, to, "", temporaries);
       fs.chmodSync(to, fs.statSync(from).mode & 0o7777);
       continue;
@@ -145,10 +141,15 @@ function makeFolders(folder: string): void {
   let at = "";
   for (const part of folder.split("/").filter(Boolean)) {
     at += `/${part}`;
-    try {
-      builtin("node:fs").mkdirSync(at);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    }
+    makeFolder(at);
+  }
+}
+
+/** mkdir, where a folder already there is no error. */
+function makeFolder(at: string): void {
+  try {
+    builtin("node:fs").mkdirSync(at);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
   }
 }

@@ -423,6 +423,11 @@ export async function startReaper(
   ): ListWatch<KubernetesObject> => {
     let retryMs = RETRY_FIRST_MS;
     let retryTimer: NodeJS.Timeout | undefined;
+    /** A watch that works: /readyz says so, and the next failure backs off from the start. */
+    const healthy = (): void => {
+      failing.delete(what);
+      retryMs = RETRY_FIRST_MS;
+    };
     const list = async (): Promise<{ metadata: { resourceVersion?: string }; items: unknown[] }> => {
       const items: unknown[] = [];
       let next: string | undefined;
@@ -485,8 +490,9 @@ export async function startReaper(
               return;
             }
             events++;
-            failing.delete(what);
-            if (phase !== "ERROR") retryMs = RETRY_FIRST_MS;
+            // 410 Gone: a list is due, and failing no longer; not yet a working watch.
+            if (phase === "ERROR") failing.delete(what);
+            else healthy();
             callback(phase, phase === "ADDED" || phase === "MODIFIED" || phase === "DELETED" ? trimmed(obj) : obj, raw);
           },
           (err) => {
@@ -503,9 +509,7 @@ export async function startReaper(
         if (failed !== undefined) abort.abort();
         // Up for QUICK_END_MS without failing: a working watch, even a quiet one (no event to say so).
         const up = setTimeout(() => {
-          if (ended || failed !== undefined) return;
-          failing.delete(what);
-          retryMs = RETRY_FIRST_MS;
+          if (!ended && failed === undefined) healthy();
         }, QUICK_END_MS);
         up.unref();
         abort.signal.addEventListener("abort", () => clearTimeout(up), { once: true });
@@ -770,8 +774,8 @@ export async function startReaper(
       const againMs = retryAfterMs(err) ?? PATCH_RETRY_MS;
       log(`cannot add the ephemeral container to ${namespace}/${name}: ${describe(err)}; again in ${againMs / 1000} s`);
       // Not before then, whatever the watch shows of the pod meanwhile (evaluate() keeps it waiting).
-      due.set(`${namespace}/${name}`, Date.now() + againMs);
-      retrying.add(`${namespace}/${name}`);
+      due.set(keyOf(pod), Date.now() + againMs);
+      retrying.add(keyOf(pod));
       schedule();
       return;
     }
