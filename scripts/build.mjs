@@ -5,13 +5,19 @@
 // install, inject, webhook, reaper), each with what it uses (the yaml package
 // included), in dist/commands/NAME.mjs; the RE2 engine for IQQQ_WATCH_PATTERN
 // (the re2js package) in dist/vendor/re2js.mjs.
-import { chmod, readFile, rm, writeFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { chmod, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { Script } from "node:vm";
 import { build } from "esbuild";
 
 const root = new URL("..", import.meta.url).pathname;
 
 const { version } = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8"));
 const outfile = `${root}dist/iqqq.mjs`;
+/** The line in dist/iqqq.mjs between the loader and the wrapper's code. */
+const BODY_MARK = "//@iqqq code";
 
 /**
  * The import()s in src that dist/iqqq.mjs leaves to a file beside it: the
@@ -62,16 +68,40 @@ async function record(file, result) {
 await rm(`${root}dist/commands`, { recursive: true, force: true });
 await rm(`${root}dist/vendor`, { recursive: true, force: true });
 
-await record(
-  "iqqq.mjs",
-  await build({
-    ...common,
-    entryPoints: [`${root}src/cli.ts`],
-    outfile,
-    banner: { js: "#!/usr/bin/env node" },
-    plugins: [partsApart()],
-  }),
-);
+// dist/iqqq.mjs: a loader (src/runtime/bundle-loader.ts), then the wrapper's code, commented out,
+// which the loader compiles as a script with V8's code cache (src/runtime/compile-cache.ts).
+const wrapper = await build({
+  ...common,
+  entryPoints: [`${root}src/cli.ts`],
+  outfile,
+  write: false,
+  // The loader hands the code its own import() and import.meta.url: a script has neither.
+  define: { ...common.define, "import.meta.url": "__iqqqModuleUrl" },
+  plugins: [partsApart()],
+});
+await record("iqqq.mjs", wrapper);
+const code = asScript(wrapper.outputFiles[0].text);
+const loader = await build({
+  ...common,
+  entryPoints: [`${root}src/runtime/bundle-loader.ts`],
+  write: false,
+  banner: { js: "#!/usr/bin/env node" },
+  define: {
+    ...common.define,
+    __IQQQ_CODE_KEY__: JSON.stringify(createHash("sha256").update(code).digest("hex").slice(0, 32)),
+    __IQQQ_BODY_MARK__: JSON.stringify(BODY_MARK),
+  },
+  metafile: false,
+});
+const file = `${loader.outputFiles[0].text.trimEnd()}\n${BODY_MARK}\n${code
+  .split("\n")
+  .map((line) => `//${line}`)
+  .join("\n")}\n`;
+// What the loader reads back must be the code, byte for byte (its hash is the cache's key).
+const at = file.indexOf(`\n${BODY_MARK}\n`);
+if (file.slice(at + BODY_MARK.length + 4).replaceAll("\n//", "\n") !== `${code}\n`)
+  throw new Error("build: the wrapper's code does not read back from its comment lines");
+await writeFile(outfile, file);
 await chmod(outfile, 0o755);
 
 for (const { file, source, command } of Object.values(APART)) {
@@ -95,6 +125,56 @@ for (const { file, source, command } of Object.values(APART)) {
   await record(file, result);
 }
 await writeFile(`${root}dist/bundled.json`, `${JSON.stringify(bundled, null, 2)}\n`);
+
+// dist/iqqq.mjs.cache, for this Node (the npm package leaves it out: it fits no other): what
+// `iqqq install` writes, so that the bundle run from here (npm run demo, bench, the tests) starts
+// as an installed one does. Written by iqqq install itself, into a folder of its own, then moved.
+{
+  const folder = await mkdtemp(`${root}dist/.install-`);
+  try {
+    const { IQQQ_COMPILE_CACHE: _, ...env } = process.env;
+    const run = spawnSync(process.execPath, [outfile, "install", folder], { encoding: "utf8", env });
+    if (run.status !== 0 || !existsSync(`${folder}/iqqq.mjs.cache`))
+      throw new Error(`build: iqqq install wrote no compile cache: ${run.stderr}`);
+    await rename(`${folder}/iqqq.mjs.cache`, `${outfile}.cache`);
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The wrapper's code (an ES module, as esbuild writes it) as the script the
+ * loader compiles: a function expression, strict as a module is, taking import()
+ * and import.meta.url (defined as __iqqqModuleUrl) from the loader, and what
+ * became of the cache (src/main.ts's --version says it). Each
+ * `import(` in the code becomes a call of that function; each is first proven a
+ * dynamic import and not text in a string or a regular expression: V8 refuses
+ * the code with "@" put before it. Checked, so that the loader can read it
+ * back: the code is printable ASCII, tabs and "\n" (esbuild escapes the rest):
+ * no other line terminator ends a comment line early.
+ */
+function asScript(module) {
+  if (/[^\t\n -~]/.test(module)) throw new Error("build: the wrapper's code is not printable ASCII");
+  const body = module.startsWith("#!") ? module.slice(module.indexOf("\n") + 1) : module;
+  const imports = [...body.matchAll(/(?<![\w$.])import\(/g)].map((m) => m.index);
+  const compiles = (text) => {
+    try {
+      new Script(text);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const wrap = (text) => `(function(__iqqqImport,__iqqqModuleUrl,__iqqqCompileCache){"use strict";${text}\n})`;
+  for (const at of imports)
+    if (compiles(wrap(`${body.slice(0, at)}@${body.slice(at)}`)))
+      throw new Error(
+        `build: "import(" at ${at} of the wrapper's code is not a dynamic import: ${body.slice(at - 40, at + 40)}`,
+      );
+  const script = wrap(body.replace(/(?<![\w$.])import\(/g, "__iqqqImport("));
+  if (!compiles(script) || /\bimport\.meta\b/.test(script)) throw new Error("build: the wrapper's code is no script");
+  return script;
+}
 
 /**
  * The wrapper's build leaves the parts in APART out: their import()s stay

@@ -93,7 +93,7 @@ export async function main(argv: readonly string[], env: Env, io: Io): Promise<n
       process.versions.bun !== undefined
         ? `Bun executable, bun ${process.versions.bun}`
         : `Node bundle, node ${process.versions.node}`;
-    io.stdout(`iqqq ${VERSION}\n${build}, ${process.platform}-${process.arch}\n`);
+    io.stdout(`iqqq ${VERSION}\n${build}, ${process.platform}-${process.arch}\n${compileCacheLine()}`);
     return EXIT.OK;
   }
   const { config } = command;
@@ -280,4 +280,10 @@ async function stop(
       stopped.push({ ...(sidecars[i] as Sidecar), outcome: result.outcomes[i]?.outcome ?? "failed" });
   await plugins.run("afterStop", { exit, sidecars: stopped, skipReason, status });
   return status;
+}
+
+/** What the Node bundle's loader says of its compile cache (runtime/bundle-loader.ts), as a line of --version. */
+declare const __iqqqCompileCache: string | undefined;
+function compileCacheLine(): string {
+  return typeof __iqqqCompileCache === "string" ? `compile cache: ${__iqqqCompileCache}\n` : "";
 }

@@ -10,14 +10,17 @@
 import { EXIT } from "../exit-status.js";
 import type { Env, Io } from "../io.js";
 import { builtin } from "../runtime/builtins.js";
+import { COMPILE_CACHE_VARIABLE, cacheFileOf } from "../runtime/compile-cache.js";
 
 export const INSTALL_USAGE = `Usage: iqqq install DIR
 Copies iqqq into DIR (created if missing): from the iqqq image, the whole
 self-contained /opt/iqqq folder; else this executable (or dist/iqqq.mjs, which
-wraps, without the files beside it) alone.
+wraps, without the files beside it) alone. The Node bundle then runs once to
+write its compile cache, DIR/iqqq.mjs.cache, for this Node: later starts
+compile less (IQQQ_COMPILE_CACHE=off: no cache).
 `;
 
-export async function installCommand(args: readonly string[], _env: Env, io: Io): Promise<number> {
+export async function installCommand(args: readonly string[], env: Env, io: Io): Promise<number> {
   if (args[0] === "--help" || args[0] === "-h") {
     io.stdout(INSTALL_USAGE);
     return EXIT.OK;
@@ -72,7 +75,64 @@ export async function installCommand(args: readonly string[], _env: Env, io: Io)
     return EXIT.CANT_CREATE;
   }
   io.stderr(`iqqq: installed ${selfContained ? `${folder}/ (self-contained)` : self} into ${target}\n`);
+  if (self.endsWith(".mjs") && !selfContained && env[COMPILE_CACHE_VARIABLE] !== "off") {
+    const copy = path.join(path.resolve(target), "iqqq.mjs");
+    const failed = await writeCompileCache(copy);
+    if (failed === undefined) io.stderr(`iqqq: its compile cache for this Node is ${cacheFileOf(copy)}\n`);
+    else
+      io.stderr(
+        `iqqq install: warning: no compile cache written for ${copy} (${failed}): it runs, and starts slower\n`,
+      );
+  }
   return EXIT.OK;
+}
+
+/**
+ * Has the bundle at `bundle` write its compile cache (runtime/compile-cache.ts):
+ * one run of it with IQQQ_COMPILE_CACHE=write, in Kubernetes's environment,
+ * wrapping `node -e 0` (there is always a node here) and stopping a stand-in
+ * Istio sidecar on loopback, so that the cache holds what a job's run
+ * compiles, the stop included. Returns why no cache was written, if so.
+ */
+async function writeCompileCache(bundle: string): Promise<string | undefined> {
+  const fs = builtin("node:fs");
+  const http = builtin("node:http");
+  const server = http.createServer((request, response) => {
+    request.resume();
+    response.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const port = (server.address() as { port: number }).port;
+    const child = builtin("node:child_process").spawn(process.execPath, [bundle, process.execPath, "-e", "0"], {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        KUBERNETES_SERVICE_HOST: "127.0.0.1",
+        ISTIO_PORT: String(port),
+        [COMPILE_CACHE_VARIABLE]: "write",
+      },
+    });
+    let said = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      if (said.length < 4096) said += chunk.toString();
+    });
+    // Never longer than a minute: the run is one node start and one request.
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    const [code, signal] = (await new Promise((resolve) =>
+      child.on("close", (c: number | null, s: string | null) => resolve([c, s])),
+    )) as [number | null, string | null];
+    clearTimeout(timer);
+    if (fs.existsSync(cacheFileOf(bundle))) return undefined;
+    const last = said.trim().split("\n").at(-1);
+    return last !== undefined && last !== ""
+      ? last
+      : code !== null
+        ? `its run exited ${code}`
+        : `its run was killed by ${signal}`;
+  } finally {
+    server.close();
+  }
 }
 
 /** A name in DIR that no copy of iqqq runs by: a dot-file, unique to this process. */

@@ -12,6 +12,7 @@ import {
   parsePluginPaths,
   parseWrapperPluginPath,
 } from "../plugins/paths.js";
+import { COMPILE_CACHE_SETTINGS, COMPILE_CACHE_VARIABLE } from "../runtime/compile-cache.js";
 import { type HttpSidecar, KIND_NAMES, portVariables, READY_NAMES, SIDECARS } from "../sidecar/catalogue.js";
 import { parseProcessName } from "../watch/match.js";
 import type { Pattern } from "../watch/pattern.js";
@@ -50,7 +51,8 @@ export type VariableKind =
   | "count"
   | "lookup"
   | "container-name"
-  | "container-list";
+  | "container-list"
+  | "compile-cache";
 
 /** Parsers that are loaded only when their variable is set (the pattern engine is not on the start path). */
 export interface Engines {
@@ -349,6 +351,15 @@ export const V = rows({
     fallback: 5000,
     default: "5s",
     meaning: "total time for stopping the sidecars, retries included (Go duration: 500ms, 10s, 1m30s)",
+  },
+  [COMPILE_CACHE_VARIABLE]: {
+    kind: "compile-cache",
+    parse: (raw) =>
+      parseOneOf(raw, COMPILE_CACHE_SETTINGS, `expected ${COMPILE_CACHE_SETTINGS.join(" or ")}, or leave it unset`),
+    fallback: undefined as (typeof COMPILE_CACHE_SETTINGS)[number] | undefined,
+    default: "(unset)",
+    meaning:
+      "the Node bundle's compile cache (FILE.cache beside dist/iqqq.mjs, which iqqq install writes; docs/install.md): unset: used when there; off: never read; write: read, or written at the end of the run when missing or made for another Node (the executable has no such cache and ignores this)",
   },
   IQQQ_LOG_LEVEL: {
     kind: "log-level",

@@ -160,6 +160,7 @@ describe("bad values: named, with the value, and nothing runs", () => {
     ["IQQQ_QUIT_TIMEOUT", "0s"],
     ["IQQQ_QUIT_TIMEOUT", "1 s"],
     ["IQQQ_LOG_LEVEL", "verbose"],
+    ["IQQQ_COMPILE_CACHE", "on"],
     ["SCUTTLE_LOGGING", "on"],
     ["IQQQ_SIDECARS", "istio,consul"],
     ["IQQQ_SIDECARS", ","],

@@ -63,9 +63,22 @@ test("from anywhere else: the running file alone, always as DIR/iqqq", async () 
   const r = await runCli(["install", target], { timeoutMs: 30_000 });
   assert.equal(r.status, 0, r.stderr);
   // The Node bundle keeps its .mjs beside a link (Node 20 runs an extensionless file as CommonJS).
-  assert.deepEqual((await readdir(target)).sort(), CLI.endsWith(".mjs") ? ["iqqq", "iqqq.mjs"] : ["iqqq"]);
+  // … and its compile cache for this Node, written by one run of the copy (test/e2e/compile-cache.test.ts).
+  assert.deepEqual(
+    (await readdir(target)).sort(),
+    CLI.endsWith(".mjs") ? ["iqqq", "iqqq.mjs", "iqqq.mjs.cache"] : ["iqqq"],
+  );
   const copy = await runCli(["--version"], { executable: join(target, "iqqq") });
   assert.equal(copy.status, 0, copy.stderr);
+  if (CLI.endsWith(".mjs")) {
+    assert.match(r.stderr, /its compile cache for this Node is .*iqqq\.mjs\.cache\n/);
+    assert.match(copy.stdout.toString(), /^compile cache: used \(.*\/iqqq\.mjs\.cache\)$/m);
+    // IQQQ_COMPILE_CACHE=off: no cache written.
+    const bare = await mkdtemp(join(tmpdir(), "iqqq-install-nocache-"));
+    const off = await runCli(["install", bare], { env: { IQQQ_COMPILE_CACHE: "off" }, timeoutMs: 30_000 });
+    assert.equal(off.status, 0, off.stderr);
+    assert.deepEqual((await readdir(bare)).sort(), ["iqqq", "iqqq.mjs"]);
+  }
 });
 
 test("bad use: no folder or two (64), a folder that cannot be made (73); `iqqq -- install` runs a program", async () => {

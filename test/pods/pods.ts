@@ -575,6 +575,19 @@ test("Node image with the single-file bundle: the pod completes", opts, async ()
   });
   assert.deepEqual([outcome.exits.job, outcome.exits["istio-proxy"]], ["0", "0"], outcome.logs.job);
   assert.match(outcome.logs.job ?? "", /job: done/);
+  // The Dockerfile's RUN wrote the compile cache with the image's own Node, and a pod's user reads it.
+  const version = podman([
+    "run",
+    "--rm",
+    "--user",
+    "1000",
+    "--entrypoint",
+    "node",
+    `${TAG}/job:node-iqqq`,
+    "/usr/local/lib/iqqq/iqqq.mjs",
+    "--version",
+  ]);
+  assert.match(version, /^compile cache: used \(\/usr\/local\/lib\/iqqq\/iqqq\.mjs\.cache\)$/m);
 });
 
 test("readiness gate: the program starts only after the (slow) sidecar is ready", opts, async () => {

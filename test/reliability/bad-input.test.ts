@@ -137,6 +137,7 @@ const HOSTILE: Readonly<Record<Exclude<VariableKind, "presence">, readonly strin
   "container-name": ["Job", "a_b", "-a", "a-", "a b", "x".repeat(64), "ä"],
   "container-list": [",", "a,,b", " , ", "a,", "a", "a,a", "A,b", "a_b,c"],
   lookup: ["true", "API", "yes", "api ", "1", "kubelet"],
+  "compile-cache": ["on", "Write", "OFF", " write", "write ", "read", "true", "1", "ｗｒｉｔｅ", "write\n"],
   "restart-policy": ["never", "onfailure", "Never ", " OnFailure", "On-Failure", "Always!", "1", "true"],
 };
 

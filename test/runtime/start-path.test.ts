@@ -42,6 +42,8 @@ const START_PATH = [
   "src/program/spawn.ts",
   "src/ready/wait.ts",
   "src/runtime/builtins.ts",
+  // IQQQ_COMPILE_CACHE's name and values, for variables.ts (the bundle's loader reads the cache).
+  "src/runtime/compile-cache.ts",
   "src/runtime/resolvable.ts",
   "src/runtime/stdio.ts",
   "src/runtime/strays.ts",
