@@ -30,20 +30,20 @@ const file =
   (import.meta as { filename?: string }).filename ??
   (load("node:url") as typeof import("node:url")).fileURLToPath(import.meta.url);
 
-const text = fs.readFileSync(file);
+// The code is ASCII (the build checks): latin1 reads it as it was written.
+const text = fs.readFileSync(file, "latin1");
 // The mark as a line of its own: this file's copy of it, above, is in quotes.
 let mark = text.indexOf(__IQQQ_BODY_MARK__);
-while (mark >= 0 && !(text[mark - 1] === 0x0a && text[mark + __IQQQ_BODY_MARK__.length] === 0x0a))
+while (mark >= 0 && !(text.charCodeAt(mark - 1) === 0x0a && text.charCodeAt(mark + __IQQQ_BODY_MARK__.length) === 0x0a))
   mark = text.indexOf(__IQQQ_BODY_MARK__, mark + 1);
 if (mark < 0) {
   fs.writeSync(2, `iqqq: internal error: ${file} has no code after its first lines: a damaged copy?\n`);
   process.exit(EXIT.INTERNAL);
 }
-// The lines before the code's first (stack traces give the file's own line numbers).
+// The mark's line number (stack traces give the file's own line numbers).
 let line = 1;
-for (let i = 0; i < mark; i++) if (text[i] === 0x0a) line++;
-// The code is ASCII (the build checks): latin1 reads it as it was written.
-const code = text.toString("latin1", mark + __IQQQ_BODY_MARK__.length + 3).replaceAll("\n//", "\n");
+for (let at = text.indexOf("\n"); at >= 0 && at < mark; at = text.indexOf("\n", at + 1)) line++;
+const code = text.slice(mark + __IQQQ_BODY_MARK__.length + 3).replaceAll("\n//", "\n");
 
 const setting = process.env[COMPILE_CACHE_VARIABLE];
 const cacheFile = cacheFileOf(file);
