@@ -21,7 +21,7 @@ import { SignalRelay } from "./program/signals.js";
 import { waitUntilReady } from "./ready/wait.js";
 import { logStrayErrors } from "./runtime/strays.js";
 import { later } from "./runtime/timers.js";
-import { prepareRequest, WARM_UP_AFTER_MS, warmUp } from "./sidecar/request.js";
+import { WARM_UP_AFTER_MS, warmUp } from "./sidecar/request.js";
 import { type StopResult, standaloneStatus, stopSidecars, type TargetOutcome } from "./sidecar/stop.js";
 import { VERSION } from "./version.js";
 
@@ -190,7 +190,6 @@ async function wrap(config: Config, program: Program, plugins: PluginHost, log: 
     // unless it has ended first (request.ts says why).
     const cancelWarmUp =
       config.stop.skipReason === undefined ? later(WARM_UP_AFTER_MS, warmUp, { ref: false }) : undefined;
-    if (config.stop.skipReason === undefined) prepareRequest();
     const result = await running;
     cancelWarmUp?.();
     status = exitStatusOf(result);

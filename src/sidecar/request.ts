@@ -41,27 +41,13 @@ export function warmUp(): void {
         "127.0.0.1",
         { method: "POST", timeoutMs: WARM_UP_MS },
         USER_AGENT,
-        AbortSignal.timeout(WARM_UP_MS),
+        { timeoutMs: WARM_UP_MS },
         { unref: true },
       ).finally(server.close),
     )
     .catch(() => {
       // Only a warm-up.
     });
-}
-
-/**
- * What the stop's request will do anyway and Node builds on its first call:
- * AbortSignal.timeout and an abort listener (EventTarget's code), 0.7-1.2 ms
- * in a fresh Node process. main.ts calls it right after the spawn, so that
- * this is paid while the program runs rather than after it has ended. Unlike
- * warmUp(), it does nothing the stop would not do.
- */
-export function prepareRequest(): void {
-  const signal = AbortSignal.timeout(WARM_UP_MS);
-  const listener = (): void => {};
-  signal.addEventListener("abort", listener);
-  signal.removeEventListener("abort", listener);
 }
 
 /**
@@ -120,8 +106,6 @@ export function post(url: URL, timeoutMs: number, headers?: HeaderFields): Promi
 
 export async function request(url: URL, options: RequestOptions): Promise<Answer> {
   const { method, timeoutMs, bodyBytes = 256, bodyGraceMs = 200 } = options;
-  const deadline = AbortSignal.timeout(Math.max(1, timeoutMs));
-  const signal = options.abort ? AbortSignal.any([deadline, options.abort]) : deadline;
   // An IPv6 address is a URL's hostname in brackets. (No regular expression: see http1.ts's statusCode.)
   const host = url.hostname.startsWith("[") && url.hostname.endsWith("]") ? url.hostname.slice(1, -1) : url.hostname;
   const parts = host.split(".");
@@ -134,9 +118,19 @@ export async function request(url: URL, options: RequestOptions): Promise<Answer
       isDigits(parts[2] as string) &&
       isDigits(parts[3] as string));
   // The common case, a sidecar at an IP address over plain HTTP: one raw exchange (http1.ts).
-  if (url.protocol === "http:" && isAddress) return exchange(url, host, options, USER_AGENT, signal);
+  if (url.protocol === "http:" && isAddress)
+    return exchange(
+      url,
+      host,
+      options,
+      USER_AGENT,
+      options.abort ? { timeoutMs, abort: options.abort } : { timeoutMs },
+    );
   // The Bun-compiled executable: its native fetch, with its own resolver and TLS (fetch.ts).
   if (process.versions.bun !== undefined) return (await import("./fetch.js")).fetchRequest(url, options, USER_AGENT);
+  // One deadline for the rest of the request, the name's look-up included.
+  const deadline = AbortSignal.timeout(Math.max(1, timeoutMs));
+  const signal = options.abort ? AbortSignal.any([deadline, options.abort]) : deadline;
   let lookup: LookupFunction | undefined;
   if (!isAddress) {
     // A name: looked up within the deadline (resolve.ts), not by node:http's unbounded lookup.
@@ -144,7 +138,8 @@ export async function request(url: URL, options: RequestOptions): Promise<Answer
     const resolved = await resolveHost(host, signal);
     if (resolved.kind !== "ok") return resolved;
     const [first] = resolved.addresses as [Address];
-    if (url.protocol === "http:") return exchange(url, first.address, options, USER_AGENT, signal);
+    if (url.protocol === "http:")
+      return exchange(url, first.address, options, USER_AGENT, { timeoutMs, abort: signal });
     lookup = (_name, lookupOptions, callback) => {
       if (lookupOptions.all) (callback as (e: null, a: readonly Address[]) => void)(null, resolved.addresses);
       else (callback as (e: null, a: string, f: number) => void)(null, first.address, first.family);

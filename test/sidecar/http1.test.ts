@@ -26,13 +26,7 @@ async function rawServer(reply: (socket: Socket, request: string) => void): Prom
 async function ask(reply: (socket: Socket, request: string) => void, timeoutMs = 2000): Promise<Answer> {
   const server = await rawServer(reply);
   try {
-    return await exchange(
-      server.url,
-      "127.0.0.1",
-      { method: "POST", timeoutMs },
-      "iqqq/test",
-      AbortSignal.timeout(timeoutMs),
-    );
+    return await exchange(server.url, "127.0.0.1", { method: "POST", timeoutMs }, "iqqq/test", { timeoutMs });
   } finally {
     server.close();
   }
@@ -111,13 +105,7 @@ test("not HTTP: an error at once; closed before a head: broken; no head in time:
 test("nothing listening: refused", async () => {
   const server = await rawServer(() => {});
   server.close();
-  const answer = await exchange(
-    server.url,
-    "127.0.0.1",
-    { method: "POST", timeoutMs: 2000 },
-    "x",
-    AbortSignal.timeout(2000),
-  );
+  const answer = await exchange(server.url, "127.0.0.1", { method: "POST", timeoutMs: 2000 }, "x", { timeoutMs: 2000 });
   assert.deepEqual(answer, { kind: "refused" });
 });
 
@@ -173,7 +161,10 @@ test("a failure before the connection is a rejected answer, never a throw from e
   try {
     let answer: Promise<unknown> = Promise.resolve();
     assert.doesNotThrow(() => {
-      answer = exchange(server.url, "127.0.0.1", { method: "POST", timeoutMs: 2000 }, "x", broken);
+      answer = exchange(server.url, "127.0.0.1", { method: "POST", timeoutMs: 2000 }, "x", {
+        timeoutMs: 2000,
+        abort: broken,
+      });
     });
     await assert.rejects(answer, /listener refused/);
   } finally {
