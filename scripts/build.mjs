@@ -8,7 +8,7 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { Script } from "node:vm";
 import { build } from "esbuild";
 
@@ -16,8 +16,6 @@ const root = new URL("..", import.meta.url).pathname;
 
 const { version } = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8"));
 const outfile = `${root}dist/iqqq.mjs`;
-/** The line in dist/iqqq.mjs between the loader and the wrapper's code. */
-const BODY_MARK = "//@iqqq code";
 
 /**
  * The import()s in src that dist/iqqq.mjs leaves to a file beside it: the
@@ -68,8 +66,9 @@ async function record(file, result) {
 await rm(`${root}dist/commands`, { recursive: true, force: true });
 await rm(`${root}dist/vendor`, { recursive: true, force: true });
 
-// dist/iqqq.mjs: a loader (src/runtime/bundle-loader.ts), then the wrapper's code, commented out,
-// which the loader compiles as a script with V8's code cache (src/runtime/compile-cache.ts).
+// dist/iqqq.mjs: the wrapper's code as a template literal on its second line, then a loader
+// (src/runtime/bundle-loader.ts) that compiles it as a script with V8's code cache
+// (src/runtime/compile-cache.ts).
 const wrapper = await build({
   ...common,
   entryPoints: [`${root}src/cli.ts`],
@@ -81,26 +80,27 @@ const wrapper = await build({
 });
 await record("iqqq.mjs", wrapper);
 const code = asScript(wrapper.outputFiles[0].text);
+const CODE_PREFIX = "const __iqqqCode = `";
 const loader = await build({
   ...common,
   entryPoints: [`${root}src/runtime/bundle-loader.ts`],
   write: false,
-  banner: { js: "#!/usr/bin/env node" },
   define: {
     ...common.define,
     __IQQQ_CODE_KEY__: JSON.stringify(createHash("sha256").update(code).digest("hex").slice(0, 32)),
-    __IQQQ_BODY_MARK__: JSON.stringify(BODY_MARK),
+    __IQQQ_CODE_COLUMN__: String(CODE_PREFIX.length),
   },
   metafile: false,
 });
-const file = `${loader.outputFiles[0].text.trimEnd()}\n${BODY_MARK}\n${code
-  .split("\n")
-  .map((line) => `//${line}`)
-  .join("\n")}\n`;
-// What the loader reads back must be the code, byte for byte (its hash is the cache's key).
-const at = file.indexOf(`\n${BODY_MARK}\n`);
-if (file.slice(at + BODY_MARK.length + 4).replaceAll("\n//", "\n") !== `${code}\n`)
-  throw new Error("build: the wrapper's code does not read back from its comment lines");
+// A template literal, not a string: its escapes (\\, \` and \${) add no line, so the code keeps its
+// line numbers in the file. In the file rather than read from it: a comment the loader read back
+// cost a fresh Node process more than this literal does (docs/performance-notes.md).
+const literal = code.replaceAll("\\", "\\\\").replaceAll("`", "\\`").replaceAll("${", "\\${");
+const file = `#!/usr/bin/env node\n${CODE_PREFIX}${literal}\`;\n${loader.outputFiles[0].text}`;
+// What the literal says must be the code, byte for byte (its hash is the cache's key).
+if (new Script(`\`${literal}\``).runInThisContext() !== code)
+  throw new Error("build: the wrapper's code does not read back from its literal");
+await mkdir(`${root}dist`, { recursive: true });
 await writeFile(outfile, file);
 await chmod(outfile, 0o755);
 
@@ -149,9 +149,9 @@ await writeFile(`${root}dist/bundled.json`, `${JSON.stringify(bundled, null, 2)}
  * became of the cache (src/main.ts's --version says it). Each
  * `import(` in the code becomes a call of that function; each is first proven a
  * dynamic import and not text in a string or a regular expression: V8 refuses
- * the code with "@" put before it. Checked, so that the loader can read it
- * back: the code is printable ASCII, tabs and "\n" (esbuild escapes the rest):
- * no other line terminator ends a comment line early.
+ * the code with "@" put before it. Checked too: the code is printable ASCII,
+ * tabs and "\n" (esbuild escapes the rest), so a template literal holds it as it
+ * is (a CR would be read as "\n").
  */
 function asScript(module) {
   if (/[^\t\n -~]/.test(module)) throw new Error("build: the wrapper's code is not printable ASCII");

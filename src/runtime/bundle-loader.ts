@@ -1,23 +1,26 @@
-// The first lines of dist/iqqq.mjs (scripts/build.mjs puts them there). The
-// bundle's own code follows them in the same file, commented out: a line that
-// is the mark alone, then every line of the code behind "//". These lines compile that
-// code as a script, with V8's code cache when a trusted one is beside the file
-// (runtime/compile-cache.ts says why and when), and run it. Copied alone, the
-// file still runs: without a cache, the code is compiled as before.
+// dist/iqqq.mjs past its first two lines (scripts/build.mjs writes those: the
+// shebang, then iqqq's own code as one template literal, __iqqqCode). This
+// compiles that code as a script, with V8's code cache when a trusted one is
+// beside the file (runtime/compile-cache.ts says why and when), and runs it.
+// Copied alone, the file still runs: without a cache, the code is compiled
+// from the literal, as the module it once was.
 //
 // The code is a function expression that takes import() and import.meta.url
 // from here: a script has neither of its own (vm.Script's import() needs
 // --experimental-vm-modules on Node 20), and both must resolve from this file,
 // as they did when the code was the module itself. Its third argument says
-// what became of the cache, for --version.
+// what became of the cache, for --version. It keeps its line numbers in the
+// file (the literal's escapes add no line), so a stack trace's lines are the
+// file's.
 
-import { EXIT } from "../exit-status.js";
 import { COMPILE_CACHE_VARIABLE, cacheFileOf, cacheHeader, readCache, writeCache } from "./compile-cache.js";
 
-/** The hash of the code below the mark, written in by the build (the cache's header names it). */
+/** iqqq's code, the literal on the file's second line. */
+declare const __iqqqCode: string;
+/** The hash of the code (the cache's header names it), written in by the build. */
 declare const __IQQQ_CODE_KEY__: string;
-/** The line after which the code starts, written in by the build (without its newlines: see below). */
-declare const __IQQQ_BODY_MARK__: string;
+/** The column of the second line where the code starts, written in by the build. */
+declare const __IQQQ_CODE_COLUMN__: number;
 
 type Load = (id: string) => unknown;
 const load: Load =
@@ -30,28 +33,18 @@ const file =
   (import.meta as { filename?: string }).filename ??
   (load("node:url") as typeof import("node:url")).fileURLToPath(import.meta.url);
 
-// The code is ASCII (the build checks): latin1 reads it as it was written.
-const text = fs.readFileSync(file, "latin1");
-// The mark as a line of its own: this file's copy of it, above, is in quotes.
-let mark = text.indexOf(__IQQQ_BODY_MARK__);
-while (mark >= 0 && !(text.charCodeAt(mark - 1) === 0x0a && text.charCodeAt(mark + __IQQQ_BODY_MARK__.length) === 0x0a))
-  mark = text.indexOf(__IQQQ_BODY_MARK__, mark + 1);
-if (mark < 0) {
-  fs.writeSync(2, `iqqq: internal error: ${file} has no code after its first lines: a damaged copy?\n`);
-  process.exit(EXIT.INTERNAL);
-}
-// The mark's line number (stack traces give the file's own line numbers).
-let line = 1;
-for (let at = text.indexOf("\n"); at >= 0 && at < mark; at = text.indexOf("\n", at + 1)) line++;
-const code = text.slice(mark + __IQQQ_BODY_MARK__.length + 3).replaceAll("\n//", "\n");
-
 const setting = process.env[COMPILE_CACHE_VARIABLE];
 const cacheFile = cacheFileOf(file);
 const header = cacheHeader(__IQQQ_CODE_KEY__);
 // Bun (`bun dist/iqqq.mjs`) keeps no V8 cache.
 const cached = process.versions.bun === undefined && setting !== "off";
 const cachedData = cached ? readCache(fs, cacheFile, header) : undefined;
-const script = new vm.Script(code, { filename: file, lineOffset: line, cachedData });
+const script = new vm.Script(__iqqqCode, {
+  filename: file,
+  lineOffset: 1,
+  columnOffset: __IQQQ_CODE_COLUMN__,
+  cachedData,
+});
 if (cached && setting === "write" && (cachedData === undefined || script.cachedDataRejected === true))
   // At the end of the run: the cache then holds every function this run compiled.
   process.once("exit", () => {
