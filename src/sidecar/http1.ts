@@ -87,7 +87,13 @@ export function exchange(
       clearTimeout(grace);
       cancelDeadline?.();
       limit.abort?.removeEventListener("abort", onAbort);
-      connection?.destroy();
+      // After an answer, closed once the callbacks waiting for it have run: a stop's answer is the
+      // last thing iqqq waits for, and its exit closes the connection anyway (a destroy costs a fresh
+      // Node process about half a millisecond). Any other end closes it at once, before it could
+      // connect late and still send the request.
+      const done = connection;
+      if (answer.kind === "status") setImmediate(() => done?.destroy());
+      else done?.destroy();
       resolve(answer);
     };
     const onAbort = (): void => settle({ kind: "timeout" });
