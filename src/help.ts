@@ -18,12 +18,14 @@ Usage:
   iqqq --explain [PROGRAM…] print the resolved configuration and every step iqqq
                             would take (waits, requests, URLs, time limits) to
                             stdout; run nothing; says when PROGRAM cannot be found
-  iqqq --help (-h) | --version (with the build: runtime, platform)
+  iqqq --help (-h) | --version (with the build: runtime, platform; the Node
+                            bundle's compile cache, docs/install.md)
 iqqq's own options come before PROGRAM, in any order: --help wins, then --version.
 
 Commands (the first argument; to run a program of that name: iqqq -- NAME …):
   iqqq install DIR          copy iqqq into DIR: from the iqqq image the whole
-                            self-contained /opt/iqqq (an init container's job)
+                            self-contained /opt/iqqq (an init container's job);
+                            the Node bundle with its compile cache for this Node
   iqqq inject [FILE…]       Kubernetes YAML (files, or stdin) to stdout with iqqq
                             injected into every Pod, Job and CronJob; --help for more
   iqqq webhook              a mutating admission webhook injecting iqqq into pods
