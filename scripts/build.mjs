@@ -146,10 +146,11 @@ await writeFile(`${root}dist/bundled.json`, `${JSON.stringify(bundled, null, 2)}
  * The wrapper's code (an ES module, as esbuild writes it) as the script the
  * loader compiles: a function expression, strict as a module is, taking import()
  * and import.meta.url (defined as __iqqqModuleUrl) from the loader, and what
- * became of the cache (src/main.ts's --version says it). Each
- * `import(` in the code becomes a call of that function; each is first proven a
- * dynamic import and not text in a string or a regular expression: V8 refuses
- * the code with "@" put before it. Checked too: the code is printable ASCII,
+ * became of the cache (src/main.ts's --version says it). Each dynamic
+ * `import(` in the code becomes a call of that function, proven one by V8: the
+ * code with "@" put before it is refused (so it is no text in a string or a
+ * regular expression: the build fails on those), and with "(0)(" in its place
+ * it is still code (so it is a call, not a method named import, which stays). Checked too: the code is printable ASCII,
  * tabs and "\n" (esbuild escapes the rest), so a template literal holds it as it
  * is (a CR would be read as "\n").
  */
@@ -166,12 +167,19 @@ function asScript(module) {
     }
   };
   const wrap = (text) => `(function(__iqqqImport,__iqqqModuleUrl,__iqqqCompileCache){"use strict";${text}\n})`;
-  for (const at of imports)
-    if (compiles(wrap(`${body.slice(0, at)}@${body.slice(at)}`)))
+  const put = (at, text) => wrap(`${body.slice(0, at)}${text}${body.slice(at + "import(".length)}`);
+  let replaced = body;
+  // From the last to the first, so that the positions before each stay as they were.
+  for (const at of imports.reverse()) {
+    if (compiles(put(at, "@import(")))
       throw new Error(
         `build: "import(" at ${at} of the wrapper's code is not a dynamic import: ${body.slice(at - 40, at + 40)}`,
       );
-  const script = wrap(body.replace(/(?<![\w$.])import\(/g, "__iqqqImport("));
+    // A method named import (`{import(n){…}}`, `get import()`) is not a call: "(0)(" there is no code.
+    if (!compiles(put(at, "(0)("))) continue;
+    replaced = `${replaced.slice(0, at)}__iqqqImport(${replaced.slice(at + "import(".length)}`;
+  }
+  const script = wrap(replaced);
   if (!compiles(script) || /\bimport\.meta\b/.test(script)) throw new Error("build: the wrapper's code is no script");
   return script;
 }

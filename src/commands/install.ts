@@ -10,7 +10,7 @@
 import { EXIT } from "../exit-status.js";
 import type { Env, Io } from "../io.js";
 import { builtin } from "../runtime/builtins.js";
-import { COMPILE_CACHE_VARIABLE, cacheFileOf } from "../runtime/compile-cache.js";
+import { COMPILE_CACHE_SETTINGS, COMPILE_CACHE_VARIABLE, cacheFileOf } from "../runtime/compile-cache.js";
 
 export const INSTALL_USAGE = `Usage: iqqq install DIR
 Copies iqqq into DIR (created if missing): from the iqqq image, the whole
@@ -30,6 +30,13 @@ export async function installCommand(args: readonly string[], env: Env, io: Io):
     return EXIT.USAGE;
   }
   const target = args[0] as string;
+  const setting = env[COMPILE_CACHE_VARIABLE] ?? "";
+  if (setting !== "" && !(COMPILE_CACHE_SETTINGS as readonly string[]).includes(setting)) {
+    io.stderr(
+      `iqqq install: error: ${COMPILE_CACHE_VARIABLE}=${JSON.stringify(setting)}: expected ${COMPILE_CACHE_SETTINGS.join(" or ")}, or leave it unset; nothing copied\n`,
+    );
+    return EXIT.CONFIG;
+  }
   const fs = builtin("node:fs");
   const path = builtin("node:path");
   // The running file: the executable, or under Node the bundle (argv[1]).
@@ -75,14 +82,11 @@ export async function installCommand(args: readonly string[], env: Env, io: Io):
     return EXIT.CANT_CREATE;
   }
   io.stderr(`iqqq: installed ${selfContained ? `${folder}/ (self-contained)` : self} into ${target}\n`);
-  if (self.endsWith(".mjs") && !selfContained && env[COMPILE_CACHE_VARIABLE] !== "off") {
+  if (self.endsWith(".mjs") && !selfContained && setting !== "off") {
     const copy = path.join(path.resolve(target), "iqqq.mjs");
     const failed = await writeCompileCache(copy);
     if (failed === undefined) io.stderr(`iqqq: its compile cache for this Node is ${cacheFileOf(copy)}\n`);
-    else
-      io.stderr(
-        `iqqq install: warning: no compile cache written for ${copy} (${failed}): it runs, and starts slower\n`,
-      );
+    else io.stderr(`iqqq install: warning: no compile cache for ${copy} (${failed}): it runs, and starts slower\n`);
   }
   return EXIT.OK;
 }
@@ -92,47 +96,66 @@ export async function installCommand(args: readonly string[], env: Env, io: Io):
  * one run of it with IQQQ_COMPILE_CACHE=write, in Kubernetes's environment,
  * wrapping `node -e 0` (there is always a node here) and stopping a stand-in
  * Istio sidecar on loopback, so that the cache holds what a job's run
- * compiles, the stop included. Returns why no cache was written, if so.
+ * compiles, the stop included; then one `--version` of it, which says whether
+ * a run takes that cache. NODE_OPTIONS is passed on: V8 takes a cache only
+ * under the flags it was made with, so those of the job's runs must be set here
+ * too. Returns why no cache is used, if so.
  */
 async function writeCompileCache(bundle: string): Promise<string | undefined> {
-  const fs = builtin("node:fs");
   const http = builtin("node:http");
   const server = http.createServer((request, response) => {
     request.resume();
     response.end();
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const base = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    ...(process.env.NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.NODE_OPTIONS }),
+  };
   try {
     const port = (server.address() as { port: number }).port;
-    const child = builtin("node:child_process").spawn(process.execPath, [bundle, process.execPath, "-e", "0"], {
-      stdio: ["ignore", "ignore", "pipe"],
-      env: {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
-        KUBERNETES_SERVICE_HOST: "127.0.0.1",
-        ISTIO_PORT: String(port),
-        [COMPILE_CACHE_VARIABLE]: "write",
-      },
+    const trained = await run(bundle, [process.execPath, "-e", "0"], {
+      ...base,
+      KUBERNETES_SERVICE_HOST: "127.0.0.1",
+      ISTIO_PORT: String(port),
+      [COMPILE_CACHE_VARIABLE]: "write",
     });
-    let said = "";
-    child.stderr?.on("data", (chunk: Buffer) => {
-      if (said.length < 4096) said += chunk.toString();
-    });
-    // Never longer than a minute: the run is one node start and one request.
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    const [code, signal] = (await new Promise((resolve) =>
-      child.on("close", (c: number | null, s: string | null) => resolve([c, s])),
-    )) as [number | null, string | null];
-    clearTimeout(timer);
-    if (fs.existsSync(cacheFileOf(bundle))) return undefined;
-    const last = said.trim().split("\n").at(-1);
-    return last !== undefined && last !== ""
-      ? last
-      : code !== null
-        ? `its run exited ${code}`
-        : `its run was killed by ${signal}`;
+    const checked = await run(bundle, ["--version"], base);
+    const state = /^compile cache: (.*)$/m.exec(checked.stdout)?.[1] ?? checked.failure;
+    if (state.startsWith("used ")) return undefined;
+    return trained.failure === "" ? state : `${trained.failure}; then ${state}`;
   } finally {
     server.close();
   }
+}
+
+/** A run of the bundle under `env`: its stdout, and its last line on stderr or how it ended. Never over a minute. */
+async function run(
+  bundle: string,
+  args: readonly string[],
+  env: Record<string, string>,
+): Promise<{ stdout: string; failure: string }> {
+  const child = builtin("node:child_process").spawn(process.execPath, [bundle, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env,
+  });
+  let stdout = "";
+  let said = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    if (stdout.length < 4096) stdout += chunk.toString();
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    if (said.length < 4096) said += chunk.toString();
+  });
+  // One node start and at most one request: a minute is far more than it needs.
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const [code, signal] = (await new Promise((resolve) =>
+    child.on("close", (c: number | null, s: string | null) => resolve([c, s])),
+  )) as [number | null, string | null];
+  clearTimeout(timer);
+  const last = said.trim().split("\n").at(-1) ?? "";
+  const ended = code === 0 ? "" : code !== null ? `its run exited ${code}` : `its run was killed by ${signal}`;
+  return { stdout, failure: last !== "" ? last : ended };
 }
 
 /** A name in DIR that no copy of iqqq runs by: a dot-file, unique to this process. */

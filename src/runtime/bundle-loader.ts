@@ -11,7 +11,7 @@
 // as they did when the code was the module itself. Its third argument says
 // what became of the cache, for --version. It keeps its line numbers in the
 // file (the literal's escapes add no line), so a stack trace's lines are the
-// file's.
+// file's (its columns, on a line with escapes, are the code's).
 
 import { COMPILE_CACHE_VARIABLE, cacheFileOf, cacheHeader, readCache, writeCache } from "./compile-cache.js";
 
@@ -40,7 +40,9 @@ const header = cacheHeader(__IQQQ_CODE_KEY__);
 const cached = process.versions.bun === undefined && setting !== "off";
 const cachedData = cached ? readCache(fs, cacheFile, header) : undefined;
 const script = new vm.Script(__iqqqCode, {
-  filename: file,
+  // The name alone, not the path: V8 keeps the name the cache was made under, and a cache is
+  // made in one place (iqqq install's folder, dist/) and read in another (a volume mounted elsewhere).
+  filename: file.slice(file.lastIndexOf("/") + 1),
   lineOffset: 1,
   columnOffset: __IQQQ_CODE_COLUMN__,
   cachedData,
@@ -55,7 +57,7 @@ if (cached && setting === "write" && (cachedData === undefined || script.cachedD
 /** For --version: whether this run uses the cache, and which. */
 const state =
   cachedData === undefined
-    ? `${cached ? "none" : "off"} (${cacheFile})`
+    ? `${cached ? "none" : process.versions.bun === undefined ? "off" : "none under Bun"} (${cacheFile})`
     : `${script.cachedDataRejected === true ? "rejected by V8 (another Node's, or damaged)" : "used"} (${cacheFile})`;
 (
   script.runInThisContext() as (

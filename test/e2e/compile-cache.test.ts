@@ -7,6 +7,7 @@
 // executable has no such cache: nothing here applies to it.
 
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import {
   chmod,
   chown,
@@ -74,6 +75,13 @@ describe("the Node bundle's compile cache", { skip: CLI_IS_COMPILED && "the exec
 
   test("IQQQ_COMPILE_CACHE=write: written at the run's end, then used by every start; off: never read", async () => {
     const bundle = await copied();
+    // Written readable by all whatever the umask: a pod's user reads what root wrote.
+    const umask = spawnSync("sh", ["-c", 'umask 077; exec "$0" "$1" --version', process.execPath, bundle], {
+      env: { PATH: process.env.PATH, IQQQ_COMPILE_CACHE: "write" },
+    });
+    assert.equal(umask.status, 0, String(umask.stderr));
+    assert.equal((await stat(`${bundle}.cache`)).mode & 0o777, 0o644);
+    await rmCache(bundle);
     const cache = await writeCache(bundle);
     const header = (await readFile(cache, "latin1")).split("\n", 1)[0] ?? "";
     assert.match(header, new RegExp(`^iqqq compile cache 1 [0-9a-f]{32} ${process.version} ${process.arch}$`));
@@ -110,6 +118,8 @@ describe("the Node bundle's compile cache", { skip: CLI_IS_COMPILED && "the exec
       ["writable by anyone", (file) => writeFile(file, bytes).then(() => chmod(file, 0o646))],
       ["another build's (its code's hash)", (file) => writeFile(file, flipKey(bytes))],
       ["a header alone", (file) => writeFile(file, bytes.subarray(0, bytes.indexOf(10) + 1))],
+      // Not waited on: a FIFO nobody writes to would hold the open forever.
+      ["a FIFO", async (file) => assert.equal(spawnSync("mkfifo", [file]).status, 0)],
     ];
     if (process.getuid?.() === 0)
       cases.push(["owned by another user", (file) => writeFile(file, bytes).then(() => chown(file, 4242, 4242))]);

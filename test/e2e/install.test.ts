@@ -73,11 +73,28 @@ test("from anywhere else: the running file alone, always as DIR/iqqq", async () 
   if (CLI.endsWith(".mjs")) {
     assert.match(r.stderr, /its compile cache for this Node is .*iqqq\.mjs\.cache\n/);
     assert.match(copy.stdout.toString(), /^compile cache: used \(.*\/iqqq\.mjs\.cache\)$/m);
-    // IQQQ_COMPILE_CACHE=off: no cache written.
+    // IQQQ_COMPILE_CACHE=off: no cache written; a value it does not know: 78, nothing copied.
     const bare = await mkdtemp(join(tmpdir(), "iqqq-install-nocache-"));
     const off = await runCli(["install", bare], { env: { IQQQ_COMPILE_CACHE: "off" }, timeoutMs: 30_000 });
     assert.equal(off.status, 0, off.stderr);
     assert.deepEqual((await readdir(bare)).sort(), ["iqqq", "iqqq.mjs"]);
+    const typo = await mkdtemp(join(tmpdir(), "iqqq-install-typo-"));
+    const bad = await runCli(["install", typo], { env: { IQQQ_COMPILE_CACHE: "of" }, timeoutMs: 30_000 });
+    assert.equal(bad.status, 78, bad.stderr);
+    assert.match(bad.stderr, /IQQQ_COMPILE_CACHE="of": expected off or write/);
+    assert.deepEqual(await readdir(typo), []);
+    // V8 takes a cache only under the flags it was made with: install passes NODE_OPTIONS on.
+    const flagged = await mkdtemp(join(tmpdir(), "iqqq-install-flags-"));
+    const flags = { NODE_OPTIONS: "--max-old-space-size=512" };
+    assert.equal((await runCli(["install", flagged], { env: flags, timeoutMs: 30_000 })).status, 0);
+    const run = await runCli(["--version"], { executable: join(flagged, "iqqq"), env: flags });
+    assert.match(run.stdout.toString(), /^compile cache: used /m);
+    // A cache that cannot be made (a folder at its name): a warning saying so, the copy still installed.
+    const blocked = await mkdtemp(join(tmpdir(), "iqqq-install-blocked-"));
+    await mkdir(join(blocked, "iqqq.mjs.cache"));
+    const warned = await runCli(["install", blocked], { timeoutMs: 30_000 });
+    assert.equal(warned.status, 0, warned.stderr);
+    assert.match(warned.stderr, /warning: no compile cache for .*EISDIR.*: it runs, and starts slower\n$/);
   }
 });
 
