@@ -39,8 +39,10 @@ export async function installCommand(args: readonly string[], env: Env, io: Io):
   }
   const fs = builtin("node:fs");
   const path = builtin("node:path");
-  // The running file: the executable, or under Node the bundle (argv[1]).
-  const self = fs.realpathSync(process.versions.bun !== undefined ? process.execPath : (process.argv[1] ?? ""));
+  // A Bun-compiled executable names its embedded module in argv[1] ("/$bunfs/…": cli.ts); the bundle
+  // run by Node, or by the bun CLI (`bun dist/iqqq.mjs`, whose execPath is bun itself), names the file.
+  const compiled = process.argv[1]?.startsWith("/$bunfs/") === true;
+  const self = fs.realpathSync(compiled ? process.execPath : (process.argv[1] ?? ""));
   const folder = path.dirname(self);
   // The image's layout: a loader next to the executable, the libraries in lib/.
   const selfContained = fs.readdirSync(folder).some((name) => name.startsWith("ld-")) && fs.existsSync(`${folder}/lib`);
@@ -82,7 +84,8 @@ export async function installCommand(args: readonly string[], env: Env, io: Io):
     return EXIT.CANT_CREATE;
   }
   io.stderr(`iqqq: installed ${selfContained ? `${folder}/ (self-contained)` : self} into ${target}\n`);
-  if (self.endsWith(".mjs") && !selfContained && setting !== "off") {
+  // Under Bun the bundle has no V8 to cache for.
+  if (self.endsWith(".mjs") && !selfContained && setting !== "off" && process.versions.bun === undefined) {
     const copy = path.join(path.resolve(target), "iqqq.mjs");
     const failed = await writeCompileCache(copy);
     if (failed === undefined) io.stderr(`iqqq: its compile cache for this Node is ${cacheFileOf(copy)}\n`);

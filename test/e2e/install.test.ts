@@ -22,7 +22,7 @@ import {
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { test } from "node:test";
-import { CLI, runCli } from "../support/cli.js";
+import { CLI, ROOT, runCli } from "../support/cli.js";
 
 /** The image's layout in DIR/opt-iqqq (the CLI under test beside a loader, libraries in lib/); its executable. */
 async function selfContained(dir: string): Promise<string> {
@@ -89,6 +89,15 @@ test("from anywhere else: the running file alone, always as DIR/iqqq", async () 
     assert.equal((await runCli(["install", flagged], { env: flags, timeoutMs: 30_000 })).status, 0);
     const run = await runCli(["--version"], { executable: join(flagged, "iqqq"), env: flags });
     assert.match(run.stdout.toString(), /^compile cache: used /m);
+    // The bundle run by the bun CLI: the bundle is copied (not bun itself), and no V8 cache is made.
+    const underBun = await mkdtemp(join(tmpdir(), "iqqq-install-bun-"));
+    const bun = spawnSync(join(ROOT, "node_modules/.bin/bun"), [CLI, "install", underBun], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH },
+    });
+    assert.equal(bun.status, 0, bun.stderr);
+    assert.deepEqual((await readdir(underBun)).sort(), ["iqqq", "iqqq.mjs"]);
+    assert.deepEqual(await readFile(join(underBun, "iqqq.mjs")), await readFile(CLI));
     // A cache that cannot be made (a folder at its name): a warning saying so, the copy still installed.
     const blocked = await mkdtemp(join(tmpdir(), "iqqq-install-blocked-"));
     await mkdir(join(blocked, "iqqq.mjs.cache"));
