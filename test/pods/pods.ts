@@ -1090,6 +1090,10 @@ for (const [variant, command] of [
       watcher.env.push(
         { name: "KUBERNETES_SERVICE_HOST", value: "10.96.0.1" },
         { name: "IQQQ_LOG_LEVEL", value: "info" },
+        // The kubelet starts the watcher, last, after the job container; podman kube play does not
+        // always (a CI run saw the watcher count the job, not yet started, as ended after 5 s): the
+        // watch waits for it instead. What it then follows is what this test is about.
+        { name: "IQQQ_WATCH_START_TIMEOUT", value: "60s" },
       );
       const { outcome } = await play({
         scenario: `iqqq inject --mode watcher, program ${variant}`,
