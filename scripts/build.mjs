@@ -7,7 +7,6 @@
 // (the re2js package) in dist/vendor/re2js.mjs.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { Script } from "node:vm";
 import { build } from "esbuild";
@@ -128,14 +127,15 @@ await writeFile(`${root}dist/bundled.json`, `${JSON.stringify(bundled, null, 2)}
 
 // dist/iqqq.mjs.cache, for this Node (the npm package leaves it out: it fits no other): what
 // `iqqq install` writes, so that the bundle run from here (npm run demo, bench, the tests) starts
-// as an installed one does. Written by iqqq install itself, into a folder of its own, then moved.
+// as an installed one does. Written by iqqq install itself, into a folder of its own, then moved;
+// install says whether a run of its copy takes the cache (it warns, and exits 0, when not).
 {
   const folder = await mkdtemp(`${root}dist/.install-`);
   try {
     const { IQQQ_COMPILE_CACHE: _, ...env } = process.env;
     const run = spawnSync(process.execPath, [outfile, "install", folder], { encoding: "utf8", env });
-    if (run.status !== 0 || !existsSync(`${folder}/iqqq.mjs.cache`))
-      throw new Error(`build: iqqq install wrote no compile cache: ${run.stderr}`);
+    if (run.status !== 0 || !run.stderr.includes("its compile cache for this Node is"))
+      throw new Error(`build: iqqq install made no compile cache that a run takes: ${run.stderr}`);
     await rename(`${folder}/iqqq.mjs.cache`, `${outfile}.cache`);
   } finally {
     await rm(folder, { recursive: true, force: true });
@@ -150,9 +150,9 @@ await writeFile(`${root}dist/bundled.json`, `${JSON.stringify(bundled, null, 2)}
  * `import(` in the code becomes a call of that function, proven one by V8: the
  * code with "@" put before it is refused (so it is no text in a string or a
  * regular expression: the build fails on those), and with "(0)(" in its place
- * it is still code (so it is a call, not a method named import, which stays). Checked too: the code is printable ASCII,
- * tabs and "\n" (esbuild escapes the rest), so a template literal holds it as it
- * is (a CR would be read as "\n").
+ * it is still code (so it is a call, not a method named import, which stays).
+ * Checked too: the code is printable ASCII, tabs and "\n" (esbuild escapes the
+ * rest), so a template literal holds it as it is (a CR would be read as "\n").
  */
 function asScript(module) {
   if (/[^\t\n -~]/.test(module)) throw new Error("build: the wrapper's code is not printable ASCII");

@@ -10,7 +10,12 @@
 import { EXIT } from "../exit-status.js";
 import type { Env, Io } from "../io.js";
 import { builtin } from "../runtime/builtins.js";
-import { COMPILE_CACHE_SETTINGS, COMPILE_CACHE_VARIABLE, cacheFileOf } from "../runtime/compile-cache.js";
+import {
+  COMPILE_CACHE_EXPECTED,
+  COMPILE_CACHE_SETTINGS,
+  COMPILE_CACHE_VARIABLE,
+  cacheFileOf,
+} from "../runtime/compile-cache.js";
 
 export const INSTALL_USAGE = `Usage: iqqq install DIR
 Copies iqqq into DIR (created if missing): from the iqqq image, the whole
@@ -33,7 +38,7 @@ export async function installCommand(args: readonly string[], env: Env, io: Io):
   const setting = env[COMPILE_CACHE_VARIABLE] ?? "";
   if (setting !== "" && !(COMPILE_CACHE_SETTINGS as readonly string[]).includes(setting)) {
     io.stderr(
-      `iqqq install: error: ${COMPILE_CACHE_VARIABLE}=${JSON.stringify(setting)}: expected ${COMPILE_CACHE_SETTINGS.join(" or ")}, or leave it unset; nothing copied\n`,
+      `iqqq install: error: ${COMPILE_CACHE_VARIABLE}=${JSON.stringify(setting)}: ${COMPILE_CACHE_EXPECTED}; nothing copied\n`,
     );
     return EXIT.CONFIG;
   }

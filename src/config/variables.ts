@@ -12,7 +12,7 @@ import {
   parsePluginPaths,
   parseWrapperPluginPath,
 } from "../plugins/paths.js";
-import { COMPILE_CACHE_SETTINGS, COMPILE_CACHE_VARIABLE } from "../runtime/compile-cache.js";
+import { COMPILE_CACHE_EXPECTED, COMPILE_CACHE_SETTINGS, COMPILE_CACHE_VARIABLE } from "../runtime/compile-cache.js";
 import { type HttpSidecar, KIND_NAMES, portVariables, READY_NAMES, SIDECARS } from "../sidecar/catalogue.js";
 import { parseProcessName } from "../watch/match.js";
 import type { Pattern } from "../watch/pattern.js";
@@ -354,8 +354,7 @@ export const V = rows({
   },
   [COMPILE_CACHE_VARIABLE]: {
     kind: "compile-cache",
-    parse: (raw) =>
-      parseOneOf(raw, COMPILE_CACHE_SETTINGS, `expected ${COMPILE_CACHE_SETTINGS.join(" or ")}, or leave it unset`),
+    parse: (raw) => parseOneOf(raw, COMPILE_CACHE_SETTINGS, COMPILE_CACHE_EXPECTED),
     fallback: undefined as (typeof COMPILE_CACHE_SETTINGS)[number] | undefined,
     default: "(unset)",
     meaning:

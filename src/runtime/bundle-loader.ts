@@ -37,7 +37,8 @@ const setting = process.env[COMPILE_CACHE_VARIABLE];
 const cacheFile = cacheFileOf(file);
 const header = cacheHeader(__IQQQ_CODE_KEY__);
 // Bun (`bun dist/iqqq.mjs`) keeps no V8 cache.
-const cached = process.versions.bun === undefined && setting !== "off";
+const bun = process.versions.bun !== undefined;
+const cached = !bun && setting !== "off";
 const cachedData = cached ? readCache(fs, cacheFile, header) : undefined;
 const script = new vm.Script(__iqqqCode, {
   // The name alone, not the path: V8 keeps the name the cache was made under, and a cache is
@@ -57,7 +58,7 @@ if (cached && setting === "write" && (cachedData === undefined || script.cachedD
 /** For --version: whether this run uses the cache, and which. */
 const state =
   cachedData === undefined
-    ? `${cached ? "none" : process.versions.bun === undefined ? "off" : "none under Bun"} (${cacheFile})`
+    ? `${bun ? "none under Bun" : cached ? "none" : "off"} (${cacheFile})`
     : `${script.cachedDataRejected === true ? "rejected by V8 (another Node's, or damaged)" : "used"} (${cacheFile})`;
 (
   script.runInThisContext() as (

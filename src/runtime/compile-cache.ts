@@ -26,6 +26,8 @@ import type * as Fs from "node:fs";
 /** The variable that turns the cache off, or has a run write it (variables.ts documents it). */
 export const COMPILE_CACHE_VARIABLE = "IQQQ_COMPILE_CACHE";
 export const COMPILE_CACHE_SETTINGS = ["off", "write"] as const;
+/** What a value of it that is none of them gets told (the settings' parser, and iqqq install's check). */
+export const COMPILE_CACHE_EXPECTED = `expected ${COMPILE_CACHE_SETTINGS.join(" or ")}, or leave it unset`;
 
 /** The cache of the bundle at `bundle` (its real path): beside it. */
 export function cacheFileOf(bundle: string): string {
