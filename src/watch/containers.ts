@@ -62,8 +62,13 @@ export async function watchContainers(spec: ContainersSpec, log: Logger, signal:
   const target = `the processes of ${spec.count} job container(s) (marked by a mount at ${MARK})`;
   let alone = true;
   const started = performance.now();
-  /** "pid:startTime" → the container (cgroup) of a job process, or null for any other process. */
-  const known = new Map<string, string | null>();
+  /**
+   * "pid:startTime" → the container (cgroup) of a job process, or null for any other process, with
+   * its name then. One that was no job's is looked at again once it has exec'd (its name changed): it
+   * may have been seen while the runtime still set its container up (runc init, its mounts not yet
+   * there), which a CI run of the pods suite caught under podman, the job's `cat` never seen.
+   */
+  const known = new Map<string, { readonly container: string | null; readonly comm: string }>();
   const containers = new Set<string>();
   const watched: WatchedProcess[] = [];
   let firstSeen: number | undefined;
@@ -86,10 +91,11 @@ export async function watchContainers(spec: ContainersSpec, log: Logger, signal:
       if (stat === undefined || stat.state === "Z" || stat.state === "X") continue;
       const key = `${pid}:${stat.startTime}`;
       seen.add(key);
-      let container = known.get(key);
-      if (container === undefined) {
+      const before = known.get(key);
+      let container = before?.container;
+      if (before === undefined || (container === null && before.comm !== stat.comm)) {
         container = isMarked(procRoot, pid) ? (readText(`${procRoot}/${pid}/cgroup`) ?? `pid ${pid}`) : null;
-        known.set(key, container);
+        known.set(key, { container, comm: stat.comm });
         if (container !== null) {
           if (watched.length < KEPT) {
             const argv = readArgv(procRoot, pid) ?? [];

@@ -97,6 +97,38 @@ describe("watching job containers by their mark", () => {
     abort.abort();
   });
 
+  test("a process first seen before its container was set up (runc init, no mark yet) is looked at again once it execs", async () => {
+    const proc = mkdtempSync(join(tmpdir(), "iqqq-fakeproc-"));
+    const add = (pid: number, comm: string, marked: boolean): void => {
+      mkdirSync(join(proc, String(pid)), { recursive: true });
+      writeFileSync(join(proc, String(pid), "stat"), `${pid} (${comm}) S 1 ${Array(17).fill("0").join(" ")} 7 0 0`);
+      writeFileSync(join(proc, String(pid), "cmdline"), `${comm}\0`);
+      writeFileSync(join(proc, String(pid), "cgroup"), "0::/job\n");
+      writeFileSync(
+        join(proc, String(pid), "mountinfo"),
+        `1 0 0:1 / / rw - overlay overlay rw\n${marked ? `2 1 0:2 / ${MARK} ro - tmpfs tmpfs ro\n` : ""}`,
+      );
+    };
+    add(1, "pause", false);
+    add(5, "iqqq", false);
+    add(10, "runc:[2:INIT]", false);
+    const log = captureLog();
+    const abort = new AbortController();
+    const watched = watchContainers(
+      { count: 1, intervalMs: 10, startTimeoutMs: 60_000, procRoot: proc, selfPid: 5 },
+      log,
+      abort.signal,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    // The same process (pid and start time) once it has exec'd the job, in its container.
+    add(10, "cat", true);
+    await log.until(/job container 1 of 1 seen: pid 10 \(cat\)/);
+    rmSync(join(proc, "10"), { recursive: true });
+    const result = await watched;
+    assert.equal(result.kind, "ended");
+    abort.abort();
+  });
+
   test("a job container that ended before the watcher first looked is not waited for (the kubelet starts the watcher last)", async () => {
     const proc = mkdtempSync(join(tmpdir(), "iqqq-fakeproc-"));
     // The pod's other processes are visible (its PID namespace is shared): only the job's are gone.
